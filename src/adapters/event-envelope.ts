@@ -1,0 +1,67 @@
+/**
+ * The stored form of an event, shared by the event stores, the ledger, the Kafka relay, the
+ * workflows (as plain data) and the API. The domain produces drafts; this adds identity and place.
+ */
+import { createHash } from 'node:crypto';
+import type { StorageMode } from '../config';
+
+export interface EventDraft<P = unknown> {
+  event_type: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  payload: P;
+}
+
+export interface EventEnvelope<P = unknown> extends EventDraft<P> {
+  /** Deterministic from the command id and the event's position in the command: a retry writes the same id. */
+  event_id: string;
+  aggregate_version: number;
+  occurred_at: string;
+  actor: string;
+  command_id: string;
+  schema_version: number;
+  metadata: { storage_mode: StorageMode; trace_id?: string; [k: string]: unknown };
+}
+
+export interface S3Reference {
+  bucket: string;
+  key: string;
+  endpoint: string;
+  event_id: string;
+}
+
+export interface StoredEvent<P = unknown> {
+  envelope: EventEnvelope<P>;
+  /** Where the event body lives in S3 (absent in legacy mode, where PostgreSQL holds it). */
+  s3?: S3Reference;
+}
+
+export const SCHEMA_VERSION = 1;
+
+/** A name-based UUID (v5 layout over SHA-256) of commandId and position. */
+export function eventIdFor(commandId: string, position: number): string {
+  const h = createHash('sha256').update(`spice-oms:event:${commandId}:${position}`).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
+}
+
+export function envelopeOf<P>(
+  draft: EventDraft<P>,
+  o: { commandId: string; position: number; version: number; occurredAt: string; actor: string; storageMode: StorageMode; traceId?: string },
+): EventEnvelope<P> {
+  return {
+    event_id: eventIdFor(o.commandId, o.position),
+    event_type: draft.event_type,
+    aggregate_type: draft.aggregate_type,
+    aggregate_id: draft.aggregate_id,
+    aggregate_version: o.version,
+    occurred_at: o.occurredAt,
+    actor: o.actor,
+    command_id: o.commandId,
+    schema_version: SCHEMA_VERSION,
+    payload: draft.payload,
+    metadata: { storage_mode: o.storageMode, ...(o.traceId ? { trace_id: o.traceId } : {}) },
+  };
+}

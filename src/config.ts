@@ -1,0 +1,102 @@
+/**
+ * The one place that reads the environment. Every port, credential and switch of spice-oms is
+ * declared here with its default, validated at start, and documented in .env.example.
+ */
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  // Stack: where services, binaries and data live (outside the repository, keyed by version).
+  SPICE_CACHE_DIR: z.string().default(path.join(os.homedir(), '.cache', 'spice-oms')),
+  SPICE_HOST: z.string().default('127.0.0.1'),
+
+  TEMPORAL_PORT: port.default(7233),
+  TEMPORAL_UI_PORT: port.default(8233),
+  TEMPORAL_METRICS_PORT: port.default(7235),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('spice-oms-commands'),
+
+  MINIO_PORT: port.default(9000),
+  MINIO_CONSOLE_PORT: port.default(9001),
+  S3_ACCESS_KEY: z.string().min(3).default('spiceadmin'),
+  S3_SECRET_KEY: z.string().min(8).default('spice-secret-key'),
+  S3_REGION: z.string().default('us-east-1'),
+  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3 bucket name').default('spice-event-store'),
+  /** Set to use an external S3 (AWS or another MinIO) instead of the stack's MinIO. */
+  S3_ENDPOINT: z.string().url().optional(),
+
+  KAFKA_PORT: port.default(9092),
+  KAFKA_CONTROLLER_PORT: port.default(9093),
+  KAFKA_TOPIC: z.string().min(1).default('spice.ontology.events'),
+  KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
+  KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default('512m'),
+  /** Bytes; a message body is kept well below the broker's 1 MiB default max.message.bytes. */
+  KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(10_000).default(900_000),
+  KAFKA_BROKERS: z.string().optional(),
+
+  PG_PORT: port.default(55432),
+  PG_USER: z.string().min(1).default('spice'),
+  PG_PASSWORD: z.string().min(1).default('spice'),
+  PG_DATABASE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('spice_oms'),
+  PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  DATABASE_URL: z.string().optional(),
+
+  API_PORT: port.default(8080),
+  API_BODY_LIMIT: z.string().default('25mb'),
+  API_WAIT_MAX_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+
+  ENABLE_S3_EVENT_STORE: bool.default(true),
+  ENABLE_DUAL_WRITE: bool.default(false),
+
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+export type StorageMode = 'legacy' | 'dual_write' | 's3_only';
+
+export interface Config extends RawConfig {
+  storageMode: StorageMode;
+  temporalAddress: string;
+  temporalUiUrl: string;
+  s3Endpoint: string;
+  kafkaBrokers: string[];
+  databaseUrl: string;
+  apiUrl: string;
+}
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+export function storageModeOf(enableS3: boolean, dualWrite: boolean): StorageMode {
+  if (!enableS3) return 'legacy';
+  return dualWrite ? 'dual_write' : 's3_only';
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new ConfigError(`invalid configuration: ${problems}`);
+  }
+  const c = parsed.data;
+  const h = c.SPICE_HOST;
+  return {
+    ...c,
+    storageMode: storageModeOf(c.ENABLE_S3_EVENT_STORE, c.ENABLE_DUAL_WRITE),
+    temporalAddress: `${h}:${c.TEMPORAL_PORT}`,
+    temporalUiUrl: `http://${h}:${c.TEMPORAL_UI_PORT}`,
+    s3Endpoint: c.S3_ENDPOINT ?? `http://${h}:${c.MINIO_PORT}`,
+    kafkaBrokers: (c.KAFKA_BROKERS ?? `${h}:${c.KAFKA_PORT}`).split(',').map((b) => b.trim()),
+    databaseUrl:
+      c.DATABASE_URL ??
+      `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
+    apiUrl: `http://${h}:${c.API_PORT}`,
+  };
+}

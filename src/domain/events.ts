@@ -1,0 +1,92 @@
+/**
+ * Events as decide() drafts them. The store adds the envelope (event_id, aggregate_version,
+ * occurred_at, actor, command_id, ...); evolve() accepts drafts and envelopes alike.
+ * Payloads carry full definitions/states so projections and replays never need another stream.
+ */
+import type { AggregateType } from './identifiers';
+import type { ClassDefinition } from './ontology-class';
+
+export const EVENT_TYPES = {
+  DATABASE_CREATED: 'DATABASE_CREATED',
+  DATABASE_DELETED: 'DATABASE_DELETED',
+  ONTOLOGY_CLASS_CREATED: 'ONTOLOGY_CLASS_CREATED',
+  ONTOLOGY_CLASS_UPDATED: 'ONTOLOGY_CLASS_UPDATED',
+  ONTOLOGY_CLASS_DELETED: 'ONTOLOGY_CLASS_DELETED',
+  INSTANCE_CREATED: 'INSTANCE_CREATED',
+  INSTANCE_UPDATED: 'INSTANCE_UPDATED',
+  INSTANCE_DELETED: 'INSTANCE_DELETED',
+  INSTANCES_BULK_CREATED: 'INSTANCES_BULK_CREATED',
+} as const;
+export type EventType = keyof typeof EVENT_TYPES;
+
+/** Relationship values are normalised: a string for 1:1/n:1, an array for 1:n/n:m. */
+export type RelationshipValues = Record<string, string | string[]>;
+
+export interface InstanceData {
+  id: string;
+  class_id: string;
+  properties: Record<string, unknown>;
+  relationships: RelationshipValues;
+}
+
+export interface ClassDefinitionChanges {
+  label?: string;
+  description?: string | null;
+  parent_class?: string | null;
+  abstract?: boolean;
+  properties?: ClassDefinition['properties'];
+  relationships?: ClassDefinition['relationships'];
+}
+
+export interface InstanceChanges {
+  /** null = property removed */
+  properties?: Record<string, unknown>;
+  /** null = relationship removed */
+  relationships?: Record<string, string | string[] | null>;
+}
+
+export interface EventPayloads {
+  DATABASE_CREATED: { name: string; description?: string };
+  DATABASE_DELETED: { name: string };
+  ONTOLOGY_CLASS_CREATED: { db_name: string; definition: ClassDefinition };
+  ONTOLOGY_CLASS_UPDATED: { db_name: string; changes: ClassDefinitionChanges; definition: ClassDefinition };
+  /** instance_count: instances the caller reported when a forced delete left them behind */
+  ONTOLOGY_CLASS_DELETED: { db_name: string; class_id: string; forced: boolean; instance_count: number };
+  INSTANCE_CREATED: { db_name: string; instance: InstanceData };
+  INSTANCE_UPDATED: { db_name: string; changes: InstanceChanges; instance: InstanceData };
+  INSTANCE_DELETED: { db_name: string; instance_id: string; class_id: string };
+  /** batch_index is 0-based; batch_count events make up the whole bulk command */
+  INSTANCES_BULK_CREATED: {
+    db_name: string;
+    batch_id: string;
+    class_id: string;
+    batch_index: number;
+    batch_count: number;
+    instances: InstanceData[];
+  };
+}
+
+export const EVENT_AGGREGATE_TYPE = {
+  DATABASE_CREATED: 'database',
+  DATABASE_DELETED: 'database',
+  ONTOLOGY_CLASS_CREATED: 'ontology_class',
+  ONTOLOGY_CLASS_UPDATED: 'ontology_class',
+  ONTOLOGY_CLASS_DELETED: 'ontology_class',
+  INSTANCE_CREATED: 'instance',
+  INSTANCE_UPDATED: 'instance',
+  INSTANCE_DELETED: 'instance',
+  INSTANCES_BULK_CREATED: 'instance_batch',
+} as const satisfies Record<EventType, AggregateType>;
+
+export type DomainEventOf<T extends EventType> = {
+  event_type: T;
+  aggregate_type: (typeof EVENT_AGGREGATE_TYPE)[T];
+  aggregate_id: string;
+  payload: EventPayloads[T];
+};
+export type DomainEvent = { [T in EventType]: DomainEventOf<T> }[EventType];
+/** Alias that says what decide() returns: events without their envelope. */
+export type DomainEventDraft = DomainEvent;
+
+export const isEventType = (value: unknown): value is EventType =>
+  typeof value === 'string' && Object.prototype.hasOwnProperty.call(EVENT_TYPES, value);

@@ -1,0 +1,28 @@
+/**
+ * Integration and end-to-end tests run against the real stack. Fail fast, with the command that
+ * fixes it, when a service is down instead of letting each test time out on its own.
+ */
+import net from 'node:net';
+import { loadConfig } from '../../src/config';
+
+const open = (host: string, port: number) =>
+  new Promise<boolean>((resolve) => {
+    const s = net.connect({ host, port });
+    s.setTimeout(1000, () => (s.destroy(), resolve(false)));
+    s.once('connect', () => (s.destroy(), resolve(true)));
+    s.once('error', () => resolve(false));
+  });
+
+export default async function globalSetup(globalConfig: { testPathPattern?: string }): Promise<void> {
+  if (/unit/.test(globalConfig.testPathPattern ?? '')) return;
+  const cfg = loadConfig();
+  const checks: Array<[string, number]> = [
+    ['postgres', cfg.PG_PORT],
+    ['minio', cfg.MINIO_PORT],
+    ['kafka', cfg.KAFKA_PORT],
+    ['temporal', cfg.TEMPORAL_PORT],
+  ];
+  const down: string[] = [];
+  for (const [name, port] of checks) if (!(await open(cfg.SPICE_HOST, port))) down.push(`${name} (${cfg.SPICE_HOST}:${port})`);
+  if (down.length) throw new Error(`stack not running: ${down.join(', ')}. Start it with: npm run stack -- up`);
+}
