@@ -11,7 +11,6 @@ import {
   StoredEventLike,
   aggregateStateFrom,
   decide,
-  streamOf,
 } from '../../../src/domain';
 
 export interface Then {
@@ -24,9 +23,7 @@ export interface Then {
 export function given(...history: Array<DomainEvent | StoredEventLike>) {
   return {
     when(command: CommandInput | unknown, context: DecideContext = {}, options?: DecideOptions): Then {
-      const state = history.length > 0 || !isStreamable(command)
-        ? (history.length > 0 ? aggregateStateFrom(history) : undefined)
-        : aggregateStateFrom([], streamOf(command as CommandInput).aggregate_type);
+      const state = history.length > 0 ? aggregateStateFrom(history) : undefined;
       const result = decide(command, state, context, options);
       return {
         result,
@@ -59,15 +56,6 @@ export function given(...history: Array<DomainEvent | StoredEventLike>) {
       };
     },
   };
-}
-
-function isStreamable(command: unknown): boolean {
-  try {
-    streamOf(command as CommandInput);
-    return typeof command === 'object' && command !== null && 'command_type' in command;
-  } catch {
-    return false;
-  }
 }
 
 // ---- fixtures --------------------------------------------------------------------------------

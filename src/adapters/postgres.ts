@@ -1,0 +1,72 @@
+/**
+ * The PostgreSQL pool factory and the few helpers every PostgreSQL adapter shares. PostgreSQL
+ * holds the delivery ledger and read models (and, in the legacy storage mode, the old event table).
+ */
+import { Pool, PoolClient, PoolConfig } from 'pg';
+import type { Config } from '../config';
+
+/** Anything that runs a query: the pool, or a client inside a transaction. */
+export type Queryable = Pick<Pool, 'query'> | PoolClient;
+
+export function createPool(config: Pick<Config, 'databaseUrl' | 'PG_POOL_MAX'>, overrides: PoolConfig = {}): Pool {
+  const pool = new Pool({
+    connectionString: config.databaseUrl,
+    max: config.PG_POOL_MAX,
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 10_000,
+    application_name: 'spice-oms',
+    ...overrides,
+  });
+  // An idle client losing its connection (server restart) emits 'error' on the pool; unhandled, that
+  // kills the process, while the next query simply gets a fresh connection.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}
+
+/** Schema names come from configuration and tests ("ledger-abc12"), so they are always quoted. */
+export function quoteIdent(name: string): string {
+  if (!name || name.length > 63 || name.includes('\0')) throw new Error(`invalid SQL identifier: ${JSON.stringify(name)}`);
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = err as { code?: string; constraint?: string } | null;
+  return !!e && e.code === '23505' && (constraint === undefined || e.constraint === constraint);
+}
+
+/** A checkpoint of a position reader: see DeliveryLedger.readAfter for why it has two parts. */
+export interface GlobalCursor {
+  /** xid8 as decimal text (it can exceed 2^53). */
+  transactionId: string;
+  position: number;
+}
+
+export const START_CURSOR: GlobalCursor = { transactionId: '0', position: 0 };
+
+/**
+ * The condition of an in-order position reader. A bigserial is taken at insert time, so a
+ * transaction still in flight can hold a lower position than rows already committed; a reader that
+ * moved past them would never see it. Only rows of transactions older than every running one
+ * (below the snapshot's xmin) are final, and ordering by (transaction_id, position) keeps the
+ * cursor monotonic. $1 = transaction id, $2 = position.
+ */
+export function afterCursorSql(alias = ''): string {
+  const a = alias ? `${alias}.` : '';
+  return `${a}transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      AND (${a}transaction_id > $1::xid8 OR (${a}transaction_id = $1::xid8 AND ${a}position > $2))`;
+}

@@ -1,0 +1,148 @@
+/**
+ * What the REST API needs from the rest of the system, as interfaces: the app is built over them
+ * (createApp(ports)), the composition root passes the real implementations.
+ */
+import type { CommandType, ErrorDetail } from '../domain';
+import type { EventEnvelope, S3Reference } from '../adapters/event-envelope';
+import type { CommandProgress, ProcessCommandResult } from '../workflows/definitions';
+
+// ---- commands -------------------------------------------------------------------------------
+
+export interface SubmitCommand {
+  command_type: CommandType;
+  db_name?: string;
+  /** The validated payload (instance ids already assigned). */
+  payload: unknown;
+  /** Client Idempotency-Key header; the command id is derived from it, so a resubmission meets the first run. */
+  idempotency_key?: string;
+  /** From If-Match. */
+  expected_version?: number;
+  actor: string;
+}
+
+export interface SubmitOutcome {
+  command_id: string;
+  /** false when the command id already had a run (a resubmission): its status is the first run's. */
+  created: boolean;
+}
+
+export type CommandStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'RETRYING';
+
+export interface EventDelivery {
+  event_id: string;
+  event_type: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  s3?: S3Reference;
+  delivery: { status: 'pending' | 'delivered' | 'failed' | 'unknown'; attempts: number; kafka_partition?: number; kafka_offset?: string; delivered_at?: string; last_error?: string };
+}
+
+export interface CommandStatusView {
+  command_id: string;
+  command_type: CommandType | string;
+  status: CommandStatus;
+  submitted_at?: string;
+  started_at?: string;
+  closed_at?: string;
+  progress?: CommandProgress;
+  result?: ProcessCommandResult;
+  events: EventDelivery[];
+  error?: { code: string; message: string; details: ErrorDetail[] };
+  /** Set while an activity is being retried after an infrastructure failure. */
+  retry?: { activity: string; attempt: number; last_failure?: string };
+}
+
+export interface CommandGateway {
+  submit(cmd: SubmitCommand): Promise<SubmitOutcome>;
+  status(commandId: string): Promise<CommandStatusView | null>;
+  /** Waits up to timeoutMs for the command to close; returns its status either way. */
+  wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null>;
+}
+
+// ---- read models ----------------------------------------------------------------------------
+
+export interface DatabaseView {
+  name: string;
+  description: string | null;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ClassView {
+  db_name: string;
+  id: string;
+  label: string;
+  description: string | null;
+  parent_class: string | null;
+  abstract: boolean;
+  /** The class definition as stored (properties, relationships). */
+  definition: Record<string, unknown>;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface InstanceView {
+  db_name: string;
+  id: string;
+  class_id: string;
+  properties: Record<string, unknown>;
+  relationships: Record<string, string | string[]>;
+  /** The instance stream's version (0 for instances created by a bulk command and not changed since). */
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface EdgeView {
+  from_id: string;
+  predicate: string;
+  to_id: string;
+}
+
+export interface InstanceQuery {
+  class_id?: string;
+  /** property equality filters, e.g. { name: 'Ada' } */
+  filter?: Record<string, string | number | boolean>;
+  limit: number;
+  cursor?: string;
+}
+
+export interface ReadModelQueries {
+  listDatabases(): Promise<DatabaseView[]>;
+  getDatabase(name: string): Promise<DatabaseView | null>;
+  listClasses(db: string): Promise<ClassView[]>;
+  getClass(db: string, classId: string): Promise<ClassView | null>;
+  listInstances(db: string, q: InstanceQuery): Promise<{ items: InstanceView[]; next_cursor: string | null }>;
+  getInstance(db: string, id: string): Promise<InstanceView | null>;
+  relationships(db: string, id: string): Promise<{ outgoing: EdgeView[]; incoming: EdgeView[] }>;
+  /** Breadth-first over edges in both directions, bounded by depth (and a node limit). */
+  traverse(db: string, id: string, depth: number, limit: number): Promise<{ nodes: InstanceView[]; edges: EdgeView[] }>;
+  search(db: string, text: string, q: { class_id?: string; limit: number }): Promise<InstanceView[]>;
+}
+
+// ---- event history (S3, or PostgreSQL in legacy mode) ---------------------------------------
+
+export interface EventHistory {
+  /** Events of one stream in version order, up to toVersion when given. */
+  readStream(aggregateType: string, aggregateId: string, toVersion?: number): Promise<EventEnvelope[]>;
+}
+
+// ---- health ---------------------------------------------------------------------------------
+
+export interface HealthCheck {
+  name: 'temporal' | 's3' | 'postgres' | 'kafka' | string;
+  check(): Promise<void>;
+}
+
+export interface ApiPorts {
+  commands: CommandGateway;
+  readModels: ReadModelQueries;
+  history: EventHistory;
+  health: HealthCheck[];
+  /** Upper bound of ?wait=true / Prefer: wait=N. */
+  maxWaitMs: number;
+  bodyLimit: string;
+}
