@@ -1,8 +1,8 @@
 import { DomainEvent, InstanceData } from '../../../src/domain';
 import { DB, activeDb, classes, given, instanceContext } from './given-when-then';
 
-const createCmd = (payload: Record<string, unknown>) => ({ command_type: 'CREATE_INSTANCE', db_name: DB, payload });
-const updateCmd = (payload: Record<string, unknown>) => ({ command_type: 'UPDATE_INSTANCE', db_name: DB, payload });
+const createCmd = (payload: object) => ({ command_type: 'CREATE_INSTANCE', db_name: DB, payload });
+const updateCmd = (payload: object) => ({ command_type: 'UPDATE_INSTANCE', db_name: DB, payload });
 const deleteCmd = (id: string) => ({ command_type: 'DELETE_INSTANCE', db_name: DB, payload: { id } });
 
 const alice: InstanceData = {

@@ -2,8 +2,8 @@ import { ClassDefinition, DomainEvent, aggregateStateFrom } from '../../../src/d
 import { DB, activeDb, classDef, classes, given, Person, Company } from './given-when-then';
 
 const createCmd = (payload: Record<string, unknown>, db = DB) => ({ command_type: 'CREATE_ONTOLOGY_CLASS', db_name: db, payload });
-const updateCmd = (payload: Record<string, unknown>) => ({ command_type: 'UPDATE_ONTOLOGY_CLASS', db_name: DB, payload });
-const deleteCmd = (payload: Record<string, unknown>) => ({ command_type: 'DELETE_ONTOLOGY_CLASS', db_name: DB, payload });
+const updateCmd = (payload: object) => ({ command_type: 'UPDATE_ONTOLOGY_CLASS', db_name: DB, payload });
+const deleteCmd = (payload: object) => ({ command_type: 'DELETE_ONTOLOGY_CLASS', db_name: DB, payload });
 const ctx = { database: activeDb, classes };
 
 const created = (definition: ClassDefinition): DomainEvent => ({

@@ -1,0 +1,267 @@
+/**
+ * The activities of processCommand, built over injected adapters so tests and benchmarks can pass
+ * their own (createActivities(deps)). Business rules stay in src/domain; this file loads state,
+ * calls decide, and moves events between the stores.
+ */
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { StorageMode } from '../config';
+import {
+  Command,
+  DecideContext,
+  DomainErrorData,
+  aggregateStateFrom,
+  contextNeeds,
+  decide,
+  instanceStateFromBatch,
+  splitAggregateId,
+  streamOf,
+} from '../domain';
+import type { AggregateState } from '../domain';
+import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
+import { EventStore, ExpectedVersion, StreamId, VersionConflictError, EventStoreError } from '../adapters/event-store';
+import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
+import type { ActivityDeps } from './deps';
+import { EventCache } from './event-cache';
+
+export type { ActivityDeps } from './deps';
+
+export interface AppendOutcome {
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  events: AppendedEventRef[];
+}
+
+export interface BulkPlan {
+  aggregate_type: string;
+  aggregate_id: string;
+  start_version: number;
+  batches_total: number;
+  instances_total: number;
+  plan_ref: S3Reference;
+}
+
+/** Without an expected version from the client, a lost race is re-read and re-decided this often. */
+const MAX_CONFLICT_RETRIES = 100;
+
+export function createActivities(deps: ActivityDeps) {
+  const cache = new EventCache(deps.cacheSize ?? 5000);
+  const now = deps.clock ?? (() => new Date());
+  const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
+
+  async function loadCommand(input: ProcessCommandInput): Promise<Command> {
+    const raw = input.command ?? (input.command_ref ? await deps.blobs.getJson(input.command_ref) : undefined);
+    if (raw === undefined) throw refusal({ code: 'INVALID_COMMAND', message: 'the command has no body', status: 400, details: [] });
+    return raw as Command;
+  }
+
+  /** The aggregate's own stream, seeded from its bulk batch when an instance was created in bulk. */
+  async function loadState(store: EventStore, stream: StreamId): Promise<{ state: AggregateState; events: StoredEvent[] }> {
+    const events = await store.readStream(stream);
+    const envelopes = events.map((e) => e.envelope);
+    let from: AggregateState | undefined;
+    if (stream.aggregate_type === 'instance' && !envelopes.some((e) => e.event_type === 'INSTANCE_CREATED')) {
+      const { db, id } = splitAggregateId(stream.aggregate_id);
+      const origin = await deps.context.bulkOrigin(db, id);
+      if (origin) {
+        const batch = await store.readStream({ aggregate_type: 'instance_batch', aggregate_id: origin.aggregate_id }, { fromVersion: origin.version, toVersion: origin.version });
+        if (batch[0]) from = instanceStateFromBatch(batch[0].envelope, id);
+      }
+    }
+    const state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', from as never);
+    return { state, events };
+  }
+
+  async function loadContext(store: EventStore, command: Command): Promise<DecideContext> {
+    const needs = contextNeeds(command);
+    const ctx: DecideContext = {};
+    const db = needs.database;
+    await Promise.all([
+      db !== undefined
+        ? store.readStream({ aggregate_type: 'database', aggregate_id: db }).then((ev) => {
+            ctx.database = aggregateStateFrom(ev.map((e) => e.envelope), 'database');
+          })
+        : undefined,
+      needs.classes && db !== undefined ? deps.context.classCatalog(db).then((c) => (ctx.classes = c)) : undefined,
+      needs.instanceIds.length && db !== undefined ? deps.context.instanceRefs(db, needs.instanceIds).then((t) => (ctx.targets = t)) : undefined,
+      needs.instanceCountOf && db !== undefined ? deps.context.countInstances(db, needs.instanceCountOf).then((n) => (ctx.instanceCount = n)) : undefined,
+    ]);
+    return ctx;
+  }
+
+  function envelopes(input: ProcessCommandInput, drafts: { event_type: string; aggregate_type: string; aggregate_id: string; payload: unknown }[], firstVersion: number, occurredAt: string, positionOffset = 0): EventEnvelope[] {
+    return drafts.map((d, i) =>
+      envelopeOf(d, {
+        commandId: input.command_id,
+        position: positionOffset + i,
+        version: firstVersion + i,
+        occurredAt,
+        actor: input.actor,
+        storageMode: input.storage_mode,
+      }),
+    );
+  }
+
+  async function recordAndRemember(stored: EventEnvelope[], refs: { event_id: string; version: number; s3?: S3Reference }[]): Promise<AppendedEventRef[]> {
+    const withRefs = stored.map((e, i) => ({ envelope: { ...e, aggregate_version: refs[i].version }, s3: refs[i].s3 }));
+    await deps.ledger.record(withRefs.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null })));
+    for (const e of withRefs) cache.put(e.envelope);
+    return withRefs.map((e) => refOf(e.envelope, e.s3));
+  }
+
+  return {
+    /**
+     * Loads the aggregate and its context, decides, appends with optimistic concurrency and
+     * records the ledger rows. A retry after a crash finds the command's events already in the
+     * stream and returns them instead of deciding again.
+     */
+    async decideAndAppend(input: ProcessCommandInput): Promise<AppendOutcome> {
+      const command = await loadCommand(input);
+      const stream = streamOf(command) as StreamId;
+      const store = storeFor(input.storage_mode);
+
+      for (let attempt = 0; ; attempt++) {
+        const { state, events } = await loadState(store, stream);
+        const mine = events.filter((e) => e.envelope.command_id === input.command_id);
+        if (mine.length > 0) {
+          // Appended by an earlier attempt of this activity: make sure the ledger has it too.
+          const refs = await recordAndRemember(mine.map((e) => e.envelope), mine.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
+          return { ...stream, version: events.length ? events[events.length - 1].envelope.aggregate_version : 0, events: refs };
+        }
+        if (input.expected_version !== undefined && input.expected_version !== state.version) {
+          throw versionConflict(input.expected_version, state.version);
+        }
+        const decision = decide(command, state, await loadContext(store, command));
+        if (!decision.ok) throw refusal(decision.error);
+
+        const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
+        const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
+        try {
+          const appended = await store.append(stream, expected, drafts);
+          const refs = await recordAndRemember(drafts, appended.events);
+          return { ...stream, version: appended.nextExpectedVersion, events: refs };
+        } catch (err) {
+          if (!(err instanceof VersionConflictError)) throw asActivityError(err);
+          if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
+          if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
+          Context.current().heartbeat({ conflicts: attempt + 1 });
+          await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+        }
+      }
+    },
+
+    /** Validates a bulk command as a whole and stores its batches in S3, ready to be appended one by one. */
+    async prepareBulk(input: ProcessCommandInput): Promise<BulkPlan> {
+      const command = await loadCommand(input);
+      const stream = streamOf(command) as StreamId;
+      const store = storeFor(input.storage_mode);
+      const { state } = await loadState(store, stream);
+      const existing = deps.blobs.planOf(input.command_id);
+      const stored = await deps.blobs.getJsonIfExists<BulkPlan>(existing);
+      if (stored) return stored; // a retry after the plan was written
+
+      const decision = decide(command, state, await loadContext(store, command), { batchSize: deps.bulkBatchSize });
+      if (!decision.ok) throw refusal(decision.error);
+      const decidedAt = now().toISOString();
+      const batches = decision.events;
+      await deps.blobs.putMany(
+        batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })),
+      );
+      const plan: BulkPlan = {
+        ...stream,
+        start_version: state.version,
+        batches_total: batches.length,
+        instances_total: batches.reduce((n, b) => n + ((b.payload as { instances?: unknown[] }).instances?.length ?? 0), 0),
+        plan_ref: existing,
+      };
+      await deps.blobs.putJson(existing, plan);
+      return plan;
+    },
+
+    /** Appends one batch of a bulk command at its fixed version and records it. Idempotent: same ids, same content. */
+    async appendBulkBatch(a: { input: ProcessCommandInput; batch: number; plan_ref: S3Reference }): Promise<AppendOutcome> {
+      const plan = await deps.blobs.getJson<BulkPlan>(a.plan_ref);
+      const body = await deps.blobs.getJson<{ decided_at: string; draft: EventEnvelope }>(deps.blobs.batchOf(a.input.command_id, a.batch));
+      const version = plan.start_version + a.batch + 1;
+      // The same occurred_at on every attempt makes a retried append an exact repeat, which the store accepts as a no-op.
+      const [event] = envelopes(a.input, [body.draft], version, body.decided_at, a.batch);
+      const store = storeFor(a.input.storage_mode);
+      const stream = { aggregate_type: plan.aggregate_type, aggregate_id: plan.aggregate_id };
+      let appended;
+      try {
+        appended = await store.append(stream, version - 1, [event]);
+      } catch (err) {
+        if (!(err instanceof VersionConflictError)) throw asActivityError(err);
+        const [existing] = await store.readStream(stream, { fromVersion: version, toVersion: version });
+        if (existing?.envelope.event_id !== event.event_id) throw err;
+        appended = { events: [{ event_id: event.event_id, version, s3: existing.s3 }], nextExpectedVersion: version };
+      }
+      const refs = await recordAndRemember([event], appended.events);
+      return { ...stream, version, events: refs };
+    },
+
+    /** Publishes to Kafka in stream order; marks the ledger rows delivered once Kafka acknowledged them. */
+    async deliver(eventIds: string[]): Promise<void> {
+      await deps.relay.publish(eventIds);
+    },
+
+    /** Applies the events to the read models (idempotent by stream version). */
+    async project(refs: AppendedEventRef[]): Promise<void> {
+      const events = await loadEvents(refs);
+      await deps.projector.apply(events);
+    },
+  };
+
+  async function loadEvents(refs: AppendedEventRef[]): Promise<EventEnvelope[]> {
+    const out: EventEnvelope[] = [];
+    const missing: AppendedEventRef[] = [];
+    for (const r of refs) {
+      const hit = cache.get(r.event_id);
+      if (hit) out.push(hit);
+      else missing.push(r);
+    }
+    if (missing.length) {
+      // Another worker appended them: read them back from their source of truth.
+      const loaded = await Promise.all(
+        missing.map(async (r) => {
+          if (r.s3) return deps.s3Events.readEvent(r.s3).then((e) => e.envelope);
+          const [e] = await deps.eventStores.legacy.readStream({ aggregate_type: r.aggregate_type, aggregate_id: r.aggregate_id }, { fromVersion: r.version, toVersion: r.version });
+          if (!e) throw new Error(`event ${r.event_id} not found at ${r.aggregate_type}/${r.aggregate_id} v${r.version}`);
+          return e.envelope;
+        }),
+      );
+      out.push(...loaded);
+    }
+    // The projector applies in stream order.
+    return out.sort((a, b) => (a.aggregate_id === b.aggregate_id ? a.aggregate_version - b.aggregate_version : 0));
+  }
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+function refOf(e: EventEnvelope, s3?: S3Reference): AppendedEventRef {
+  return { event_id: e.event_id, event_type: e.event_type, aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id, version: e.aggregate_version, ...(s3 ? { s3 } : {}) };
+}
+
+function refusal(error: DomainErrorData): ApplicationFailure {
+  return ApplicationFailure.create({ type: error.code, message: error.message, details: [error], nonRetryable: true });
+}
+
+function versionConflict(expected: number, actual: number): ApplicationFailure {
+  return refusal({
+    code: 'VERSION_CONFLICT' as DomainErrorData['code'],
+    message: `expected version ${expected}, current version is ${actual}`,
+    status: 409,
+    details: [{ path: 'expected_version', message: `current version is ${actual}` }],
+  });
+}
+
+/** Store errors that no retry can fix become refusals; everything else stays retryable. */
+function asActivityError(err: unknown): unknown {
+  if (err instanceof EventStoreError && (err.code === 'EVENT_ID_REUSED' || err.code === 'INVALID_EVENT')) {
+    return ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true });
+  }
+  return err;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,256 @@
+/**
+ * The relay: publishes recorded events to Kafka and marks their ledger rows delivered only after
+ * the broker acknowledged them. Per aggregate, Kafka order equals version order: an event goes out
+ * only once its predecessor is delivered, or together with it in the same ordered batch.
+ */
+import type { Kafka, Message, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
+import type { PoolClient } from 'pg';
+import type { Delivery, DeliveryLedger, LedgerRow, LockedRow } from './ledger';
+import { createIdempotentProducer, recordingPartitioner } from './kafka';
+import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from './kafka-message';
+
+/** Retryable: the predecessor will be delivered by whoever holds it (or by reconciliation). */
+export class PredecessorNotDelivered extends Error {
+  readonly code = 'PREDECESSOR_NOT_DELIVERED';
+  readonly retryable = true;
+  constructor(readonly blocked: string[], readonly published: number) {
+    super(`${blocked.length} event(s) wait for their stream predecessor to be delivered (${published} published)`);
+    this.name = 'PredecessorNotDelivered';
+  }
+}
+
+/** Retryable: the broker is unreachable or refused; the rows stay pending with attempts and last_error. */
+export class KafkaPublishError extends Error {
+  readonly code = 'KAFKA_PUBLISH_FAILED';
+  readonly retryable = true;
+  constructor(message: string, readonly eventIds: string[], cause: unknown) {
+    super(message, { cause });
+    this.name = 'KafkaPublishError';
+  }
+}
+
+/** Not retryable by the relay: the event has no ledger row, so whoever asked must record it first. */
+export class EventNotRecordedError extends Error {
+  readonly code = 'EVENT_NOT_RECORDED';
+  readonly retryable = false;
+  constructor(readonly eventIds: string[]) {
+    super(`event(s) not recorded in the ledger: ${eventIds.slice(0, 5).join(', ')}${eventIds.length > 5 ? ', ...' : ''}`);
+    this.name = 'EventNotRecordedError';
+  }
+}
+
+export interface PublishResult {
+  published: Delivery[];
+  /** Delivered earlier (by a previous attempt or a concurrent publisher): nothing sent again. */
+  alreadyDelivered: string[];
+}
+
+export interface RelayOptions {
+  ledger: DeliveryLedger;
+  kafka: Kafka;
+  maxMessageBytes: number;
+  producer?: Partial<ProducerConfig>;
+}
+
+export type PublishInput = string | Pick<LedgerRow, 'eventId'>;
+
+interface Outgoing {
+  row: LockedRow;
+  message: Message;
+  bytes: number;
+}
+
+export class KafkaRelay {
+  private producer: Promise<Producer> | null = null;
+  private readonly partitions = new WeakMap<object, number>();
+
+  constructor(private readonly options: RelayOptions) {}
+
+  /** Connects the shared producer now rather than on the first publish. */
+  async start(): Promise<void> {
+    await this.connected();
+  }
+
+  async close(): Promise<void> {
+    const p = this.producer;
+    this.producer = null;
+    if (p) await (await p.catch(() => null))?.disconnect();
+  }
+
+  /**
+   * Publishes what is publishable, commits its delivery, then throws PredecessorNotDelivered for
+   * what had to wait, so one blocked stream does not hold back the others. The rows stay locked
+   * while Kafka is written, so concurrent publishers of one event send it once.
+   */
+  async publish(input: PublishInput[]): Promise<PublishResult> {
+    const ids = [...new Set(input.map((i) => (typeof i === 'string' ? i : i.eventId)))];
+    if (ids.length === 0) return { published: [], alreadyDelivered: [] };
+    const { ledger } = this.options;
+    const client = await ledger.pool.connect();
+    let released = false;
+    try {
+      await client.query('BEGIN');
+      const rows = await ledger.lockForPublish(client, ids);
+      const found = new Set(rows.map((r) => r.eventId));
+      const missing = ids.filter((id) => !found.has(id));
+      const alreadyDelivered = rows.filter((r) => r.status === 'delivered').map((r) => r.eventId);
+      const { sendable, blocked } = orderForStreams(rows.filter((r) => r.status !== 'delivered'));
+
+      const published: Delivery[] = [];
+      let failure: unknown = null;
+      try {
+        for (const chunk of chunks(sendable.map((r) => this.outgoing(r)), this.options.maxMessageBytes)) {
+          published.push(...(await this.send(chunk)));
+        }
+      } catch (err) {
+        failure = err;
+      }
+      await ledger.markDelivered(client, published);
+      if (failure) {
+        const sent = new Set(published.map((d) => d.eventId));
+        const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
+        await ledger.markAttemptFailed(client, unsent, errorText(failure));
+      }
+      await client.query('COMMIT');
+      if (failure) {
+        // A send that timed out may still be written by the broker later; an idempotent producer
+        // would then take our next, different batch at the same sequence number for a duplicate and
+        // drop it. A fresh producer (new producer id) turns that case into a harmless duplicate.
+        this.reset();
+        const unsent = sendable.length - published.length;
+        throw new KafkaPublishError(`Kafka publish failed (${unsent} event(s) left pending): ${errorText(failure)}`, sendable.map((r) => r.eventId), failure);
+      }
+      if (blocked.length) throw new PredecessorNotDelivered(blocked.map((r) => r.eventId), published.length);
+      if (missing.length) throw new EventNotRecordedError(missing);
+      return { published, alreadyDelivered };
+    } catch (err) {
+      if (!(err instanceof KafkaPublishError || err instanceof PredecessorNotDelivered || err instanceof EventNotRecordedError)) {
+        await rollback(client).catch(() => {
+          released = true;
+          client.release(true);
+        });
+      }
+      throw err;
+    } finally {
+      if (!released) client.release();
+    }
+  }
+
+  private outgoing(row: LockedRow): Outgoing {
+    const { value } = encodeEventMessage(row.payload, row.s3Reference, row.storageMode, this.options.maxMessageBytes);
+    const message: Message = {
+      key: row.key,
+      value,
+      headers: {
+        [HEADER_EVENT_ID]: row.eventId,
+        [HEADER_EVENT_TYPE]: row.eventType,
+        [HEADER_AGGREGATE_VERSION]: String(row.aggregateVersion),
+      },
+    };
+    return { row, message, bytes: Buffer.byteLength(value) + row.key.length + 256 };
+  }
+
+  /** One sendBatch; offsets follow from each partition's base offset and the order within it. */
+  private async send(batch: Outgoing[]): Promise<Delivery[]> {
+    const producer = await this.connected();
+    const byTopic = new Map<string, Outgoing[]>();
+    for (const o of batch) byTopic.set(o.row.topic, [...(byTopic.get(o.row.topic) ?? []), o]);
+    const metadata = await producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, out]) => ({ topic, messages: out.map((o) => o.message) })),
+    });
+    const base = new Map<string, RecordMetadata>(metadata.map((m) => [`${m.topicName}\u0000${m.partition}`, m]));
+    const seen = new Map<string, number>();
+    return batch.map((o) => {
+      const partition = this.partitions.get(o.message);
+      const k = `${o.row.topic}\u0000${partition}`;
+      const meta = base.get(k);
+      if (partition === undefined || !meta?.baseOffset) throw new Error(`no produce acknowledgement for event ${o.row.eventId}`);
+      const index = seen.get(k) ?? 0;
+      seen.set(k, index + 1);
+      return { eventId: o.row.eventId, partition, offset: (BigInt(meta.baseOffset) + BigInt(index)).toString() };
+    });
+  }
+
+  private connected(): Promise<Producer> {
+    if (!this.producer) {
+      const producer = createIdempotentProducer(this.options.kafka, {
+        ...this.options.producer,
+        createPartitioner: recordingPartitioner(this.partitions),
+      });
+      const ready = producer.connect().then(() => producer);
+      ready.catch(() => {
+        if (this.producer === ready) this.producer = null;
+      });
+      this.producer = ready;
+    }
+    return this.producer;
+  }
+
+  private reset(): void {
+    const old = this.producer;
+    this.producer = null;
+    old?.then((p) => p.disconnect()).catch(() => undefined);
+  }
+}
+
+export function createRelay(options: RelayOptions): KafkaRelay {
+  return new KafkaRelay(options);
+}
+
+/**
+ * Splits rows into what may go out now, in version order per stream, and what must wait: a row is
+ * sendable when it is version 1, its predecessor is delivered, or its predecessor is sendable in
+ * this same batch (ahead of it, and sent by one producer with one request in flight).
+ */
+export function orderForStreams(rows: LockedRow[]): { sendable: LockedRow[]; blocked: LockedRow[] } {
+  const streams = new Map<string, LockedRow[]>();
+  for (const r of rows) {
+    const k = `${r.aggregateType}\u0000${r.aggregateId}`;
+    streams.set(k, [...(streams.get(k) ?? []), r]);
+  }
+  const sendable: LockedRow[] = [];
+  const blocked: LockedRow[] = [];
+  for (const stream of streams.values()) {
+    stream.sort((a, b) => a.aggregateVersion - b.aggregateVersion);
+    let prev: LockedRow | null = null;
+    let ok = true;
+    for (const r of stream) {
+      ok =
+        ok &&
+        (r.aggregateVersion === 1 ||
+          (prev !== null && prev.aggregateVersion === r.aggregateVersion - 1) ||
+          r.predecessorStatus === 'delivered');
+      (ok ? sendable : blocked).push(r);
+      prev = r;
+    }
+  }
+  return { sendable, blocked };
+}
+
+/** Keeps each request under the broker's limit: it applies to a whole record batch, not one message. */
+function chunks(out: Outgoing[], maxBytes: number): Outgoing[][] {
+  const result: Outgoing[][] = [];
+  let current: Outgoing[] = [];
+  let size = 0;
+  for (const o of out) {
+    if (current.length && size + o.bytes > maxBytes) {
+      result.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(o);
+    size += o.bytes;
+  }
+  if (current.length) result.push(current);
+  return result;
+}
+
+function errorText(err: unknown): string {
+  const e = err as { name?: string; message?: string; type?: string };
+  return `${e?.name ?? 'Error'}${e?.type ? ` ${e.type}` : ''}: ${e?.message ?? String(err)}`;
+}
+
+async function rollback(client: PoolClient): Promise<void> {
+  await client.query('ROLLBACK');
+}

@@ -1,0 +1,71 @@
+/**
+ * kafkajs client, topic and producer factories. Auto topic creation is off on the broker, so every
+ * process ensures its topics at start.
+ */
+import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer, ProducerConfig, ICustomPartitioner } from 'kafkajs';
+import type { Config } from '../config';
+
+export function createKafka(config: Pick<Config, 'kafkaBrokers'>, overrides: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka({
+    clientId: 'spice-oms',
+    brokers: config.kafkaBrokers,
+    logLevel: logLevel.ERROR,
+    connectionTimeout: 3_000,
+    requestTimeout: 30_000,
+    ...overrides,
+  });
+}
+
+export interface EnsureTopicResult {
+  topic: string;
+  created: boolean;
+  partitions: number;
+}
+
+/**
+ * Creates the topic unless it exists. An existing topic keeps its partition count: adding
+ * partitions would move keys and break per-aggregate order for consumers.
+ */
+export async function ensureTopic(admin: Admin, topic: string, partitions: number, replicationFactor = 1): Promise<EnsureTopicResult> {
+  let created = false;
+  try {
+    created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
+  } catch (err) {
+    // Two processes starting together: the loser gets TOPIC_ALREADY_EXISTS, which is what it wanted.
+    const nested = (err as { errors?: Array<{ type?: string }> }).errors ?? [];
+    if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS' && !nested.some((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
+  }
+  const meta = await admin.fetchTopicMetadata({ topics: [topic] });
+  return { topic, created, partitions: meta.topics[0]?.partitions.length ?? 0 };
+}
+
+/**
+ * The default partitioner, remembering where it put each message: a produce response carries only
+ * the base offset per partition, so the relay needs the partition of every message to derive its offset.
+ */
+export function recordingPartitioner(chosen: WeakMap<object, number>): ICustomPartitioner {
+  return () => {
+    const inner = Partitioners.DefaultPartitioner();
+    return (args) => {
+      const partition = inner(args);
+      chosen.set(args.message, partition);
+      return partition;
+    };
+  };
+}
+
+/**
+ * The relay's producer: idempotent (the broker drops its own retried duplicates), one request in
+ * flight (so a retry cannot overtake a later batch of the same partition), acks from all replicas
+ * (set per send). kafkajs retries an idempotent producer forever by default; bounded retries let a
+ * send fail during an outage so the ledger records the attempt and Temporal owns the retry.
+ */
+export function createIdempotentProducer(kafka: Kafka, overrides: Partial<ProducerConfig> = {}): Producer {
+  return kafka.producer({
+    idempotent: true,
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    ...overrides,
+  });
+}

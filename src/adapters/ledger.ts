@@ -1,0 +1,287 @@
+/**
+ * The delivery ledger (transactional outbox): one row per stored event, with its global position,
+ * its Kafka message payload and its delivery state. It never holds the source of truth of an event
+ * (S3 does), only what is needed to deliver it and to show where it stands.
+ */
+import type { Pool } from 'pg';
+import type { StorageMode } from '../config';
+import type { EventEnvelope, S3Reference } from './event-envelope';
+import { EventStub, ledgerPayloadOf } from './kafka-message';
+import { DEFAULT_SCHEMA } from './migrations';
+import { afterCursorSql, GlobalCursor, isUniqueViolation, Queryable, quoteIdent } from './postgres';
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export interface LedgerInput {
+  envelope: EventEnvelope;
+  /** Absent in the legacy storage mode, where PostgreSQL holds the event. */
+  s3?: S3Reference | null;
+  /** Defaults to the ledger's topic. */
+  topic?: string;
+}
+
+export interface LedgerRow {
+  position: number;
+  transactionId: string;
+  eventId: string;
+  commandId: string | null;
+  aggregateType: string;
+  aggregateId: string;
+  aggregateVersion: number;
+  eventType: string;
+  topic: string;
+  key: string;
+  s3Reference: S3Reference | null;
+  payload: EventEnvelope | EventStub;
+  storageMode: StorageMode;
+  status: DeliveryStatus;
+  attempts: number;
+  lastError: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  deliveredAt: Date | null;
+  kafkaPartition: number | null;
+  /** Kafka offsets are 64-bit; kafkajs hands them around as strings too. */
+  kafkaOffset: string | null;
+}
+
+export interface RecordResult {
+  eventId: string;
+  position: number;
+  /** false when the event had been recorded before (a retried activity): nothing was written. */
+  inserted: boolean;
+}
+
+export interface Delivery {
+  eventId: string;
+  partition: number;
+  offset: string;
+}
+
+export interface LedgerOptions {
+  schema?: string;
+  topic: string;
+  /** Payloads whose Kafka message would exceed this are kept (and sent) as stubs. */
+  maxMessageBytes: number;
+}
+
+export class LedgerStreamConflictError extends Error {
+  readonly code = 'LEDGER_STREAM_CONFLICT';
+  readonly retryable = false;
+  constructor(message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'LedgerStreamConflictError';
+  }
+}
+
+/** A row plus the delivery status of its stream predecessor (null: no predecessor row recorded). */
+export interface LockedRow extends LedgerRow {
+  predecessorStatus: DeliveryStatus | null;
+}
+
+const COLUMNS = `position, transaction_id::text AS transaction_id, event_id, command_id, aggregate_type, aggregate_id,
+  aggregate_version, event_type, topic, key, s3_reference, payload, storage_mode, status, attempts, last_error,
+  created_at, updated_at, delivered_at, kafka_partition, kafka_offset`;
+
+type DbRow = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+function toRow(r: DbRow): LedgerRow {
+  return {
+    position: Number(r.position),
+    transactionId: r.transaction_id,
+    eventId: r.event_id,
+    commandId: r.command_id,
+    aggregateType: r.aggregate_type,
+    aggregateId: r.aggregate_id,
+    aggregateVersion: r.aggregate_version,
+    eventType: r.event_type,
+    topic: r.topic,
+    key: r.key,
+    s3Reference: r.s3_reference,
+    payload: r.payload,
+    storageMode: r.storage_mode,
+    status: r.status,
+    attempts: r.attempts,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    deliveredAt: r.delivered_at,
+    kafkaPartition: r.kafka_partition,
+    kafkaOffset: r.kafka_offset,
+  };
+}
+
+export class DeliveryLedger {
+  readonly schema: string;
+  readonly table: string;
+  readonly topic: string;
+  readonly maxMessageBytes: number;
+
+  constructor(readonly pool: Pool, options: LedgerOptions) {
+    this.schema = options.schema ?? DEFAULT_SCHEMA;
+    this.table = `${quoteIdent(this.schema)}.delivery_ledger`;
+    this.topic = options.topic;
+    this.maxMessageBytes = options.maxMessageBytes;
+  }
+
+  /**
+   * Records events in one statement, in the given order (positions ascend with it). Recording an
+   * event again is a no-op that returns the existing position. A different event at a stream
+   * version already recorded is a LedgerStreamConflictError: S3's conditional write should have
+   * made that impossible, so it signals a bug or a corrupted store, not a race to retry.
+   */
+  async record(inputs: LedgerInput[], db: Queryable = this.pool): Promise<RecordResult[]> {
+    const unique = [...new Map(inputs.map((i) => [i.envelope.event_id, i])).values()];
+    if (unique.length === 0) return [];
+    const cols = {
+      event_id: [] as string[], command_id: [] as string[], aggregate_type: [] as string[], aggregate_id: [] as string[],
+      aggregate_version: [] as number[], event_type: [] as string[], topic: [] as string[], s3_reference: [] as (string | null)[],
+      payload: [] as string[], storage_mode: [] as string[],
+    };
+    for (const { envelope: e, s3, topic } of unique) {
+      cols.event_id.push(e.event_id);
+      cols.command_id.push(e.command_id);
+      cols.aggregate_type.push(e.aggregate_type);
+      cols.aggregate_id.push(e.aggregate_id);
+      cols.aggregate_version.push(e.aggregate_version);
+      cols.event_type.push(e.event_type);
+      cols.topic.push(topic ?? this.topic);
+      cols.s3_reference.push(s3 ? JSON.stringify(s3) : null);
+      cols.payload.push(JSON.stringify(ledgerPayloadOf(e, s3 ?? null, this.maxMessageBytes)));
+      cols.storage_mode.push(e.metadata.storage_mode);
+    }
+    let inserted: { event_id: string; position: string }[];
+    try {
+      inserted = (
+        await db.query(
+          `INSERT INTO ${this.table} (event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type,
+             topic, key, s3_reference, payload, storage_mode)
+           SELECT u.event_id, u.command_id, u.aggregate_type, u.aggregate_id, u.aggregate_version, u.event_type,
+             u.topic, u.aggregate_id, u.s3_reference, u.payload, u.storage_mode
+           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+             WITH ORDINALITY AS u(event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type, topic, s3_reference, payload, storage_mode, n)
+           ORDER BY u.n
+           ON CONFLICT (event_id) DO NOTHING
+           RETURNING event_id, position`,
+          [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type,
+            cols.topic, cols.s3_reference, cols.payload, cols.storage_mode],
+        )
+      ).rows;
+    } catch (err) {
+      if (isUniqueViolation(err)) {
+        throw new LedgerStreamConflictError(`another event is already recorded at one of these stream versions: ${(err as Error).message}`, err);
+      }
+      throw err;
+    }
+    const positions = new Map(inserted.map((r) => [r.event_id, Number(r.position)]));
+    const missing = cols.event_id.filter((id) => !positions.has(id));
+    const existing = new Map<string, number>();
+    if (missing.length) {
+      const { rows } = await db.query(`SELECT event_id, position FROM ${this.table} WHERE event_id = ANY($1::text[])`, [missing]);
+      for (const r of rows) existing.set(r.event_id, Number(r.position));
+    }
+    return cols.event_id.map((eventId) => {
+      const p = positions.get(eventId);
+      if (p !== undefined) return { eventId, position: p, inserted: true };
+      return { eventId, position: existing.get(eventId) ?? NaN, inserted: false };
+    });
+  }
+
+  async byEventIds(eventIds: string[], db: Queryable = this.pool): Promise<LedgerRow[]> {
+    if (eventIds.length === 0) return [];
+    const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE event_id = ANY($1::text[]) ORDER BY position`, [eventIds]);
+    return rows.map(toRow);
+  }
+
+  async byCommandId(commandId: string, db: Queryable = this.pool): Promise<LedgerRow[]> {
+    const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE command_id = $1 ORDER BY position`, [commandId]);
+    return rows.map(toRow);
+  }
+
+  async byStream(aggregateType: string, aggregateId: string, db: Queryable = this.pool): Promise<LedgerRow[]> {
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY aggregate_version`,
+      [aggregateType, aggregateId],
+    );
+    return rows.map(toRow);
+  }
+
+  /** Not yet delivered and older than the given age: what a reconciliation job should push again. */
+  async undeliveredOlderThan(seconds: number, limit = 500, db: Queryable = this.pool): Promise<LedgerRow[]> {
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table}
+       WHERE status <> 'delivered' AND created_at < now() - make_interval(secs => $1)
+       ORDER BY position LIMIT $2`,
+      [seconds, limit],
+    );
+    return rows.map(toRow);
+  }
+
+  async countsByStatus(db: Queryable = this.pool): Promise<Record<DeliveryStatus, number>> {
+    const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM ${this.table} GROUP BY status`);
+    const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, failed: 0 };
+    for (const r of rows) counts[r.status as DeliveryStatus] = r.n;
+    return counts;
+  }
+
+  /**
+   * Rows in global order after a cursor, never skipping a row of a transaction still in flight
+   * (see afterCursorSql). Returns the cursor to continue from.
+   */
+  async readAfter(cursor: GlobalCursor, limit = 500, db: Queryable = this.pool): Promise<{ rows: LedgerRow[]; next: GlobalCursor }> {
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} ORDER BY transaction_id, position LIMIT $3`,
+      [cursor.transactionId, cursor.position, limit],
+    );
+    const out = rows.map(toRow);
+    const last = out[out.length - 1];
+    return { rows: out, next: last ? { transactionId: last.transactionId, position: last.position } : cursor };
+  }
+
+  /**
+   * Locks the rows for publishing (in position order, so that concurrent publishers of overlapping
+   * sets cannot deadlock) and reads each one's stream predecessor status. The predecessor is read,
+   * not locked: a stale 'pending' only costs a retry, and 'delivered' never goes back.
+   */
+  async lockForPublish(db: Queryable, eventIds: string[]): Promise<LockedRow[]> {
+    if (eventIds.length === 0) return [];
+    const cols = COLUMNS.split(',').map((c) => c.trim()).map((c) => `l.${c}`).join(', ');
+    const { rows } = await db.query(
+      `SELECT ${cols}, p.status AS predecessor_status
+       FROM ${this.table} l
+       LEFT JOIN ${this.table} p ON p.aggregate_type = l.aggregate_type AND p.aggregate_id = l.aggregate_id
+                                AND p.aggregate_version = l.aggregate_version - 1
+       WHERE l.event_id = ANY($1::text[])
+       ORDER BY l.position
+       FOR UPDATE OF l`,
+      [eventIds],
+    );
+    return rows.map((r) => ({ ...toRow(r), predecessorStatus: r.predecessor_status }));
+  }
+
+  async markDelivered(db: Queryable, deliveries: Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    await db.query(
+      `UPDATE ${this.table} l
+       SET status = 'delivered', delivered_at = now(), updated_at = now(), attempts = l.attempts + 1,
+           kafka_partition = u.partition, kafka_offset = u.kafka_offset
+       FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u(event_id, partition, kafka_offset)
+       WHERE l.event_id = u.event_id`,
+      [deliveries.map((d) => d.eventId), deliveries.map((d) => d.partition), deliveries.map((d) => d.offset)],
+    );
+  }
+
+  /** A failed attempt leaves the row pending (it is retried); status 'failed' is for rows that never can be sent. */
+  async markAttemptFailed(db: Queryable, eventIds: string[], error: string, status: 'pending' | 'failed' = 'pending'): Promise<void> {
+    if (eventIds.length === 0) return;
+    await db.query(
+      `UPDATE ${this.table} SET attempts = attempts + 1, last_error = $2, updated_at = now(), status = $3
+       WHERE event_id = ANY($1::text[]) AND status <> 'delivered'`,
+      [eventIds, error.slice(0, 2000), status],
+    );
+  }
+}
+
+export function createLedger(pool: Pool, options: LedgerOptions): DeliveryLedger {
+  return new DeliveryLedger(pool, options);
+}

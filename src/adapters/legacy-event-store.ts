@@ -1,0 +1,233 @@
+/**
+ * The old design's event store: events as rows of PostgreSQL (legacy_events), used by the legacy
+ * and dual_write storage modes and as the source of the backfill into S3. Optimistic concurrency
+ * rests on the unique (aggregate_type, aggregate_id, aggregate_version) constraint.
+ */
+import type { Pool } from 'pg';
+import type { EventEnvelope, StoredEvent } from './event-envelope';
+import {
+  AppendedEvent,
+  AppendResult,
+  EventIdReusedError,
+  EventStore,
+  ExpectedVersion,
+  InvalidEventError,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  StreamId,
+  VersionConflictError,
+} from './event-store';
+import { DEFAULT_SCHEMA } from './migrations';
+import { afterCursorSql, GlobalCursor, isUniqueViolation, Queryable, quoteIdent, START_CURSOR } from './postgres';
+
+export interface LegacyAppendedEvent extends AppendedEvent {
+  /** Global position in legacy_events. */
+  position: number;
+}
+
+/** Envelope fields without a column of their own travel in the metadata column under these keys. */
+const ENVELOPE_KEYS = ['command_id', 'actor', 'schema_version'] as const;
+
+const COLUMNS = `position, transaction_id::text AS transaction_id, event_id, aggregate_type, aggregate_id, aggregate_version,
+  event_type, payload, metadata, occurred_at`;
+
+/** Concurrent 'any' appends race for the same next version; the loser recomputes it. */
+const MAX_ANY_ATTEMPTS = 20;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type DbRow = Record<string, any>;
+
+function toEnvelope(r: DbRow): EventEnvelope {
+  const { command_id, actor, schema_version, ...metadata } = r.metadata ?? {};
+  return {
+    event_id: r.event_id,
+    event_type: r.event_type,
+    aggregate_type: r.aggregate_type,
+    aggregate_id: r.aggregate_id,
+    aggregate_version: r.aggregate_version,
+    occurred_at: new Date(r.occurred_at).toISOString(),
+    // Rows written by the old design may lack the newer envelope fields.
+    actor: actor ?? 'legacy',
+    command_id: command_id ?? '',
+    schema_version: schema_version ?? 1,
+    payload: r.payload,
+    metadata: { storage_mode: 'legacy', ...metadata },
+  };
+}
+
+function encodeCheckpoint(c: GlobalCursor): string {
+  return `${c.transactionId}:${c.position}`;
+}
+
+function decodeCheckpoint(s: string | undefined): GlobalCursor {
+  if (s === undefined) return START_CURSOR;
+  const m = /^(\d{1,20}):(\d{1,16})$/.exec(s);
+  if (!m) throw new InvalidEventError(`not a legacy store checkpoint: ${JSON.stringify(s).slice(0, 100)}`);
+  return { transactionId: m[1], position: Number(m[2]) };
+}
+
+export class LegacyPgEventStore implements EventStore {
+  private readonly table: string;
+
+  constructor(private readonly pool: Pool, schema: string = DEFAULT_SCHEMA) {
+    this.table = `${quoteIdent(schema)}.legacy_events`;
+  }
+
+  /**
+   * Appends events at the versions following the stream's end, which must match expectedVersion.
+   * The version check and the insert are one statement: two writers at the same version both pass
+   * the check and the unique constraint lets exactly one in. Appending events already stored with
+   * the same content (a retried activity) returns their stored versions without writing.
+   */
+  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], db: Queryable = this.pool): Promise<AppendResult<LegacyAppendedEvent>> {
+    validate(stream, expectedVersion, events);
+    if (events.length === 0) {
+      const current = await this.currentVersion(stream, db);
+      checkExpected(stream, expectedVersion, current);
+      return { events: [], nextExpectedVersion: current };
+    }
+    for (let attempt = 1; ; attempt++) {
+      const inserted = await this.tryInsert(stream, expectedVersion, events, db);
+      if (inserted) return inserted;
+      const retried = await this.alreadyStored(stream, events, db);
+      if (retried) return retried;
+      const current = await this.currentVersion(stream, db);
+      if (expectedVersion !== 'any' || attempt >= MAX_ANY_ATTEMPTS) throw new VersionConflictError(stream, expectedVersion, current);
+    }
+  }
+
+  async readStream(stream: StreamId, options: ReadStreamOptions = {}, db: Queryable = this.pool): Promise<StoredEvent[]> {
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table}
+       WHERE aggregate_type = $1 AND aggregate_id = $2 AND aggregate_version >= $3 AND ($4::int IS NULL OR aggregate_version <= $4)
+       ORDER BY aggregate_version`,
+      [stream.aggregate_type, stream.aggregate_id, options.fromVersion ?? 1, options.toVersion ?? null],
+    );
+    return rows.map((r) => ({ envelope: toEnvelope(r) }));
+  }
+
+  async aggregateAt(stream: StreamId, version: number): Promise<StoredEvent[]> {
+    if (version <= 0) return [];
+    return this.readStream(stream, { fromVersion: 1, toVersion: version });
+  }
+
+  async currentVersion(stream: StreamId, db: Queryable = this.pool): Promise<number> {
+    const { rows } = await db.query(
+      `SELECT coalesce(max(aggregate_version), 0)::int AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2`,
+      [stream.aggregate_type, stream.aggregate_id],
+    );
+    return rows[0].v;
+  }
+
+  /**
+   * All events in global position order (the backfill's source). Unlike the S3 store (time order),
+   * the checkpoint is "transaction id:position", so events of a transaction still in flight are
+   * never skipped (see afterCursorSql).
+   */
+  async readAll(options: ReadAllOptions = {}, db: Queryable = this.pool): Promise<ReadAllResult & { positions: number[] }> {
+    const after = decodeCheckpoint(options.from);
+    const limit = options.limit ?? 100;
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} ORDER BY transaction_id, position LIMIT $3`,
+      [after.transactionId, after.position, limit + 1],
+    );
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      events: page.map((r) => ({ envelope: toEnvelope(r) })),
+      positions: page.map((r) => Number(r.position)),
+      checkpoint: last ? encodeCheckpoint({ transactionId: last.transaction_id, position: Number(last.position) }) : options.from,
+      hasMore: rows.length > limit,
+    };
+  }
+
+  private async tryInsert(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], db: Queryable): Promise<AppendResult<LegacyAppendedEvent> | null> {
+    const exact = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected : null;
+    try {
+      const { rows } = await db.query(
+        `WITH cur AS (
+           SELECT coalesce(max(aggregate_version), 0) AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2)
+         INSERT INTO ${this.table} (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
+         SELECT u.event_id, $1, $2, cur.v + u.n, u.event_type, u.payload, u.metadata, u.occurred_at
+         FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+           WITH ORDINALITY AS u(event_id, event_type, payload, metadata, occurred_at, n)
+         CROSS JOIN cur
+         WHERE ($8::int IS NULL OR cur.v = $8::int) AND (NOT $9::boolean OR cur.v >= 1)
+         ORDER BY u.n
+         RETURNING event_id, aggregate_version, position`,
+        [
+          stream.aggregate_type,
+          stream.aggregate_id,
+          events.map((e) => e.event_id),
+          events.map((e) => e.event_type),
+          events.map((e) => JSON.stringify(e.payload ?? null)),
+          events.map((e) => JSON.stringify(metadataOf(e))),
+          events.map((e) => e.occurred_at),
+          exact,
+          expected === 'stream_exists',
+        ],
+      );
+      if (rows.length === 0) return null;
+      return {
+        events: rows.map((r) => ({ event_id: r.event_id, version: r.aggregate_version, position: Number(r.position) })),
+        nextExpectedVersion: rows[rows.length - 1].aggregate_version,
+      };
+    } catch (err) {
+      if (isUniqueViolation(err)) return null;
+      throw err;
+    }
+  }
+
+  /** The events of a retried append, if all of them are stored already with the same content. */
+  private async alreadyStored(stream: StreamId, events: EventEnvelope[], db: Queryable): Promise<AppendResult<LegacyAppendedEvent> | null> {
+    const { rows } = await db.query(
+      `SELECT l.event_id, l.aggregate_type, l.aggregate_id, l.aggregate_version, l.position,
+              (l.aggregate_type = $1 AND l.aggregate_id = $2 AND l.event_type = u.event_type AND l.payload = u.payload) AS same
+       FROM unnest($3::text[], $4::text[], $5::jsonb[]) AS u(event_id, event_type, payload)
+       JOIN ${this.table} l ON l.event_id = u.event_id`,
+      [stream.aggregate_type, stream.aggregate_id, events.map((e) => e.event_id), events.map((e) => e.event_type), events.map((e) => JSON.stringify(e.payload ?? null))],
+    );
+    const reused = rows.find((r) => !r.same);
+    if (reused) {
+      throw new EventIdReusedError(reused.event_id, { aggregate_type: reused.aggregate_type, aggregate_id: reused.aggregate_id }, reused.aggregate_version);
+    }
+    if (rows.length !== events.length) return null;
+    const byId = new Map(rows.map((r) => [r.event_id as string, r]));
+    const stored = events.map((e) => byId.get(e.event_id)!);
+    return {
+      events: stored.map((r) => ({ event_id: r.event_id, version: r.aggregate_version, position: Number(r.position) })),
+      nextExpectedVersion: Math.max(...stored.map((r) => r.aggregate_version)),
+    };
+  }
+}
+
+function metadataOf(e: EventEnvelope): Record<string, unknown> {
+  const extra: Record<string, unknown> = {};
+  for (const k of ENVELOPE_KEYS) extra[k] = e[k];
+  return { ...e.metadata, ...extra };
+}
+
+function checkExpected(stream: StreamId, expected: ExpectedVersion, current: number): void {
+  const ok =
+    expected === 'any' ||
+    (expected === 'stream_exists' && current >= 1) ||
+    (expected === 'no_stream' && current === 0) ||
+    (typeof expected === 'number' && current === expected);
+  if (!ok) throw new VersionConflictError(stream, expected, current);
+}
+
+function validate(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[]): void {
+  if (typeof expected === 'number' && (!Number.isInteger(expected) || expected < 0)) {
+    throw new InvalidEventError(`expected version must be a non-negative integer, 'no_stream', 'stream_exists' or 'any', got ${expected}`);
+  }
+  const ids = new Set<string>();
+  for (const e of events) {
+    if (e.aggregate_type !== stream.aggregate_type || e.aggregate_id !== stream.aggregate_id) {
+      throw new InvalidEventError(`event ${e.event_id} belongs to ${e.aggregate_type}/${e.aggregate_id}, not to the stream appended to`);
+    }
+    if (ids.has(e.event_id)) throw new InvalidEventError(`event id ${e.event_id} appears twice in one append`);
+    ids.add(e.event_id);
+    if (Number.isNaN(Date.parse(e.occurred_at))) throw new InvalidEventError(`event ${e.event_id} has an invalid occurred_at`);
+  }
+}

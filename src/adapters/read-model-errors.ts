@@ -1,0 +1,28 @@
+/** Failures of the read-model adapter, typed by code so the API and activities can map them without parsing messages. */
+
+export type ReadModelErrorCode =
+  /** A page cursor that this adapter did not issue (or that was tampered with). */
+  | 'INVALID_CURSOR'
+  /** A query argument out of its range (depth, limit). */
+  | 'INVALID_ARGUMENT'
+  /** An event arrived whose predecessors on its stream were never projected. */
+  | 'PROJECTION_GAP'
+  /** An event that cannot be projected (payload not of its declared type). */
+  | 'INVALID_EVENT'
+  /** A rebuild was pointed at a schema that already holds projected streams. */
+  | 'REBUILD_TARGET_NOT_EMPTY';
+
+export class ReadModelError extends Error {
+  readonly code: ReadModelErrorCode;
+  readonly details: Record<string, unknown>;
+
+  constructor(code: ReadModelErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ReadModelError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const isReadModelError = (err: unknown, code?: ReadModelErrorCode): err is ReadModelError =>
+  err instanceof ReadModelError && (code === undefined || err.code === code);

@@ -1,0 +1,140 @@
+/**
+ * The read-model tables and their migrations. They live in their own schema (not the ledger's):
+ * a rebuild migrates a fresh schema next to the live one, and dropping it never touches delivery
+ * state. Every timestamp comes from an event's occurred_at, never from now(), so a rebuild from
+ * the same events produces byte-identical rows.
+ */
+import type { Pool } from 'pg';
+import { quoteIdent, withTransaction } from './postgres';
+
+export const DEFAULT_READ_MODEL_SCHEMA = 'read_models';
+
+export interface ReadModelMigration {
+  version: number;
+  name: string;
+  /** s = the quoted schema name. */
+  sql: (s: string) => string;
+}
+
+export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
+  {
+    version: 1,
+    name: 'read_models',
+    sql: (s) => `
+      CREATE TABLE ${s}.stream_positions (
+        aggregate_type text    NOT NULL,
+        aggregate_id   text    NOT NULL,
+        version        integer NOT NULL CHECK (version >= 0),
+        PRIMARY KEY (aggregate_type, aggregate_id)
+      );
+
+      -- A deleted database stays as a tombstone: deleted_at (kept across a re-creation) tells
+      -- which class/instance events predate the deletion and must not bring rows back.
+      CREATE TABLE ${s}.databases (
+        name        text        PRIMARY KEY,
+        description text,
+        status      text        NOT NULL CHECK (status IN ('active', 'deleted')),
+        version     integer     NOT NULL,
+        created_at  timestamptz NOT NULL,
+        updated_at  timestamptz NOT NULL,
+        deleted_at  timestamptz
+      );
+
+      CREATE TABLE ${s}.classes (
+        db_name      text        NOT NULL,
+        class_id     text        NOT NULL,
+        label        text        NOT NULL,
+        description  text,
+        parent_class text,
+        abstract     boolean     NOT NULL,
+        definition   jsonb       NOT NULL,
+        version      integer     NOT NULL,
+        created_at   timestamptz NOT NULL,
+        updated_at   timestamptz NOT NULL,
+        PRIMARY KEY (db_name, class_id)
+      );
+
+      -- Deleted instances stay as tombstones (deleted = true, data cleared) so instanceRefs can
+      -- say "deleted" and the row keeps the stream version a later re-creation continues from.
+      -- batch_*: the bulk event that created the instance; its own stream starts empty (version 0).
+      CREATE TABLE ${s}.instances (
+        db_name            text        NOT NULL,
+        instance_id        text        NOT NULL,
+        class_id           text        NOT NULL,
+        properties         jsonb       NOT NULL,
+        relationships      jsonb       NOT NULL,
+        version            integer     NOT NULL,
+        deleted            boolean     NOT NULL DEFAULT false,
+        batch_aggregate_id text,
+        batch_version      integer,
+        created_at         timestamptz NOT NULL,
+        updated_at         timestamptz NOT NULL,
+        search             tsvector    GENERATED ALWAYS AS (jsonb_to_tsvector('simple'::regconfig, properties, '["string"]'::jsonb)) STORED,
+        PRIMARY KEY (db_name, instance_id)
+      );
+      CREATE INDEX instances_class_idx ON ${s}.instances (db_name, class_id, instance_id) WHERE NOT deleted;
+      CREATE INDEX instances_properties_idx ON ${s}.instances USING gin (properties jsonb_path_ops);
+      CREATE INDEX instances_search_idx ON ${s}.instances USING gin (search);
+
+      CREATE TABLE ${s}.edges (
+        db_name   text NOT NULL,
+        from_id   text NOT NULL,
+        predicate text NOT NULL,
+        to_id     text NOT NULL,
+        PRIMARY KEY (db_name, from_id, predicate, to_id)
+      );
+      CREATE INDEX edges_incoming_idx ON ${s}.edges (db_name, to_id, predicate, from_id);
+    `,
+  },
+];
+
+/** Tables and their keys, as compareReadModels walks them; generated columns are left out. */
+export const READ_MODEL_TABLES: ReadonlyArray<{ name: string; key: readonly string[]; exclude: readonly string[] }> = [
+  { name: 'databases', key: ['name'], exclude: [] },
+  { name: 'classes', key: ['db_name', 'class_id'], exclude: [] },
+  { name: 'instances', key: ['db_name', 'instance_id'], exclude: ['search'] },
+  { name: 'edges', key: ['db_name', 'from_id', 'predicate', 'to_id'], exclude: [] },
+  { name: 'stream_positions', key: ['aggregate_type', 'aggregate_id'], exclude: [] },
+];
+
+export interface ReadModelMigrateResult {
+  schema: string;
+  applied: number[];
+}
+
+/**
+ * Applies missing migrations in one transaction. The advisory lock serialises processes starting
+ * together (CREATE ... IF NOT EXISTS races on the catalog); a waiter re-reads the migration table
+ * after the winner committed and finds nothing to do. The migration table has its own name so the
+ * read models may share a schema with the ledger's migrations without their versions colliding.
+ */
+export async function migrateReadModels(
+  pool: Pool,
+  schema: string = DEFAULT_READ_MODEL_SCHEMA,
+  migrations: readonly ReadModelMigration[] = READ_MODEL_MIGRATIONS,
+): Promise<ReadModelMigrateResult> {
+  const s = quoteIdent(schema);
+  return withTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:read-models:migrate:' || $1))`, [schema]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${s}.read_model_migrations (
+         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+    );
+    const done = new Set(
+      (await client.query<{ version: number }>(`SELECT version FROM ${s}.read_model_migrations`)).rows.map((r) => r.version),
+    );
+    const applied: number[] = [];
+    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+      if (done.has(m.version)) continue;
+      await client.query(m.sql(s));
+      await client.query(`INSERT INTO ${s}.read_model_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      applied.push(m.version);
+    }
+    return { schema, applied };
+  });
+}
+
+export async function dropReadModels(pool: Pool, schema: string): Promise<void> {
+  await pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+}

@@ -1,0 +1,183 @@
+/**
+ * The S3 client of spice-oms and the few primitives the event store builds on. Works with MinIO
+ * (path-style) and AWS S3. A keep-alive agent with many sockets keeps an append at two round
+ * trips without TCP/TLS handshakes.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import {
+  CreateBucketCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  ListObjectsV2Command,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { Config } from '../config';
+
+export type S3ClientConfig = Pick<Config, 's3Endpoint' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY' | 'S3_REGION'>;
+
+export interface S3ClientOptions {
+  /** Sockets per agent (default 64). */
+  maxSockets?: number;
+  /** SDK attempts for retryable (5xx / network) failures (default 3). */
+  maxAttempts?: number;
+  requestTimeoutMs?: number;
+}
+
+export function createS3Client(config: S3ClientConfig, options: S3ClientOptions = {}): S3Client {
+  const maxSockets = options.maxSockets ?? 64;
+  return new S3Client({
+    endpoint: config.s3Endpoint,
+    region: config.S3_REGION || 'us-east-1',
+    credentials: { accessKeyId: config.S3_ACCESS_KEY, secretAccessKey: config.S3_SECRET_KEY },
+    forcePathStyle: true,
+    maxAttempts: options.maxAttempts ?? 3,
+    // No CRC trailers: bodies are small JSON and SigV4 already signs the payload hash.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestHandler: new NodeHttpHandler({
+      httpAgent: new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
+      httpsAgent: new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
+      connectionTimeout: 5_000,
+      requestTimeout: options.requestTimeoutMs ?? 30_000,
+    }),
+  });
+}
+
+function meta(e: unknown): { name: string; status: number | undefined; code: string | undefined } {
+  const err = e as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } } | undefined;
+  return { name: err?.name ?? '', status: err?.$metadata?.httpStatusCode, code: err?.Code };
+}
+
+export function isNotFound(e: unknown): boolean {
+  const m = meta(e);
+  return m.status === 404 || m.name === 'NoSuchKey' || m.name === 'NotFound' || m.name === 'NoSuchBucket';
+}
+
+/** 412: the object exists (the conditional PUT lost). */
+export function isPreconditionFailed(e: unknown): boolean {
+  const m = meta(e);
+  return m.status === 412 || m.name === 'PreconditionFailed';
+}
+
+/** 409 from a conditional write racing another one in flight (MinIO/AWS ConditionalRequestConflict). */
+export function isConditionalConflict(e: unknown): boolean {
+  const m = meta(e);
+  return m.name === 'ConditionalRequestConflict' || (m.status === 409 && m.name !== 'BucketAlreadyOwnedByYou' && m.name !== 'BucketAlreadyExists');
+}
+
+export function isNotImplemented(e: unknown): boolean {
+  const m = meta(e);
+  return m.status === 501 || m.name === 'NotImplemented' || m.code === 'NotImplemented';
+}
+
+/** Creates the bucket if missing and enables versioning where the server supports it. */
+export async function ensureBucket(client: S3Client, bucket: string): Promise<void> {
+  try {
+    await client.send(new HeadBucketCommand({ Bucket: bucket }));
+  } catch (e) {
+    if (!isNotFound(e)) throw e;
+    try {
+      await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    } catch (c) {
+      const m = meta(c);
+      if (m.name !== 'BucketAlreadyOwnedByYou' && m.name !== 'BucketAlreadyExists') throw c;
+    }
+  }
+  try {
+    const v = await client.send(new GetBucketVersioningCommand({ Bucket: bucket }));
+    if (v.Status !== 'Enabled') {
+      await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: 'Enabled' } }));
+    }
+  } catch (e) {
+    if (!isNotImplemented(e)) throw e;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export type PutIfAbsentResult = 'created' | 'exists';
+
+/**
+ * PUT with `If-None-Match: *`. 'exists' on 412. A 409 means another conditional write of the same
+ * key is in flight: wait briefly and retry, so the answer settles to created / exists.
+ */
+export async function putIfAbsent(client: S3Client, bucket: string, key: string, body: string): Promise<PutIfAbsentResult> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await client.send(
+        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }),
+      );
+      return 'created';
+    } catch (e) {
+      if (isPreconditionFailed(e)) return 'exists';
+      if (isConditionalConflict(e)) {
+        if (attempt >= 8) return 'exists';
+        await sleep(2 + Math.random() * 4 * (attempt + 1));
+        continue;
+      }
+      throw e;
+    }
+  }
+}
+
+export async function putObject(client: S3Client, bucket: string, key: string, body: string): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+}
+
+/** The object's text, or undefined when it does not exist. */
+export async function getText(client: S3Client, bucket: string, key: string): Promise<string | undefined> {
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return r.Body ? await r.Body.transformToString('utf8') : '';
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
+/** Lists keys under a prefix in key order, starting after startAfter, until `max` keys or the end. */
+export async function listKeys(
+  client: S3Client,
+  bucket: string,
+  prefix: string,
+  opts: { startAfter?: string; max?: number } = {},
+): Promise<{ objects: _Object[]; truncated: boolean }> {
+  const max = opts.max ?? Number.POSITIVE_INFINITY;
+  const objects: _Object[] = [];
+  let token: string | undefined;
+  for (;;) {
+    const r = await client.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        StartAfter: token ? undefined : opts.startAfter,
+        ContinuationToken: token,
+        MaxKeys: Math.min(1000, Math.max(1, max - objects.length)),
+      }),
+    );
+    for (const o of r.Contents ?? []) objects.push(o);
+    token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    if (!token) return { objects, truncated: false };
+    if (objects.length >= max) return { objects, truncated: true };
+  }
+}
+
+/** Runs fn over items with at most `limit` in flight, keeping result order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (t: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i], i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}

@@ -1,0 +1,546 @@
+/**
+ * S3EventStore: the event store of spice-oms on S3 / MinIO, the single source of truth.
+ *
+ * COMMIT POINT. An event is stored when, and only when, the conditional PUT
+ * (`If-None-Match: *`) of its stream index object `indexes/by-aggregate/{type}/{id}/{version}.json`
+ * succeeds. That object holds the full envelope, so the commit is one atomic S3 operation that
+ * both decides the optimistic-concurrency race for the version and makes the event durable.
+ * The event body (`events/...`) and the date index entry (`indexes/by-date/...`) are written
+ * BEFORE the commit, in parallel, under keys that are deterministic from the event (occurred_at,
+ * stream, event_id), so:
+ *   - a crash before the commit leaves at most unreferenced objects (orphans): no version exists,
+ *     nothing points to a missing body, and a retry writes the same keys again (idempotent);
+ *   - a crash can never leave a committed version whose body or date entry is missing;
+ *   - readers never trust the body or the date entry alone: readEvent and readAll confirm each
+ *     one against the stream index (same event_id at that version) and return the index's
+ *     envelope, so objects of a losing or crashed writer are never returned.
+ * Committing first and writing the body after would need a repair path for every reader; a
+ * separate "commit marker" would cost a third round trip. The happy path of an append at a known
+ * expected version is exactly two round trips and no reads: [body ∥ date entry] then the index.
+ *
+ * BODY / DATE ENTRY PROTECTION. Both are first written with `If-None-Match: *` too. If one already
+ * exists (a retry, or an orphan of a writer that lost a race), it is overwritten only after the
+ * stream index shows it is NOT committed; if it is committed, the append is a retry of a stored
+ * event (same content: no-op returning the stored position) or a reuse of its id (different
+ * content: EventIdReusedError). So committed objects are never overwritten (invariant 1).
+ *
+ * CURRENT VERSION. Found by listing the stream's own index prefix (never the bucket) starting
+ * after the last version this process saw (an in-process hint, corrected on every conflict).
+ * A numeric expected version n > 0 is checked to exist (HEAD, in parallel with the body writes,
+ * skipped when the hint already proves it), so no append can open a gap in a stream.
+ *
+ * LIMITS (documented, by design of S3 without transactions):
+ *   - a multi-event append commits versions one after another; if a concurrent writer takes a
+ *     version in the middle, the prefix already committed stays (VersionConflictError says so);
+ *   - two concurrent appends of the SAME event_id at DIFFERENT versions can race past the
+ *     duplicate check (the normal retry - same input, same expected version - is safe);
+ *   - readAll orders by occurred_at: a tailing reader should pass settleMs (e.g. 10 s) so that
+ *     events still being written with a recent occurred_at are not skipped by its checkpoint.
+ */
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { EventEnvelope, S3Reference, StoredEvent } from './event-envelope';
+import {
+  EventIdReusedError,
+  EventNotFoundError,
+  EventStoreError,
+  InvalidEventError,
+  StoreCorruptedError,
+  VersionConflictError,
+  type AppendResult,
+  type AppendedEvent,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type StreamId,
+} from './event-store';
+import { ensureBucket, getText, isNotFound, listKeys, mapLimit, putIfAbsent, putObject } from './s3-client';
+import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
+
+export { createS3Client, ensureBucket } from './s3-client';
+export type { S3ClientConfig, S3ClientOptions } from './s3-client';
+
+export interface S3EventStoreOptions {
+  client: S3Client;
+  bucket: string;
+  /** Recorded in every S3Reference (consumers read the event back from there). */
+  endpoint: string;
+  /** Key prefix of this store (tests use one per run); '' by default. */
+  prefix?: string;
+  /** Parallel GETs when reading (default 32). */
+  readConcurrency?: number;
+  /** Streams whose last known version is remembered (default 10 000). */
+  versionHintCapacity?: number;
+  /** Internal retries of 'any' / 'stream_exists' appends that lose a race (default 50). */
+  maxRaceRetries?: number;
+}
+
+export interface S3AppendedEvent extends AppendedEvent {
+  s3: S3Reference;
+}
+
+export interface S3StoredEvent<P = unknown> extends StoredEvent<P> {
+  s3: S3Reference;
+}
+
+export interface S3ReadAllOptions extends ReadAllOptions {
+  /**
+   * Only date-index entries whose occurred_at is at least this old are returned (default 0).
+   * Tailing readers that persist checkpoints should use a few seconds, so writes still in flight
+   * are not skipped.
+   */
+  settleMs?: number;
+}
+
+export interface S3ReadAllResult extends ReadAllResult {
+  events: S3StoredEvent[];
+}
+
+/** The date index entry: a pointer checked against the stream index before use. */
+export interface DateIndexEntry {
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  aggregate_version: number;
+  occurred_at: string;
+  event_key: string;
+}
+
+/** Outcome of writing one event's pre-commit objects. */
+type Prepared = { kind: 'ready' } | { kind: 'stored'; version: number };
+/** Outcome of the commit PUT. */
+type Committed = { kind: 'created' } | { kind: 'stored' } | { kind: 'conflict' };
+
+/** An attempt lost the version race (internal; becomes VersionConflictError or a retry). */
+class RaceLost extends Error {
+  constructor(
+    readonly committedBefore: number,
+    /** Events of the batch found already stored at other versions (a retry of an earlier append). */
+    readonly stored: S3AppendedEvent[] = [],
+  ) {
+    super('race lost');
+  }
+}
+
+/** Per-append memo of stream index reads (only positive answers are cached). */
+class IndexReads {
+  private readonly found = new Map<number, EventEnvelope>();
+  constructor(private readonly read: (v: number) => Promise<EventEnvelope | undefined>) {}
+  async at(version: number): Promise<EventEnvelope | undefined> {
+    const hit = this.found.get(version);
+    if (hit) return hit;
+    const env = await this.read(version);
+    if (env) this.found.set(version, env);
+    return env;
+  }
+}
+
+function stableStringify(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
+    .join(',')}}`;
+}
+
+/** Same event, whatever version it was placed at. */
+export function sameEventContent(a: EventEnvelope, b: EventEnvelope): boolean {
+  return stableStringify({ ...a, aggregate_version: 0 }) === stableStringify({ ...b, aggregate_version: 0 });
+}
+
+function parseJson<T>(text: string | undefined): T | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+const streamKeyOf = (s: StreamId) => `${s.aggregate_type}\u0000${s.aggregate_id}`;
+
+export class S3EventStore implements EventStore {
+  readonly client: S3Client;
+  readonly bucket: string;
+  readonly endpoint: string;
+  readonly keys: S3KeyLayout;
+  private readonly readConcurrency: number;
+  private readonly hintCapacity: number;
+  private readonly maxRaceRetries: number;
+  private readonly hints = new Map<string, number>();
+
+  constructor(opts: S3EventStoreOptions) {
+    this.client = opts.client;
+    this.bucket = opts.bucket;
+    this.endpoint = opts.endpoint;
+    this.keys = new S3KeyLayout(opts.prefix);
+    this.readConcurrency = opts.readConcurrency ?? 32;
+    this.hintCapacity = opts.versionHintCapacity ?? 10_000;
+    this.maxRaceRetries = opts.maxRaceRetries ?? 50;
+  }
+
+  /** Creates the bucket if missing (versioning enabled where supported). */
+  async ensureBucket(): Promise<void> {
+    await ensureBucket(this.client, this.bucket);
+  }
+
+  // ---------------------------------------------------------------- version hints
+
+  /** The last version this process saw for the stream (a hint: only ever too low). */
+  versionHint(stream: StreamId): number | undefined {
+    return this.hints.get(streamKeyOf(stream));
+  }
+
+  private noteVersion(stream: StreamId, version: number): void {
+    const k = streamKeyOf(stream);
+    const prev = this.hints.get(k);
+    if (prev !== undefined && prev >= version) return;
+    this.hints.delete(k);
+    this.hints.set(k, version);
+    if (this.hints.size > this.hintCapacity) {
+      const oldest = this.hints.keys().next().value;
+      if (oldest !== undefined) this.hints.delete(oldest);
+    }
+  }
+
+  // ---------------------------------------------------------------- keys and references
+
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof KeyEncodingError) throw new InvalidEventError(e.message);
+      throw e;
+    }
+  }
+
+  refOf(env: EventEnvelope): S3Reference {
+    return { bucket: this.bucket, key: this.keys.eventKey(env, env.event_id, env.occurred_at), endpoint: this.endpoint, event_id: env.event_id };
+  }
+
+  private dateEntryOf(env: EventEnvelope): DateIndexEntry {
+    return {
+      event_id: env.event_id,
+      aggregate_type: env.aggregate_type,
+      aggregate_id: env.aggregate_id,
+      aggregate_version: env.aggregate_version,
+      occurred_at: env.occurred_at,
+      event_key: this.keys.relative(this.keys.eventKey(env, env.event_id, env.occurred_at)),
+    };
+  }
+
+  private async readIndex(stream: StreamId, version: number): Promise<EventEnvelope | undefined> {
+    const env = parseJson<EventEnvelope>(await getText(this.client, this.bucket, this.keys.streamIndexKey(stream, version)));
+    if (env === undefined) return undefined;
+    if (env.aggregate_version !== version || env.aggregate_type !== stream.aggregate_type || env.aggregate_id !== stream.aggregate_id) {
+      throw new StoreCorruptedError(`stream index object ${this.keys.streamIndexKey(stream, version)} holds a different position`);
+    }
+    return env;
+  }
+
+  // ---------------------------------------------------------------- low-level steps (public for crash tests)
+
+  /**
+   * Step 1 of storing an event (before the commit): writes the body and the date index entry in
+   * parallel. Returns 'stored' when the event is already committed at some version.
+   */
+  async prepareEvent(env: EventEnvelope, reads?: IndexReads): Promise<Prepared> {
+    const stream = { aggregate_type: env.aggregate_type, aggregate_id: env.aggregate_id };
+    const r = reads ?? new IndexReads((v) => this.readIndex(stream, v));
+    const bytes = JSON.stringify(env);
+    const bodyKey = this.keys.eventKey(env, env.event_id, env.occurred_at);
+    const dateKey = this.keys.dateIndexKey(env.event_id, env.occurred_at);
+    const committedAt = async (existing: { aggregate_version?: unknown; event_id?: unknown } | undefined) => {
+      const v = existing?.aggregate_version;
+      if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || existing?.event_id !== env.event_id) return undefined;
+      return (await r.at(v))?.event_id === env.event_id ? v : undefined;
+    };
+    const [body, date] = await Promise.all([
+      this.guardedPut(bodyKey, bytes, committedAt),
+      this.guardedPut(dateKey, JSON.stringify(this.dateEntryOf(env)), committedAt),
+    ]);
+    const storedAt = body ?? date;
+    if (storedAt === undefined) return { kind: 'ready' };
+    const stored = await r.at(storedAt);
+    if (!stored) throw new StoreCorruptedError(`stream index vanished at version ${storedAt}`);
+    if (!sameEventContent(stored, env)) throw new EventIdReusedError(env.event_id, stream, storedAt);
+    if (body === undefined) {
+      // the body was taken for an orphan and replaced, yet the event is committed: restore it
+      await putObject(this.client, this.bucket, bodyKey, JSON.stringify(stored));
+    }
+    return { kind: 'stored', version: storedAt };
+  }
+
+  /**
+   * Writes `bytes` at `key` unless a committed event's object is there. Returns the committed
+   * version found (object left untouched), or undefined once our bytes are in place.
+   */
+  private async guardedPut(
+    key: string,
+    bytes: string,
+    committedAt: (existing: { aggregate_version?: unknown; event_id?: unknown } | undefined) => Promise<number | undefined>,
+  ): Promise<number | undefined> {
+    if ((await putIfAbsent(this.client, this.bucket, key, bytes)) === 'created') return undefined;
+    const existing = await getText(this.client, this.bucket, key);
+    if (existing === bytes) return undefined;
+    const v = await committedAt(parseJson(existing));
+    if (v !== undefined) return v;
+    await putObject(this.client, this.bucket, key, bytes); // an orphan: never committed
+    return undefined;
+  }
+
+  /** Step 2, the commit point: the conditional PUT of the stream index object. */
+  async commitEvent(env: EventEnvelope): Promise<Committed> {
+    const stream = { aggregate_type: env.aggregate_type, aggregate_id: env.aggregate_id };
+    const key = this.keys.streamIndexKey(stream, env.aggregate_version);
+    if ((await putIfAbsent(this.client, this.bucket, key, JSON.stringify(env))) === 'created') return { kind: 'created' };
+    const holder = await this.readIndex(stream, env.aggregate_version);
+    if (holder?.event_id !== env.event_id) return { kind: 'conflict' };
+    if (!sameEventContent(holder, env)) throw new EventIdReusedError(env.event_id, stream, env.aggregate_version);
+    return { kind: 'stored' };
+  }
+
+  // ---------------------------------------------------------------- append
+
+  private validate(stream: StreamId, events: EventEnvelope[]): void {
+    this.guard(() => this.keys.streamIndexPrefix(stream));
+    const seen = new Set<string>();
+    for (const e of events) {
+      if (!e || typeof e !== 'object') throw new InvalidEventError('an event must be an object');
+      if (e.aggregate_type !== stream.aggregate_type || e.aggregate_id !== stream.aggregate_id) {
+        throw new InvalidEventError(`event ${String(e.event_id)} belongs to another stream than the one appended to`);
+      }
+      if (typeof e.event_id !== 'string' || e.event_id.length === 0 || e.event_id.length > 200) throw new InvalidEventError('event_id must be a non-empty string of at most 200 chars');
+      if (seen.has(e.event_id)) throw new InvalidEventError(`event_id ${e.event_id} appears twice in one append`);
+      seen.add(e.event_id);
+      this.guard(() => {
+        datePartOf(e.occurred_at);
+        this.keys.eventKey(e, e.event_id, e.occurred_at);
+      });
+    }
+  }
+
+  /**
+   * Appends events at the stream's next versions. Each envelope's aggregate_version is assigned
+   * here (the input is not mutated). Retrying an append whose write already happened returns the
+   * stored positions.
+   */
+  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[]): Promise<AppendResult<S3AppendedEvent>> {
+    this.validate(stream, events);
+    if (typeof expectedVersion === 'number' && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new InvalidEventError(`expected version must be an integer >= 0, got ${expectedVersion}`);
+    }
+    if (events.length === 0) {
+      const current = await this.currentVersion(stream);
+      this.checkExpected(stream, expectedVersion, current);
+      return { events: [], nextExpectedVersion: current };
+    }
+    const retrying = expectedVersion === 'any' || expectedVersion === 'stream_exists';
+    const done = new Map<string, S3AppendedEvent>();
+    let pending = events;
+    for (let attempt = 0; ; attempt++) {
+      const base = await this.baseFor(stream, expectedVersion, attempt > 0);
+      try {
+        const placed = await this.appendAt(stream, base, pending, expectedVersion);
+        for (const p of placed) done.set(p.event_id, p);
+        const out = events.map((e) => done.get(e.event_id)!);
+        const next = Math.max(...out.map((o) => o.version));
+        this.noteVersion(stream, next);
+        return { events: out, nextExpectedVersion: next };
+      } catch (e) {
+        if (!(e instanceof RaceLost)) throw e;
+        for (const s of e.stored) done.set(s.event_id, s);
+        const actual = await this.currentVersion(stream);
+        if (!retrying || e.committedBefore > 0 || attempt >= this.maxRaceRetries) {
+          const err = new VersionConflictError(stream, expectedVersion, actual);
+          if (e.committedBefore > 0) err.message += ` (the first ${e.committedBefore} event(s) of this append were stored)`;
+          throw err;
+        }
+        // events found already stored elsewhere are kept; the rest go after the new end
+        pending = pending.filter((p) => !done.has(p.event_id));
+        await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
+      }
+    }
+  }
+
+  private checkExpected(stream: StreamId, expected: ExpectedVersion, current: number): void {
+    const ok =
+      expected === 'any' ||
+      (expected === 'stream_exists' && current > 0) ||
+      (expected === 'no_stream' && current === 0) ||
+      (typeof expected === 'number' && expected === current);
+    if (!ok) throw new VersionConflictError(stream, expected, current);
+  }
+
+  private async baseFor(stream: StreamId, expected: ExpectedVersion, refresh: boolean): Promise<number> {
+    if (typeof expected === 'number') return expected;
+    if (expected === 'no_stream') return 0;
+    const hint = this.versionHint(stream);
+    let base = hint !== undefined && !refresh ? hint : await this.currentVersion(stream);
+    if (expected === 'stream_exists' && base === 0) {
+      if (hint !== undefined && !refresh) base = await this.currentVersion(stream);
+      if (base === 0) throw new VersionConflictError(stream, expected, 0);
+    }
+    return base;
+  }
+
+  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion): Promise<S3AppendedEvent[]> {
+    const reads = new IndexReads((v) => this.readIndex(stream, v));
+    const envs = events.map((e, i) => ({ ...e, aggregate_version: base + 1 + i }));
+    const hint = this.versionHint(stream);
+    const [prepared, baseExists] = await Promise.all([
+      Promise.all(envs.map((env) => this.prepareEvent(env, reads))),
+      base === 0 || (hint !== undefined && hint >= base) ? Promise.resolve(true) : this.versionExists(stream, base),
+    ]);
+    const stored: S3AppendedEvent[] = [];
+    prepared.forEach((p, i) => {
+      if (p.kind === 'stored') stored.push({ event_id: envs[i].event_id, version: p.version, s3: this.refOf({ ...envs[i], aggregate_version: p.version }) });
+    });
+    if (stored.length === envs.length) return stored; // a retry of an append that was fully stored
+    if (stored.length > 0) {
+      // part of this batch is already stored at other versions: only a rebasing append continues
+      throw new RaceLost(0, typeof expected === 'number' || expected === 'no_stream' ? [] : stored);
+    }
+    if (!baseExists) throw new RaceLost(0);
+    const out: S3AppendedEvent[] = [];
+    for (let i = 0; i < envs.length; i++) {
+      const c = await this.commitEvent(envs[i]);
+      if (c.kind === 'conflict') {
+        if (i > 0) this.noteVersion(stream, envs[i - 1].aggregate_version);
+        throw new RaceLost(i);
+      }
+      out.push({ event_id: envs[i].event_id, version: envs[i].aggregate_version, s3: this.refOf(envs[i]) });
+    }
+    return out;
+  }
+
+  private async versionExists(stream: StreamId, version: number): Promise<boolean> {
+    try {
+      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.keys.streamIndexKey(stream, version) }));
+      return true;
+    } catch (e) {
+      if (isNotFound(e)) return false;
+      throw e;
+    }
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  /** The stream's current version (0 when empty): lists only this stream's index prefix, after the hint. */
+  async currentVersion(stream: StreamId): Promise<number> {
+    const prefix = this.guard(() => this.keys.streamIndexPrefix(stream));
+    const hint = this.versionHint(stream);
+    const { objects } = await listKeys(this.client, this.bucket, prefix, {
+      startAfter: hint ? this.keys.streamIndexKey(stream, hint) : undefined,
+    });
+    let current = hint ?? 0;
+    for (const o of objects) {
+      const v = o.Key ? this.keys.versionOfIndexKey(o.Key) : undefined;
+      if (v !== undefined && v > current) current = v;
+    }
+    this.noteVersion(stream, current);
+    return current;
+  }
+
+  /** Events of one stream in version order, fromVersion..toVersion inclusive. */
+  async readStream(stream: StreamId, options: ReadStreamOptions = {}): Promise<S3StoredEvent[]> {
+    const prefix = this.guard(() => this.keys.streamIndexPrefix(stream));
+    const from = Math.max(1, options.fromVersion ?? 1);
+    const to = options.toVersion ?? Number.POSITIVE_INFINITY;
+    if (to < from) return [];
+    const { objects } = await listKeys(this.client, this.bucket, prefix, {
+      startAfter: from > 1 ? this.keys.streamIndexKey(stream, from - 1) : undefined,
+      max: Number.isFinite(to) ? to - from + 1 : undefined,
+    });
+    const versions = objects.map((o) => (o.Key ? this.keys.versionOfIndexKey(o.Key) : undefined)).filter((v): v is number => v !== undefined && v <= to);
+    versions.forEach((v, i) => {
+      if (v !== from + i) throw new StoreCorruptedError(`stream ${stream.aggregate_type}/${stream.aggregate_id} has a gap before version ${v}`);
+    });
+    const events = await mapLimit(versions, this.readConcurrency, async (v) => {
+      const env = await this.readIndex(stream, v);
+      if (!env) throw new StoreCorruptedError(`stream index object of version ${v} disappeared`);
+      return { envelope: env, s3: this.refOf(env) };
+    });
+    if (!Number.isFinite(to) && versions.length > 0) this.noteVersion(stream, versions[versions.length - 1]);
+    return events;
+  }
+
+  /** Time travel: events 1..version (the aggregate as it was at that version). */
+  async aggregateAt(stream: StreamId, version: number): Promise<S3StoredEvent[]> {
+    if (!Number.isSafeInteger(version) || version < 0) throw new InvalidEventError(`invalid version ${version}`);
+    if (version === 0) return [];
+    const events = await this.readStream(stream, { fromVersion: 1, toVersion: version });
+    if (events.length < version) throw new EventNotFoundError(`stream ${stream.aggregate_type}/${stream.aggregate_id} has no version ${version} (current ${events.length})`);
+    return events;
+  }
+
+  /** One committed event by its S3 reference (the body is confirmed against the stream index). */
+  async readEvent(ref: S3Reference): Promise<S3StoredEvent> {
+    if (ref.bucket !== this.bucket || !ref.key.startsWith(`${this.keys.prefix}events/`)) {
+      throw new EventNotFoundError(`reference outside this store: ${ref.bucket}/${ref.key}`);
+    }
+    const body = parseJson<EventEnvelope>(await getText(this.client, this.bucket, ref.key));
+    if (!body || typeof body.aggregate_version !== 'number') throw new EventNotFoundError(`no event at ${ref.key}`);
+    const stream = { aggregate_type: body.aggregate_type, aggregate_id: body.aggregate_id };
+    const committed = await this.guard(() => this.readIndex(stream, body.aggregate_version));
+    if (!committed || committed.event_id !== body.event_id || (ref.event_id && ref.event_id !== body.event_id) || this.refOf(committed).key !== ref.key) {
+      throw new EventNotFoundError(`event at ${ref.key} is not committed`);
+    }
+    return { envelope: committed, s3: this.refOf(committed) };
+  }
+
+  /** A date index entry resolved to its committed event, or undefined for an orphan. */
+  private async resolveDateEntry(key: string): Promise<S3StoredEvent | undefined> {
+    const entry = parseJson<DateIndexEntry>(await getText(this.client, this.bucket, key));
+    if (!entry || typeof entry.aggregate_version !== 'number' || typeof entry.aggregate_type !== 'string' || typeof entry.aggregate_id !== 'string') return undefined;
+    let env: EventEnvelope | undefined;
+    try {
+      env = await this.readIndex({ aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id }, entry.aggregate_version);
+    } catch (e) {
+      if (e instanceof KeyEncodingError || e instanceof EventStoreError) return undefined;
+      throw e;
+    }
+    if (!env || env.event_id !== entry.event_id || this.keys.dateIndexKey(env.event_id, env.occurred_at) !== key) return undefined;
+    return { envelope: env, s3: this.refOf(env) };
+  }
+
+  /**
+   * All events in time order (occurred_at, then event_id) across days, months and years, via the
+   * date index. The checkpoint is the last date-index key examined (prefix-relative, opaque).
+   */
+  async readAll(options: S3ReadAllOptions = {}): Promise<S3ReadAllResult> {
+    const limit = Math.max(1, options.limit ?? 100);
+    const watermark = Date.now() - Math.max(0, options.settleMs ?? 0);
+    const root = this.keys.dateIndexRoot();
+    let startAfter = options.from ? this.guard(() => this.keys.checkpointKey(options.from!)) : undefined;
+    const events: S3StoredEvent[] = [];
+    let checkpoint = options.from;
+    for (;;) {
+      const want = limit - events.length;
+      const page = await listKeys(this.client, this.bucket, root, { startAfter, max: Math.min(1000, Math.max(16, Math.ceil(want * 1.25))) });
+      const keys = page.objects.map((o) => o.Key!).filter(Boolean);
+      if (keys.length === 0) return { events, checkpoint, hasMore: false };
+      let eligible = keys.findIndex((k) => {
+        const m = /\/(\d{13})_[^/]+\.json$/.exec(k);
+        return !m || Number(m[1]) > watermark;
+      });
+      const settled = eligible === -1;
+      const usable = settled ? keys : keys.slice(0, eligible);
+      const resolved = await mapLimit(usable, this.readConcurrency, (k) => this.resolveDateEntry(k));
+      for (let i = 0; i < usable.length; i++) {
+        if (events.length === limit) return { events, checkpoint, hasMore: true };
+        checkpoint = this.keys.relative(usable[i]);
+        const r = resolved[i];
+        if (r) events.push(r);
+      }
+      if (!settled) return { events, checkpoint, hasMore: true };
+      if (events.length === limit) return { events, checkpoint, hasMore: page.truncated };
+      if (!page.truncated) return { events, checkpoint, hasMore: false };
+      startAfter = keys[keys.length - 1];
+    }
+  }
+}
