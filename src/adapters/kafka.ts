@@ -28,6 +28,8 @@ export interface EnsureTopicResult {
  */
 export async function ensureTopic(admin: Admin, topic: string, partitions: number, replicationFactor = 1): Promise<EnsureTopicResult> {
   let created = false;
+  // Checking first keeps kafkajs from logging the broker's TOPIC_ALREADY_EXISTS answer as an error on every start.
+  if ((await admin.listTopics()).includes(topic)) return { topic, created, partitions: await partitionCount(admin, topic) };
   try {
     created = await admin.createTopics({ topics: [{ topic, numPartitions: partitions, replicationFactor }], waitForLeaders: true });
   } catch (err) {
@@ -35,8 +37,12 @@ export async function ensureTopic(admin: Admin, topic: string, partitions: numbe
     const nested = (err as { errors?: Array<{ type?: string }> }).errors ?? [];
     if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS' && !nested.some((e) => e.type === 'TOPIC_ALREADY_EXISTS')) throw err;
   }
+  return { topic, created, partitions: await partitionCount(admin, topic) };
+}
+
+async function partitionCount(admin: Admin, topic: string): Promise<number> {
   const meta = await admin.fetchTopicMetadata({ topics: [topic] });
-  return { topic, created, partitions: meta.topics[0]?.partitions.length ?? 0 };
+  return meta.topics[0]?.partitions.length ?? 0;
 }
 
 /**

@@ -1,0 +1,49 @@
+/**
+ * Command bodies too large for a Temporal payload (bulk), and the batches a bulk command is split
+ * into, kept in S3 and passed to workflows and activities by reference.
+ */
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Reference } from './event-envelope';
+import { getText, mapLimit, putObject } from './s3-client';
+
+export class CommandBlobStore {
+  constructor(
+    private readonly o: { client: S3Client; bucket: string; endpoint: string; prefix?: string },
+  ) {}
+
+  private ref(key: string): S3Reference {
+    return { bucket: this.o.bucket, key: `${this.o.prefix ?? ''}${key}`, endpoint: this.o.endpoint, event_id: '' };
+  }
+
+  /** Command ids are validated by the API (UUIDs); nothing else reaches these keys. */
+  bodyOf(commandId: string, requestHash: string): S3Reference {
+    return this.ref(`commands/${commandId}/body-${requestHash}.json`);
+  }
+
+  planOf(commandId: string): S3Reference {
+    return this.ref(`commands/${commandId}/plan.json`);
+  }
+
+  batchOf(commandId: string, batch: number): S3Reference {
+    return this.ref(`commands/${commandId}/batches/${String(batch).padStart(6, '0')}.json`);
+  }
+
+  async putJson(ref: S3Reference, body: unknown): Promise<void> {
+    await putObject(this.o.client, ref.bucket, ref.key, JSON.stringify(body));
+  }
+
+  async putMany(items: { ref: S3Reference; body: unknown }[]): Promise<void> {
+    await mapLimit(items, 16, (i) => this.putJson(i.ref, i.body));
+  }
+
+  async getJson<T = unknown>(ref: S3Reference): Promise<T> {
+    const v = await this.getJsonIfExists<T>(ref);
+    if (v === undefined) throw new Error(`command blob not found: s3://${ref.bucket}/${ref.key}`);
+    return v;
+  }
+
+  async getJsonIfExists<T = unknown>(ref: S3Reference): Promise<T | undefined> {
+    const text = await getText(this.o.client, ref.bucket, ref.key);
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+}

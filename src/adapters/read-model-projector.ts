@@ -1,0 +1,400 @@
+/**
+ * Applies stored events to the read models, exactly once per stream version.
+ *
+ * One transaction per apply() call. Every stream touched by the call has its stream_positions row
+ * locked first (created when missing, locked in a fixed order so concurrent callers cannot
+ * deadlock); an event at or below the stored version is skipped, the rest are applied in version
+ * order and the position is bumped in the same transaction. A retry, a redelivery or a rebuild
+ * replaying what was already applied therefore changes nothing.
+ *
+ * Deleted databases: DATABASE_DELETED purges the database's classes, instances (tombstones
+ * included) and edges, and leaves the database row as a tombstone whose deleted_at survives a
+ * re-creation. Class and instance events that occurred at or before that deletion are skipped
+ * (their positions still advance): a late projection of an older event cannot bring rows back,
+ * so the live models and a rebuild in time order end up equal.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { EventEnvelope } from './event-envelope';
+import type { EventHistory } from '../api/ports';
+import type { EventPayloads, EventType, InstanceData } from '../domain/events';
+import { isEventType } from '../domain/events';
+import { splitAggregateId } from '../domain/identifiers';
+import { ReadModelError } from './read-model-errors';
+import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
+import { quoteIdent, withTransaction } from './postgres';
+
+export interface ProjectorOptions {
+  /**
+   * Where to read a stream's missing predecessors when an event arrives ahead of them (its
+   * projection overtook an earlier command's). Without it such a call fails with PROJECTION_GAP
+   * and nothing is applied, so the caller's retry finds the gap filled.
+   */
+  history?: EventHistory;
+}
+
+export interface ApplyResult {
+  applied: number;
+  /** Events at or below their stream's projected version (already applied). */
+  skipped: number;
+  /** Predecessors read from the history to close gaps. */
+  filled: number;
+}
+
+type Known<T extends EventType> = EventEnvelope<EventPayloads[T]> & { event_type: T };
+
+interface StreamSlot {
+  type: string;
+  id: string;
+  events: EventEnvelope[];
+}
+
+const streamKey = (type: string, id: string): string => `${type}\u0000${id}`;
+
+export class ReadModelProjector {
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: Pool,
+    readonly schema: string = DEFAULT_READ_MODEL_SCHEMA,
+    private readonly options: ProjectorOptions = {},
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  async apply(events: readonly EventEnvelope[]): Promise<ApplyResult> {
+    if (events.length === 0) return { applied: 0, skipped: 0, filled: 0 };
+    for (const e of events) checkEnvelope(e);
+    const { order, streams } = arrange(events);
+    return withTransaction(this.pool, async (client) => {
+      const run = new ApplyRun(client, this.s, this.options.history);
+      await run.lockStreams(streams);
+      await run.lockDatabases(events);
+      for (const e of order) await run.applyInOrder(e);
+      await run.savePositions();
+      return run.result;
+    });
+  }
+}
+
+/**
+ * Keeps the caller's interleaving of streams (a rebuild passes time order, which the database
+ * tombstone check relies on least) but puts each stream's own events in version order, so a
+ * caller handing over [v2, v1] of one stream is not mistaken for a gap.
+ */
+function arrange(events: readonly EventEnvelope[]): { order: EventEnvelope[]; streams: StreamSlot[] } {
+  const byStream = new Map<string, StreamSlot>();
+  const slots: StreamSlot[] = [];
+  for (const e of events) {
+    const key = streamKey(e.aggregate_type, e.aggregate_id);
+    let slot = byStream.get(key);
+    if (slot === undefined) {
+      slot = { type: e.aggregate_type, id: e.aggregate_id, events: [] };
+      byStream.set(key, slot);
+    }
+    slot.events.push(e);
+    slots.push(slot);
+  }
+  const sorted = new Map<StreamSlot, EventEnvelope[]>();
+  for (const slot of byStream.values()) sorted.set(slot, [...slot.events].sort((a, b) => a.aggregate_version - b.aggregate_version));
+  const order = slots.map((slot) => sorted.get(slot)!.shift()!);
+  return { order, streams: [...byStream.values()] };
+}
+
+function checkEnvelope(e: EventEnvelope): void {
+  const ok =
+    typeof e?.aggregate_type === 'string' &&
+    typeof e.aggregate_id === 'string' &&
+    typeof e.event_type === 'string' &&
+    Number.isSafeInteger(e.aggregate_version) &&
+    e.aggregate_version >= 1 &&
+    !Number.isNaN(Date.parse(e.occurred_at));
+  if (!ok) {
+    throw new ReadModelError('INVALID_EVENT', 'not a stored event envelope', {
+      event_id: e?.event_id,
+      aggregate_type: e?.aggregate_type,
+      aggregate_id: e?.aggregate_id,
+      aggregate_version: e?.aggregate_version,
+    });
+  }
+}
+
+function invalid(e: EventEnvelope, why: string): never {
+  throw new ReadModelError('INVALID_EVENT', `${e.event_type} ${e.aggregate_type}/${e.aggregate_id} v${e.aggregate_version}: ${why}`, {
+    event_id: e.event_id,
+  });
+}
+
+const dbOf = (e: EventEnvelope): string => {
+  const p = e.payload as { db_name?: unknown } | null;
+  return typeof p?.db_name === 'string' ? p.db_name : splitAggregateId(e.aggregate_id).db;
+};
+
+const SCOPED_TYPES = new Set(['ontology_class', 'instance', 'instance_batch']);
+
+/** The state of one apply() call inside its transaction. */
+class ApplyRun {
+  readonly result: ApplyResult = { applied: 0, skipped: 0, filled: 0 };
+  private readonly positions = new Map<string, number>();
+  private readonly changed = new Set<string>();
+  /** deleted_at (ms) of the databases this call touches; null when never deleted */
+  private readonly deletedAt = new Map<string, number | null>();
+
+  constructor(
+    private readonly client: PoolClient,
+    private readonly s: string,
+    private readonly history: EventHistory | undefined,
+  ) {}
+
+  async lockStreams(streams: StreamSlot[]): Promise<void> {
+    const types = streams.map((x) => x.type);
+    const ids = streams.map((x) => x.id);
+    await this.client.query(
+      `INSERT INTO ${this.s}.stream_positions (aggregate_type, aggregate_id, version)
+       SELECT t, i, 0 FROM unnest($1::text[], $2::text[]) AS u(t, i) ORDER BY t, i
+       ON CONFLICT DO NOTHING`,
+      [types, ids],
+    );
+    const { rows } = await this.client.query<{ aggregate_type: string; aggregate_id: string; version: number }>(
+      `SELECT p.aggregate_type, p.aggregate_id, p.version
+         FROM ${this.s}.stream_positions p
+         JOIN unnest($1::text[], $2::text[]) AS u(t, i) ON p.aggregate_type = u.t AND p.aggregate_id = u.i
+        ORDER BY p.aggregate_type, p.aggregate_id
+        FOR UPDATE OF p`,
+      [types, ids],
+    );
+    for (const r of rows) this.positions.set(streamKey(r.aggregate_type, r.aggregate_id), r.version);
+  }
+
+  /**
+   * FOR SHARE on the database rows makes a concurrent DATABASE_DELETED wait for this call (its
+   * purge then sees our rows) or makes this call wait for it (and then see its deleted_at).
+   */
+  async lockDatabases(events: readonly EventEnvelope[]): Promise<void> {
+    const names = [...new Set(events.filter((e) => SCOPED_TYPES.has(e.aggregate_type)).map(dbOf))].sort();
+    for (const n of names) this.deletedAt.set(n, null);
+    if (names.length === 0) return;
+    const { rows } = await this.client.query<{ name: string; deleted_at: Date | null }>(
+      `SELECT name, deleted_at FROM ${this.s}.databases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`,
+      [names],
+    );
+    for (const r of rows) this.deletedAt.set(r.name, r.deleted_at === null ? null : r.deleted_at.getTime());
+  }
+
+  async applyInOrder(e: EventEnvelope): Promise<void> {
+    const key = streamKey(e.aggregate_type, e.aggregate_id);
+    const current = this.positions.get(key) ?? 0;
+    if (e.aggregate_version <= current) {
+      this.result.skipped++;
+      return;
+    }
+    if (e.aggregate_version > current + 1) await this.fillGap(e, current);
+    await this.applyOne(e);
+    this.positions.set(key, e.aggregate_version);
+    this.changed.add(key);
+    this.result.applied++;
+  }
+
+  private async fillGap(e: EventEnvelope, current: number): Promise<void> {
+    const gap = { aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id, projected: current, arrived: e.aggregate_version };
+    if (this.history === undefined) {
+      throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: v${e.aggregate_version} arrived before v${current + 1}`, gap);
+    }
+    const missing = (await this.history.readStream(e.aggregate_type, e.aggregate_id, e.aggregate_version - 1)).filter(
+      (m) => m.aggregate_version > current && m.aggregate_version < e.aggregate_version,
+    );
+    missing.forEach((m, i) => {
+      if (m.aggregate_version !== current + 1 + i) {
+        throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: the history lacks v${current + 1 + i}`, gap);
+      }
+    });
+    if (missing.length !== e.aggregate_version - current - 1) {
+      throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: the history ends before v${e.aggregate_version - 1}`, gap);
+    }
+    for (const m of missing) {
+      checkEnvelope(m);
+      await this.applyOne(m);
+      this.result.filled++;
+    }
+  }
+
+  async savePositions(): Promise<void> {
+    if (this.changed.size === 0) return;
+    const keys = [...this.changed].map((k) => k.split('\u0000') as [string, string]);
+    await this.client.query(
+      `UPDATE ${this.s}.stream_positions p SET version = u.v
+         FROM unnest($1::text[], $2::text[], $3::int[]) AS u(t, i, v)
+        WHERE p.aggregate_type = u.t AND p.aggregate_id = u.i`,
+      [keys.map((k) => k[0]), keys.map((k) => k[1]), keys.map((k) => this.positions.get(streamKey(k[0], k[1])))],
+    );
+  }
+
+  /** An event of a database deleted after it occurred: its rows were purged and stay purged. */
+  private predatesDeletion(e: EventEnvelope): boolean {
+    const deletedAt = this.deletedAt.get(dbOf(e));
+    return deletedAt !== undefined && deletedAt !== null && Date.parse(e.occurred_at) <= deletedAt;
+  }
+
+  private async applyOne(e: EventEnvelope): Promise<void> {
+    // unknown types were written by a newer version: their position advances, nothing else
+    if (!isEventType(e.event_type)) return;
+    if (typeof e.payload !== 'object' || e.payload === null) invalid(e, 'payload is not an object');
+    if (SCOPED_TYPES.has(e.aggregate_type) && this.predatesDeletion(e)) return;
+    switch (e.event_type) {
+      case 'DATABASE_CREATED':
+        return this.databaseCreated(e as Known<'DATABASE_CREATED'>);
+      case 'DATABASE_DELETED':
+        return this.databaseDeleted(e as Known<'DATABASE_DELETED'>);
+      case 'ONTOLOGY_CLASS_CREATED':
+      case 'ONTOLOGY_CLASS_UPDATED':
+        return this.classPut(e as Known<'ONTOLOGY_CLASS_CREATED'>);
+      case 'ONTOLOGY_CLASS_DELETED':
+        return this.classDeleted(e as Known<'ONTOLOGY_CLASS_DELETED'>);
+      case 'INSTANCE_CREATED':
+      case 'INSTANCE_UPDATED':
+        return this.instancePut(e as Known<'INSTANCE_CREATED'>);
+      case 'INSTANCE_DELETED':
+        return this.instanceDeleted(e as Known<'INSTANCE_DELETED'>);
+      case 'INSTANCES_BULK_CREATED':
+        return this.bulkCreated(e as Known<'INSTANCES_BULK_CREATED'>);
+    }
+  }
+
+  private async databaseCreated(e: Known<'DATABASE_CREATED'>): Promise<void> {
+    const name = e.payload.name ?? e.aggregate_id;
+    await this.client.query(
+      `INSERT INTO ${this.s}.databases (name, description, status, version, created_at, updated_at)
+       VALUES ($1, $2, 'active', $3, $4, $4)
+       ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, status = 'active', version = EXCLUDED.version,
+         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+      [name, e.payload.description ?? null, e.aggregate_version, e.occurred_at],
+    );
+  }
+
+  private async databaseDeleted(e: Known<'DATABASE_DELETED'>): Promise<void> {
+    const name = e.payload.name ?? e.aggregate_id;
+    await this.client.query(
+      `INSERT INTO ${this.s}.databases (name, description, status, version, created_at, updated_at, deleted_at)
+       VALUES ($1, NULL, 'deleted', $2, $3, $3, $3)
+       ON CONFLICT (name) DO UPDATE SET status = 'deleted', version = EXCLUDED.version,
+         updated_at = EXCLUDED.updated_at, deleted_at = EXCLUDED.deleted_at`,
+      [name, e.aggregate_version, e.occurred_at],
+    );
+    for (const table of ['edges', 'instances', 'classes']) {
+      await this.client.query(`DELETE FROM ${this.s}.${table} WHERE db_name = $1`, [name]);
+    }
+    this.deletedAt.set(name, Date.parse(e.occurred_at));
+  }
+
+  private async classPut(e: Known<'ONTOLOGY_CLASS_CREATED'> | Known<'ONTOLOGY_CLASS_UPDATED'>): Promise<void> {
+    const d = e.payload.definition;
+    if (typeof d?.id !== 'string') invalid(e, 'no class definition');
+    const isCreate = e.event_type === 'ONTOLOGY_CLASS_CREATED';
+    await this.client.query(
+      `INSERT INTO ${this.s}.classes
+         (db_name, class_id, label, description, parent_class, abstract, definition, version, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $9)
+       ON CONFLICT (db_name, class_id) DO UPDATE SET label = EXCLUDED.label, description = EXCLUDED.description,
+         parent_class = EXCLUDED.parent_class, abstract = EXCLUDED.abstract, definition = EXCLUDED.definition,
+         version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
+         created_at = CASE WHEN $10 THEN EXCLUDED.created_at ELSE ${this.s}.classes.created_at END`,
+      [
+        e.payload.db_name,
+        d.id,
+        d.label ?? d.id,
+        d.description ?? null,
+        d.parent_class ?? null,
+        d.abstract === true,
+        JSON.stringify(d),
+        e.aggregate_version,
+        e.occurred_at,
+        isCreate,
+      ],
+    );
+  }
+
+  private async classDeleted(e: Known<'ONTOLOGY_CLASS_DELETED'>): Promise<void> {
+    const classId = e.payload.class_id ?? splitAggregateId(e.aggregate_id).id;
+    await this.client.query(`DELETE FROM ${this.s}.classes WHERE db_name = $1 AND class_id = $2`, [e.payload.db_name, classId]);
+  }
+
+  private async instancePut(e: Known<'INSTANCE_CREATED'> | Known<'INSTANCE_UPDATED'>): Promise<void> {
+    const i = e.payload.instance;
+    if (typeof i?.id !== 'string' || typeof i.class_id !== 'string') invalid(e, 'no instance');
+    const db = e.payload.db_name;
+    // a create after a delete starts a new life: it takes the create's time as created_at
+    const isCreate = e.event_type === 'INSTANCE_CREATED';
+    await this.client.query(
+      `INSERT INTO ${this.s}.instances
+         (db_name, instance_id, class_id, properties, relationships, version, deleted, created_at, updated_at)
+       VALUES ($1, $2, $3, $4::jsonb, $5::jsonb, $6, false, $7, $7)
+       ON CONFLICT (db_name, instance_id) DO UPDATE SET class_id = EXCLUDED.class_id, properties = EXCLUDED.properties,
+         relationships = EXCLUDED.relationships, version = EXCLUDED.version, deleted = false, updated_at = EXCLUDED.updated_at,
+         created_at = CASE WHEN $8 OR ${this.s}.instances.deleted THEN EXCLUDED.created_at ELSE ${this.s}.instances.created_at END`,
+      [db, i.id, i.class_id, JSON.stringify(i.properties ?? {}), JSON.stringify(i.relationships ?? {}), e.aggregate_version, e.occurred_at, isCreate],
+    );
+    await this.client.query(`DELETE FROM ${this.s}.edges WHERE db_name = $1 AND from_id = $2`, [db, i.id]);
+    await this.client.query(
+      `INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
+       SELECT $1, $2, r.key, t.to_id
+         FROM jsonb_each($3::jsonb) AS r
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+          CASE WHEN jsonb_typeof(r.value) = 'array' THEN r.value ELSE jsonb_build_array(r.value) END) AS t(to_id)
+       ON CONFLICT DO NOTHING`,
+      [db, i.id, JSON.stringify(i.relationships ?? {})],
+    );
+  }
+
+  private async instanceDeleted(e: Known<'INSTANCE_DELETED'>): Promise<void> {
+    const db = e.payload.db_name;
+    const id = e.payload.instance_id ?? splitAggregateId(e.aggregate_id).id;
+    await this.client.query(
+      `INSERT INTO ${this.s}.instances
+         (db_name, instance_id, class_id, properties, relationships, version, deleted, created_at, updated_at)
+       VALUES ($1, $2, $3, '{}', '{}', $4, true, $5, $5)
+       ON CONFLICT (db_name, instance_id) DO UPDATE SET properties = '{}', relationships = '{}', version = EXCLUDED.version,
+         deleted = true, updated_at = EXCLUDED.updated_at`,
+      [db, id, e.payload.class_id, e.aggregate_version, e.occurred_at],
+    );
+    await this.client.query(`DELETE FROM ${this.s}.edges WHERE db_name = $1 AND from_id = $2`, [db, id]);
+  }
+
+  /**
+   * One statement for the whole batch: the instances come in as one jsonb array, are inserted
+   * from jsonb_to_recordset, and their edges derived from the rows actually written. Version 0:
+   * the instances' own streams are still empty; batch_* lets the loader find their data. A
+   * conflicting tombstone is revived in place, keeping the version its stream has reached.
+   */
+  private async bulkCreated(e: Known<'INSTANCES_BULK_CREATED'>): Promise<void> {
+    const p = e.payload;
+    if (!Array.isArray(p.instances)) invalid(e, 'no instances');
+    const rows = p.instances.map((i: InstanceData) => ({
+      id: i.id,
+      class_id: i.class_id ?? p.class_id,
+      properties: i.properties ?? {},
+      relationships: i.relationships ?? {},
+    }));
+    await this.client.query(
+      `WITH r AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, class_id text, properties jsonb, relationships jsonb)
+       ), written AS (
+         INSERT INTO ${this.s}.instances AS x
+           (db_name, instance_id, class_id, properties, relationships, version, deleted,
+            batch_aggregate_id, batch_version, created_at, updated_at)
+         SELECT $2, r.id, r.class_id, r.properties, r.relationships, 0, false, $3, $4, $5, $5 FROM r
+         ON CONFLICT (db_name, instance_id) DO UPDATE SET class_id = EXCLUDED.class_id, properties = EXCLUDED.properties,
+           relationships = EXCLUDED.relationships, deleted = false, batch_aggregate_id = EXCLUDED.batch_aggregate_id,
+           batch_version = EXCLUDED.batch_version, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+           WHERE x.deleted
+         RETURNING instance_id
+       )
+       INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
+       SELECT $2, r.id, rel.key, t.to_id
+         FROM r JOIN written w ON w.instance_id = r.id
+        CROSS JOIN LATERAL jsonb_each(r.relationships) AS rel
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+          CASE WHEN jsonb_typeof(rel.value) = 'array' THEN rel.value ELSE jsonb_build_array(rel.value) END) AS t(to_id)
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(rows), p.db_name, e.aggregate_id, e.aggregate_version, e.occurred_at],
+    );
+  }
+}

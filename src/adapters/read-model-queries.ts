@@ -1,0 +1,360 @@
+/**
+ * Queries over the read models: what the REST API shows (ReadModelQueries) and what the command
+ * workflow loads into decide()'s context. Tombstones (deleted instances, deleted databases) never
+ * show in the API views; the context queries report them where decide() can tell them apart.
+ */
+import type { Pool } from 'pg';
+import type {
+  ClassView,
+  DatabaseView,
+  EdgeView,
+  InstanceQuery,
+  InstanceView,
+  ReadModelQueries,
+} from '../api/ports';
+import type { ClassCatalog, ClassDefinition } from '../domain/ontology-class';
+import type { InstanceRef } from '../domain/instance-validation';
+import type { DatabaseState } from '../domain/state';
+import { ReadModelError } from './read-model-errors';
+import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
+import { quoteIdent } from './postgres';
+
+export const MAX_PAGE_LIMIT = 1000;
+export const MAX_TRAVERSAL_DEPTH = 5;
+export const MAX_TRAVERSAL_NODES = 10_000;
+
+/** Where the data of an instance created by a bulk command lives: one event of the batch stream. */
+export interface BulkOrigin {
+  aggregate_type: 'instance_batch';
+  aggregate_id: string;
+  version: number;
+}
+
+/** What the command workflow reads to build decide()'s context. */
+export interface DecisionContextQueries {
+  databaseState(db: string): Promise<DatabaseState>;
+  /** Live classes of the database by id. */
+  classCatalog(db: string): Promise<ClassCatalog>;
+  /** Known instances among `ids` (deleted ones flagged); unknown ids are left out. */
+  instanceRefs(db: string, ids: readonly string[]): Promise<Record<string, InstanceRef | undefined>>;
+  /** Live instances whose class is exactly classId (subclasses not included). */
+  countInstances(db: string, classId: string): Promise<number>;
+  /** The batch event an instance was created by, or null when it was created on its own stream. */
+  bulkOrigin(db: string, instanceId: string): Promise<BulkOrigin | null>;
+  /** The version projected for a stream (0 when none): lets a reader wait for its own write. */
+  streamVersion(aggregateType: string, aggregateId: string): Promise<number>;
+}
+
+// ---- cursors ------------------------------------------------------------------------------
+
+/** Keyset cursors: the last id of a page, opaque to clients (base64url of a small JSON). */
+export function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId }), 'utf8').toString('base64url');
+}
+
+export function decodeCursor(cursor: string): string {
+  const fail = (): never => {
+    throw new ReadModelError('INVALID_CURSOR', 'the cursor is not one this API issued', { cursor: cursor.slice(0, 200) });
+  };
+  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) fail();
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const after = (parsed as { after?: unknown } | null)?.after;
+    if (typeof after === 'string' && after.length > 0) return after;
+  } catch {
+    // falls through to the typed error
+  }
+  return fail();
+}
+
+function checkInt(name: string, value: number, min: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new ReadModelError('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`, { [name]: value });
+  }
+}
+
+// ---- rows -----------------------------------------------------------------------------------
+
+interface InstanceRow {
+  db_name: string;
+  instance_id: string;
+  class_id: string;
+  properties: Record<string, unknown>;
+  relationships: Record<string, string | string[]>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const INSTANCE_COLUMNS = 'db_name, instance_id, class_id, properties, relationships, version, created_at, updated_at';
+
+const instanceView = (r: InstanceRow): InstanceView => ({
+  db_name: r.db_name,
+  id: r.instance_id,
+  class_id: r.class_id,
+  properties: r.properties,
+  relationships: r.relationships,
+  version: r.version,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
+
+interface ClassRow {
+  db_name: string;
+  class_id: string;
+  label: string;
+  description: string | null;
+  parent_class: string | null;
+  abstract: boolean;
+  definition: Record<string, unknown>;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const classView = (r: ClassRow): ClassView => ({
+  db_name: r.db_name,
+  id: r.class_id,
+  label: r.label,
+  description: r.description,
+  parent_class: r.parent_class,
+  abstract: r.abstract,
+  definition: r.definition,
+  version: r.version,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
+
+interface DatabaseRow {
+  name: string;
+  description: string | null;
+  status: 'active' | 'deleted';
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const databaseView = (r: DatabaseRow): DatabaseView => ({
+  name: r.name,
+  description: r.description,
+  version: r.version,
+  created_at: r.created_at.toISOString(),
+  updated_at: r.updated_at.toISOString(),
+});
+
+// ---- queries --------------------------------------------------------------------------------
+
+export class PgReadModelQueries implements ReadModelQueries, DecisionContextQueries {
+  private readonly s: string;
+
+  constructor(
+    private readonly pool: Pick<Pool, 'query'>,
+    readonly schema: string = DEFAULT_READ_MODEL_SCHEMA,
+  ) {
+    this.s = quoteIdent(schema);
+  }
+
+  async listDatabases(): Promise<DatabaseView[]> {
+    const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE status = 'active' ORDER BY name`);
+    return rows.map(databaseView);
+  }
+
+  async getDatabase(name: string): Promise<DatabaseView | null> {
+    const { rows } = await this.pool.query<DatabaseRow>(
+      `SELECT * FROM ${this.s}.databases WHERE name = $1 AND status = 'active'`,
+      [name],
+    );
+    return rows[0] ? databaseView(rows[0]) : null;
+  }
+
+  async listClasses(db: string): Promise<ClassView[]> {
+    const { rows } = await this.pool.query<ClassRow>(`SELECT * FROM ${this.s}.classes WHERE db_name = $1 ORDER BY class_id`, [db]);
+    return rows.map(classView);
+  }
+
+  async getClass(db: string, classId: string): Promise<ClassView | null> {
+    const { rows } = await this.pool.query<ClassRow>(
+      `SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND class_id = $2`,
+      [db, classId],
+    );
+    return rows[0] ? classView(rows[0]) : null;
+  }
+
+  /** Keyset paging by instance id; `class_id` is the exact class, `filter` is jsonb containment (GIN). */
+  async listInstances(db: string, q: InstanceQuery): Promise<{ items: InstanceView[]; next_cursor: string | null }> {
+    checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
+    const params: unknown[] = [db];
+    const where = ['db_name = $1', 'NOT deleted'];
+    if (q.class_id !== undefined) {
+      params.push(q.class_id);
+      where.push(`class_id = $${params.length}`);
+    }
+    if (q.filter !== undefined && Object.keys(q.filter).length > 0) {
+      params.push(JSON.stringify(q.filter));
+      where.push(`properties @> $${params.length}::jsonb`);
+    }
+    if (q.cursor !== undefined) {
+      params.push(decodeCursor(q.cursor));
+      where.push(`instance_id > $${params.length}`);
+    }
+    params.push(q.limit + 1);
+    const { rows } = await this.pool.query<InstanceRow>(
+      `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE ${where.join(' AND ')}
+        ORDER BY instance_id LIMIT $${params.length}`,
+      params,
+    );
+    const more = rows.length > q.limit;
+    const page = more ? rows.slice(0, q.limit) : rows;
+    return { items: page.map(instanceView), next_cursor: more ? encodeCursor(page[page.length - 1].instance_id) : null };
+  }
+
+  async getInstance(db: string, id: string): Promise<InstanceView | null> {
+    const { rows } = await this.pool.query<InstanceRow>(
+      `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = $2 AND NOT deleted`,
+      [db, id],
+    );
+    return rows[0] ? instanceView(rows[0]) : null;
+  }
+
+  /** One hop both ways; edges to or from deleted instances are left out. */
+  async relationships(db: string, id: string): Promise<{ outgoing: EdgeView[]; incoming: EdgeView[] }> {
+    const { rows } = await this.pool.query<EdgeView & { dir: 'out' | 'in' }>(
+      `WITH me AS (SELECT 1 FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = $2 AND NOT deleted)
+       SELECT 'out' AS dir, e.from_id, e.predicate, e.to_id
+         FROM ${this.s}.edges e JOIN ${this.s}.instances o ON o.db_name = e.db_name AND o.instance_id = e.to_id AND NOT o.deleted
+        WHERE e.db_name = $1 AND e.from_id = $2 AND EXISTS (SELECT 1 FROM me)
+       UNION ALL
+       SELECT 'in', e.from_id, e.predicate, e.to_id
+         FROM ${this.s}.edges e JOIN ${this.s}.instances o ON o.db_name = e.db_name AND o.instance_id = e.from_id AND NOT o.deleted
+        WHERE e.db_name = $1 AND e.to_id = $2 AND EXISTS (SELECT 1 FROM me)
+       ORDER BY 1, 3, 2, 4`,
+      [db, id],
+    );
+    const edge = (r: EdgeView): EdgeView => ({ from_id: r.from_id, predicate: r.predicate, to_id: r.to_id });
+    return { outgoing: rows.filter((r) => r.dir === 'out').map(edge), incoming: rows.filter((r) => r.dir === 'in').map(edge) };
+  }
+
+  /**
+   * Breadth-first, one query per level (at most MAX_TRAVERSAL_DEPTH), over edges in both
+   * directions between live instances. Nodes come in BFS order (ties by id) and stop at `limit`;
+   * the edges returned are all edges among the returned nodes.
+   */
+  async traverse(db: string, id: string, depth: number, limit: number): Promise<{ nodes: InstanceView[]; edges: EdgeView[] }> {
+    checkInt('depth', depth, 0, MAX_TRAVERSAL_DEPTH);
+    checkInt('limit', limit, 1, MAX_TRAVERSAL_NODES);
+    const start = await this.getInstance(db, id);
+    if (start === null) return { nodes: [], edges: [] };
+    const visited = new Set<string>([id]);
+    let frontier = [id];
+    for (let level = 0; level < depth && frontier.length > 0 && visited.size < limit; level++) {
+      const { rows } = await this.pool.query<{ neighbour: string }>(
+        `SELECT DISTINCT n.neighbour FROM (
+           SELECT e.to_id AS neighbour FROM ${this.s}.edges e WHERE e.db_name = $1 AND e.from_id = ANY($2::text[])
+           UNION
+           SELECT e.from_id FROM ${this.s}.edges e WHERE e.db_name = $1 AND e.to_id = ANY($2::text[])
+         ) n
+         JOIN ${this.s}.instances i ON i.db_name = $1 AND i.instance_id = n.neighbour AND NOT i.deleted
+         WHERE NOT (n.neighbour = ANY($3::text[]))
+         ORDER BY n.neighbour
+         LIMIT $4`,
+        [db, frontier, [...visited], limit - visited.size],
+      );
+      frontier = rows.map((r) => r.neighbour);
+      for (const n of frontier) visited.add(n);
+    }
+    const ids = [...visited];
+    const [nodes, edges] = await Promise.all([
+      this.pool.query<InstanceRow>(
+        `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = ANY($2::text[]) AND NOT deleted`,
+        [db, ids],
+      ),
+      this.pool.query<EdgeView>(
+        `SELECT from_id, predicate, to_id FROM ${this.s}.edges
+          WHERE db_name = $1 AND from_id = ANY($2::text[]) AND to_id = ANY($2::text[])
+          ORDER BY from_id, predicate, to_id`,
+        [db, ids],
+      ),
+    ]);
+    const rank = new Map(ids.map((n, i) => [n, i]));
+    const ordered = nodes.rows.map(instanceView).sort((a, b) => rank.get(a.id)! - rank.get(b.id)!);
+    return { nodes: ordered, edges: edges.rows };
+  }
+
+  /** Full text over the string values of properties ('simple' config: no stemming, any language). */
+  async search(db: string, text: string, q: { class_id?: string; limit: number }): Promise<InstanceView[]> {
+    checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
+    if (text.trim() === '') return [];
+    const params: unknown[] = [db, text, q.limit];
+    let classFilter = '';
+    if (q.class_id !== undefined) {
+      params.push(q.class_id);
+      classFilter = 'AND class_id = $4';
+    }
+    const { rows } = await this.pool.query<InstanceRow>(
+      `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances, websearch_to_tsquery('simple', $2) AS query
+        WHERE db_name = $1 AND NOT deleted AND search @@ query ${classFilter}
+        ORDER BY ts_rank(search, query) DESC, instance_id
+        LIMIT $3`,
+      params,
+    );
+    return rows.map(instanceView);
+  }
+
+  // ---- decision context ---------------------------------------------------------------------
+
+  async databaseState(db: string): Promise<DatabaseState> {
+    const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE name = $1`, [db]);
+    const r = rows[0];
+    if (r === undefined) return { aggregate_type: 'database', version: 0, status: 'absent' };
+    const state: DatabaseState = { aggregate_type: 'database', version: r.version, status: r.status, name: r.name };
+    if (r.description !== null) state.description = r.description;
+    return state;
+  }
+
+  async classCatalog(db: string): Promise<ClassCatalog> {
+    const { rows } = await this.pool.query<{ class_id: string; definition: ClassDefinition }>(
+      `SELECT class_id, definition FROM ${this.s}.classes WHERE db_name = $1`,
+      [db],
+    );
+    const catalog: Record<string, ClassDefinition> = {};
+    for (const r of rows) catalog[r.class_id] = r.definition;
+    return catalog;
+  }
+
+  async instanceRefs(db: string, ids: readonly string[]): Promise<Record<string, InstanceRef | undefined>> {
+    const refs: Record<string, InstanceRef | undefined> = {};
+    if (ids.length === 0) return refs;
+    const { rows } = await this.pool.query<{ instance_id: string; class_id: string; deleted: boolean }>(
+      `SELECT instance_id, class_id, deleted FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = ANY($2::text[])`,
+      [db, [...new Set(ids)]],
+    );
+    for (const r of rows) refs[r.instance_id] = { class_id: r.class_id, deleted: r.deleted };
+    return refs;
+  }
+
+  async countInstances(db: string, classId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>(
+      `SELECT count(*) AS n FROM ${this.s}.instances WHERE db_name = $1 AND class_id = $2 AND NOT deleted`,
+      [db, classId],
+    );
+    return Number(rows[0].n);
+  }
+
+  async bulkOrigin(db: string, instanceId: string): Promise<BulkOrigin | null> {
+    const { rows } = await this.pool.query<{ batch_aggregate_id: string; batch_version: number }>(
+      `SELECT batch_aggregate_id, batch_version FROM ${this.s}.instances
+        WHERE db_name = $1 AND instance_id = $2 AND batch_aggregate_id IS NOT NULL`,
+      [db, instanceId],
+    );
+    const r = rows[0];
+    return r ? { aggregate_type: 'instance_batch', aggregate_id: r.batch_aggregate_id, version: r.batch_version } : null;
+  }
+
+  async streamVersion(aggregateType: string, aggregateId: string): Promise<number> {
+    const { rows } = await this.pool.query<{ version: number }>(
+      `SELECT version FROM ${this.s}.stream_positions WHERE aggregate_type = $1 AND aggregate_id = $2`,
+      [aggregateType, aggregateId],
+    );
+    return rows[0]?.version ?? 0;
+  }
+}

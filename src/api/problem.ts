@@ -1,0 +1,126 @@
+/**
+ * RFC 9457 problem details. Every error the API answers goes through here, so clients can rely on
+ * one shape and on `code` (stable, SCREAMING_SNAKE) rather than on titles or messages.
+ */
+import type { Request, Response } from 'express';
+import { ERROR_CODES, HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../domain/errors';
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+export const PROBLEM_TYPE_BASE = 'https://spice-oms.dev/problems/';
+
+/** Codes the HTTP layer adds to the domain's (which keep their own status hints). */
+export const API_PROBLEM_STATUS = {
+  MALFORMED_JSON: 400,
+  INVALID_ID: 400,
+  INVALID_HEADER: 400,
+  INVALID_QUERY: 400,
+  NOT_FOUND: 404,
+  COMMAND_NOT_FOUND: 404,
+  VERSION_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  VERSION_CONFLICT: 409,
+  EVENT_ID_REUSED: 409,
+  IDEMPOTENCY_KEY_REUSED: 422,
+  INTERNAL_ERROR: 500,
+  NOT_READY: 503,
+} as const;
+export type ApiProblemCode = keyof typeof API_PROBLEM_STATUS;
+export type ProblemCode = ErrorCode | ApiProblemCode;
+
+const TITLES: Record<ProblemCode, string> = {
+  VALIDATION_FAILED: 'Request validation failed',
+  INVALID_COMMAND: 'Invalid command',
+  DATABASE_NOT_FOUND: 'Database not found',
+  DATABASE_EXISTS: 'Database already exists',
+  CLASS_NOT_FOUND: 'Ontology class not found',
+  CLASS_EXISTS: 'Ontology class already exists',
+  CLASS_HAS_INSTANCES: 'Ontology class still has instances',
+  ABSTRACT_CLASS: 'Abstract class cannot be instantiated',
+  INSTANCE_NOT_FOUND: 'Instance not found',
+  INSTANCE_EXISTS: 'Instance already exists',
+  BATCH_EXISTS: 'Batch already exists',
+  MALFORMED_JSON: 'Malformed JSON body',
+  INVALID_ID: 'Invalid identifier in path',
+  INVALID_HEADER: 'Invalid header',
+  INVALID_QUERY: 'Invalid query parameter',
+  NOT_FOUND: 'Not found',
+  COMMAND_NOT_FOUND: 'Command not found',
+  VERSION_NOT_FOUND: 'Version not found',
+  METHOD_NOT_ALLOWED: 'Method not allowed',
+  PAYLOAD_TOO_LARGE: 'Payload too large',
+  UNSUPPORTED_MEDIA_TYPE: 'Unsupported media type',
+  VERSION_CONFLICT: 'Version conflict',
+  EVENT_ID_REUSED: 'Event id reused',
+  IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused with a different request',
+  INTERNAL_ERROR: 'Internal server error',
+  NOT_READY: 'Service not ready',
+};
+
+export function isKnownCode(code: string): code is ProblemCode {
+  return (ERROR_CODES as readonly string[]).includes(code) || Object.prototype.hasOwnProperty.call(API_PROBLEM_STATUS, code);
+}
+
+export function statusOfCode(code: string): number | undefined {
+  if ((ERROR_CODES as readonly string[]).includes(code)) return HTTP_STATUS[code as ErrorCode];
+  if (Object.prototype.hasOwnProperty.call(API_PROBLEM_STATUS, code)) return API_PROBLEM_STATUS[code as ApiProblemCode];
+  return undefined;
+}
+
+export const problemTypeOf = (code: string): string => PROBLEM_TYPE_BASE + code.toLowerCase().replace(/_/g, '-');
+
+export const titleOf = (code: string): string =>
+  isKnownCode(code) ? TITLES[code] : code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' ');
+
+export interface ProblemInit {
+  code: string;
+  detail: string;
+  /** Defaults to the code's status. */
+  status?: number;
+  errors?: ErrorDetail[];
+  /** Extension members (RFC 9457 §3.2), e.g. command_id or current_version. */
+  extensions?: Record<string, unknown>;
+  headers?: Record<string, string>;
+}
+
+/** Thrown anywhere in a handler; the error handler renders it. */
+export class ProblemError extends Error {
+  readonly code: string;
+  readonly status: number;
+  readonly errors?: ErrorDetail[];
+  readonly extensions?: Record<string, unknown>;
+  readonly headers?: Record<string, string>;
+
+  constructor(init: ProblemInit) {
+    super(init.detail);
+    this.name = 'ProblemError';
+    this.code = init.code;
+    this.status = init.status ?? statusOfCode(init.code) ?? 500;
+    this.errors = init.errors;
+    this.extensions = init.extensions;
+    this.headers = init.headers;
+  }
+}
+
+export const problem = (code: ProblemCode, detail: string, more: Omit<ProblemInit, 'code' | 'detail'> = {}): ProblemError =>
+  new ProblemError({ code, detail, ...more });
+
+export function sendProblem(req: Request, res: Response, p: ProblemError): void {
+  const body: Record<string, unknown> = {
+    ...p.extensions,
+    type: problemTypeOf(p.code),
+    title: titleOf(p.code),
+    status: p.status,
+    detail: p.message,
+    code: p.code,
+    // The path alone: query strings may carry data the client would not want echoed into logs.
+    instance: (req.originalUrl ?? req.url).split('?')[0],
+  };
+  if (p.errors !== undefined && p.errors.length > 0) body.errors = p.errors;
+  const requestId = res.getHeader('X-Request-Id');
+  if (typeof requestId === 'string') body.request_id = requestId;
+  for (const [name, value] of Object.entries(p.headers ?? {})) res.setHeader(name, value);
+  res.locals.problemCode = p.code;
+  res.status(p.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(body));
+}

@@ -1,0 +1,238 @@
+/**
+ * Read routes over the read models and the event history. Reads never touch the gateway; single
+ * resources carry their stream version as ETag so it can be sent back as If-Match.
+ */
+import type { Request, Response } from 'express';
+import { z } from 'zod';
+import { aggregateStateFrom } from '../../domain/evolve';
+import { classAggregateId, databaseAggregateId, instanceAggregateId, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
+import { classIdSchema } from '../../domain/ontology-class';
+import type { ApiPorts } from '../ports';
+import { problem } from '../problem';
+import { intParam, parseQuery, PATH_PARAMS } from '../validation';
+import type { RouteSpec } from './route-spec';
+
+const p = (req: Request, name: string): string => req.params[name] as string;
+const noQuery = z.strictObject({});
+
+const FILTER_KEY = /^filter\[([^\]]*)\]$/;
+const MAX_FILTERS = 20;
+
+const listInstancesQuery = z
+  .object({
+    limit: intParam(1, 1000).optional().describe('page size, 1..1000 (default 100)'),
+    cursor: z.string().min(1).max(1024).optional().describe('next_cursor of the previous page'),
+  })
+  .catchall(z.string())
+  .superRefine((q, ctx) => {
+    const extra = Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor');
+    if (extra.length > MAX_FILTERS) ctx.addIssue({ code: 'custom', path: [], message: `at most ${MAX_FILTERS} filters` });
+    for (const key of extra) {
+      const m = FILTER_KEY.exec(key);
+      if (m === null) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown parameter; filters are written filter[property]=value' });
+      else if (!MEMBER_NAME_PATTERN.test(m[1])) ctx.addIssue({ code: 'custom', path: [key], message: `property name must match ${MEMBER_NAME_PATTERN.source}` });
+    }
+  });
+
+/**
+ * Query strings carry only text, properties are typed: true/false and numbers are taken as such;
+ * a value in double quotes is always the string inside them (e.g. filter[code]="007").
+ */
+export function filterValue(raw: string): string | number | boolean {
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  if (/^-?(0|[1-9]\d{0,14})(\.\d+)?$/.test(raw)) return Number(raw);
+  const quoted = /^"(.*)"$/s.exec(raw);
+  return quoted !== null ? quoted[1] : raw;
+}
+
+const relationshipsQuery = z.strictObject({
+  depth: intParam(1, 5).optional().describe('traverse up to N hops in both directions (1..5); without it, the direct edges'),
+  limit: intParam(1, 10_000).optional().describe('maximum nodes of a traversal (default 1000)'),
+});
+const searchQuery = z.strictObject({
+  q: z.string().trim().min(1).max(500).describe('text to search for'),
+  class_id: classIdSchema.optional().describe('only instances of this class'),
+  limit: intParam(1, 100).optional().describe('1..100 (default 20)'),
+});
+
+const etag = (res: Response, version: number) => res.setHeader('ETag', `"${version}"`);
+
+const notFound = {
+  '400': { description: 'Invalid id or query', schema: 'Problem' },
+  '404': { description: 'Not found', schema: 'Problem' },
+};
+
+export function readRoutes(ports: ApiPorts): RouteSpec[] {
+  const rm = ports.readModels;
+
+  async function requireDatabase(db: string) {
+    const found = await rm.getDatabase(db);
+    if (found === null) throw problem('DATABASE_NOT_FOUND', `database '${db}' does not exist`);
+    return found;
+  }
+  async function requireClass(db: string, classId: string) {
+    const found = await rm.getClass(db, classId);
+    if (found !== null) return found;
+    await requireDatabase(db);
+    throw problem('CLASS_NOT_FOUND', `class '${classId}' does not exist in database '${db}'`);
+  }
+  async function requireInstance(db: string, id: string) {
+    const found = await rm.getInstance(db, id);
+    if (found !== null) return found;
+    await requireDatabase(db);
+    throw problem('INSTANCE_NOT_FOUND', `instance '${id}' does not exist in database '${db}'`);
+  }
+
+  const get = (path: string, operationId: string, summary: string, tag: string, schema: string, handler: RouteSpec['handler'], query: z.ZodObject = noQuery, extra: Partial<RouteSpec> = {}): RouteSpec => ({
+    method: 'get',
+    path,
+    operationId,
+    summary,
+    tag,
+    query,
+    responses: { '200': { description: 'OK', schema }, ...notFound },
+    handler: (req, res) => {
+      parseQuery(query, req.query);
+      return handler(req, res);
+    },
+    ...extra,
+  });
+
+  return [
+    get('/databases', 'listDatabases', 'List databases', 'databases', 'DatabaseList', async (_req, res) => {
+      res.json({ items: await rm.listDatabases() });
+    }),
+    get('/databases/:db', 'getDatabase', 'Get a database', 'databases', 'Database', async (req, res) => {
+      const view = await requireDatabase(p(req, 'db'));
+      etag(res, view.version);
+      res.json(view);
+    }),
+    get('/databases/:db/history', 'getDatabaseHistory', "Events of the database's stream", 'history', 'EventList', async (req, res) => {
+      const db = p(req, 'db');
+      const events = await ports.history.readStream('database', databaseAggregateId(db));
+      if (events.length === 0) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
+      res.json({ items: events });
+    }),
+    get('/databases/:db/classes', 'listClasses', 'List the ontology classes of a database', 'classes', 'ClassList', async (req, res) => {
+      const db = p(req, 'db');
+      await requireDatabase(db);
+      res.json({ items: await rm.listClasses(db) });
+    }),
+    get('/databases/:db/classes/:classId', 'getClass', 'Get an ontology class', 'classes', 'Class', async (req, res) => {
+      const view = await requireClass(p(req, 'db'), p(req, 'classId'));
+      etag(res, view.version);
+      res.json(view);
+    }),
+    get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream", 'history', 'EventList', async (req, res) => {
+      const db = p(req, 'db');
+      const classId = p(req, 'classId');
+      const events = await ports.history.readStream('ontology_class', classAggregateId(db, classId));
+      if (events.length === 0) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
+      res.json({ items: events });
+    }),
+    get(
+      '/databases/:db/classes/:classId/instances',
+      'listInstances',
+      'List instances of a class, paged; filter by property equality with filter[property]=value',
+      'instances',
+      'InstancePage',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const classId = p(req, 'classId');
+        const q = parseQuery(listInstancesQuery, req.query);
+        const filter: Record<string, string | number | boolean> = {};
+        for (const [key, value] of Object.entries(q)) {
+          const m = FILTER_KEY.exec(key);
+          if (m !== null && typeof value === 'string') filter[m[1]] = filterValue(value);
+        }
+        await requireClass(db, classId);
+        const page = await rm.listInstances(db, {
+          class_id: classId,
+          limit: q.limit ?? 100,
+          ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+          ...(Object.keys(filter).length > 0 ? { filter } : {}),
+        });
+        res.json(page);
+      },
+      listInstancesQuery,
+      {
+        extraQuery: [
+          {
+            name: 'filter',
+            in: 'query',
+            style: 'deepObject',
+            explode: true,
+            description:
+              'Property equality, e.g. filter[name]=Ada&filter[age]=36. true/false and numbers are typed; quote to force a string: filter[code]="007".',
+            schema: { type: 'object', additionalProperties: { type: 'string' } },
+          },
+        ],
+      },
+    ),
+    get('/databases/:db/classes/:classId/instances/:id', 'getClassInstance', 'Get an instance through its class', 'instances', 'Instance', async (req, res) => {
+      const view = await requireInstance(p(req, 'db'), p(req, 'id'));
+      if (view.class_id !== p(req, 'classId')) throw problem('INSTANCE_NOT_FOUND', `instance '${view.id}' is not of class '${p(req, 'classId')}'`);
+      etag(res, view.version);
+      res.json(view);
+    }),
+    get('/databases/:db/instances/:id', 'getInstance', 'Get an instance', 'instances', 'Instance', async (req, res) => {
+      const view = await requireInstance(p(req, 'db'), p(req, 'id'));
+      etag(res, view.version);
+      res.json(view);
+    }),
+    get(
+      '/databases/:db/instances/:id/relationships',
+      'getRelationships',
+      'Edges of an instance (one hop), or a breadth-first traversal with ?depth=N',
+      'graph',
+      'Relationships',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const id = p(req, 'id');
+        const q = parseQuery(relationshipsQuery, req.query);
+        await requireInstance(db, id);
+        if (q.depth === undefined) {
+          res.json(await rm.relationships(db, id));
+          return;
+        }
+        res.json({ depth: q.depth, ...(await rm.traverse(db, id, q.depth, q.limit ?? 1000)) });
+      },
+      relationshipsQuery,
+    ),
+    get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream", 'history', 'EventList', async (req, res) => {
+      const db = p(req, 'db');
+      const id = p(req, 'id');
+      const events = await ports.history.readStream('instance', instanceAggregateId(db, id));
+      // Instances created in bulk have an empty stream until their first change.
+      if (events.length === 0) await requireInstance(db, id);
+      res.json({ items: events });
+    }),
+    get('/databases/:db/instances/:id/at/:version', 'getInstanceAtVersion', 'The instance as it was at a stream version (time travel)', 'history', 'InstanceAtVersion', async (req, res) => {
+      const db = p(req, 'db');
+      const id = p(req, 'id');
+      const version = PATH_PARAMS.version.parse(p(req, 'version'));
+      const events = await ports.history.readStream('instance', instanceAggregateId(db, id), version);
+      const last = events[events.length - 1];
+      const reached = last === undefined ? 0 : (last.aggregate_version ?? events.length);
+      if (reached < version) throw problem('VERSION_NOT_FOUND', `instance '${id}' has no version ${version}`);
+      const upTo = events.filter((e, i) => (e.aggregate_version ?? i + 1) <= version);
+      const state = aggregateStateFrom(upTo, 'instance');
+      res.json({
+        db_name: db,
+        id,
+        version: state.version,
+        status: state.status,
+        as_of: upTo[upTo.length - 1]?.occurred_at ?? null,
+        instance: state.instance ?? null,
+      });
+    }),
+    get('/databases/:db/search', 'search', 'Full-text search over the instances of a database', 'search', 'InstanceList', async (req, res) => {
+      const db = p(req, 'db');
+      const q = parseQuery(searchQuery, req.query);
+      await requireDatabase(db);
+      const items = await rm.search(db, q.q, { limit: q.limit ?? 20, ...(q.class_id !== undefined ? { class_id: q.class_id } : {}) });
+      res.json({ items });
+    }, searchQuery),
+  ];
+}

@@ -1,0 +1,70 @@
+/**
+ * Routes are declared as data so that one list drives both the express router (including 405
+ * answers with Allow) and the OpenAPI document: a route cannot exist without being documented.
+ */
+import type { Request, Response, Router } from 'express';
+import type { z } from 'zod';
+import { problem } from '../problem';
+
+export type Method = 'get' | 'post' | 'put' | 'delete';
+
+export interface ResponseDoc {
+  description: string;
+  /** A name under components.schemas. */
+  schema?: string;
+}
+
+export interface RouteSpec {
+  method: Method;
+  /** Express 5 path relative to /api/v1 (":name" params, "\\:" for a literal colon). */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  /** A write: takes Idempotency-Key, If-Match, X-Actor, Prefer and ?wait. */
+  command?: { type: string; creates: boolean };
+  body?: {
+    schema: z.ZodType;
+    /** Fields the schema requires but the route fills in from the path (documented as optional). */
+    fromPath?: string[];
+    description?: string;
+  };
+  query?: z.ZodObject;
+  /** Parameters a zod object cannot describe (e.g. deepObject filters). */
+  extraQuery?: Array<Record<string, unknown>>;
+  responses: Record<string, ResponseDoc>;
+  handler: (req: Request, res: Response) => Promise<void> | void;
+}
+
+/** `prefix` only labels metrics and logs with the full route pattern. */
+export function mount(router: Router, specs: readonly RouteSpec[], prefix = ''): void {
+  const byPath = new Map<string, RouteSpec[]>();
+  for (const spec of specs) byPath.set(spec.path, [...(byPath.get(spec.path) ?? []), spec]);
+  for (const [path, group] of byPath) {
+    const route = router.route(path);
+    route.all((_req, res, next) => {
+      res.locals.route = prefix + path;
+      next();
+    });
+    for (const spec of group) route[spec.method](spec.handler);
+    const allow = [...new Set(group.flatMap((s) => (s.method === 'get' ? ['GET', 'HEAD'] : [s.method.toUpperCase()])))];
+    allow.push('OPTIONS');
+    route.all((req, res) => {
+      if (req.method === 'OPTIONS') {
+        res.setHeader('Allow', allow.join(', '));
+        res.status(204).end();
+        return;
+      }
+      throw problem('METHOD_NOT_ALLOWED', `${req.method} is not allowed here; allowed: ${allow.join(', ')}`, {
+        headers: { Allow: allow.join(', ') },
+      });
+    });
+  }
+}
+
+/** "/databases/:db/instances\\:bulk" -> "/databases/{db}/instances:bulk" */
+export const openApiPath = (expressPath: string): string =>
+  expressPath.replace(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}').replace(/\\:/g, ':');
+
+export const pathParamsOf = (expressPath: string): string[] =>
+  [...expressPath.matchAll(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);

@@ -1,0 +1,87 @@
+/**
+ * The API process: `npm run api`. Wires the express app to Temporal, S3, PostgreSQL and Kafka
+ * and listens on API_PORT until SIGINT/SIGTERM.
+ */
+import type { Server } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
+import { HeadBucketCommand } from '@aws-sdk/client-s3';
+import { Config, loadConfig } from '../config';
+import { createLogger } from '../logger';
+import { connectInfrastructure, Infrastructure, InfraOptions } from '../composition';
+import { createApp } from './app';
+import { TemporalCommandGateway } from './command-gateway';
+import type { ApiPorts, HealthCheck } from './ports';
+
+export interface RunningApi {
+  server: Server;
+  url: string;
+  infra: Infrastructure;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, o: InfraOptions & { port?: number; taskQueue?: string } = {}): Promise<RunningApi> {
+  const log = createLogger(config.LOG_LEVEL, 'api');
+  const infra = await connectInfrastructure(config, o);
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const admin = infra.kafka.admin();
+  await admin.connect();
+
+  const health: HealthCheck[] = [
+    { name: 'temporal', check: async () => void (await connection.workflowService.getSystemInfo({})) },
+    { name: 's3', check: async () => void (await infra.s3.send(new HeadBucketCommand({ Bucket: config.S3_BUCKET }))) },
+    { name: 'postgres', check: async () => void (await infra.pool.query('SELECT 1')) },
+    { name: 'kafka', check: async () => void (await admin.describeCluster()) },
+  ];
+  const ports: ApiPorts = {
+    commands: new TemporalCommandGateway({
+      client,
+      taskQueue: o.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+      storageMode: config.storageMode,
+      blobs: infra.blobs,
+      ledger: infra.ledger,
+    }),
+    readModels: infra.readModels,
+    history: {
+      readStream: async (aggregateType, aggregateId, toVersion) =>
+        (await infra.eventStores[config.storageMode].readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion })).map((e) => e.envelope),
+    },
+    health,
+    maxWaitMs: config.API_WAIT_MAX_MS,
+    bodyLimit: config.API_BODY_LIMIT,
+  };
+  const app = createApp(ports, log);
+  const port = o.port ?? config.API_PORT;
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(port, config.SPICE_HOST, () => resolve(s));
+    s.once('error', reject);
+  });
+  const address = server.address();
+  const url = `http://${config.SPICE_HOST}:${typeof address === 'object' && address ? address.port : port}`;
+  log.info({ url, storageMode: config.storageMode }, 'api listening');
+  return {
+    server,
+    url,
+    infra,
+    async close() {
+      await new Promise((r) => server.close(r));
+      await admin.disconnect().catch(() => undefined);
+      await connection.close();
+      await infra.close();
+    },
+  };
+}
+
+if (require.main === module) {
+  const config = loadConfig();
+  startApi(config)
+    .then((api) => {
+      const stop = () => void api.close().then(() => process.exit(0));
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    })
+    .catch((err) => {
+      process.stderr.write(`api: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    });
+}

@@ -1,0 +1,118 @@
+/**
+ * The composition root: builds every adapter from the validated config, runs the migrations and
+ * creates bucket and topic. Worker, API, tests and benchmarks all start here; tests pass their own
+ * schema, key prefix and topic so runs never meet.
+ */
+import type { Pool } from 'pg';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { Kafka } from 'kafkajs';
+import { Config, StorageMode } from './config';
+import { createPool } from './adapters/postgres';
+import { migrate, DEFAULT_SCHEMA } from './adapters/migrations';
+import { createS3Client, ensureBucket, S3EventStore } from './adapters/s3-event-store';
+import { LegacyPgEventStore } from './adapters/legacy-event-store';
+import { DualWriteEventStore } from './adapters/dual-write-event-store';
+import { createLedger, DeliveryLedger } from './adapters/ledger';
+import { createKafka, ensureTopic } from './adapters/kafka';
+import { createRelay, KafkaRelay } from './adapters/kafka-relay';
+import { CommandBlobStore } from './adapters/command-blobs';
+import { ReadModels, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
+import type { EventStore } from './adapters/event-store';
+import type { ActivityDeps } from './activities';
+
+export interface InfraOptions {
+  /** PostgreSQL schema of the ledger and the legacy event table. */
+  schema?: string;
+  readModelSchema?: string;
+  /** Key prefix inside the bucket. */
+  s3Prefix?: string;
+  topic?: string;
+  /** Pool size; the worker needs more than the API. */
+  poolMax?: number;
+}
+
+export interface Infrastructure {
+  config: Config;
+  pool: Pool;
+  s3: S3Client;
+  s3Store: S3EventStore;
+  legacyStore: LegacyPgEventStore;
+  eventStores: Record<StorageMode, EventStore>;
+  ledger: DeliveryLedger;
+  kafka: Kafka;
+  relay: KafkaRelay;
+  readModels: ReadModels;
+  blobs: CommandBlobStore;
+  topic: string;
+  schema: string;
+  readModelSchema: string;
+  activityDeps(): ActivityDeps;
+  close(): Promise<void>;
+}
+
+export async function connectInfrastructure(config: Config, o: InfraOptions = {}): Promise<Infrastructure> {
+  const schema = o.schema ?? DEFAULT_SCHEMA;
+  const readModelSchema = o.readModelSchema ?? DEFAULT_READ_MODEL_SCHEMA;
+  const topic = o.topic ?? config.KAFKA_TOPIC;
+  const prefix = o.s3Prefix ?? '';
+
+  const pool = createPool(config, o.poolMax ? { max: o.poolMax } : {});
+  const s3 = createS3Client(config);
+  const kafka = createKafka(config);
+  try {
+    const admin = kafka.admin();
+    await Promise.all([
+      migrate(pool, schema),
+      migrateReadModels(pool, readModelSchema),
+      ensureBucket(s3, config.S3_BUCKET),
+      admin.connect().then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS)).finally(() => admin.disconnect()),
+    ]);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    s3.destroy();
+    throw err;
+  }
+
+  const s3Store = new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
+  const legacyStore = new LegacyPgEventStore(pool, schema);
+  const eventStores: Record<StorageMode, EventStore> = {
+    s3_only: s3Store,
+    legacy: legacyStore,
+    dual_write: new DualWriteEventStore(s3Store, legacyStore),
+  };
+  const ledger = createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
+  const relay = createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
+  const readModels = new ReadModels(pool, readModelSchema);
+  const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
+
+  return {
+    config,
+    pool,
+    s3,
+    s3Store,
+    legacyStore,
+    eventStores,
+    ledger,
+    kafka,
+    relay,
+    readModels,
+    blobs,
+    topic,
+    schema,
+    readModelSchema,
+    activityDeps: () => ({
+      eventStores,
+      s3Events: s3Store,
+      blobs,
+      ledger,
+      relay,
+      projector: readModels,
+      context: readModels,
+    }),
+    async close() {
+      await relay.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+      s3.destroy();
+    },
+  };
+}

@@ -1,0 +1,142 @@
+/** The delivery ledger against the real PostgreSQL: migrations, idempotent record, in-order reading. */
+import { Pool } from 'pg';
+import { eventIdFor, EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
+import { DeliveryLedger, LedgerStreamConflictError } from '../../src/adapters/ledger';
+import { dropSchema, migrate } from '../../src/adapters/migrations';
+import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres';
+import { testConfig, uniqueName } from '../support/env';
+
+const schema = uniqueName('ledger').replace(/-/g, '_');
+let pool: Pool;
+let ledger: DeliveryLedger;
+
+function envelope(aggregateId: string, version: number, commandId = `cmd-${aggregateId}-${version}`): EventEnvelope {
+  return {
+    event_id: eventIdFor(commandId, 0),
+    event_type: 'InstanceCreated',
+    aggregate_type: 'Instance',
+    aggregate_id: aggregateId,
+    aggregate_version: version,
+    occurred_at: new Date().toISOString(),
+    actor: 'test',
+    command_id: commandId,
+    schema_version: 1,
+    payload: { n: version },
+    metadata: { storage_mode: 's3_only' },
+  };
+}
+
+const ref = (e: EventEnvelope): S3Reference => ({ bucket: 'b', key: `events/${e.event_id}.json`, endpoint: 'http://x', event_id: e.event_id });
+
+beforeAll(async () => {
+  pool = createPool(testConfig, { max: 5 });
+  ledger = new DeliveryLedger(pool, { schema, topic: 't', maxMessageBytes: testConfig.KAFKA_MAX_MESSAGE_BYTES });
+});
+
+afterAll(async () => {
+  await dropSchema(pool, schema);
+  await pool.end();
+});
+
+test('migrations run concurrently by several processes apply once and are idempotent', async () => {
+  const pools = [createPool(testConfig, { max: 2 }), createPool(testConfig, { max: 2 }), createPool(testConfig, { max: 2 })];
+  try {
+    const results = await Promise.all(pools.map((p) => migrate(p, schema)));
+    const applied = results.flatMap((r) => r.applied).sort();
+    expect(applied).toEqual([1, 2]);
+    expect((await migrate(pool, schema)).applied).toEqual([]);
+    const { rows } = await pool.query(`SELECT version FROM ${quoteIdent(schema)}.schema_migrations ORDER BY version`);
+    expect(rows.map((r) => r.version)).toEqual([1, 2]);
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+  }
+});
+
+test('recording the same event twice is one row, returning the existing position', async () => {
+  const a = envelope('rec-a', 1);
+  const b = envelope('rec-a', 2);
+  const first = await ledger.record([{ envelope: a, s3: ref(a) }]);
+  expect(first).toEqual([{ eventId: a.event_id, position: expect.any(Number), inserted: true }]);
+  const again = await ledger.record([{ envelope: a, s3: ref(a) }, { envelope: b, s3: ref(b) }, { envelope: a }]);
+  expect(again).toEqual([
+    { eventId: a.event_id, position: first[0].position, inserted: false },
+    { eventId: b.event_id, position: expect.any(Number), inserted: true },
+  ]);
+  expect(again[1].position).toBeGreaterThan(first[0].position);
+  // Concurrent duplicates (two activity attempts at once) still make one row.
+  const c = envelope('rec-a', 3);
+  const racing = await Promise.all([1, 2, 3, 4].map(() => ledger.record([{ envelope: c, s3: ref(c) }])));
+  expect(racing.filter((r) => r[0].inserted)).toHaveLength(1);
+  expect(new Set(racing.map((r) => r[0].position)).size).toBe(1);
+
+  const rows = await ledger.byStream('Instance', 'rec-a');
+  expect(rows.map((r) => r.aggregateVersion)).toEqual([1, 2, 3]);
+  expect(rows[0]).toMatchObject({ status: 'pending', attempts: 0, key: 'rec-a', topic: 't', storageMode: 's3_only', s3Reference: ref(a), payload: a });
+  expect((await ledger.byCommandId(a.command_id)).map((r) => r.eventId)).toEqual([a.event_id]);
+  expect((await ledger.byEventIds([a.event_id, b.event_id, 'nope'])).map((r) => r.eventId)).toEqual([a.event_id, b.event_id]);
+});
+
+test('a different event at a recorded stream version is a typed conflict', async () => {
+  await ledger.record([{ envelope: envelope('conf', 1) }]);
+  await expect(ledger.record([{ envelope: envelope('conf', 1, 'another-command') }])).rejects.toBeInstanceOf(LedgerStreamConflictError);
+});
+
+test('large events are kept as stubs in the ledger', async () => {
+  const big = { ...envelope('big', 1), payload: { blob: 'x'.repeat(testConfig.KAFKA_MAX_MESSAGE_BYTES) } };
+  await ledger.record([{ envelope: big, s3: ref(big) }]);
+  const [row] = await ledger.byEventIds([big.event_id]);
+  expect(row.payload).toEqual({ event_id: big.event_id, event_type: big.event_type, aggregate_type: 'Instance', aggregate_id: 'big', aggregate_version: 1, truncated: true });
+});
+
+test('status counts and the reconciliation query see undelivered rows by age', async () => {
+  const e = envelope('old', 1);
+  await ledger.record([{ envelope: e }]);
+  await pool.query(`UPDATE ${quoteIdent(schema)}.delivery_ledger SET created_at = now() - interval '10 minutes' WHERE event_id = $1`, [e.event_id]);
+  const old = await ledger.undeliveredOlderThan(300);
+  expect(old.map((r) => r.eventId)).toEqual([e.event_id]);
+  const client = await pool.connect();
+  try {
+    await ledger.markDelivered(client, [{ eventId: e.event_id, partition: 2, offset: '9007199254740993' }]);
+  } finally {
+    client.release();
+  }
+  expect(await ledger.undeliveredOlderThan(300)).toEqual([]);
+  const [row] = await ledger.byEventIds([e.event_id]);
+  expect(row).toMatchObject({ status: 'delivered', kafkaPartition: 2, kafkaOffset: '9007199254740993', attempts: 1 });
+  expect(row.deliveredAt).toBeInstanceOf(Date);
+  const counts = await ledger.countsByStatus();
+  expect(counts.delivered).toBe(1);
+  expect(counts.failed).toBe(0);
+  expect(counts.pending).toBeGreaterThan(0);
+});
+
+test('the position reader does not skip rows of a transaction still in flight', async () => {
+  const start = await ledger.readAfter(START_CURSOR, 10_000);
+  let cursor = start.next;
+
+  const slow = await pool.connect();
+  try {
+    await slow.query('BEGIN');
+    const early = envelope('inflight', 1);
+    await ledger.record([{ envelope: early }], slow); // takes the lower position, not committed yet
+    const late = envelope('inflight-other', 1);
+    await ledger.record([{ envelope: late }]); // higher position, committed
+
+    const [earlyRow] = await ledger.byEventIds([early.event_id], slow);
+    const [lateRow] = await ledger.byEventIds([late.event_id]);
+    expect(earlyRow.position).toBeLessThan(lateRow.position);
+
+    const during = await ledger.readAfter(cursor, 100);
+    expect(during.rows.map((r) => r.eventId)).not.toContain(late.event_id);
+    expect(during.rows.map((r) => r.eventId)).not.toContain(early.event_id);
+    cursor = during.next;
+
+    await slow.query('COMMIT');
+    const after = await ledger.readAfter(cursor, 100);
+    expect(after.rows.map((r) => r.eventId)).toEqual([early.event_id, late.event_id]);
+    expect((await ledger.readAfter(after.next, 100)).rows).toEqual([]);
+  } finally {
+    await slow.query('ROLLBACK').catch(() => undefined);
+    slow.release();
+  }
+});

@@ -1,0 +1,37 @@
+/**
+ * A worker process: `npm run worker`. Serves the command task queue until SIGINT/SIGTERM, then
+ * drains (the SDK finishes the tasks in hand). Run several to scale out.
+ */
+import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { loadConfig } from './src/config';
+import { createLogger } from './src/logger';
+import { connectInfrastructure } from './src/composition';
+import { createCommandWorker } from './src/command-worker';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const log = createLogger(config.LOG_LEVEL, 'worker');
+  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
+  const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
+  await infra.relay.start();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createCommandWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    deps: infra.activityDeps(),
+  });
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode }, 'worker started');
+  try {
+    await worker.run();
+  } finally {
+    await connection.close();
+    await infra.close();
+    log.info('worker stopped');
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`worker: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
