@@ -16,7 +16,7 @@ import { createLedger, DeliveryLedger } from './adapters/ledger';
 import { createKafka, ensureTopic } from './adapters/kafka';
 import { createRelay, KafkaRelay } from './adapters/kafka-relay';
 import { CommandBlobStore } from './adapters/command-blobs';
-import { ReadModels, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
+import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
 import type { EventStore } from './adapters/event-store';
 import type { ActivityDeps } from './activities';
 
@@ -41,7 +41,8 @@ export interface Infrastructure {
   ledger: DeliveryLedger;
   kafka: Kafka;
   relay: KafkaRelay;
-  readModels: ReadModels;
+  readModels: PgReadModelQueries;
+  projector: ReadModelProjector;
   blobs: CommandBlobStore;
   topic: string;
   schema: string;
@@ -82,7 +83,8 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   };
   const ledger = createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
   const relay = createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
-  const readModels = new ReadModels(pool, readModelSchema);
+  const readModels = new PgReadModelQueries(pool, readModelSchema);
+  const projector = new ReadModelProjector(pool, readModelSchema);
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {
@@ -96,6 +98,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     kafka,
     relay,
     readModels,
+    projector,
     blobs,
     topic,
     schema,
@@ -106,7 +109,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       blobs,
       ledger,
       relay,
-      projector: readModels,
+      projector,
       context: readModels,
     }),
     async close() {

@@ -1,13 +1,13 @@
 /** What the activities are built over: interfaces, so tests and benchmarks can inject other adapters. */
 import type { StorageMode } from '../config';
-import type { ClassDefinition } from '../domain';
+import type { ClassCatalog, TargetCatalog } from '../domain';
 import type { EventEnvelope, S3Reference, StoredEvent } from '../adapters/event-envelope';
 import type { EventStore } from '../adapters/event-store';
 import type { LedgerInput } from '../adapters/ledger';
 
 export interface ContextQueries {
-  classCatalog(db: string): Promise<Record<string, ClassDefinition>>;
-  instanceRefs(db: string, ids: string[]): Promise<Record<string, { class_id: string; deleted?: boolean } | undefined>>;
+  classCatalog(db: string): Promise<ClassCatalog>;
+  instanceRefs(db: string, ids: string[]): Promise<TargetCatalog>;
   countInstances(db: string, classId: string): Promise<number>;
   /** The batch stream and version holding an instance created in bulk, or null. */
   bulkOrigin(db: string, instanceId: string): Promise<{ aggregate_id: string; version: number } | null>;

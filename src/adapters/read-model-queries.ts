@@ -12,7 +12,7 @@ import type {
   InstanceView,
   ReadModelQueries,
 } from '../api/ports';
-import type { ClassCatalog, ClassDefinition } from '../domain/ontology-class';
+import type { ClassDefinition } from '../domain/ontology-class';
 import type { InstanceRef } from '../domain/instance-validation';
 import type { DatabaseState } from '../domain/state';
 import { ReadModelError } from './read-model-errors';
@@ -33,8 +33,8 @@ export interface BulkOrigin {
 /** What the command workflow reads to build decide()'s context. */
 export interface DecisionContextQueries {
   databaseState(db: string): Promise<DatabaseState>;
-  /** Live classes of the database by id. */
-  classCatalog(db: string): Promise<ClassCatalog>;
+  /** Live classes of the database by id (a ClassCatalog). */
+  classCatalog(db: string): Promise<Record<string, ClassDefinition>>;
   /** Known instances among `ids` (deleted ones flagged); unknown ids are left out. */
   instanceRefs(db: string, ids: readonly string[]): Promise<Record<string, InstanceRef | undefined>>;
   /** Live instances whose class is exactly classId (subclasses not included). */
@@ -311,7 +311,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
     return state;
   }
 
-  async classCatalog(db: string): Promise<ClassCatalog> {
+  async classCatalog(db: string): Promise<Record<string, ClassDefinition>> {
     const { rows } = await this.pool.query<{ class_id: string; definition: ClassDefinition }>(
       `SELECT class_id, definition FROM ${this.s}.classes WHERE db_name = $1`,
       [db],

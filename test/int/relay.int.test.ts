@@ -80,7 +80,9 @@ async function consumeAll(count: number, timeoutMs = 60_000): Promise<Array<Kafk
         if (out.length >= count) done();
       },
     });
-    await Promise.race([finished, sleep(timeoutMs)]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([finished, new Promise((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
     await sleep(500); // give duplicates, if any, a chance to show up
     return out;
   } finally {

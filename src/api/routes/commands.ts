@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
-import { assignInstanceIds, requestSchemas, type CommandType } from '../../domain/commands';
+import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } from '../../domain/commands';
 import type { ApiPorts, CommandStatusView } from '../ports';
 import { problem, ProblemError, statusOfCode } from '../problem';
 import {
@@ -242,7 +242,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
         const db = p(req, 'db');
         const classId = p(req, 'classId');
         const request = parseBody(requestSchemas.CREATE_INSTANCE, withPathField(req.body, 'class_id', classId));
-        const payload = assignInstanceIds(request, newId(`${db}:${classId}`));
+        const payload = parseBody(commandSchemas.CREATE_INSTANCE, assignInstanceIds(request, newId(`${db}:${classId}`)));
         return { command_type: 'CREATE_INSTANCE', db_name: db, payload, resource_url: `${dbUrl(db)}/instances/${encodeURIComponent(payload.id)}` };
       }),
     },
@@ -260,7 +260,9 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
         const db = p(req, 'db');
         const classId = p(req, 'classId');
         const request = parseBody(requestSchemas.BULK_CREATE_INSTANCES, withPathField(req.body, 'class_id', classId));
-        return { command_type: 'BULK_CREATE_INSTANCES', db_name: db, payload: assignInstanceIds(request, newId(`${db}:${classId}:bulk`)) };
+        // The command schema also refuses duplicate ids, which the request schema cannot see before ids are assigned.
+        const payload = parseBody(commandSchemas.BULK_CREATE_INSTANCES, assignInstanceIds(request, newId(`${db}:${classId}:bulk`)));
+        return { command_type: 'BULK_CREATE_INSTANCES', db_name: db, payload };
       }),
     },
     {

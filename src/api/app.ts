@@ -1,0 +1,125 @@
+/**
+ * The express app over the ports. Order matters: hostile paths, content type and body size are
+ * refused before routing and parsing, and every failure ends in the one problem+json handler.
+ */
+import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
+import pino, { type Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { DomainError, isDomainErrorData } from '../domain/errors';
+import { createObservability } from './observability';
+import { buildOpenApi } from './openapi';
+import type { ApiPorts } from './ports';
+import { isKnownCode, problem, ProblemError, sendProblem, statusOfCode } from './problem';
+import { API_PREFIX, commandRoutes } from './routes/commands';
+import { DEFAULT_HEALTH_TIMEOUT_MS, healthRoutes } from './routes/health';
+import { readRoutes } from './routes/reads';
+import { mount } from './routes/route-spec';
+import { PATH_PARAMS, paramValidator, rejectHostilePaths, type PathParam } from './validation';
+
+export interface AppOptions {
+  /** Bound of each readiness check. */
+  healthTimeoutMs?: number;
+  /** Metrics registry; a fresh one (with process metrics) by default. */
+  registry?: Registry;
+}
+
+const JSON_MEDIA_TYPE = /^application\/(?:json|[\w.+-]+\+json)$/;
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** Refuses writes without a JSON content type before the parser, which would otherwise skip them silently. */
+function requireJson(req: Request, _res: Response, next: NextFunction): void {
+  if (!BODY_METHODS.has(req.method)) return next();
+  const mediaType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+  if (!JSON_MEDIA_TYPE.test(mediaType)) {
+    return next(
+      problem('UNSUPPORTED_MEDIA_TYPE', `${req.method} needs Content-Type: application/json` + (mediaType ? `, got '${mediaType}'` : ''), {
+        headers: { 'Accept-Post': 'application/json' },
+      }),
+    );
+  }
+  next();
+}
+
+interface ParserError {
+  type?: string;
+  status?: number;
+  message?: string;
+}
+
+function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request, res: Response): ProblemError {
+  if (err instanceof ProblemError) return err;
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ParserError;
+  switch (e.type) {
+    case 'entity.parse.failed':
+      return problem('MALFORMED_JSON', `the body is not valid JSON: ${e.message ?? ''}`.trim());
+    case 'entity.too.large':
+      return problem('PAYLOAD_TOO_LARGE', `the body exceeds the limit of ${bodyLimit}`);
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return problem('UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding or charset');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return problem('MALFORMED_JSON', e.message ?? 'the body could not be read');
+  }
+  if (err instanceof URIError) return problem('INVALID_ID', 'a path segment is not valid percent-encoding');
+  // Ports may refuse with the domain's own errors (e.g. a gateway that checks an Idempotency-Key synchronously).
+  if (err instanceof DomainError || isDomainErrorData(err)) {
+    const d = err as { code: string; message: string; details: { path: string; message: string }[] };
+    return new ProblemError({ code: d.code, detail: d.message, errors: d.details });
+  }
+  const coded = err as { code?: unknown; message?: unknown };
+  if (typeof coded.code === 'string' && isKnownCode(coded.code) && (statusOfCode(coded.code) ?? 500) < 500) {
+    return new ProblemError({ code: coded.code, detail: typeof coded.message === 'string' ? coded.message : coded.code });
+  }
+  logger.error({ err, req_id: res.locals.requestId, method: req.method, path: req.path }, 'unhandled error');
+  return problem('INTERNAL_ERROR', 'an unexpected error occurred; see the server log with the request id');
+}
+
+/**
+ * createApp(ports, logger?, options?): everything lives under /api/v1; /health/* and /metrics are
+ * also served at the root, where probes and scrapers look for them by convention.
+ */
+export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-oms-api' }), options: AppOptions = {}): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  // Our ETags are stream versions (usable as If-Match); express's body-hash ETags would be mistaken for them.
+  app.set('etag', false);
+  // filter[prop]=value must stay a flat key; the extended parser would build objects (and arrays) from it.
+  app.set('query parser', 'simple');
+
+  const obs = createObservability(logger, options.registry);
+  const health = healthRoutes(ports.health, options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
+  const apiSpecs = [...commandRoutes(ports), ...readRoutes(ports), ...health];
+  const openapi = buildOpenApi([
+    { prefix: API_PREFIX, specs: apiSpecs },
+    { prefix: '', specs: health },
+  ]);
+
+  app.use(obs.requestMiddleware);
+  app.use(rejectHostilePaths);
+  app.get('/metrics', obs.metricsHandler);
+
+  const root = express.Router();
+  mount(root, health);
+  app.use(root);
+
+  const api = express.Router();
+  api.use(requireJson);
+  api.use(express.json({ limit: ports.bodyLimit, type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()) }));
+  for (const name of Object.keys(PATH_PARAMS) as PathParam[]) api.param(name, paramValidator(name));
+  api.get('/openapi.json', (_req, res) => {
+    res.locals.route = `${API_PREFIX}/openapi.json`;
+    res.json(openapi);
+  });
+  mount(api, apiSpecs, API_PREFIX);
+  app.use(API_PREFIX, api);
+
+  app.use((req, _res, next) => next(problem('NOT_FOUND', `no route for ${req.method} ${req.path}`)));
+
+  const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
+    if (res.headersSent) return next(err);
+    sendProblem(req, res, toProblem(err, ports.bodyLimit, logger, req, res));
+  };
+  app.use(errorHandler);
+  return app;
+}

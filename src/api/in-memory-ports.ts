@@ -1,0 +1,179 @@
+/**
+ * In-memory stand-ins of the ports that record every call: for unit tests of the HTTP mapping
+ * and for running the API without the stack. They hold no business rules; tests script outcomes.
+ */
+import type { EventEnvelope } from '../adapters/event-envelope';
+import type {
+  ApiPorts,
+  ClassView,
+  CommandGateway,
+  CommandStatusView,
+  DatabaseView,
+  EdgeView,
+  EventHistory,
+  HealthCheck,
+  InstanceQuery,
+  InstanceView,
+  ReadModelQueries,
+  SubmitCommand,
+  SubmitOutcome,
+} from './ports';
+
+export class RecordingGateway implements CommandGateway {
+  readonly submitted: SubmitCommand[] = [];
+  readonly statusCalls: string[] = [];
+  readonly waitCalls: Array<{ commandId: string; timeoutMs: number }> = [];
+  readonly views = new Map<string, CommandStatusView>();
+  private readonly byKey = new Map<string, string>();
+  private seq = 0;
+  /** What wait() answers; by default the stored view (or null). */
+  onWait: (commandId: string, timeoutMs: number) => CommandStatusView | null = (id) => this.views.get(id) ?? null;
+
+  async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
+    this.submitted.push(cmd);
+    if (cmd.idempotency_key !== undefined) {
+      const first = this.byKey.get(cmd.idempotency_key);
+      if (first !== undefined) return { command_id: first, created: false };
+    }
+    const commandId = `cmd-${++this.seq}`;
+    if (cmd.idempotency_key !== undefined) this.byKey.set(cmd.idempotency_key, commandId);
+    this.views.set(commandId, { command_id: commandId, command_type: cmd.command_type, status: 'PENDING', events: [] });
+    return { command_id: commandId, created: true };
+  }
+
+  async status(commandId: string): Promise<CommandStatusView | null> {
+    this.statusCalls.push(commandId);
+    return this.views.get(commandId) ?? null;
+  }
+
+  async wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null> {
+    this.waitCalls.push({ commandId, timeoutMs });
+    return this.onWait(commandId, timeoutMs);
+  }
+
+  /** Moves a recorded command on, as a worker would. */
+  complete(commandId: string, patch: Partial<CommandStatusView> = {}): CommandStatusView {
+    const view = { ...this.views.get(commandId)!, status: 'COMPLETED' as const, ...patch };
+    this.views.set(commandId, view);
+    return view;
+  }
+
+  fail(commandId: string, error: NonNullable<CommandStatusView['error']>): CommandStatusView {
+    const view = { ...this.views.get(commandId)!, status: 'FAILED' as const, error };
+    this.views.set(commandId, view);
+    return view;
+  }
+}
+
+export class InMemoryReadModels implements ReadModelQueries {
+  readonly calls: Array<{ method: string; args: unknown[] }> = [];
+  databases: DatabaseView[] = [];
+  classes: ClassView[] = [];
+  instances: InstanceView[] = [];
+  edges: Array<EdgeView & { db_name: string }> = [];
+
+  private record(method: string, ...args: unknown[]): void {
+    this.calls.push({ method, args });
+  }
+
+  async listDatabases() {
+    this.record('listDatabases');
+    return this.databases;
+  }
+  async getDatabase(name: string) {
+    this.record('getDatabase', name);
+    return this.databases.find((d) => d.name === name) ?? null;
+  }
+  async listClasses(db: string) {
+    this.record('listClasses', db);
+    return this.classes.filter((c) => c.db_name === db);
+  }
+  async getClass(db: string, classId: string) {
+    this.record('getClass', db, classId);
+    return this.classes.find((c) => c.db_name === db && c.id === classId) ?? null;
+  }
+  async listInstances(db: string, q: InstanceQuery) {
+    this.record('listInstances', db, q);
+    const start = q.cursor === undefined ? 0 : Number(q.cursor);
+    const matching = this.instances.filter(
+      (i) =>
+        i.db_name === db &&
+        (q.class_id === undefined || i.class_id === q.class_id) &&
+        Object.entries(q.filter ?? {}).every(([k, v]) => i.properties[k] === v),
+    );
+    const items = matching.slice(start, start + q.limit);
+    return { items, next_cursor: start + q.limit < matching.length ? String(start + q.limit) : null };
+  }
+  async getInstance(db: string, id: string) {
+    this.record('getInstance', db, id);
+    return this.instances.find((i) => i.db_name === db && i.id === id) ?? null;
+  }
+  async relationships(db: string, id: string) {
+    this.record('relationships', db, id);
+    const strip = ({ from_id, predicate, to_id }: EdgeView) => ({ from_id, predicate, to_id });
+    return {
+      outgoing: this.edges.filter((e) => e.db_name === db && e.from_id === id).map(strip),
+      incoming: this.edges.filter((e) => e.db_name === db && e.to_id === id).map(strip),
+    };
+  }
+  async traverse(db: string, id: string, depth: number, limit: number) {
+    this.record('traverse', db, id, depth, limit);
+    const seen = new Set([id]);
+    const edges: EdgeView[] = [];
+    let frontier = [id];
+    for (let d = 0; d < depth && frontier.length > 0; d++) {
+      const next: string[] = [];
+      for (const e of this.edges.filter((x) => x.db_name === db)) {
+        if (!frontier.includes(e.from_id) && !frontier.includes(e.to_id)) continue;
+        if (!edges.some((x) => x.from_id === e.from_id && x.predicate === e.predicate && x.to_id === e.to_id)) {
+          edges.push({ from_id: e.from_id, predicate: e.predicate, to_id: e.to_id });
+        }
+        for (const n of [e.from_id, e.to_id]) if (!seen.has(n) && seen.size < limit) (seen.add(n), next.push(n));
+      }
+      frontier = next;
+    }
+    return { nodes: this.instances.filter((i) => i.db_name === db && seen.has(i.id)), edges };
+  }
+  async search(db: string, text: string, q: { class_id?: string; limit: number }) {
+    this.record('search', db, text, q);
+    const needle = text.toLowerCase();
+    return this.instances
+      .filter((i) => i.db_name === db && (q.class_id === undefined || i.class_id === q.class_id))
+      .filter((i) => JSON.stringify(i.properties).toLowerCase().includes(needle))
+      .slice(0, q.limit);
+  }
+}
+
+export class InMemoryHistory implements EventHistory {
+  readonly calls: Array<{ aggregateType: string; aggregateId: string; toVersion?: number }> = [];
+  readonly streams = new Map<string, EventEnvelope[]>();
+
+  append(event: EventEnvelope): void {
+    const key = `${event.aggregate_type}/${event.aggregate_id}`;
+    this.streams.set(key, [...(this.streams.get(key) ?? []), event]);
+  }
+
+  async readStream(aggregateType: string, aggregateId: string, toVersion?: number): Promise<EventEnvelope[]> {
+    this.calls.push({ aggregateType, aggregateId, ...(toVersion !== undefined ? { toVersion } : {}) });
+    const events = this.streams.get(`${aggregateType}/${aggregateId}`) ?? [];
+    return toVersion === undefined ? events : events.filter((e) => e.aggregate_version <= toVersion);
+  }
+}
+
+export interface InMemoryPorts extends ApiPorts {
+  commands: RecordingGateway;
+  readModels: InMemoryReadModels;
+  history: InMemoryHistory;
+  health: HealthCheck[];
+}
+
+export function inMemoryPorts(overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimit' | 'health'>> = {}): InMemoryPorts {
+  return {
+    commands: new RecordingGateway(),
+    readModels: new InMemoryReadModels(),
+    history: new InMemoryHistory(),
+    health: overrides.health ?? [],
+    maxWaitMs: overrides.maxWaitMs ?? 30_000,
+    bodyLimit: overrides.bodyLimit ?? '1mb',
+  };
+}

@@ -1,0 +1,122 @@
+/**
+ * The whole pipeline for end-to-end tests, isolated per test file: its own PostgreSQL schemas, S3
+ * key prefix, Kafka topic and Temporal task queue, with a real worker, the real API on an
+ * ephemeral port and a real Kafka consumer recording what arrives.
+ */
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
+import type { Consumer, KafkaMessage } from 'kafkajs';
+import { listKeys } from '../../src/adapters/s3-client';
+import { createCommandWorker, WORKFLOWS_PATH } from '../../src/command-worker';
+import { startApi, RunningApi } from '../../src/api/server';
+import type { Config } from '../../src/config';
+import { testConfig, uniqueName, eventually } from './env';
+
+export interface ConsumedMessage {
+  key: string;
+  headers: Record<string, string>;
+  value: any;
+  partition: number;
+  offset: string;
+}
+
+export interface Pipeline {
+  api: RunningApi;
+  url: string;
+  worker: Worker;
+  client: Client;
+  taskQueue: string;
+  prefix: string;
+  messages: ConsumedMessage[];
+  /** Object keys under this pipeline's prefix. */
+  s3Keys(sub?: string): Promise<string[]>;
+  ledgerRows(where?: string, params?: unknown[]): Promise<any[]>;
+  messagesFor(aggregateId: string): ConsumedMessage[];
+  waitForMessages(n: number, timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
+/** One webpack bundle of the workflow code per jest process: bundling takes seconds. */
+export function workflowBundle() {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  return bundle;
+}
+
+export async function startPipeline(name: string, config: Config = testConfig): Promise<Pipeline> {
+  const id = uniqueName(name);
+  const schema = id.replace(/-/g, '_');
+  const taskQueue = id;
+  const prefix = `${id}/`;
+  const api = await startApi(config, {
+    schema,
+    readModelSchema: `${schema}_rm`,
+    s3Prefix: prefix,
+    topic: id,
+    port: 0,
+    taskQueue,
+  });
+  const infra = api.infra;
+  await infra.relay.start();
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createCommandWorker({
+    connection: nativeConnection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue,
+    deps: infra.activityDeps(),
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+
+  const messages: ConsumedMessage[] = [];
+  const consumer: Consumer = infra.kafka.consumer({ groupId: `${id}-test`, maxWaitTimeInMs: 50 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: infra.topic, fromBeginning: true });
+  await consumer.run({
+    eachMessage: async ({ message, partition }: { message: KafkaMessage; partition: number }) => {
+      messages.push({
+        key: String(message.key),
+        headers: Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)])),
+        value: JSON.parse(String(message.value)),
+        partition,
+        offset: message.offset,
+      });
+    },
+  });
+
+  return {
+    api,
+    url: `${api.url}/api/v1`,
+    worker,
+    client,
+    taskQueue,
+    prefix,
+    messages,
+    async s3Keys(sub = '') {
+      const { objects } = await listKeys(infra.s3, config.S3_BUCKET, `${prefix}${sub}`);
+      return objects.map((o) => o.Key!.slice(prefix.length));
+    },
+    async ledgerRows(where = 'true', params: unknown[] = []) {
+      const r = await infra.pool.query(`SELECT * FROM ${schema}.delivery_ledger WHERE ${where} ORDER BY position`, params);
+      return r.rows;
+    },
+    messagesFor(aggregateId: string) {
+      return messages.filter((m) => m.key === aggregateId);
+    },
+    async waitForMessages(n: number, timeoutMs = 30_000) {
+      await eventually(async () => messages.length, (len) => len >= n, timeoutMs);
+    },
+    async close() {
+      await consumer.disconnect().catch(() => undefined);
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await nativeConnection.close();
+      await connection.close();
+      const pool = infra.pool;
+      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+      await api.close();
+    },
+  };
+}
