@@ -19,6 +19,7 @@ import { CommandBlobStore } from './adapters/command-blobs';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
 import type { EventStore } from './adapters/event-store';
 import type { ActivityDeps } from './activities';
+import type { EventHistory } from './api/ports';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */
@@ -47,6 +48,7 @@ export interface Infrastructure {
   topic: string;
   schema: string;
   readModelSchema: string;
+  history: EventHistory;
   activityDeps(): ActivityDeps;
   close(): Promise<void>;
 }
@@ -84,7 +86,12 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const ledger = createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
   const relay = createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
   const readModels = new PgReadModelQueries(pool, readModelSchema);
-  const projector = new ReadModelProjector(pool, readModelSchema);
+  // A projection that finds a gap (an earlier version still in flight) reads it from the event store.
+  const history = {
+    readStream: async (aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number) =>
+      (await eventStores[config.storageMode].readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
+  };
+  const projector = new ReadModelProjector(pool, readModelSchema, { history });
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {
@@ -103,6 +110,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     topic,
     schema,
     readModelSchema,
+    history,
     activityDeps: () => ({
       eventStores,
       s3Events: s3Store,

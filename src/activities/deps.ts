@@ -29,7 +29,7 @@ export interface ActivityDeps {
   s3Events: { readEvent(ref: S3Reference): Promise<StoredEvent> };
   blobs: BlobStore;
   ledger: { record(rows: LedgerInput[]): Promise<unknown> };
-  relay: { publish(eventIds: string[]): Promise<unknown> };
+  relay: { publishThrough(eventIds: string[]): Promise<unknown> };
   projector: { apply(events: EventEnvelope[]): Promise<unknown> };
   context: ContextQueries;
   bulkBatchSize?: number;

@@ -11,6 +11,7 @@ import {
   DomainErrorData,
   aggregateStateFrom,
   contextNeeds,
+  evolve,
   decide,
   instanceStateFromBatch,
   splitAggregateId,
@@ -22,6 +23,8 @@ import { EventStore, ExpectedVersion, StreamId, VersionConflictError, EventStore
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
+import { StreamStateCache } from './state-cache';
+import { StreamLocks } from './stream-locks';
 
 export type { ActivityDeps } from './deps';
 
@@ -46,6 +49,8 @@ const MAX_CONFLICT_RETRIES = 100;
 
 export function createActivities(deps: ActivityDeps) {
   const cache = new EventCache(deps.cacheSize ?? 5000);
+  const states = new StreamStateCache(deps.cacheSize ?? 5000);
+  const locks = new StreamLocks();
   const now = deps.clock ?? (() => new Date());
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
 
@@ -55,21 +60,47 @@ export function createActivities(deps: ActivityDeps) {
     return raw as Command;
   }
 
-  /** The aggregate's own stream, seeded from its bulk batch when an instance was created in bulk. */
-  async function loadState(store: EventStore, stream: StreamId): Promise<{ state: AggregateState; events: StoredEvent[] }> {
-    const events = await store.readStream(stream);
-    const envelopes = events.map((e) => e.envelope);
-    let from: AggregateState | undefined;
-    if (stream.aggregate_type === 'instance' && !envelopes.some((e) => e.event_type === 'INSTANCE_CREATED')) {
-      const { db, id } = splitAggregateId(stream.aggregate_id);
-      const origin = await deps.context.bulkOrigin(db, id);
-      if (origin) {
-        const batch = await store.readStream({ aggregate_type: 'instance_batch', aggregate_id: origin.aggregate_id }, { fromVersion: origin.version, toVersion: origin.version });
-        if (batch[0]) from = instanceStateFromBatch(batch[0].envelope, id);
-      }
+  /**
+   * The aggregate's state (its own stream, seeded from its bulk batch when an instance was created
+   * in bulk) and the events this command already appended, if an earlier attempt got that far.
+   */
+  async function loadStream(mode: StorageMode, stream: StreamId, commandId: string): Promise<{ state: AggregateState; mine: StoredEvent[] }> {
+    const store = storeFor(mode);
+    const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
+    const cached = states.get(key);
+    let state: AggregateState;
+    const commandIds = new Map(cached?.commandIds ?? []);
+    if (cached) {
+      const tail = await store.readStream(stream, { fromVersion: cached.state.version + 1 });
+      state = tail.reduce((st, e) => evolve(st, e.envelope), cached.state);
+      for (const e of tail) if (!commandIds.has(e.envelope.command_id)) commandIds.set(e.envelope.command_id, e.envelope.aggregate_version);
+    } else {
+      const events = await store.readStream(stream);
+      const envelopes = events.map((e) => e.envelope);
+      for (const e of envelopes) if (!commandIds.has(e.command_id)) commandIds.set(e.command_id, e.aggregate_version);
+      state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', (await bulkSeed(store, stream, envelopes)) as never);
     }
-    const state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', from as never);
-    return { state, events };
+    states.set(key, { state, commandIds });
+    const at = commandIds.get(commandId);
+    const mine = at === undefined ? [] : (await store.readStream(stream, { fromVersion: at })).filter((e) => e.envelope.command_id === commandId);
+    return { state, mine };
+  }
+
+  function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
+    const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
+    const commandIds = new Map(states.get(key)?.commandIds ?? []);
+    for (const e of appended) if (!commandIds.has(e.command_id)) commandIds.set(e.command_id, e.aggregate_version);
+    states.set(key, { state: appended.reduce((st, e) => evolve(st, e), before), commandIds });
+  }
+
+  /** Instances created in bulk have no creation event on their own stream: their batch holds it. */
+  async function bulkSeed(store: EventStore, stream: StreamId, envelopes: EventEnvelope[]): Promise<AggregateState | undefined> {
+    if (stream.aggregate_type !== 'instance' || envelopes.some((e) => e.event_type === 'INSTANCE_CREATED')) return undefined;
+    const { db, id } = splitAggregateId(stream.aggregate_id);
+    const origin = await deps.context.bulkOrigin(db, id);
+    if (!origin) return undefined;
+    const [batch] = await store.readStream({ aggregate_type: 'instance_batch', aggregate_id: origin.aggregate_id }, { fromVersion: origin.version, toVersion: origin.version });
+    return batch ? instanceStateFromBatch(batch.envelope, id) : undefined;
   }
 
   async function loadContext(store: EventStore, command: Command): Promise<DecideContext> {
@@ -119,35 +150,36 @@ export function createActivities(deps: ActivityDeps) {
       const command = await loadCommand(input);
       const stream = streamOf(command) as StreamId;
       const store = storeFor(input.storage_mode);
+      return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
+        for (let attempt = 0; ; attempt++) {
+          const { state, mine } = await loadStream(input.storage_mode, stream, input.command_id);
+          if (mine.length > 0) {
+            // Appended by an earlier attempt of this activity: make sure the ledger has it too.
+            const refs = await recordAndRemember(mine.map((e) => e.envelope), mine.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
+            return { ...stream, version: mine[mine.length - 1].envelope.aggregate_version, events: refs };
+          }
+          if (input.expected_version !== undefined && input.expected_version !== state.version) {
+            throw versionConflict(input.expected_version, state.version);
+          }
+          const decision = decide(command, state, await loadContext(store, command));
+          if (!decision.ok) throw refusal(decision.error);
 
-      for (let attempt = 0; ; attempt++) {
-        const { state, events } = await loadState(store, stream);
-        const mine = events.filter((e) => e.envelope.command_id === input.command_id);
-        if (mine.length > 0) {
-          // Appended by an earlier attempt of this activity: make sure the ledger has it too.
-          const refs = await recordAndRemember(mine.map((e) => e.envelope), mine.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
-          return { ...stream, version: events.length ? events[events.length - 1].envelope.aggregate_version : 0, events: refs };
+          const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
+          const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
+          try {
+            const appended = await store.append(stream, expected, drafts);
+            remember(input.storage_mode, stream, state, drafts);
+            const refs = await recordAndRemember(drafts, appended.events);
+            return { ...stream, version: appended.nextExpectedVersion, events: refs };
+          } catch (err) {
+            if (!(err instanceof VersionConflictError)) throw asActivityError(err);
+            if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
+            if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
+            Context.current().heartbeat({ conflicts: attempt + 1 });
+            await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+          }
         }
-        if (input.expected_version !== undefined && input.expected_version !== state.version) {
-          throw versionConflict(input.expected_version, state.version);
-        }
-        const decision = decide(command, state, await loadContext(store, command));
-        if (!decision.ok) throw refusal(decision.error);
-
-        const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
-        const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
-        try {
-          const appended = await store.append(stream, expected, drafts);
-          const refs = await recordAndRemember(drafts, appended.events);
-          return { ...stream, version: appended.nextExpectedVersion, events: refs };
-        } catch (err) {
-          if (!(err instanceof VersionConflictError)) throw asActivityError(err);
-          if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
-          if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
-          Context.current().heartbeat({ conflicts: attempt + 1 });
-          await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
-        }
-      }
+      });
     },
 
     /** Validates a bulk command as a whole and stores its batches in S3, ready to be appended one by one. */
@@ -155,7 +187,7 @@ export function createActivities(deps: ActivityDeps) {
       const command = await loadCommand(input);
       const stream = streamOf(command) as StreamId;
       const store = storeFor(input.storage_mode);
-      const { state } = await loadState(store, stream);
+      const { state } = await loadStream(input.storage_mode, stream, input.command_id);
       const existing = deps.blobs.planOf(input.command_id);
       const stored = await deps.blobs.getJsonIfExists<BulkPlan>(existing);
       if (stored) return stored; // a retry after the plan was written
@@ -200,9 +232,12 @@ export function createActivities(deps: ActivityDeps) {
       return { ...stream, version, events: refs };
     },
 
-    /** Publishes to Kafka in stream order; marks the ledger rows delivered once Kafka acknowledged them. */
+    /**
+     * Publishes to Kafka in stream order, undelivered predecessors first; marks the ledger rows
+     * delivered once Kafka acknowledged them.
+     */
     async deliver(eventIds: string[]): Promise<void> {
-      await deps.relay.publish(eventIds);
+      await deps.relay.publishThrough(eventIds);
     },
 
     /** Applies the events to the read models (idempotent by stream version). */

@@ -136,6 +136,11 @@ export class KafkaRelay {
     }
   }
 
+  /** Publishes the events together with any undelivered predecessors in their streams, in stream order. */
+  async publishThrough(eventIds: string[]): Promise<PublishResult> {
+    return this.publish(await this.options.ledger.withPendingPredecessors(eventIds));
+  }
+
   private outgoing(row: LockedRow): Outgoing {
     const { value } = encodeEventMessage(row.payload, row.s3Reference, row.storageMode, this.options.maxMessageBytes);
     const message: Message = {

@@ -259,6 +259,24 @@ export class DeliveryLedger {
     return rows.map((r) => ({ ...toRow(r), predecessorStatus: r.predecessor_status }));
   }
 
+  /**
+   * The given events plus every undelivered earlier version of their streams: publishing that set
+   * in order lets the newest event go out at once instead of waiting for its predecessors' own runs.
+   */
+  async withPendingPredecessors(eventIds: string[], db: Queryable = this.pool): Promise<string[]> {
+    if (eventIds.length === 0) return [];
+    const { rows } = await db.query(
+      `SELECT DISTINCT p.event_id, p.position
+       FROM ${this.table} t
+       JOIN ${this.table} p ON p.aggregate_type = t.aggregate_type AND p.aggregate_id = t.aggregate_id
+                           AND p.aggregate_version < t.aggregate_version AND p.status = 'pending'
+       WHERE t.event_id = ANY($1::text[])
+       ORDER BY p.position`,
+      [eventIds],
+    );
+    return [...rows.map((r) => r.event_id as string), ...eventIds];
+  }
+
   async markDelivered(db: Queryable, deliveries: Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     await db.query(

@@ -1,10 +1,11 @@
 /** Failures of the read-model adapter, typed by code so the API and activities can map them without parsing messages. */
 
 export type ReadModelErrorCode =
-  /** A page cursor that this adapter did not issue (or that was tampered with). */
-  | 'INVALID_CURSOR'
-  /** A query argument out of its range (depth, limit). */
-  | 'INVALID_ARGUMENT'
+  /**
+   * A query argument the adapter refuses: a cursor it did not issue, a depth or limit out of range
+   * (details.parameter names it). Same code as the API's 400 problem, so it passes through as one.
+   */
+  | 'INVALID_QUERY'
   /** An event arrived whose predecessors on its stream were never projected. */
   | 'PROJECTION_GAP'
   /** An event that cannot be projected (payload not of its declared type). */

@@ -199,7 +199,7 @@ class ApplyRun {
     if (this.history === undefined) {
       throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: v${e.aggregate_version} arrived before v${current + 1}`, gap);
     }
-    const missing = (await this.history.readStream(e.aggregate_type, e.aggregate_id, e.aggregate_version - 1)).filter(
+    const missing = (await this.history.readStream(e.aggregate_type, e.aggregate_id, e.aggregate_version - 1, current + 1)).filter(
       (m) => m.aggregate_version > current && m.aggregate_version < e.aggregate_version,
     );
     missing.forEach((m, i) => {

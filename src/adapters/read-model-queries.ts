@@ -54,7 +54,7 @@ export function encodeCursor(lastId: string): string {
 
 export function decodeCursor(cursor: string): string {
   const fail = (): never => {
-    throw new ReadModelError('INVALID_CURSOR', 'the cursor is not one this API issued', { cursor: cursor.slice(0, 200) });
+    throw new ReadModelError('INVALID_QUERY', 'the cursor is not one this API issued', { parameter: 'cursor' });
   };
   if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) fail();
   try {
@@ -69,7 +69,7 @@ export function decodeCursor(cursor: string): string {
 
 function checkInt(name: string, value: number, min: number, max: number): void {
   if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new ReadModelError('INVALID_ARGUMENT', `${name} must be an integer from ${min} to ${max}`, { [name]: value });
+    throw new ReadModelError('INVALID_QUERY', `${name} must be an integer from ${min} to ${max}`, { parameter: name, value });
   }
 }
 

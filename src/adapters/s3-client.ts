@@ -101,23 +101,23 @@ export async function ensureBucket(client: S3Client, bucket: string): Promise<vo
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export type PutIfAbsentResult = 'created' | 'exists';
+export type PutIfAbsentResult = { created: true; etag: string | undefined } | { created: false };
 
 /**
- * PUT with `If-None-Match: *`. 'exists' on 412. A 409 means another conditional write of the same
- * key is in flight: wait briefly and retry, so the answer settles to created / exists.
+ * PUT with `If-None-Match: *`. created=false on 412. A 409 means another conditional write of the
+ * same key is in flight: wait briefly and retry, so the answer settles to created / exists.
  */
 export async function putIfAbsent(client: S3Client, bucket: string, key: string, body: string): Promise<PutIfAbsentResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await client.send(
+      const r = await client.send(
         new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }),
       );
-      return 'created';
+      return { created: true, etag: r.ETag };
     } catch (e) {
-      if (isPreconditionFailed(e)) return 'exists';
+      if (isPreconditionFailed(e)) return { created: false };
       if (isConditionalConflict(e)) {
-        if (attempt >= 8) return 'exists';
+        if (attempt >= 8) return { created: false };
         await sleep(2 + Math.random() * 4 * (attempt + 1));
         continue;
       }
@@ -126,8 +126,20 @@ export async function putIfAbsent(client: S3Client, bucket: string, key: string,
   }
 }
 
-export async function putObject(client: S3Client, bucket: string, key: string, body: string): Promise<void> {
-  await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+/** Overwrites only if the object still has this ETag; undefined when it changed or vanished. */
+export async function putIfMatch(client: S3Client, bucket: string, key: string, body: string, etag: string): Promise<string | undefined> {
+  try {
+    const r = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfMatch: etag }));
+    return r.ETag ?? '';
+  } catch (e) {
+    if (isPreconditionFailed(e) || isNotFound(e) || isConditionalConflict(e) || isNotImplemented(e)) return undefined;
+    throw e;
+  }
+}
+
+export async function putObject(client: S3Client, bucket: string, key: string, body: string): Promise<string | undefined> {
+  const r = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' }));
+  return r.ETag;
 }
 
 /** The object's text, or undefined when it does not exist. */

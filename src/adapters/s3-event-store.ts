@@ -55,7 +55,7 @@ import {
   type ReadStreamOptions,
   type StreamId,
 } from './event-store';
-import { ensureBucket, getText, isNotFound, listKeys, mapLimit, putIfAbsent, putObject } from './s3-client';
+import { ensureBucket, getText, isNotFound, listKeys, mapLimit, putIfAbsent, putIfMatch, putObject } from './s3-client';
 import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
 
 export { createS3Client, ensureBucket } from './s3-client';
@@ -108,7 +108,7 @@ export interface DateIndexEntry {
 }
 
 /** Outcome of writing one event's pre-commit objects. */
-type Prepared = { kind: 'ready' } | { kind: 'stored'; version: number };
+type Prepared = { kind: 'ready'; written: Array<[string, string | undefined]> } | { kind: 'stored'; version: number };
 /** Outcome of the commit PUT. */
 type Committed = { kind: 'created' } | { kind: 'stored' } | { kind: 'conflict' };
 
@@ -118,6 +118,8 @@ class RaceLost extends Error {
     readonly committedBefore: number,
     /** Events of the batch found already stored at other versions (a retry of an earlier append). */
     readonly stored: S3AppendedEvent[] = [],
+    /** A version the stream is known to have reached (from the hint), saving a LIST. */
+    readonly knownVersion?: number,
   ) {
     super('race lost');
   }
@@ -172,6 +174,13 @@ export class S3EventStore implements EventStore {
   private readonly hintCapacity: number;
   private readonly maxRaceRetries: number;
   private readonly hints = new Map<string, number>();
+  /**
+   * key -> ETag of a body / date entry this process wrote for an event whose commit then lost
+   * its version (so the object is known uncommitted while its ETag is unchanged).
+   */
+  private readonly ownOrphans = new Map<string, string>();
+  /** Per-stream tail of in-process appends (see exclusive()). */
+  private readonly tails = new Map<string, Promise<void>>();
 
   constructor(opts: S3EventStoreOptions) {
     this.client = opts.client;
@@ -263,12 +272,14 @@ export class S3EventStore implements EventStore {
       this.guardedPut(bodyKey, bytes, committedAt),
       this.guardedPut(dateKey, JSON.stringify(this.dateEntryOf(env)), committedAt),
     ]);
-    const storedAt = body ?? date;
-    if (storedAt === undefined) return { kind: 'ready' };
+    const storedAt = body.committedAt ?? date.committedAt;
+    if (storedAt === undefined) {
+      return { kind: 'ready', written: [[bodyKey, body.etag], [dateKey, date.etag]] };
+    }
     const stored = await r.at(storedAt);
     if (!stored) throw new StoreCorruptedError(`stream index vanished at version ${storedAt}`);
     if (!sameEventContent(stored, env)) throw new EventIdReusedError(env.event_id, stream, storedAt);
-    if (body === undefined) {
+    if (body.committedAt === undefined) {
       // the body was taken for an orphan and replaced, yet the event is committed: restore it
       await putObject(this.client, this.bucket, bodyKey, JSON.stringify(stored));
     }
@@ -277,27 +288,46 @@ export class S3EventStore implements EventStore {
 
   /**
    * Writes `bytes` at `key` unless a committed event's object is there. Returns the committed
-   * version found (object left untouched), or undefined once our bytes are in place.
+   * version found (object left untouched), or the ETag once our bytes are in place.
    */
   private async guardedPut(
     key: string,
     bytes: string,
     committedAt: (existing: { aggregate_version?: unknown; event_id?: unknown } | undefined) => Promise<number | undefined>,
-  ): Promise<number | undefined> {
-    if ((await putIfAbsent(this.client, this.bucket, key, bytes)) === 'created') return undefined;
+  ): Promise<{ committedAt?: number; etag?: string }> {
+    // Fast path for a retry after a lost race: the object is still exactly our orphan (ETag).
+    const own = this.ownOrphans.get(key);
+    if (own !== undefined) {
+      this.ownOrphans.delete(key);
+      const etag = await putIfMatch(this.client, this.bucket, key, bytes, own);
+      if (etag !== undefined) return { etag };
+    }
+    const created = await putIfAbsent(this.client, this.bucket, key, bytes);
+    if (created.created) return { etag: created.etag };
     const existing = await getText(this.client, this.bucket, key);
-    if (existing === bytes) return undefined;
+    if (existing === bytes) return {};
     const v = await committedAt(parseJson(existing));
-    if (v !== undefined) return v;
-    await putObject(this.client, this.bucket, key, bytes); // an orphan: never committed
-    return undefined;
+    if (v !== undefined) return { committedAt: v };
+    return { etag: await putObject(this.client, this.bucket, key, bytes) }; // an orphan: never committed
+  }
+
+  /** Remembers objects this process wrote for an event that definitely lost its version. */
+  private noteOrphans(written: Array<[string, string | undefined]>): void {
+    for (const [key, etag] of written) {
+      if (!etag) continue;
+      this.ownOrphans.set(key, etag);
+      if (this.ownOrphans.size > this.hintCapacity) {
+        const oldest = this.ownOrphans.keys().next().value;
+        if (oldest !== undefined) this.ownOrphans.delete(oldest);
+      }
+    }
   }
 
   /** Step 2, the commit point: the conditional PUT of the stream index object. */
   async commitEvent(env: EventEnvelope): Promise<Committed> {
     const stream = { aggregate_type: env.aggregate_type, aggregate_id: env.aggregate_id };
     const key = this.keys.streamIndexKey(stream, env.aggregate_version);
-    if ((await putIfAbsent(this.client, this.bucket, key, JSON.stringify(env))) === 'created') return { kind: 'created' };
+    if ((await putIfAbsent(this.client, this.bucket, key, JSON.stringify(env))).created) return { kind: 'created' };
     const holder = await this.readIndex(stream, env.aggregate_version);
     if (holder?.event_id !== env.event_id) return { kind: 'conflict' };
     if (!sameEventContent(holder, env)) throw new EventIdReusedError(env.event_id, stream, env.aggregate_version);
@@ -343,9 +373,8 @@ export class S3EventStore implements EventStore {
     const done = new Map<string, S3AppendedEvent>();
     let pending = events;
     for (let attempt = 0; ; attempt++) {
-      const base = await this.baseFor(stream, expectedVersion, attempt > 0);
       try {
-        const placed = await this.appendAt(stream, base, pending, expectedVersion);
+        const placed = await this.appendOnce(stream, expectedVersion, pending, attempt > 0);
         for (const p of placed) done.set(p.event_id, p);
         const out = events.map((e) => done.get(e.event_id)!);
         const next = Math.max(...out.map((o) => o.version));
@@ -354,7 +383,7 @@ export class S3EventStore implements EventStore {
       } catch (e) {
         if (!(e instanceof RaceLost)) throw e;
         for (const s of e.stored) done.set(s.event_id, s);
-        const actual = await this.currentVersion(stream);
+        const actual = e.knownVersion ?? (await this.currentVersion(stream));
         if (!retrying || e.committedBefore > 0 || attempt >= this.maxRaceRetries) {
           const err = new VersionConflictError(stream, expectedVersion, actual);
           if (e.committedBefore > 0) err.message += ` (the first ${e.committedBefore} event(s) of this append were stored)`;
@@ -364,6 +393,27 @@ export class S3EventStore implements EventStore {
         pending = pending.filter((p) => !done.has(p.event_id));
         await new Promise((r) => setTimeout(r, Math.random() * Math.min(50, 2 * attempt)));
       }
+    }
+  }
+
+  /**
+   * Appends to one stream from this process run one at a time: concurrent commands on a hot
+   * aggregate queue here instead of racing (and wasting writes) on S3. Other processes are still
+   * arbitrated by the conditional PUT.
+   */
+  private async exclusive<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
+    const k = streamKeyOf(stream);
+    const prev = this.tails.get(k);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev ? prev.then(() => mine) : mine;
+    this.tails.set(k, tail);
+    if (prev) await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (this.tails.get(k) === tail) this.tails.delete(k);
     }
   }
 
@@ -388,6 +438,22 @@ export class S3EventStore implements EventStore {
     return base;
   }
 
+  /** One attempt, serialised per stream in this process; fails fast (no writes) on a stale base. */
+  private async appendOnce(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], refresh: boolean): Promise<S3AppendedEvent[]> {
+    const r = await this.exclusive(stream, async () => {
+      const base = await this.baseFor(stream, expected, refresh);
+      const hint = this.versionHint(stream);
+      // The hint is never above the real version: a stream known to be past `base` conflicts,
+      // unless this is a retry of events stored there (checked below, outside the queue).
+      if (hint !== undefined && hint > base) return { stale: base, placed: undefined };
+      return { stale: base, placed: await this.appendAt(stream, base, events, expected) };
+    });
+    if (r.placed) return r.placed;
+    const envs = events.map((e, i) => ({ ...e, aggregate_version: r.stale + 1 + i }));
+    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected);
+    throw new RaceLost(0, [], this.versionHint(stream));
+  }
+
   private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion): Promise<S3AppendedEvent[]> {
     const reads = new IndexReads((v) => this.readIndex(stream, v));
     const envs = events.map((e, i) => ({ ...e, aggregate_version: base + 1 + i }));
@@ -410,12 +476,20 @@ export class S3EventStore implements EventStore {
     for (let i = 0; i < envs.length; i++) {
       const c = await this.commitEvent(envs[i]);
       if (c.kind === 'conflict') {
+        const p = prepared[i];
+        if (p.kind === 'ready') this.noteOrphans(p.written);
         if (i > 0) this.noteVersion(stream, envs[i - 1].aggregate_version);
         throw new RaceLost(i);
       }
       out.push({ event_id: envs[i].event_id, version: envs[i].aggregate_version, s3: this.refOf(envs[i]) });
     }
     return out;
+  }
+
+  /** True when the stream index already holds these very events at these versions (a retry). */
+  private async storedAtPositions(stream: StreamId, envs: EventEnvelope[]): Promise<boolean> {
+    const first = await this.readIndex(stream, envs[0].aggregate_version);
+    return first?.event_id === envs[0].event_id;
   }
 
   private async versionExists(stream: StreamId, version: number): Promise<boolean> {

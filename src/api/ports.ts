@@ -126,8 +126,8 @@ export interface ReadModelQueries {
 // ---- event history (S3, or PostgreSQL in legacy mode) ---------------------------------------
 
 export interface EventHistory {
-  /** Events of one stream in version order, up to toVersion when given. */
-  readStream(aggregateType: string, aggregateId: string, toVersion?: number): Promise<EventEnvelope[]>;
+  /** Events of one stream in version order, from fromVersion (default 1) up to toVersion when given. */
+  readStream(aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number): Promise<EventEnvelope[]>;
 }
 
 // ---- health ---------------------------------------------------------------------------------

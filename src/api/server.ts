@@ -42,10 +42,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
       ledger: infra.ledger,
     }),
     readModels: infra.readModels,
-    history: {
-      readStream: async (aggregateType, aggregateId, toVersion) =>
-        (await infra.eventStores[config.storageMode].readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion })).map((e) => e.envelope),
-    },
+    history: infra.history,
     health,
     maxWaitMs: config.API_WAIT_MAX_MS,
     bodyLimit: config.API_BODY_LIMIT,

@@ -15,11 +15,32 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], prefix: Prop
   return issues.map((issue) => ({ path: formatPath([...prefix, ...issue.path]), message: issue.message }));
 }
 
+/**
+ * JSON.parse keeps "__proto__" as an own key, but copying it into a new object (as zod does)
+ * silently drops it or swaps a prototype; refusing it makes the client's mistake visible.
+ * Iterative, so a deeply nested body cannot overflow the stack.
+ */
+export function reservedKeyPaths(body: unknown, max = 20): ErrorDetail[] {
+  const found: ErrorDetail[] = [];
+  const stack: Array<[unknown, PropertyKey[]]> = [[body, []]];
+  while (stack.length > 0 && found.length < max) {
+    const [value, path] = stack.pop()!;
+    if (typeof value !== 'object' || value === null) continue;
+    for (const key of Object.keys(value)) {
+      const child = [...path, Array.isArray(value) ? Number(key) : key];
+      if (key === '__proto__') found.push({ path: formatPath(child), message: "'__proto__' is not allowed as a key" });
+      else stack.push([(value as Record<string, unknown>)[key], child]);
+    }
+  }
+  return found;
+}
+
 /** Validates a request body; every issue is reported, not only the first. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
+  const reserved = reservedKeyPaths(body);
   const parsed = schema.safeParse(body);
-  if (!parsed.success) {
-    const errors = issuesToErrors(parsed.error.issues);
+  if (!parsed.success || reserved.length > 0) {
+    const errors = [...reserved, ...(parsed.success ? [] : issuesToErrors(parsed.error.issues))];
     throw problem('VALIDATION_FAILED', `the request body has ${errors.length} problem(s)`, { errors });
   }
   return parsed.data;
@@ -82,7 +103,6 @@ export function paramValidator(name: PathParam) {
 }
 
 const MAX_SEGMENT = 512;
-// eslint-disable-next-line no-control-regex
 const UNSAFE_DECODED = /[\u0000-\u001f\u007f/\\]/;
 
 /**

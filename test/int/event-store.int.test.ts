@@ -67,16 +67,20 @@ describe('optimistic concurrency', () => {
     const stream = { aggregate_type: 'Counter', aggregate_id: uniqueName('hot') };
     const sub = 'occ200';
     let conflicts = 0;
+    // 4 store instances (as 4 worker processes: separate hints and queues), 50 writers each
+    const processes = Array.from({ length: 4 }, () => storeAt(sub));
     const writer = async (i: number) => {
-      const store = storeAt(sub);
+      const store = processes[i % processes.length];
       const ev = event(stream, { writer: i });
-      for (;;) {
-        const v = await store.currentVersion(stream);
+      let v = await store.currentVersion(stream);
+      for (let attempt = 0; ; attempt++) {
         try {
           return (await store.append(stream, v, [ev])).events[0];
         } catch (e) {
           if (!(e instanceof VersionConflictError)) throw e;
           conflicts++;
+          v = attempt % 4 === 3 ? await store.currentVersion(stream) : e.actual;
+          await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 2 ** attempt)));
         }
       }
     };
@@ -98,7 +102,7 @@ describe('optimistic concurrency', () => {
     const bodies = await Promise.all(placed.map((p) => store.readEvent(p.s3)));
     expect(bodies.map((b) => b.envelope.aggregate_version).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
     expect(await store.aggregateAt(stream, 50)).toHaveLength(50);
-  });
+  }, 400_000);
 });
 
 describe('idempotent retries', () => {

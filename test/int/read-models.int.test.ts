@@ -80,7 +80,7 @@ class Harness {
     this.clock += 1000;
     const occurredAt = new Date(this.clock).toISOString();
     const stored = result.events.map((draft, i) =>
-      envelopeOf(draft, { commandId, position: i, version: base + i + 1, occurredAt, actor: 'tester', storageMode: 's3_only' }),
+      envelopeOf<unknown>(draft, { commandId, position: i, version: base + i + 1, occurredAt, actor: 'tester', storageMode: 's3_only' }),
     );
     this.events.push(...stored);
     return stored;
@@ -303,10 +303,10 @@ describe('read models (PostgreSQL)', () => {
 
     for (const bad of ['%%%', 'bm90LWpzb24', encodeCursor('x').slice(0, -2) + '!!']) {
       const err = await queries.listInstances(DB, { limit: 10, cursor: bad }).catch((e: unknown) => e);
-      expect(isReadModelError(err, 'INVALID_CURSOR')).toBe(true);
+      expect(isReadModelError(err, 'INVALID_QUERY')).toBe(true);
     }
     const err = await queries.listInstances(DB, { limit: 0 }).catch((e: unknown) => e);
-    expect(isReadModelError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect(isReadModelError(err, 'INVALID_QUERY')).toBe(true);
   });
 
   test('relationships, traversal and full-text search', async () => {
@@ -337,7 +337,7 @@ describe('read models (PostgreSQL)', () => {
     expect(capped.nodes.slice(0, 4).map((n) => n.id)).toEqual(['p00005', 'acme', 'p00004', 'p00006']);
     expect(await queries.traverse(DB, 'bob-nobody', 3, 10)).toEqual({ nodes: [], edges: [] });
     const err = await queries.traverse(DB, 'p00005', 6, 10).catch((e: unknown) => e);
-    expect(isReadModelError(err, 'INVALID_ARGUMENT')).toBe(true);
+    expect(isReadModelError(err, 'INVALID_QUERY')).toBe(true);
 
     expect((await queries.search(DB, 'quantum gardening', { limit: 10 })).map((i) => i.id)).toEqual(['p00007']);
     expect((await queries.search(DB, '"ada lovelace"', { limit: 10 })).map((i) => i.id)).toEqual(['ada']);

@@ -36,6 +36,8 @@ export interface RouteSpec {
   handler: (req: Request, res: Response) => Promise<void> | void;
 }
 
+const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
+
 /** `prefix` only labels metrics and logs with the full route pattern. */
 export function mount(router: Router, specs: readonly RouteSpec[], prefix = ''): void {
   const byPath = new Map<string, RouteSpec[]>();
@@ -47,8 +49,8 @@ export function mount(router: Router, specs: readonly RouteSpec[], prefix = ''):
       next();
     });
     for (const spec of group) route[spec.method](spec.handler);
-    const allow = [...new Set(group.flatMap((s) => (s.method === 'get' ? ['GET', 'HEAD'] : [s.method.toUpperCase()])))];
-    allow.push('OPTIONS');
+    const methods = new Set(group.map((s) => s.method));
+    const allow = ALLOW_ORDER.filter((m) => m === 'OPTIONS' || methods.has(m === 'HEAD' ? 'get' : (m.toLowerCase() as Method)));
     route.all((req, res) => {
       if (req.method === 'OPTIONS') {
         res.setHeader('Allow', allow.join(', '));
