@@ -85,7 +85,7 @@ test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progre
   expect(new Set(rows.map((r) => r.status))).toEqual(new Set(['delivered']));
   const page = await send('GET', `/databases/${db}/classes/Item/instances?limit=1&filter[n]=9999`);
   expect(page.body.items.map((i: any) => i.id)).toEqual(['item-9999']);
-  const count = await p.api.infra.pool.query(`SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND id LIKE 'item-%'`, [db]);
+  const count = await p.api.infra.pool.query(`SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND instance_id LIKE 'item-%' AND NOT deleted`, [db]);
   expect(count.rows[0].n).toBe(10_000);
 
   // A bulk-created instance can be updated: its own stream starts at version 1.
