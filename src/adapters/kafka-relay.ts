@@ -186,6 +186,8 @@ export class KafkaRelay {
       const ready = producer.connect().then(() => producer);
       ready.catch(() => {
         if (this.producer === ready) this.producer = null;
+        // A connect that timed out on an unresponsive broker keeps its socket open otherwise.
+        producer.disconnect().catch(() => undefined);
       });
       this.producer = ready;
     }

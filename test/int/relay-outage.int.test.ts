@@ -85,10 +85,6 @@ afterAll(async () => {
   await admin?.disconnect();
   await dropSchema(pool, schema);
   await pool.end();
-  await sleep(2000);
-  // eslint-disable-next-line
-  const hs = (process as any)._getActiveHandles().map((h: any) => `${h.constructor.name} ${h.remoteAddress ?? ''}:${h.remotePort ?? ''} ${h._idleTimeout ?? ''} ${h.localPort ?? ''}`);
-  console.log(hs.join('\n'));
 });
 
 test('a broker outage leaves rows pending with attempts and last_error; they are delivered once it is back', async () => {
