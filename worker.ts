@@ -20,6 +20,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: infra.activityDeps(),
+    rebuild: infra.rebuildDeps(),
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode }, 'worker started');
   try {

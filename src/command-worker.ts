@@ -4,12 +4,14 @@
  */
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from './activities';
+import { createRebuildActivities, RebuildDeps } from './activities/rebuild';
 
 export interface CommandWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   deps: ActivityDeps;
+  rebuild: RebuildDeps;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows' | 'identity'>>;
   /** A pre-built bundle (tests build it once); otherwise the workflow code is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -23,7 +25,7 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(o.deps),
+    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild) },
     ...o.tuning,
   });
 }

@@ -19,6 +19,7 @@ import { CommandBlobStore } from './adapters/command-blobs';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
 import type { EventStore } from './adapters/event-store';
 import type { ActivityDeps } from './activities';
+import type { RebuildDeps } from './activities/rebuild';
 import type { EventHistory } from './api/ports';
 
 export interface InfraOptions {
@@ -50,6 +51,7 @@ export interface Infrastructure {
   readModelSchema: string;
   history: EventHistory;
   activityDeps(): ActivityDeps;
+  rebuildDeps(): RebuildDeps;
   close(): Promise<void>;
 }
 
@@ -120,6 +122,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       projector,
       context: readModels,
     }),
+    rebuildDeps: () => ({ pool, eventStore: eventStores[config.storageMode], history, liveSchema: readModelSchema }),
     async close() {
       await relay.close().catch(() => undefined);
       await pool.end().catch(() => undefined);

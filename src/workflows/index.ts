@@ -1,2 +1,3 @@
 /** Every workflow the worker registers; the worker bundles this file. */
 export { processCommand } from './process-command';
+export { rebuildReadModels } from './rebuild-read-models';

@@ -64,6 +64,7 @@ export async function startPipeline(name: string, config: Config = testConfig): 
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
     deps: infra.activityDeps(),
+    rebuild: infra.rebuildDeps(),
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
