@@ -106,19 +106,16 @@ export class KafkaRelay {
         failure = err;
       }
       await ledger.markDelivered(client, published);
-      if (failure) {
-        const sent = new Set(published.map((d) => d.eventId));
-        const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
-        await ledger.markAttemptFailed(client, unsent, errorText(failure));
-      }
+      const sent = new Set(published.map((d) => d.eventId));
+      const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
+      if (failure) await ledger.markAttemptFailed(client, unsent, errorText(failure));
       await client.query('COMMIT');
       if (failure) {
         // A send that timed out may still be written by the broker later; an idempotent producer
         // would then take our next, different batch at the same sequence number for a duplicate and
         // drop it. A fresh producer (new producer id) turns that case into a harmless duplicate.
         this.reset();
-        const unsent = sendable.length - published.length;
-        throw new KafkaPublishError(`Kafka publish failed (${unsent} event(s) left pending): ${errorText(failure)}`, sendable.map((r) => r.eventId), failure);
+        throw new KafkaPublishError(`Kafka publish failed (${unsent.length} event(s) left pending): ${errorText(failure)}`, unsent, failure);
       }
       if (blocked.length) throw new PredecessorNotDelivered(blocked.map((r) => r.eventId), published.length);
       if (missing.length) throw new EventNotRecordedError(missing);

@@ -483,6 +483,7 @@ export class S3EventStore implements EventStore {
       }
       out.push({ event_id: envs[i].event_id, version: envs[i].aggregate_version, s3: this.refOf(envs[i]) });
     }
+    this.noteVersion(stream, envs[envs.length - 1].aggregate_version); // before the queue moves on
     return out;
   }
 

@@ -1,0 +1,52 @@
+/**
+ * Records workflow histories for the replay test (test/int/replay.int.test.ts uses them to prove that the
+ * current workflow code still replays what earlier code wrote). Run against the stack:
+ *   npx tsx scripts/record-histories.ts
+ * It runs one of each kind of command through an isolated pipeline and writes
+ * test/fixtures/histories/<name>.json. Keep old files: each is a promise to running workflows.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { execFileSync } from 'node:child_process';
+import { loadConfig } from '../src/config';
+import { stackPaths } from './stack/services';
+import { startPipeline } from '../test/support/pipeline';
+
+Runtime.install({ logger: new DefaultLogger('ERROR') });
+const config = loadConfig();
+const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
+
+async function main(): Promise<void> {
+  const p = await startPipeline('record');
+  const send = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${p.url}${url}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    return (await res.json()) as { command_id: string };
+  };
+  const runs: Record<string, string> = {};
+  try {
+    runs['create-database'] = (await send('POST', '/databases', { name: 'replay' })).command_id;
+    runs['create-class'] = (await send('POST', '/databases/replay/classes', { id: 'T', label: 'T', properties: [{ name: 'x', type: 'integer' }], relationships: [] })).command_id;
+    runs['create-instance'] = (await send('POST', '/databases/replay/classes/T/instances', { id: 't1', properties: { x: 1 } })).command_id;
+    runs['update-instance'] = (await send('PUT', '/databases/replay/classes/T/instances/t1', { properties: { x: 2 } })).command_id;
+    runs['refused-instance'] = (await send('POST', '/databases/replay/classes/T/instances', { id: 't1', properties: { x: 3 } })).command_id;
+    runs['bulk-create'] = (await send('POST', '/databases/replay/classes/T/instances:bulk', { instances: Array.from({ length: 2500 }, (_, i) => ({ id: `b${i}`, properties: { x: i } })) })).command_id;
+    fs.mkdirSync(out, { recursive: true });
+    for (const [name, commandId] of Object.entries(runs)) {
+      // Exported by the temporal CLI, exactly as a user would export a production history.
+      const json = execFileSync(stackPaths(config).temporalBin, ['workflow', 'show', '--address', config.temporalAddress, '--workflow-id', `command-${commandId}`, '--output', 'json']);
+      fs.writeFileSync(path.join(out, `${name}.json`), json);
+      process.stdout.write(`recorded ${name} (${JSON.parse(String(json)).events.length} events)\n`);
+    }
+  } finally {
+    await p.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exit(1);
+  },
+);
