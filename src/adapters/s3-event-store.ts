@@ -25,9 +25,16 @@
  * content: EventIdReusedError). So committed objects are never overwritten (invariant 1).
  *
  * CURRENT VERSION. Found by listing the stream's own index prefix (never the bucket) starting
- * after the last version this process saw (an in-process hint, corrected on every conflict).
+ * after the last version this process saw (an in-process hint, corrected on every conflict; it
+ * can only be too low, so "hint > expected" is a conflict detected without any write).
  * A numeric expected version n > 0 is checked to exist (HEAD, in parallel with the body writes,
  * skipped when the hint already proves it), so no append can open a gap in a stream.
+ *
+ * HOT STREAMS. Appends to one stream from one process are queued in-process (one attempt at a
+ * time per stream), so concurrent commands of one worker do not race each other on S3; other
+ * processes are arbitrated by the conditional PUT. After a lost race, the loser's own orphans are
+ * rewritten with `If-Match: <its ETag>` (one request, and safe: a changed ETag falls back to the
+ * guarded path above).
  *
  * LIMITS (documented, by design of S3 without transactions):
  *   - a multi-event append commits versions one after another; if a concurrent writer takes a

@@ -109,7 +109,7 @@ test('instances: create, update, relationships, delete; S3, ledger, Kafka and re
 
   // History from S3 and time travel.
   const history = await send('GET', `/databases/${db}/instances/ada/history`);
-  expect((history.body.events ?? history.body).map((e: any) => e.event_type)).toEqual(['INSTANCE_CREATED', 'INSTANCE_UPDATED']);
+  expect(history.body.items.map((e: any) => e.event_type)).toEqual(['INSTANCE_CREATED', 'INSTANCE_UPDATED']);
   const v1 = await send('GET', `/databases/${db}/instances/ada/at/1`);
   expect(JSON.stringify(v1.body)).toContain('"Ada"');
   expect(JSON.stringify(v1.body)).not.toContain('Lovelace');
