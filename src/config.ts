@@ -19,6 +19,7 @@ export const configSchema = z.object({
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
   TEMPORAL_METRICS_PORT: port.default(7235),
+  TEMPORAL_HTTP_PORT: port.default(7243),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('spice-oms-commands'),
 
@@ -38,6 +39,7 @@ export const configSchema = z.object({
   KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default('512m'),
   /** Bytes; a message body is kept well below the broker's 1 MiB default max.message.bytes. */
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(10_000).default(900_000),
+  KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(5000),
   KAFKA_BROKERS: z.string().optional(),
 
   PG_PORT: port.default(55432),

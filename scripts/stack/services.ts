@@ -123,7 +123,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
 
   const temporal: ServiceSpec = {
     name: 'temporal',
-    ports: [cfg.TEMPORAL_PORT, cfg.TEMPORAL_UI_PORT],
+    ports: [cfg.TEMPORAL_PORT, cfg.TEMPORAL_UI_PORT, cfg.TEMPORAL_HTTP_PORT, cfg.TEMPORAL_METRICS_PORT],
     startTimeoutS: 90,
     installed: () => fs.existsSync(p.temporalBin),
     async install() {
@@ -143,6 +143,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
         '--port', String(cfg.TEMPORAL_PORT),
         '--ui-port', String(cfg.TEMPORAL_UI_PORT),
         '--metrics-port', String(cfg.TEMPORAL_METRICS_PORT),
+        '--http-port', String(cfg.TEMPORAL_HTTP_PORT),
         '--namespace', cfg.TEMPORAL_NAMESPACE,
         '--db-filename', path.join(dir, 'temporal.db'),
         // WAL keeps the single SQLite connection from serialising readers behind every fsync.

@@ -5,13 +5,14 @@
 import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer, ProducerConfig, ICustomPartitioner } from 'kafkajs';
 import type { Config } from '../config';
 
-export function createKafka(config: Pick<Config, 'kafkaBrokers'>, overrides: Partial<KafkaConfig> = {}): Kafka {
+export function createKafka(config: Pick<Config, 'kafkaBrokers'> & Partial<Pick<Config, 'KAFKA_REQUEST_TIMEOUT_MS'>>, overrides: Partial<KafkaConfig> = {}): Kafka {
   return new Kafka({
     clientId: 'spice-oms',
     brokers: config.kafkaBrokers,
     logLevel: logLevel.ERROR,
     connectionTimeout: 3_000,
-    requestTimeout: 30_000,
+    // Short: a broker that does not answer fails the attempt, the ledger notes it, Temporal retries.
+    requestTimeout: config.KAFKA_REQUEST_TIMEOUT_MS ?? 5_000,
     ...overrides,
   });
 }
@@ -71,7 +72,7 @@ export function createIdempotentProducer(kafka: Kafka, overrides: Partial<Produc
     idempotent: true,
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
-    retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+    retry: { retries: 2, initialRetryTime: 200, maxRetryTime: 2_000 },
     ...overrides,
   });
 }

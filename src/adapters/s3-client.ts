@@ -44,7 +44,10 @@ export function createS3Client(config: S3ClientConfig, options: S3ClientOptions 
       httpAgent: new http.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
       httpsAgent: new https.Agent({ keepAlive: true, maxSockets, keepAliveMsecs: 10_000 }),
       connectionTimeout: 5_000,
-      requestTimeout: options.requestTimeoutMs ?? 30_000,
+      // A server that stops answering (socket idle this long) fails the request, so the activity
+      // fails and Temporal retries it, instead of hanging until the activity's own timeout.
+      requestTimeout: options.requestTimeoutMs ?? 10_000,
+      throwOnRequestTimeout: true,
     }),
   });
 }

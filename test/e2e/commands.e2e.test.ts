@@ -170,3 +170,24 @@ test('search attributes let the CLI and Web UI filter commands', async () => {
   const n = await eventually(async () => (await p.client.workflow.count(q)).count, (c) => c >= 3, 20_000);
   expect(n).toBeGreaterThanOrEqual(3);
 });
+
+test('health: live always, ready checks Temporal, S3, PostgreSQL and Kafka', async () => {
+  const live = await fetch(`${p.api.url}/health/live`);
+  expect(live.status).toBe(200);
+  const ready = await fetch(`${p.api.url}/health/ready`);
+  expect(ready.status).toBe(200);
+  const body = (await ready.json()) as { status: string; checks: Record<string, unknown> };
+  expect(body.status).toBe('ok');
+  expect(Object.keys(body.checks).sort()).toEqual(['kafka', 'postgres', 's3', 'temporal']);
+});
+
+test('traversal follows relationships both ways, bounded by depth', async () => {
+  for (const [id, knows] of [['t1', []], ['t2', ['t1']], ['t3', ['t2']]] as const) {
+    expect((await send('POST', `/databases/${db}/classes/Person/instances`, { id, properties: { name: id }, relationships: { knows } }, wait)).status).toBe(201);
+  }
+  const one = await send('GET', `/databases/${db}/instances/t3/relationships?depth=1`);
+  const two = await send('GET', `/databases/${db}/instances/t3/relationships?depth=2`);
+  const ids = (r: any) => r.body.nodes.map((n: any) => n.id).sort();
+  expect(ids(one)).toEqual(['t2', 't3']);
+  expect(ids(two)).toEqual(['t1', 't2', 't3']);
+});

@@ -3,9 +3,6 @@
  * because a paused broker answers nothing (the harshest case for timeouts) and resumes in
  * milliseconds with the same pid, where a restart takes many seconds.
  */
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'pg';
 import { eventIdFor, EventEnvelope } from '../../src/adapters/event-envelope';
@@ -15,6 +12,7 @@ import { KafkaPublishError, KafkaRelay, PredecessorNotDelivered } from '../../sr
 import { DeliveryLedger } from '../../src/adapters/ledger';
 import { dropSchema, migrate } from '../../src/adapters/migrations';
 import { createPool } from '../../src/adapters/postgres';
+import { pauseService, resumeAll } from '../support/outage';
 import { testConfig, uniqueName } from '../support/env';
 
 const schema = uniqueName('relay-outage');
@@ -22,25 +20,8 @@ const topic = uniqueName('relay-outage');
 const maxBytes = testConfig.KAFKA_MAX_MESSAGE_BYTES;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function brokerPid(): number {
-  const file = path.join(testConfig.SPICE_CACHE_DIR ?? path.join(os.homedir(), '.cache', 'spice-oms'), 'run', 'kafka.pid');
-  const text = readFileSync(file, 'utf8').trim();
-  const pid = text.startsWith('{') ? JSON.parse(text).pid : Number(text);
-  if (!Number.isInteger(pid) || pid <= 1) throw new Error(`no Kafka pid in ${file}`);
-  return pid;
-}
-
-let paused: number | null = null;
-function pauseBroker(): void {
-  paused = brokerPid();
-  process.kill(paused, 'SIGSTOP');
-}
-function resumeBroker(): void {
-  if (paused !== null) process.kill(paused, 'SIGCONT');
-  paused = null;
-}
-// Whatever happens to this test, the shared broker must not stay frozen.
-process.once('exit', resumeBroker);
+const pauseBroker = (): void => pauseService('kafka');
+const resumeBroker = resumeAll;
 
 function envelope(aggregateId: string, version: number): EventEnvelope {
   const commandId = `cmd-${aggregateId}-${version}`;
