@@ -79,31 +79,36 @@ export interface MigrateResult {
 }
 
 /**
- * Applies the missing migrations in one transaction. The transaction-scoped advisory lock
- * serialises processes starting together (CREATE SCHEMA IF NOT EXISTS alone races on the catalog);
- * whoever waits re-reads schema_migrations after the winner committed and finds nothing to do.
+ * Applies the missing migrations of one set in one transaction. The transaction-scoped advisory
+ * lock serialises processes starting together (CREATE SCHEMA IF NOT EXISTS alone races on the
+ * catalog); whoever waits re-reads the migration table after the winner committed and finds
+ * nothing to do. Each set keeps its own table, so sets may share a schema without their versions colliding.
  */
-export async function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
+export async function runMigrations(pool: Pool, schema: string, set: { table: string; lockName: string; migrations: readonly Migration[] }): Promise<MigrateResult> {
   const s = quoteIdent(schema);
+  const table = `${s}.${quoteIdent(set.table)}`;
   return withTransaction(pool, async (client) => {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:migrate:' || $1))`, [schema]);
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext($1 || $2))`, [set.lockName, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(
-      `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (
+      `CREATE TABLE IF NOT EXISTS ${table} (
          version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
     );
-    const done = new Set(
-      (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((r) => r.version),
-    );
+    const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${table}`)).rows.map((r) => r.version));
     const applied: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    for (const m of [...set.migrations].sort((a, b) => a.version - b.version)) {
       if (done.has(m.version)) continue;
       await client.query(m.sql(s));
-      await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+      await client.query(`INSERT INTO ${table} (version, name) VALUES ($1, $2)`, [m.version, m.name]);
       applied.push(m.version);
     }
     return { schema, applied };
   });
+}
+
+/** The ledger's and the legacy event table's migrations. */
+export function migrate(pool: Pool, schema: string = DEFAULT_SCHEMA, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrateResult> {
+  return runMigrations(pool, schema, { table: 'schema_migrations', lockName: 'spice-oms:migrate:', migrations });
 }
 
 /** For tests and tear-down scripts. */

@@ -5,16 +5,12 @@
  * the same events produces byte-identical rows.
  */
 import type { Pool } from 'pg';
-import { quoteIdent, withTransaction } from './postgres';
+import { quoteIdent } from './postgres';
+import { Migration, MigrateResult, runMigrations } from './migrations';
 
 export const DEFAULT_READ_MODEL_SCHEMA = 'read_models';
 
-export interface ReadModelMigration {
-  version: number;
-  name: string;
-  /** s = the quoted schema name. */
-  sql: (s: string) => string;
-}
+export type ReadModelMigration = Migration;
 
 export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
   {
@@ -97,42 +93,14 @@ export const READ_MODEL_TABLES: ReadonlyArray<{ name: string; key: readonly stri
   { name: 'stream_positions', key: ['aggregate_type', 'aggregate_id'], exclude: [] },
 ];
 
-export interface ReadModelMigrateResult {
-  schema: string;
-  applied: number[];
-}
+export type ReadModelMigrateResult = MigrateResult;
 
-/**
- * Applies missing migrations in one transaction. The advisory lock serialises processes starting
- * together (CREATE ... IF NOT EXISTS races on the catalog); a waiter re-reads the migration table
- * after the winner committed and finds nothing to do. The migration table has its own name so the
- * read models may share a schema with the ledger's migrations without their versions colliding.
- */
-export async function migrateReadModels(
+export function migrateReadModels(
   pool: Pool,
   schema: string = DEFAULT_READ_MODEL_SCHEMA,
   migrations: readonly ReadModelMigration[] = READ_MODEL_MIGRATIONS,
 ): Promise<ReadModelMigrateResult> {
-  const s = quoteIdent(schema);
-  return withTransaction(pool, async (client) => {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:read-models:migrate:' || $1))`, [schema]);
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${s}.read_model_migrations (
-         version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
-    );
-    const done = new Set(
-      (await client.query<{ version: number }>(`SELECT version FROM ${s}.read_model_migrations`)).rows.map((r) => r.version),
-    );
-    const applied: number[] = [];
-    for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
-      if (done.has(m.version)) continue;
-      await client.query(m.sql(s));
-      await client.query(`INSERT INTO ${s}.read_model_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
-      applied.push(m.version);
-    }
-    return { schema, applied };
-  });
+  return runMigrations(pool, schema, { table: 'read_model_migrations', lockName: 'spice-oms:read-models:migrate:', migrations });
 }
 
 export async function dropReadModels(pool: Pool, schema: string): Promise<void> {
