@@ -191,3 +191,28 @@ test('traversal follows relationships both ways, bounded by depth', async () => 
   expect(ids(one)).toEqual(['t2', 't3']);
   expect(ids(two)).toEqual(['t1', 't2', 't3']);
 });
+
+test('DELETE_ONTOLOGY_CLASS is refused while instances exist, forced deletes; DELETE_DATABASE removes it from the read models', async () => {
+  const eventsOf = async (aggregateId: string) => (await p.ledgerRows('aggregate_id = $1', [aggregateId])).map((r) => [r.event_type, r.status]);
+
+  const refused = await send('DELETE', `/databases/${db}/classes/Person`, undefined, wait);
+  expect(refused.status).toBe(409);
+  expect(refused.body.code).toBe('CLASS_HAS_INSTANCES');
+  expect(await eventsOf(`${db}:Person`)).toEqual([['ONTOLOGY_CLASS_CREATED', 'delivered'], ['ONTOLOGY_CLASS_UPDATED', 'delivered']]);
+
+  const forced = await send('DELETE', `/databases/${db}/classes/Person?force=true`, undefined, wait);
+  expect(forced.status).toBe(200);
+  expect(forced.body.result).toMatchObject({ version: 3, events: [expect.objectContaining({ event_type: 'ONTOLOGY_CLASS_DELETED' })] });
+  expect((await send('GET', `/databases/${db}/classes/Person`)).status).toBe(404);
+  expect(await indexKeys('ontology_class')).toHaveLength(3);
+  await eventually(async () => p.messagesFor(`${db}:Person`).map((m) => m.headers['event-type']), (t) => t.includes('ONTOLOGY_CLASS_DELETED'));
+
+  const gone = await send('DELETE', `/databases/${db}`, undefined, wait);
+  expect(gone.status).toBe(200);
+  expect(await eventsOf(db)).toEqual([['DATABASE_CREATED', 'delivered'], ['DATABASE_DELETED', 'delivered']]);
+  expect((await send('GET', `/databases/${db}`)).status).toBe(404);
+  expect((await send('GET', '/databases')).body.items?.map((d: any) => d.name) ?? []).not.toContain(db);
+  await eventually(async () => p.messagesFor(db).map((m) => m.headers['event-type']), (t) => t.join() === 'DATABASE_CREATED,DATABASE_DELETED');
+  // The history in S3 keeps everything: deletion is an event, not an erasure.
+  expect(await indexKeys('database')).toHaveLength(2);
+});
