@@ -3,10 +3,12 @@
  * drains (the SDK finishes the tasks in hand). Run several to scale out.
  */
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { Client } from '@temporalio/client';
 import { loadConfig } from './src/config';
 import { createLogger } from './src/logger';
 import { connectInfrastructure } from './src/composition';
 import { createCommandWorker } from './src/command-worker';
+import { ensureReconcileSchedule } from './src/reconcile-schedule';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -21,6 +23,12 @@ async function main(): Promise<void> {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
+  });
+  await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    everySeconds: config.RECONCILE_INTERVAL_S,
+    graceSeconds: config.RECONCILE_GRACE_S,
   });
   log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode }, 'worker started');
   try {

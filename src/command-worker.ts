@@ -5,6 +5,7 @@
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { createActivities, ActivityDeps } from './activities';
 import { createRebuildActivities, RebuildDeps } from './activities/rebuild';
+import { createReconcileActivities, ReconcileDeps } from './activities/reconcile';
 
 export interface CommandWorkerOptions {
   connection: NativeConnection;
@@ -12,6 +13,7 @@ export interface CommandWorkerOptions {
   taskQueue: string;
   deps: ActivityDeps;
   rebuild: RebuildDeps;
+  reconcile: ReconcileDeps;
   tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows' | 'identity'>>;
   /** A pre-built bundle (tests build it once); otherwise the workflow code is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -25,7 +27,7 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild) },
+    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild), ...createReconcileActivities(o.reconcile) },
     ...o.tuning,
   });
 }

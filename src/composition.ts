@@ -20,6 +20,7 @@ import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ
 import type { EventStore } from './adapters/event-store';
 import type { ActivityDeps } from './activities';
 import type { RebuildDeps } from './activities/rebuild';
+import type { ReconcileDeps } from './activities/reconcile';
 import type { EventHistory } from './api/ports';
 
 export interface InfraOptions {
@@ -52,6 +53,7 @@ export interface Infrastructure {
   history: EventHistory;
   activityDeps(): ActivityDeps;
   rebuildDeps(): RebuildDeps;
+  reconcileDeps(): ReconcileDeps;
   close(): Promise<void>;
 }
 
@@ -123,6 +125,15 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       context: readModels,
     }),
     rebuildDeps: () => ({ pool, eventStore: eventStores[config.storageMode], history, liveSchema: readModelSchema }),
+    reconcileDeps: () => ({
+      pool,
+      schema,
+      eventStore: eventStores[config.storageMode],
+      ledger,
+      relay,
+      projector,
+      readEvent: (ref) => s3Store.readEvent(ref),
+    }),
     async close() {
       await relay.close().catch(() => undefined);
       await pool.end().catch(() => undefined);

@@ -53,6 +53,10 @@ export const configSchema = z.object({
   API_BODY_LIMIT: z.string().default('25mb'),
   API_WAIT_MAX_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
 
+  /** The reconciliation schedule: how often, and how old an undelivered event must be to be taken over. */
+  RECONCILE_INTERVAL_S: z.coerce.number().int().min(5).max(86_400).default(60),
+  RECONCILE_GRACE_S: z.coerce.number().int().min(0).max(86_400).default(60),
+
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),
 

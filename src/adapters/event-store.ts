@@ -49,6 +49,8 @@ export interface ReadAllOptions {
   from?: string;
   /** Maximum number of events to return (default 100). */
   limit?: number;
+  /** Leave out events younger than this (ms), so a tailing reader's checkpoint never passes one still being written. */
+  settleMs?: number;
 }
 
 export interface ReadAllResult {

@@ -71,6 +71,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX legacy_events_reader_idx ON ${s}.legacy_events (transaction_id, position);
     `,
   },
+  {
+    version: 3,
+    name: 'reconciler_checkpoints',
+    sql: (s) => `
+      CREATE TABLE ${s}.reconciler_checkpoints (
+        name       text PRIMARY KEY,
+        checkpoint text,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+    `,
+  },
 ];
 
 export interface MigrateResult {

@@ -1,3 +1,4 @@
 /** Every workflow the worker registers; the worker bundles this file. */
 export { processCommand } from './process-command';
 export { rebuildReadModels } from './rebuild-read-models';
+export { reconcileDeliveries } from './reconcile';

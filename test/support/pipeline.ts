@@ -65,6 +65,7 @@ export async function startPipeline(name: string, config: Config = testConfig): 
     taskQueue,
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
     workflowBundle: await workflowBundle(),
   });
   const running = worker.run();
