@@ -5,7 +5,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { diagnostics: { warnOnly: false } }] },
   testMatch: ['**/*.test.ts'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
-  setupFiles: ['<rootDir>/test/support/quiet-temporal.ts'],
+  setupFiles: ['<rootDir>/test/support/quiet-logs.ts'],
   testTimeout: 120000,
   // Integration tests share the stack; running them one file at a time keeps a 2-core machine predictable.
   maxWorkers: 1,

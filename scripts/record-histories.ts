@@ -1,9 +1,10 @@
 /**
  * Records workflow histories for the replay test (test/int/replay.int.test.ts uses them to prove that the
  * current workflow code still replays what earlier code wrote). Run against the stack:
- *   npx tsx scripts/record-histories.ts
+ *   npx tsx scripts/record-histories.ts <label>
  * It runs one of each kind of command through an isolated pipeline and writes
- * test/fixtures/histories/<name>.json. Keep old files: each is a promise to running workflows.
+ * test/fixtures/histories/<label>-<name>.json. Keep old files: each stands for runs that may still
+ * be in flight when new code is deployed. Label a new set after the workflow change it records.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,6 +16,8 @@ import { startPipeline } from '../test/support/pipeline';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const config = loadConfig();
+const label = process.argv[2];
+if (!label || !/^[a-z0-9-]+$/.test(label)) throw new Error('usage: record-histories <label>, e.g. v3-my-change');
 const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 
 async function main(): Promise<void> {
@@ -35,7 +38,7 @@ async function main(): Promise<void> {
     for (const [name, commandId] of Object.entries(runs)) {
       // Exported by the temporal CLI, exactly as a user would export a production history.
       const json = execFileSync(stackPaths(config).temporalBin, ['workflow', 'show', '--address', config.temporalAddress, '--workflow-id', `command-${commandId}`, '--output', 'json']);
-      fs.writeFileSync(path.join(out, `${name}.json`), json);
+      fs.writeFileSync(path.join(out, `${label}-${name}.json`), json);
       process.stdout.write(`recorded ${name} (${JSON.parse(String(json)).events.length} events)\n`);
     }
   } finally {

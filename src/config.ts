@@ -60,6 +60,10 @@ export const configSchema = z.object({
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),
 
+  /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
+  WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

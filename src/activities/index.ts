@@ -48,8 +48,8 @@ export interface BulkPlan {
 const MAX_CONFLICT_RETRIES = 100;
 
 export function createActivities(deps: ActivityDeps) {
-  const cache = new EventCache(deps.cacheSize ?? 5000);
-  const states = new StreamStateCache(deps.cacheSize ?? 5000);
+  const cache = new EventCache(deps.cacheSize ?? 2000);
+  const states = new StreamStateCache(deps.cacheSize ?? 2000);
   const locks = new StreamLocks();
   const now = deps.clock ?? (() => new Date());
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
@@ -175,7 +175,8 @@ export function createActivities(deps: ActivityDeps) {
             if (!(err instanceof VersionConflictError)) throw asActivityError(err);
             if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
             if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
-            Context.current().heartbeat({ conflicts: attempt + 1 });
+            const ctx = Context.current();
+            if (!ctx.info.isLocal) ctx.heartbeat({ conflicts: attempt + 1 });
             await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
           }
         }

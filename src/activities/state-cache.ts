@@ -12,7 +12,7 @@ export interface CachedStream {
   commandIds: Map<string, number>;
 }
 
-const MAX_COMMAND_IDS = 2000;
+const MAX_COMMAND_IDS = 200;
 
 export class StreamStateCache {
   private readonly map = new Map<string, CachedStream>();

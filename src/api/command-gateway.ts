@@ -180,11 +180,19 @@ export class TemporalCommandGateway implements CommandGateway {
   async wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null> {
     const handle = this.o.client.workflow.getHandle(workflowIdOf(commandId));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      handle.result().catch(() => undefined),
-      new Promise((r) => (timer = setTimeout(r, timeoutMs))),
+    const outcome = await Promise.race([
+      handle.result().then(
+        (result) => ({ done: true as const, result: result as ProcessCommandResult }),
+        () => ({ done: false as const }),
+      ),
+      new Promise<{ done: false }>((r) => (timer = setTimeout(() => r({ done: false }), timeoutMs))),
     ]);
     clearTimeout(timer);
+    // A completed command is answered from the result in hand: no second describe and result call.
+    if (outcome.done) {
+      const result = outcome.result;
+      return { command_id: commandId, command_type: result.command_type, status: 'COMPLETED', result, events: await this.deliveries(result.events) };
+    }
     return this.status(commandId);
   }
 

@@ -33,7 +33,7 @@ test('Kafka away: the event is stored and recorded, delivery retries, and comple
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'k1', properties: { n: 1 } });
     expect(accepted.status).toBe(202);
     const id = accepted.body.command_id;
-    const retrying = await eventually(() => status(id), (s) => s.status === 'RETRYING', 60_000, 500);
+    const retrying = await eventually(() => status(id), (s) => s.status === 'RETRYING', 120_000, 500);
     expect(retrying.retry.activity).toBe('deliver');
     // Stored in S3 and the ledger already; pending there with the failed attempt noted.
     const rows = await p.ledgerRows('aggregate_id = $1', [`${db}:k1`]);
@@ -53,7 +53,7 @@ test('Kafka away: the event is stored and recorded, delivery retries, and comple
   } finally {
     resumeAll();
   }
-}, 180_000);
+}, 300_000);
 
 test('MinIO away: the command retries and completes when MinIO is back; nothing is lost', async () => {
   pauseService('minio');
@@ -62,7 +62,7 @@ test('MinIO away: the command retries and completes when MinIO is back; nothing 
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'm1', properties: { n: 2 } });
     expect(accepted.status).toBe(202);
     id = accepted.body.command_id;
-    await eventually(() => status(id), (s) => s.status === 'RETRYING', 90_000, 500);
+    await eventually(() => status(id), (s) => s.status === 'RETRYING', 120_000, 500);
     expect(await p.ledgerRows('aggregate_id = $1', [`${db}:m1`])).toHaveLength(0);
   } finally {
     resumeAll();
@@ -71,4 +71,4 @@ test('MinIO away: the command retries and completes when MinIO is back; nothing 
   expect(done.result.version).toBe(1);
   expect((await send('GET', `/databases/${db}/instances/m1`)).body.properties).toEqual({ n: 2 });
   expect(await p.ledgerRows('aggregate_id = $1', [`${db}:m1`])).toHaveLength(1);
-}, 240_000);
+}, 300_000);

@@ -29,7 +29,7 @@ async function orphanInS3(id: string, record: boolean) {
   const classes = await infra.readModels.classCatalog(db);
   const decision = decide(command, initialState('instance'), { database, classes, targets: {} });
   if (!decision.ok) throw new Error(decision.error.message);
-  const envelope = envelopeOf(decision.events[0], { commandId: randomUUID(), position: 0, version: 1, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' });
+  const envelope = envelopeOf<unknown>(decision.events[0], { commandId: randomUUID(), position: 0, version: 1, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' });
   const appended = await infra.s3Store.append({ aggregate_type: 'instance', aggregate_id: `${db}:${id}` }, 'no_stream', [envelope]);
   if (record) await infra.ledger.record([{ envelope, s3: appended.events[0].s3 }]);
   return envelope.event_id;
