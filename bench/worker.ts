@@ -1,15 +1,12 @@
 /**
- * The benchmark's own worker entry point (`npm run bench -- --worker bench`): worker.ts with worker
- * options from BENCH_WORKER_OPTIONS (JSON, e.g. {"maxCachedWorkflows":2000,"workflowTaskPollerBehavior":
- * {"type":"autoscaling"}}) and, with BENCH_WORKFLOWS=local, the bench copy of the workflow that runs
- * its activities as local activities (bench/workflows-local). Nothing in src/ changes.
+ * The benchmark's own worker entry point (`npm run bench -- --worker bench`): the shipped worker
+ * with extra worker options from BENCH_WORKER_OPTIONS (JSON, e.g. {"maxCachedWorkflows":2000,
+ * "maxConcurrentWorkflowTaskExecutions":100}), for tuning experiments. Nothing in src/ changes.
  */
-import path from 'node:path';
-import { NativeConnection, Runtime, DefaultLogger, Worker, WorkerOptions } from '@temporalio/worker';
+import { NativeConnection, Runtime, DefaultLogger, WorkerOptions } from '@temporalio/worker';
 import { loadConfig } from '../src/config';
 import { connectInfrastructure } from '../src/composition';
-import { createActivities } from '../src/activities';
-import { WORKFLOWS_PATH } from '../src/command-worker';
+import { createCommandWorker } from '../src/command-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -18,14 +15,14 @@ async function main(): Promise<void> {
   await infra.relay.start();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const extra = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
-  const workflowsPath = process.env.BENCH_WORKFLOWS === 'local' ? path.join(__dirname, 'workflows-local', 'index.ts') : WORKFLOWS_PATH;
-  const worker = await Worker.create({
+  const worker = await createCommandWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
-    workflowsPath,
-    activities: createActivities(infra.activityDeps()),
-    ...extra,
+    deps: infra.activityDeps(),
+    rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
+    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS, ...extra },
   });
   try {
     await worker.run();

@@ -14,7 +14,7 @@ export interface CommandWorkerOptions {
   deps: ActivityDeps;
   rebuild: RebuildDeps;
   reconcile: ReconcileDeps;
-  tuning?: Partial<Pick<WorkerOptions, 'maxConcurrentActivityTaskExecutions' | 'maxConcurrentLocalActivityExecutions' | 'maxConcurrentWorkflowTaskExecutions' | 'maxCachedWorkflows' | 'identity'>>;
+  tuning?: Partial<WorkerOptions>;
   /** A pre-built bundle (tests build it once); otherwise the workflow code is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }

@@ -2,10 +2,10 @@
  * processCommand: one durable run per command. Workflow code only: deterministic, no I/O; every
  * effect is an activity, retried by Temporal until the service behind it is back.
  *
- * The steps of a single command first run as local activities: one workflow task for the whole
- * command instead of three, and no task-queue round trip per step. A step that still fails after a
- * few quick local attempts continues as a regular activity, retried without limit and visible as
- * such (pending activity, attempt count, last failure) in the status endpoint and the Web UI.
+ * A single command first runs as one local activity: one workflow task and one activation for the
+ * whole command instead of three tasks and a task-queue round trip per step. If that attempt fails,
+ * the steps continue as regular activities, retried without limit and visible as such (pending
+ * activity, attempt count, last failure) in the status endpoint and the Web UI.
  */
 import {
   proxyActivities,
@@ -61,14 +61,25 @@ function isRefusal(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
 }
 
-/** The local attempt first; an infrastructure failure hands the step to its durable, visible form. */
-async function localFirst<A extends unknown[], R>(local: (...a: A) => Promise<R>, durable: (...a: A) => Promise<R>, ...args: A): Promise<R> {
+/**
+ * The whole command as one local activity; when it fails for any reason but a refusal, the
+ * durable steps take over where it stopped (each step is idempotent).
+ */
+async function fastPath(input: ProcessCommandInput, progress: CommandProgress) {
   try {
-    return await local(...args);
+    return await fast.runCommand(input);
   } catch (err) {
     if (isRefusal(err)) throw err;
-    return durable(...args);
+    return durablePath(input, progress);
   }
+}
+
+async function durablePath(input: ProcessCommandInput, progress: CommandProgress) {
+  const appended = await decideAndAppend(input);
+  progress.events = appended.events;
+  progress.phase = 'DELIVERING';
+  await deliverAndProject(appended.events);
+  return appended;
 }
 
 export async function processCommand(input: ProcessCommandInput): Promise<ProcessCommandResult> {
@@ -78,12 +89,8 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
   try {
     if (input.command_type === 'BULK_CREATE_INSTANCES') return await processBulk(input, progress);
 
-    const useLocal = patched(LOCAL_FAST_PATH);
     progress.phase = 'DECIDING';
-    const appended = useLocal ? await localFirst(fast.decideAndAppend, decideAndAppend, input) : await decideAndAppend(input);
-    progress.events = appended.events;
-    progress.phase = 'DELIVERING';
-    await deliverAndProject(appended.events, useLocal);
+    const appended = patched(LOCAL_FAST_PATH) ? await fastPath(input, progress) : await durablePath(input, progress);
     progress.phase = 'COMPLETED';
     return {
       command_id: input.command_id,
@@ -138,12 +145,11 @@ async function processBulk(input: ProcessCommandInput, progress: CommandProgress
   };
 }
 
-async function deliverAndProject(events: AppendedEventRef[], useLocal = false): Promise<void> {
+async function deliverAndProject(events: AppendedEventRef[]): Promise<void> {
   if (events.length === 0) return;
   const ids = events.map((e) => e.event_id);
   // Kafka and the read models are independent consumers of the same stored events.
-  if (useLocal) await Promise.all([localFirst(fast.deliver, deliver, ids), localFirst(fast.project, project, events)]);
-  else await Promise.all([deliver(ids), project(events)]);
+  await Promise.all([deliver(ids), project(events)]);
 }
 
 /** A refusal raised in an activity reaches the client as the workflow's own failure, with its code. */
