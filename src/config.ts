@@ -51,6 +51,11 @@ export const configSchema = z.object({
 
   API_PORT: port.default(8080),
   API_BODY_LIMIT: z.string().default('25mb'),
+  /**
+   * Run a worker inside the API process: workflows then start eagerly (the first workflow task comes
+   * back with the start call, skipping the task queue). Separate workers may still serve the queue.
+   */
+  API_EMBEDDED_WORKER: bool.default(false),
   API_WAIT_MAX_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
 
   /** The reconciliation schedule: how often, and how old an undelivered event must be to be taken over. */

@@ -37,6 +37,8 @@ export interface GatewayOptions {
   storageMode: StorageMode;
   blobs: { bodyOf(commandId: string, hash: string): { bucket: string; key: string; endpoint: string; event_id: string }; putJson(ref: { bucket: string; key: string }, body: unknown): Promise<void> };
   ledger: { byEventIds(ids: string[]): Promise<LedgerRow[]> };
+  /** Ask the server to hand the first workflow task to this process's own worker. */
+  eagerStart?: boolean;
   /** Commands whose JSON is larger go to S3 and travel by reference (Temporal payloads stay small). */
   inlineLimitBytes?: number;
 }
@@ -101,6 +103,7 @@ export class TemporalCommandGateway implements CommandGateway {
         // A running run with this id is joined, a closed one is never started again.
         workflowIdConflictPolicy: 'USE_EXISTING',
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        ...(this.o.eagerStart ? { requestEagerStart: true } : {}),
         memo: memo as unknown as Record<string, unknown>,
         typedSearchAttributes: [
           { key: SearchAttributes.CommandType, value: cmd.command_type },

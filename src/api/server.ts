@@ -4,6 +4,8 @@
  */
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createCommandWorker } from '../command-worker';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Config, loadConfig } from '../config';
 import { createLogger } from '../logger';
@@ -22,8 +24,11 @@ export interface RunningApi {
 export async function startApi(config: Config, o: InfraOptions & { port?: number; taskQueue?: string } = {}): Promise<RunningApi> {
   const log = createLogger(config.LOG_LEVEL, 'api');
   const infra = await connectInfrastructure(config, o);
+  const taskQueue = o.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
   const connection = await Connection.connect({ address: config.temporalAddress });
-  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const embedded = config.API_EMBEDDED_WORKER ? await startEmbeddedWorker(config, infra, taskQueue) : undefined;
+  // Eager start needs the client on the embedded worker's own native connection.
+  const client = new Client({ connection: embedded?.connection ?? connection, namespace: config.TEMPORAL_NAMESPACE });
   const admin = infra.kafka.admin();
   await admin.connect();
 
@@ -36,8 +41,9 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
   const ports: ApiPorts = {
     commands: new TemporalCommandGateway({
       client,
-      taskQueue: o.taskQueue ?? config.TEMPORAL_TASK_QUEUE,
+      taskQueue,
       storageMode: config.storageMode,
+      eagerStart: embedded !== undefined,
       blobs: infra.blobs,
       ledger: infra.ledger,
     }),
@@ -63,8 +69,32 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     async close() {
       await new Promise((r) => server.close(r));
       await admin.disconnect().catch(() => undefined);
+      await embedded?.stop();
       await connection.close();
       await infra.close();
+    },
+  };
+}
+
+async function startEmbeddedWorker(config: Config, infra: Infrastructure, taskQueue: string) {
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  await infra.relay.start();
+  const worker = await createCommandWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue,
+    deps: infra.activityDeps(),
+    rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
+    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
+  });
+  const running = worker.run();
+  return {
+    connection,
+    async stop() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
     },
   };
 }
