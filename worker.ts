@@ -7,7 +7,7 @@ import { Client } from '@temporalio/client';
 import { loadConfig } from './src/config';
 import { createLogger } from './src/logger';
 import { connectInfrastructure } from './src/composition';
-import { createCommandWorker } from './src/command-worker';
+import { bundleInChildProcess, createCommandWorker } from './src/command-worker';
 import { ensureReconcileSchedule } from './src/reconcile-schedule';
 
 async function main(): Promise<void> {
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: infra.activityDeps(),
+    workflowBundle: await bundleInChildProcess(),
     tuning: {
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,

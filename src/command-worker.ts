@@ -2,7 +2,12 @@
  * A worker of the command task queue: the bundled workflow code plus the activities over the
  * given adapters. Several processes may run it on one queue; Temporal spreads the work.
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
+import { WORKFLOWS_PATH } from './workflows-path';
 import { createActivities, ActivityDeps } from './activities';
 import { createRebuildActivities, RebuildDeps } from './activities/rebuild';
 import { createReconcileActivities, ReconcileDeps } from './activities/reconcile';
@@ -19,7 +24,23 @@ export interface CommandWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-export const WORKFLOWS_PATH = require.resolve('./workflows');
+export { WORKFLOWS_PATH };
+
+/**
+ * Bundles the workflow code in a child process and returns the bundle's path. Bundling in the
+ * worker itself would leave webpack's ~100+ MB in the worker's resident memory for its lifetime.
+ */
+export async function bundleInChildProcess(): Promise<{ codePath: string }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-oms-bundle-'));
+  const codePath = path.join(dir, 'workflow-bundle.js');
+  const script = path.join(__dirname, '..', 'scripts', 'bundle-workflows.ts');
+  await new Promise<void>((resolve, reject) => {
+    execFile(process.execPath, [...process.execArgv, script, codePath], { env: process.env }, (err, _out, stderr) =>
+      err ? reject(new Error(`bundling the workflow code failed: ${stderr || err.message}`)) : resolve(),
+    );
+  });
+  return { codePath };
+}
 
 export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
   return Worker.create({
