@@ -1,10 +1,11 @@
 /**
- * The reconciliation runs as a Temporal schedule, created by every worker at start (the first one
- * wins; later ones find it and update its interval), visible and pausable in the Web UI.
+ * The reconciliation runs as a Temporal schedule per task queue, created by every worker of that
+ * queue at start (the first one wins; later ones update its interval), visible and pausable in the Web UI.
  */
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
 
-export const RECONCILE_SCHEDULE_ID = 'spice-oms-reconcile';
+/** One schedule per task queue: deployments sharing a namespace do not take each other's over. */
+export const reconcileScheduleId = (taskQueue: string): string => `spice-oms-reconcile-${taskQueue}`;
 
 export async function ensureReconcileSchedule(client: Client, o: { taskQueue: string; everySeconds: number; graceSeconds: number }): Promise<void> {
   const action = {
@@ -16,7 +17,7 @@ export async function ensureReconcileSchedule(client: Client, o: { taskQueue: st
   const spec = { intervals: [{ every: o.everySeconds * 1000 }] };
   try {
     await client.schedule.create({
-      scheduleId: RECONCILE_SCHEDULE_ID,
+      scheduleId: reconcileScheduleId(o.taskQueue),
       spec,
       action,
       // A slow run is never doubled: the next one waits for its turn.
@@ -24,6 +25,6 @@ export async function ensureReconcileSchedule(client: Client, o: { taskQueue: st
     });
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-    await client.schedule.getHandle(RECONCILE_SCHEDULE_ID).update((prev) => ({ ...prev, spec, action }));
+    await client.schedule.getHandle(reconcileScheduleId(o.taskQueue)).update((prev) => ({ ...prev, spec, action }));
   }
 }
