@@ -2,34 +2,12 @@
  * S3EventStore against the real MinIO: optimistic concurrency, idempotent retries and the
  * expected-version semantics. Every test works in its own key prefix.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { envelopeOf, type EventEnvelope } from '../../src/adapters/event-envelope';
-import { EventIdReusedError, VersionConflictError, type ExpectedVersion, type StreamId } from '../../src/adapters/event-store';
-import { S3EventStore, createS3Client } from '../../src/adapters/s3-event-store';
-import { testConfig, uniqueName } from '../support/env';
+import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import { EventIdReusedError, VersionConflictError, type ExpectedVersion } from '../../src/adapters/event-store';
+import { uniqueName } from '../support/env';
+import { s3StoreFixture } from '../support/events';
 
-const client = createS3Client(testConfig);
-const runPrefix = uniqueName('es-int');
-const storeAt = (sub: string) => new S3EventStore({ client, bucket: testConfig.S3_BUCKET, endpoint: testConfig.s3Endpoint, prefix: `${runPrefix}/${sub}` });
-
-let seq = 0;
-function event(stream: StreamId, payload: unknown = {}, occurredAt = '2026-03-01T12:00:00.000Z'): EventEnvelope {
-  return envelopeOf(
-    { event_type: 'ThingHappened', ...stream, payload },
-    { commandId: uniqueName(`cmd${seq++}`), position: 0, version: 0, occurredAt, actor: 'test', storageMode: 's3_only' },
-  );
-}
-
-async function listAll(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const r = await client.send(new ListObjectsV2Command({ Bucket: testConfig.S3_BUCKET, Prefix: prefix, ContinuationToken: token }));
-    for (const o of r.Contents ?? []) keys.push(o.Key!);
-    token = r.IsTruncated ? r.NextContinuationToken : undefined;
-  } while (token);
-  return keys;
-}
+const { client, storeAt, event, listAll } = s3StoreFixture('es-int');
 
 beforeAll(async () => {
   await storeAt('setup').ensureBucket();

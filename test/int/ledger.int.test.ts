@@ -1,30 +1,18 @@
 /** The delivery ledger against the real PostgreSQL: migrations, idempotent record, in-order reading. */
 import { Pool } from 'pg';
-import { eventIdFor, EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
+import { EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
 import { DeliveryLedger, LedgerStreamConflictError } from '../../src/adapters/ledger';
 import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/migrations';
 import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres';
 import { testConfig, uniqueName } from '../support/env';
+import { versionedEnvelope } from '../support/events';
 
 const schema = uniqueName('ledger').replace(/-/g, '_');
 let pool: Pool;
 let ledger: DeliveryLedger;
 
-function envelope(aggregateId: string, version: number, commandId = `cmd-${aggregateId}-${version}`): EventEnvelope {
-  return {
-    event_id: eventIdFor(commandId, 0),
-    event_type: 'InstanceCreated',
-    aggregate_type: 'Instance',
-    aggregate_id: aggregateId,
-    aggregate_version: version,
-    occurred_at: new Date().toISOString(),
-    actor: 'test',
-    command_id: commandId,
-    schema_version: 1,
-    payload: { n: version },
-    metadata: { storage_mode: 's3_only' },
-  };
-}
+const envelope = (aggregateId: string, version: number, commandId?: string): EventEnvelope =>
+  versionedEnvelope(aggregateId, version, { commandId, eventType: 'InstanceCreated' });
 
 const ref = (e: EventEnvelope): S3Reference => ({ bucket: 'b', key: `events/${e.event_id}.json`, endpoint: 'http://x', event_id: e.event_id });
 

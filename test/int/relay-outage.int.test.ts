@@ -5,7 +5,7 @@
  */
 import { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'pg';
-import { eventIdFor, EventEnvelope } from '../../src/adapters/event-envelope';
+import { EventEnvelope } from '../../src/adapters/event-envelope';
 import { createKafka, ensureTopic } from '../../src/adapters/kafka';
 import { parseEventMessage } from '../../src/adapters/kafka-message';
 import { KafkaPublishError, KafkaRelay, PredecessorNotDelivered } from '../../src/adapters/kafka-relay';
@@ -14,6 +14,7 @@ import { dropSchema, migrate } from '../../src/adapters/migrations';
 import { createPool } from '../../src/adapters/postgres';
 import { pauseService, resumeAll } from '../support/outage';
 import { testConfig, uniqueName } from '../support/env';
+import { versionedEnvelope } from '../support/events';
 
 const schema = uniqueName('relay-outage');
 const topic = uniqueName('relay-outage');
@@ -23,22 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const pauseBroker = (): void => pauseService('kafka');
 const resumeBroker = resumeAll;
 
-function envelope(aggregateId: string, version: number): EventEnvelope {
-  const commandId = `cmd-${aggregateId}-${version}`;
-  return {
-    event_id: eventIdFor(commandId, 0),
-    event_type: 'InstanceUpdated',
-    aggregate_type: 'Instance',
-    aggregate_id: aggregateId,
-    aggregate_version: version,
-    occurred_at: new Date().toISOString(),
-    actor: 'test',
-    command_id: commandId,
-    schema_version: 1,
-    payload: { n: version },
-    metadata: { storage_mode: 'dual_write' },
-  };
-}
+const envelope = (aggregateId: string, version: number): EventEnvelope => versionedEnvelope(aggregateId, version, { storageMode: 'dual_write' });
 
 let pool: Pool;
 let kafka: Kafka;

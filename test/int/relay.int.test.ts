@@ -2,7 +2,7 @@
 import { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { eventIdFor, EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
+import { EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
 import { createEventReader, EventUnavailableError } from '../../src/adapters/event-reader';
 import { createKafka, ensureTopic } from '../../src/adapters/kafka';
 import { isStub, parseEventMessage } from '../../src/adapters/kafka-message';
@@ -11,6 +11,7 @@ import { DeliveryLedger } from '../../src/adapters/ledger';
 import { dropSchema, migrate } from '../../src/adapters/migrations';
 import { createPool } from '../../src/adapters/postgres';
 import { testConfig, uniqueName } from '../support/env';
+import { versionedEnvelope } from '../support/events';
 
 const schema = uniqueName('relay');
 const topic = uniqueName('relay');
@@ -21,22 +22,7 @@ let admin: Admin;
 let ledger: DeliveryLedger;
 let relay: KafkaRelay;
 
-function envelope(aggregateId: string, version: number, payload: unknown = { n: version }): EventEnvelope {
-  const commandId = `cmd-${aggregateId}-${version}`;
-  return {
-    event_id: eventIdFor(commandId, 0),
-    event_type: 'InstanceUpdated',
-    aggregate_type: 'Instance',
-    aggregate_id: aggregateId,
-    aggregate_version: version,
-    occurred_at: new Date().toISOString(),
-    actor: 'test',
-    command_id: commandId,
-    schema_version: 1,
-    payload,
-    metadata: { storage_mode: 's3_only' },
-  };
-}
+const envelope = (aggregateId: string, version: number, payload?: unknown): EventEnvelope => versionedEnvelope(aggregateId, version, { payload });
 
 const ref = (e: EventEnvelope): S3Reference => ({ bucket: 'spice-event-store', key: `events/${e.aggregate_id}/${e.event_id}.json`, endpoint: 'http://127.0.0.1:9000', event_id: e.event_id });
 
