@@ -112,7 +112,7 @@ export async function startPipeline(name: string, config: Config = testConfig): 
     },
     async close() {
       await consumer.disconnect().catch(() => undefined);
-      worker.shutdown();
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await nativeConnection.close();
       await connection.close();
