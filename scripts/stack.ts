@@ -22,10 +22,17 @@ const say = (msg: string) => process.stdout.write(`[stack ${secs(t0).padStart(6)
 const pidFile = (s: ServiceSpec) => path.join(paths.run, `${s.name}.pid`);
 const logFile = (s: ServiceSpec) => path.join(paths.logs, `${s.name}.log`);
 
+/**
+ * The pid of the service as this stack started it, or null. A pid file can outlive its process
+ * (a reboot, a killed session) and the number can since belong to something else: the process
+ * must still run the command the stack started.
+ */
 function readPid(s: ServiceSpec): number | null {
   try {
-    const pid = Number(JSON.parse(fs.readFileSync(pidFile(s), 'utf8')).pid);
-    return Number.isInteger(pid) && pid > 0 ? pid : null;
+    const { pid, cmd } = JSON.parse(fs.readFileSync(pidFile(s), 'utf8')) as { pid: number; cmd: string };
+    if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return null;
+    const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0];
+    return path.basename(cmdline) === path.basename(cmd) ? pid : null;
   } catch {
     return null;
   }

@@ -292,6 +292,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
           ...owner,
         });
       }
+      removeStalePostmasterPid(p.pgData);
       return {
         cmd: path.join(bin, 'postgres'),
         args: [
@@ -334,6 +335,24 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
 
   // Start order: the stores first, Temporal last (its start is the slowest to answer).
   return [postgres, minio, kafka, temporal];
+}
+
+/**
+ * A postgres killed without a shutdown (a reboot, a killed session) leaves postmaster.pid behind;
+ * if its pid now belongs to another process, postgres refuses to start. Only a postgres process
+ * holding that pid keeps the file.
+ */
+function removeStalePostmasterPid(dataDir: string): void {
+  const file = path.join(dataDir, 'postmaster.pid');
+  if (!fs.existsSync(file)) return;
+  const pid = Number(fs.readFileSync(file, 'utf8').split('\n')[0]);
+  let cmdline = '';
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    /* no such process */
+  }
+  if (!cmdline.includes('postgres')) fs.rmSync(file);
 }
 
 export function postgresBinDir(): string | null {
