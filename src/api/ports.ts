@@ -3,8 +3,8 @@
  * (createApp(ports)), the composition root passes the real implementations.
  */
 import type { CommandType, ErrorDetail } from '../domain';
-import type { EventEnvelope, S3Reference } from '../adapters/event-envelope';
-import type { CommandProgress, ProcessCommandResult } from '../workflows/definitions';
+import type { EventEnvelope } from '../adapters/event-envelope';
+import type { AppendedEventRef, CommandProgress, ProcessCommandResult } from '../workflows/definitions';
 
 // ---- commands -------------------------------------------------------------------------------
 
@@ -28,13 +28,7 @@ export interface SubmitOutcome {
 
 export type CommandStatus = 'PENDING' | 'PROCESSING' | 'COMPLETED' | 'FAILED' | 'RETRYING';
 
-export interface EventDelivery {
-  event_id: string;
-  event_type: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  version: number;
-  s3?: S3Reference;
+export interface EventDelivery extends AppendedEventRef {
   delivery: { status: 'pending' | 'delivered' | 'failed' | 'unknown'; attempts: number; kafka_partition?: number; kafka_offset?: string; delivered_at?: string; last_error?: string };
 }
 

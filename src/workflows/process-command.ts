@@ -92,15 +92,7 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
     progress.phase = 'DECIDING';
     const appended = patched(LOCAL_FAST_PATH) ? await fastPath(input, progress) : await durablePath(input, progress);
     progress.phase = 'COMPLETED';
-    return {
-      command_id: input.command_id,
-      command_type: input.command_type,
-      aggregate_type: appended.aggregate_type,
-      aggregate_id: appended.aggregate_id,
-      version: appended.version,
-      events: appended.events,
-      event_count: appended.events.length,
-    };
+    return resultOf(input, appended, appended.events);
   } catch (err) {
     progress.phase = 'FAILED';
     throw unwrapRefusal(err);
@@ -134,14 +126,19 @@ async function processBulk(input: ProcessCommandInput, progress: CommandProgress
   }
   await inFlight;
   progress.phase = 'COMPLETED';
+  return resultOf(input, { ...plan, version }, all);
+}
+
+/** The command's result; a bulk command lists its first events only, its count is complete. */
+function resultOf(input: ProcessCommandInput, stream: { aggregate_type: string; aggregate_id: string; version: number }, events: AppendedEventRef[]): ProcessCommandResult {
   return {
     command_id: input.command_id,
     command_type: input.command_type,
-    aggregate_type: plan.aggregate_type,
-    aggregate_id: plan.aggregate_id,
-    version,
-    events: all.slice(0, MAX_LISTED_EVENTS),
-    event_count: all.length,
+    aggregate_type: stream.aggregate_type,
+    aggregate_id: stream.aggregate_id,
+    version: stream.version,
+    events: events.slice(0, MAX_LISTED_EVENTS),
+    event_count: events.length,
   };
 }
 
