@@ -7,6 +7,27 @@ import path from 'node:path';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const BYTE_UNITS = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 } as const;
+const MIN_BODY_LIMIT = 1024;
+const MAX_BODY_LIMIT = 1024 ** 3;
+
+/**
+ * "25mb" -> 26214400. The unit is required: express would read a bare "25" as 25 bytes and an
+ * unknown unit ("25m", "25 MiB") as no limit at all, both silently.
+ */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^\s*(\d{1,10}(?:\.\d{1,3})?)\s*(b|kb|mb|gb)\s*$/i.exec(text);
+  if (m === null) return undefined;
+  return Math.floor(Number(m[1]) * BYTE_UNITS[m[2].toLowerCase() as keyof typeof BYTE_UNITS]);
+}
+
+const byteSize = z.string().superRefine((text, ctx) => {
+  const bytes = parseByteSize(text);
+  if (bytes === undefined) ctx.addIssue({ code: 'custom', message: `'${text}' is not a size with a unit, e.g. 512kb, 25mb, 1gb (units b, kb, mb, gb)` });
+  else if (bytes < MIN_BODY_LIMIT || bytes > MAX_BODY_LIMIT) ctx.addIssue({ code: 'custom', message: `'${text}' must be from 1kb to 1gb` });
+});
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -50,7 +71,13 @@ export const configSchema = z.object({
   DATABASE_URL: z.string().optional(),
 
   API_PORT: port.default(8080),
-  API_BODY_LIMIT: z.string().default('25mb'),
+  API_BODY_LIMIT: byteSize.default('25mb'),
+  /** Input limits of the API (README "Input limits"); each refusal has its own problem code. */
+  API_MAX_BODY_DEPTH: count(4, 1000).default(64),
+  API_MAX_STRING_LENGTH: count(1, 100_000_000).default(1_000_000),
+  API_MAX_PROPERTIES_PER_INSTANCE: count(1, 100_000).default(500),
+  API_MAX_PREDICATES_PER_INSTANCE: count(1, 100_000).default(500),
+  API_MAX_IDS_PER_REQUEST: count(1, 10_000_000).default(100_000),
   /**
    * Run a worker inside the API process: workflows then start eagerly (the first workflow task comes
    * back with the start call, skipping the task queue). Separate workers may still serve the queue.
@@ -75,8 +102,22 @@ export const configSchema = z.object({
 export type RawConfig = z.infer<typeof configSchema>;
 export type StorageMode = 'legacy' | 'dual_write' | 's3_only';
 
+/** What the API refuses before a command is built; see README "Input limits". */
+export interface InputLimits {
+  /** Nesting of objects and arrays in a body (the body itself is level 1). */
+  maxBodyDepth: number;
+  /** UTF-16 code units of one string inside an instance's property values. */
+  maxStringLength: number;
+  maxPropertiesPerInstance: number;
+  maxPredicatesPerInstance: number;
+  /** Relationship target ids in one request, over all its instances and predicates. */
+  maxIdsPerRequest: number;
+}
+
 export interface Config extends RawConfig {
   storageMode: StorageMode;
+  apiBodyLimitBytes: number;
+  inputLimits: InputLimits;
   temporalAddress: string;
   temporalUiUrl: string;
   s3Endpoint: string;
@@ -105,6 +146,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return {
     ...c,
     storageMode: storageModeOf(c.ENABLE_S3_EVENT_STORE, c.ENABLE_DUAL_WRITE),
+    apiBodyLimitBytes: parseByteSize(c.API_BODY_LIMIT)!,
+    inputLimits: {
+      maxBodyDepth: c.API_MAX_BODY_DEPTH,
+      maxStringLength: c.API_MAX_STRING_LENGTH,
+      maxPropertiesPerInstance: c.API_MAX_PROPERTIES_PER_INSTANCE,
+      maxPredicatesPerInstance: c.API_MAX_PREDICATES_PER_INSTANCE,
+      maxIdsPerRequest: c.API_MAX_IDS_PER_REQUEST,
+    },
     temporalAddress: `${h}:${c.TEMPORAL_PORT}`,
     temporalUiUrl: `http://${h}:${c.TEMPORAL_UI_PORT}`,
     s3Endpoint: c.S3_ENDPOINT ?? `http://${h}:${c.MINIO_PORT}`,

@@ -5,7 +5,9 @@
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { ConfigError, parseByteSize } from '../config';
 import { DomainError, isDomainErrorData } from '../domain/errors';
+import { bodyProblem, inspectBody } from './body-inspection';
 import { createObservability } from './observability';
 import { buildOpenApi } from './openapi';
 import type { ApiPorts } from './ports';
@@ -38,6 +40,15 @@ function requireJson(req: Request, _res: Response, next: NextFunction): void {
     );
   }
   next();
+}
+
+/** Runs once per write, right after the parser: no route and no schema sees a body that fails it. */
+function inspectBodies(ports: ApiPorts) {
+  return (req: Request, _res: Response, next: NextFunction): void => {
+    if (!BODY_METHODS.has(req.method) || req.body === undefined) return next();
+    const issues = inspectBody(req.body, ports.limits);
+    next(issues.length > 0 ? bodyProblem(issues) : undefined);
+  };
 }
 
 interface ParserError {
@@ -80,6 +91,8 @@ function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request
  * also served at the root, where probes and scrapers look for them by convention.
  */
 export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-oms-api' }), options: AppOptions = {}): Express {
+  const bodyLimitBytes = parseByteSize(ports.bodyLimit);
+  if (bodyLimitBytes === undefined) throw new ConfigError(`body limit '${ports.bodyLimit}' needs a unit, e.g. 25mb`);
   const app = express();
   app.disable('x-powered-by');
   // Our ETags are stream versions (usable as If-Match); express's body-hash ETags would be mistaken for them.
@@ -105,7 +118,8 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
 
   const api = express.Router();
   api.use(requireJson);
-  api.use(express.json({ limit: ports.bodyLimit, type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()) }));
+  api.use(express.json({ limit: bodyLimitBytes, type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()) }));
+  api.use(inspectBodies(ports));
   for (const name of Object.keys(PATH_PARAMS) as PathParam[]) api.param(name, paramValidator(name));
   api.get('/openapi.json', (_req, res) => {
     res.locals.route = `${API_PREFIX}/openapi.json`;

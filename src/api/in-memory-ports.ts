@@ -3,6 +3,7 @@
  * and for running the API without the stack. They hold no business rules; tests script outcomes.
  */
 import type { EventEnvelope } from '../adapters/event-envelope';
+import { loadConfig, type InputLimits } from '../config';
 import type {
   ApiPorts,
   ClassView,
@@ -167,7 +168,12 @@ export interface InMemoryPorts extends ApiPorts {
   health: HealthCheck[];
 }
 
-export function inMemoryPorts(overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimit' | 'health'>> = {}): InMemoryPorts {
+/** The defaults of .env.example, from the one config module. */
+const DEFAULT_LIMITS = loadConfig({}).inputLimits;
+
+export function inMemoryPorts(
+  overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimit' | 'health'>> & { limits?: Partial<InputLimits> } = {},
+): InMemoryPorts {
   return {
     commands: new RecordingGateway(),
     readModels: new InMemoryReadModels(),
@@ -175,5 +181,6 @@ export function inMemoryPorts(overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'b
     health: overrides.health ?? [],
     maxWaitMs: overrides.maxWaitMs ?? 30_000,
     bodyLimit: overrides.bodyLimit ?? '1mb',
+    limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
 }

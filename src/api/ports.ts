@@ -2,6 +2,7 @@
  * What the REST API needs from the rest of the system, as interfaces: the app is built over them
  * (createApp(ports)), the composition root passes the real implementations.
  */
+import type { InputLimits } from '../config';
 import type { CommandType, ErrorDetail } from '../domain';
 import type { EventEnvelope } from '../adapters/event-envelope';
 import type { AppendedEventRef, CommandProgress, ProcessCommandResult } from '../workflows/definitions';
@@ -138,5 +139,7 @@ export interface ApiPorts {
   health: HealthCheck[];
   /** Upper bound of ?wait=true / Prefer: wait=N. */
   maxWaitMs: number;
+  /** Largest body, with a unit ("25mb"): API_BODY_LIMIT, validated by the config. */
   bodyLimit: string;
+  limits: InputLimits;
 }

@@ -23,6 +23,11 @@ export const API_PROBLEM_STATUS = {
   VERSION_CONFLICT: 409,
   EVENT_ID_REUSED: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
+  BODY_TOO_DEEP: 422,
+  UNSTORABLE_STRING: 422,
+  UNSAFE_NUMBER: 422,
+  STRING_TOO_LONG: 422,
+  TOO_MANY_ITEMS: 422,
   INTERNAL_ERROR: 500,
   NOT_READY: 503,
 } as const;
@@ -54,6 +59,11 @@ const TITLES: Record<ProblemCode, string> = {
   VERSION_CONFLICT: 'Version conflict',
   EVENT_ID_REUSED: 'Event id reused',
   IDEMPOTENCY_KEY_REUSED: 'Idempotency key reused with a different request',
+  BODY_TOO_DEEP: 'Request body nested too deeply',
+  UNSTORABLE_STRING: 'String with characters that cannot be stored',
+  UNSAFE_NUMBER: 'Number that cannot be kept exactly',
+  STRING_TOO_LONG: 'String too long',
+  TOO_MANY_ITEMS: 'Too many items in one request',
   INTERNAL_ERROR: 'Internal server error',
   NOT_READY: 'Service not ready',
 };

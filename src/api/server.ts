@@ -52,6 +52,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     health,
     maxWaitMs: config.API_WAIT_MAX_MS,
     bodyLimit: config.API_BODY_LIMIT,
+    limits: config.inputLimits,
   };
   const app = createApp(ports, log);
   const port = o.port ?? config.API_PORT;

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { batchIdSchema, databaseNameSchema, instanceIdSchema } from '../domain/commands';
 import { classIdSchema } from '../domain/ontology-class';
 import { formatPath } from '../domain/paths';
+import { refusedCharacterOf } from '../domain/text';
 import type { ErrorDetail } from '../domain/errors';
 import { problem } from './problem';
 
@@ -16,37 +17,33 @@ export function issuesToErrors(issues: readonly z.core.$ZodIssue[], prefix: Prop
 }
 
 /**
- * JSON.parse keeps "__proto__" as an own key, but copying it into a new object (as zod does)
- * silently drops it or swaps a prototype; refusing it makes the client's mistake visible.
- * Iterative, so a deeply nested body cannot overflow the stack.
+ * Validates a request body; every issue is reported, not only the first. Depth, characters,
+ * numbers and reserved keys were checked before (body-inspection.ts, once per request).
  */
-export function reservedKeyPaths(body: unknown, max = 20): ErrorDetail[] {
-  const found: ErrorDetail[] = [];
-  const stack: Array<[unknown, PropertyKey[]]> = [[body, []]];
-  while (stack.length > 0 && found.length < max) {
-    const [value, path] = stack.pop()!;
-    if (typeof value !== 'object' || value === null) continue;
-    for (const key of Object.keys(value)) {
-      const child = [...path, Array.isArray(value) ? Number(key) : key];
-      if (key === '__proto__') found.push({ path: formatPath(child), message: "'__proto__' is not allowed as a key" });
-      else stack.push([(value as Record<string, unknown>)[key], child]);
-    }
-  }
-  return found;
-}
-
-/** Validates a request body; every issue is reported, not only the first. */
 export function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.output<S> {
-  const reserved = reservedKeyPaths(body);
   const parsed = schema.safeParse(body);
-  if (!parsed.success || reserved.length > 0) {
-    const errors = [...reserved, ...(parsed.success ? [] : issuesToErrors(parsed.error.issues))];
+  if (!parsed.success) {
+    const errors = issuesToErrors(parsed.error.issues);
     throw problem('VALIDATION_FAILED', `the request body has ${errors.length} problem(s)`, { errors });
   }
   return parsed.data;
 }
 
+/** Query values reach PostgreSQL as parameters (filters, search text), which refuse what a column would. */
+function refuseUnstorableQuery(query: unknown): void {
+  if (!isPlainObject(query)) return;
+  const errors: ErrorDetail[] = [];
+  for (const [key, value] of Object.entries(query)) {
+    for (const text of [key, ...(Array.isArray(value) ? value : [value])]) {
+      const refused = typeof text === 'string' ? refusedCharacterOf(text) : undefined;
+      if (refused !== undefined) errors.push({ path: key, message: refused });
+    }
+  }
+  if (errors.length > 0) throw problem('UNSTORABLE_STRING', 'the query string contains characters that cannot be stored or searched', { errors });
+}
+
 export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.output<S> {
+  refuseUnstorableQuery(query);
   const parsed = schema.safeParse(query);
   if (!parsed.success) {
     const errors = issuesToErrors(parsed.error.issues);

@@ -121,7 +121,7 @@ describe('schema violations -> 422 VALIDATION_FAILED listing every issue', () =>
   test('a __proto__ key anywhere in the body is refused, not silently dropped', async () => {
     const res = await post('/api/v1/databases/crm/classes/Person/instances').send('{"id":"a","properties":{"__proto__":{"admin":true}}}');
     expectProblem(res, 422, 'VALIDATION_FAILED');
-    expect(res.body.errors).toEqual([{ path: 'properties.__proto__', message: expect.any(String) }]);
+    expect(res.body.errors).toEqual([{ code: 'VALIDATION_FAILED', path: 'properties.__proto__', message: expect.any(String) }]);
   });
 
   test('a deeply nested body does not crash the server', async () => {

@@ -1,0 +1,134 @@
+/**
+ * One pass over a parsed request body, before any schema sees it, for what no schema states well:
+ * nesting depth, characters the stores cannot hold, numbers JSON.parse has already rounded,
+ * over-long property strings, reserved keys and the size of an instance's maps.
+ *
+ * The walk is iterative (a body nested 100,000 deep cannot overflow the stack) and linear: each
+ * node is visited once and keeps only a link to its parent, so a path is built only for the few
+ * nodes that are reported. It stops at the first node deeper than the limit, which bounds the work
+ * on a hostile body to the limit, not to the body's depth.
+ */
+import type { InputLimits } from '../config';
+import type { ErrorDetail } from '../domain/errors';
+import { formatPath } from '../domain/paths';
+import { refusedCharacterOf, type TextKind } from '../domain/text';
+import { problem, type ProblemCode, type ProblemError } from './problem';
+
+/** Codes in the order they win when one body has issues of several kinds. */
+const PRECEDENCE = ['BODY_TOO_DEEP', 'UNSTORABLE_STRING', 'UNSAFE_NUMBER', 'STRING_TOO_LONG', 'TOO_MANY_ITEMS', 'VALIDATION_FAILED'] as const;
+export type BodyIssueCode = (typeof PRECEDENCE)[number];
+
+export interface BodyIssue extends ErrorDetail {
+  code: BodyIssueCode;
+}
+
+const MAX_ISSUES = 20;
+
+interface Node {
+  value: unknown;
+  parent: Node | undefined;
+  key: string | number;
+  depth: number;
+  /** Inside an instance's property values: client data. */
+  data: boolean;
+  /** Inside an instance's relationships map: every string is a target id. */
+  targets: boolean;
+}
+
+function pathOf(node: Node | undefined): string {
+  const keys: Array<string | number> = [];
+  for (let n = node; n !== undefined && n.parent !== undefined; n = n.parent) keys.push(n.key);
+  return formatPath(keys.reverse());
+}
+
+function textKindOf(node: Node): TextKind {
+  if (node.data) return 'data';
+  return node.key === 'label' ? 'label' : 'description';
+}
+
+/** Every issue found (at most MAX_ISSUES), in document order of discovery; empty when the body passes. */
+export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
+  const issues: BodyIssue[] = [];
+  const report = (code: BodyIssueCode, node: Node | undefined, message: string, path = pathOf(node)) => {
+    issues.push({ code, path, message });
+  };
+  let targetIds = 0;
+  const stack: Node[] = [{ value: body, parent: undefined, key: '', depth: 1, data: false, targets: false }];
+
+  while (stack.length > 0 && issues.length < MAX_ISSUES) {
+    const node = stack.pop()!;
+    const value = node.value;
+    if (typeof value === 'string') {
+      const refused = refusedCharacterOf(value, textKindOf(node));
+      if (refused !== undefined) report('UNSTORABLE_STRING', node, refused);
+      else if (node.data && value.length > limits.maxStringLength) {
+        report('STRING_TOO_LONG', node, `is ${value.length} characters long; the limit is ${limits.maxStringLength}`);
+      }
+      if (node.targets && ++targetIds === limits.maxIdsPerRequest + 1) {
+        report('TOO_MANY_ITEMS', node, `more than ${limits.maxIdsPerRequest} relationship target ids in one request`);
+      }
+      continue;
+    }
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) report('UNSAFE_NUMBER', node, 'is beyond the range of a 64-bit float');
+      else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        report('UNSAFE_NUMBER', node, `is beyond ±(2^53-1) and cannot be kept exactly (read as ${value}); send it as a string`);
+      }
+      continue;
+    }
+    if (typeof value !== 'object' || value === null) continue;
+    if (node.depth > limits.maxBodyDepth) {
+      // The one issue worth reporting: the rest of a hostile body is not looked at.
+      return [{ code: 'BODY_TOO_DEEP', path: pathOf(node), message: `nesting deeper than ${limits.maxBodyDepth} levels` }];
+    }
+    const depth = node.depth + 1;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) {
+        stack.push({ value: value[i], parent: node, key: i, depth, data: node.data, targets: node.targets });
+      }
+      continue;
+    }
+    const keys = Object.keys(value);
+    const instanceMap = !node.data && !node.targets && (node.key === 'properties' || node.key === 'relationships');
+    if (instanceMap && node.key === 'properties' && keys.length > limits.maxPropertiesPerInstance) {
+      report('TOO_MANY_ITEMS', node, `${keys.length} properties; at most ${limits.maxPropertiesPerInstance} per instance`);
+    }
+    if (instanceMap && node.key === 'relationships' && keys.length > limits.maxPredicatesPerInstance) {
+      report('TOO_MANY_ITEMS', node, `${keys.length} relationship predicates; at most ${limits.maxPredicatesPerInstance} per instance`);
+    }
+    for (let i = keys.length - 1; i >= 0; i--) {
+      const key = keys[i];
+      const child: Node = {
+        value: (value as Record<string, unknown>)[key],
+        parent: node,
+        key,
+        depth,
+        data: node.data || (instanceMap && node.key === 'properties'),
+        targets: node.targets || (instanceMap && node.key === 'relationships'),
+      };
+      if (key === '__proto__') {
+        // JSON.parse keeps it as an own key, but copying the object (as zod does) drops it or swaps a prototype.
+        report('VALIDATION_FAILED', child, "'__proto__' is not allowed as a key");
+        continue;
+      }
+      const refused = refusedCharacterOf(key, child.data ? 'data' : 'label');
+      if (refused !== undefined) report('UNSTORABLE_STRING', child, `the key ${refused}`);
+      stack.push(child);
+    }
+  }
+  return issues;
+}
+
+/** The problem a body's issues are answered with: the code of the most serious kind, every issue listed. */
+export function bodyProblem(issues: readonly BodyIssue[]): ProblemError {
+  const code: ProblemCode = PRECEDENCE.find((c) => issues.some((i) => i.code === c)) ?? 'VALIDATION_FAILED';
+  const detail: Record<BodyIssueCode, string> = {
+    BODY_TOO_DEEP: 'the request body is nested too deeply',
+    UNSTORABLE_STRING: 'the request body contains characters that cannot be stored',
+    UNSAFE_NUMBER: 'the request body contains numbers that cannot be kept exactly',
+    STRING_TOO_LONG: 'the request body contains a property string over the length limit',
+    TOO_MANY_ITEMS: 'the request body has more items than a request may carry',
+    VALIDATION_FAILED: `the request body has ${issues.length} problem(s)`,
+  };
+  return problem(code, detail[code as BodyIssueCode], { errors: [...issues] });
+}

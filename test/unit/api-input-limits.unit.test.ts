@@ -1,0 +1,325 @@
+/**
+ * Input the stores cannot hold, and input that costs too much, is refused by the API before a
+ * command is built: the in-memory gateway records every submit, so "nothing submitted" means
+ * nothing can have reached S3, the ledger, Kafka or the read models.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import request from 'supertest';
+import { createApp } from '../../src/api/app';
+import { inspectBody } from '../../src/api/body-inspection';
+import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
+import { ConfigError, loadConfig, parseByteSize } from '../../src/config';
+
+const silent = pino({ level: 'silent' });
+let ports: InMemoryPorts;
+let app: ReturnType<typeof createApp>;
+
+function build(limits: Parameters<typeof inMemoryPorts>[0] = {}) {
+  ports = inMemoryPorts(limits);
+  app = createApp(ports, silent);
+}
+beforeEach(() => build());
+
+function expectRefused(res: request.Response, status: number, code: string, paths?: string[]): void {
+  expect({ status: res.status, code: res.body.code }).toEqual({ status, code });
+  expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+  if (paths !== undefined) expect((res.body.errors as Array<{ path: string }>).map((e) => e.path).sort()).toEqual([...paths].sort());
+  expect(ports.commands.submitted).toHaveLength(0);
+}
+
+/** JSON text with the escape sequences kept as written (JSON.stringify would not write a lone surrogate escape). */
+const raw = (json: string) => json;
+const send = (method: 'post' | 'put', path: string, body: string) =>
+  request(app)[method](`/api/v1${path}`).set('Content-Type', 'application/json').send(body);
+
+const BAD: Array<[string, string]> = [
+  ['U+0000', '\\u0000'],
+  ['a lone high surrogate', '\\ud800'],
+  ['a lone low surrogate', '\\udc00'],
+  ['a reversed surrogate pair', '\\udc00\\ud800'],
+  ['the noncharacter U+FFFF', '\\uffff'],
+  ['the noncharacter U+FFFE', '\\ufffe'],
+  ['the noncharacter U+FDD0', '\\ufdd0'],
+  ['the noncharacter U+1FFFF', '\\ud83f\\udfff'],
+];
+
+const CLASS = '"id":"Person","label":"Person"';
+
+/** [field, method, path, body with X where the bad text goes, the error path] */
+const FIELDS: Array<[string, 'post' | 'put', string, string, string]> = [
+  ['database name', 'post', '/databases', '{"name":"crmX"}', 'name'],
+  ['database description', 'post', '/databases', '{"name":"crm","description":"aXb"}', 'description'],
+  ['class id', 'post', '/databases/crm/classes', '{"id":"PX","label":"P"}', 'id'],
+  ['class label', 'post', '/databases/crm/classes', '{"id":"P","label":"PX"}', 'label'],
+  ['class description', 'post', '/databases/crm/classes', `{${CLASS},"description":"X"}`, 'description'],
+  ['class parent', 'post', '/databases/crm/classes', `{${CLASS},"parent_class":"AX"}`, 'parent_class'],
+  ['property name', 'post', '/databases/crm/classes', `{${CLASS},"properties":[{"name":"nX","type":"string"}]}`, 'properties[0].name'],
+  ['property description', 'post', '/databases/crm/classes', `{${CLASS},"properties":[{"name":"n","type":"string","description":"X"}]}`, 'properties[0].description'],
+  ['relationship predicate', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"kX","target_class":"Person","cardinality":"n:m"}]}`, 'relationships[0].predicate'],
+  ['relationship target class', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"k","target_class":"PX","cardinality":"n:m"}]}`, 'relationships[0].target_class'],
+  ['relationship label', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"k","target_class":"Person","cardinality":"n:m","label":"X"}]}`, 'relationships[0].label'],
+  ['class update label', 'put', '/databases/crm/classes/Person', '{"label":"X"}', 'label'],
+  ['class update description', 'put', '/databases/crm/classes/Person', '{"description":"X"}', 'description'],
+  ['instance id', 'post', '/databases/crm/classes/Person/instances', '{"id":"aX"}', 'id'],
+  ['instance class_id', 'post', '/databases/crm/classes/Person/instances', '{"class_id":"PersonX"}', 'class_id'],
+  ['property value', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"name":"AdaX"}}', 'properties.name'],
+  ['property key', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"nX":"Ada"}}', 'properties.nX'],
+  ['array item', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"tags":["a","X"]}}', 'properties.tags[1]'],
+  ['json value at depth', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"doc":{"a":[{"b":{"c":"X"}}]}}}', 'properties.doc.a[0].b.c'],
+  ['json key at depth', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"doc":{"a":{"kX":1}}}}', 'properties.doc.a.kX'],
+  ['relationship predicate key', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"kX":"bob"}}', 'relationships.kX'],
+  ['relationship target', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"knows":"bobX"}}', 'relationships.knows'],
+  ['relationship target in a list', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"knows":["bob","cyX"]}}', 'relationships.knows[1]'],
+  ['instance update value', 'put', '/databases/crm/classes/Person/instances/ada', '{"properties":{"name":"X"}}', 'properties.name'],
+  ['instance update target', 'put', '/databases/crm/classes/Person/instances/ada', '{"relationships":{"knows":["X"]}}', 'relationships.knows[0]'],
+  ['bulk instance id', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"id":"a"},{"id":"bX"}]}', 'instances[1].id'],
+  ['bulk property value', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"properties":{"name":"X"}}]}', 'instances[0].properties.name'],
+  ['bulk relationship target', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"relationships":{"knows":"X"}}]}', 'instances[0].relationships.knows'],
+  ['an unknown field (refused by the schema anyway)', 'post', '/databases', '{"name":"crm","noteX":"x"}', 'noteX'],
+];
+
+describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, nothing submitted', () => {
+  test.each(FIELDS)('%s', async (_field, method, path, template, errorPath) => {
+    for (const [, escape] of BAD) {
+      const res = await send(method, path, raw(template.replace('X', escape)));
+      // A bad key is named as it was sent.
+      const named = errorPath.replace('X', JSON.parse(`"${escape}"`));
+      expectRefused(res, 422, 'UNSTORABLE_STRING', [named]);
+      expect(res.body.errors[0]).toEqual({ code: 'UNSTORABLE_STRING', path: named, message: expect.any(String) });
+    }
+  });
+
+  test('the message says what was found and where, and the problem lists every bad string', async () => {
+    const res = await send('post', '/databases/crm/classes/Person/instances', '{"properties":{"a":"x\\u0000","b":"\\ud800y"}}');
+    expectRefused(res, 422, 'UNSTORABLE_STRING', ['properties.a', 'properties.b']);
+    const byPath = Object.fromEntries((res.body.errors as Array<{ path: string; message: string }>).map((e) => [e.path, e.message]));
+    expect(byPath['properties.a']).toMatch(/U\+0000.*index 1/);
+    expect(byPath['properties.b']).toMatch(/unpaired surrogate U\+D800 at index 0/);
+  });
+
+  test('control characters: refused in labels, TAB/LF/CR allowed in descriptions, all kept in property values', async () => {
+    expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"two\\nlines"}'), 422, 'UNSTORABLE_STRING', ['label']);
+    expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"P","relationships":[{"predicate":"k","target_class":"P","cardinality":"n:m","label":"a\\u0085"}]}'), 422, 'UNSTORABLE_STRING', ['relationships[0].label']);
+    expectRefused(await send('post', '/databases', '{"name":"crm","description":"bell\\u0007"}'), 422, 'UNSTORABLE_STRING', ['description']);
+    expectRefused(await send('post', '/databases', '{"name":"crm","description":"esc\\u001b[0m"}'), 422, 'UNSTORABLE_STRING', ['description']);
+    expect((await send('post', '/databases', '{"name":"crm","description":"line one\\nline\\ttwo\\r\\n"}')).status).toBe(202);
+    const data = await send('post', '/databases/crm/classes/Person/instances', '{"id":"a","properties":{"raw":"\\u0001\\u001b[31m\\u007f\\u0085","doc":{"k\\u0007":"\\t"}}}');
+    expect(data.status).toBe(202);
+    expect(ports.commands.submitted[1].payload).toMatchObject({ properties: { raw: '\u0001\u001b[31m\u007f\u0085', doc: { 'k\u0007': '\t' } } });
+  });
+
+  test('well-formed text of every plane passes unchanged', async () => {
+    const text = 'Ada 😀 𝔸 中文 \u00e9 \ufeff \ufffd';
+    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ id: 'a', properties: { name: text, tags: [text] } });
+    expect(res.status).toBe(202);
+    expect(ports.commands.submitted[0].payload).toMatchObject({ properties: { name: text, tags: [text] } });
+  });
+
+  test('stored headers: X-Actor and Idempotency-Key are visible ASCII only, so they cannot carry such characters', async () => {
+    for (const [name, value] of [['X-Actor', 'ad\u00e9'], ['Idempotency-Key', 'k\u00ff'], ['X-Actor', 'a\tb'], ['Idempotency-Key', 'a b']]) {
+      const res = await request(app).post('/api/v1/databases').set(name, value).send({ name: 'crm' });
+      expectRefused(res, 400, 'INVALID_HEADER', [`headers.${name}`]);
+    }
+  });
+
+  test('query values that reach PostgreSQL as parameters (filters, search text) are refused too', async () => {
+    ports.readModels.databases = [{ name: 'crm', description: null, version: 1, created_at: '', updated_at: '' }];
+    ports.readModels.classes = [{ db_name: 'crm', id: 'Person', label: 'P', description: null, parent_class: null, abstract: false, definition: {}, version: 1, created_at: '', updated_at: '' }];
+    for (const path of ['/databases/crm/classes/Person/instances?filter[name]=a%00b', '/databases/crm/search?q=%EF%BF%BF', '/databases/crm/classes/Person/instances?filter[n%00]=1']) {
+      const res = await request(app).get(`/api/v1${path}`);
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 422, code: 'UNSTORABLE_STRING' });
+    }
+    expect(ports.readModels.calls.filter((c) => c.method === 'listInstances' || c.method === 'search')).toHaveLength(0);
+  });
+});
+
+/** A JSON text nested `depth` levels deep: arrays, two bytes a level. */
+const nested = (depth: number, inner = '') => '['.repeat(depth) + inner + ']'.repeat(depth);
+
+describe('request cost: one linear walk, bounded depth', () => {
+  test('a 200 KB body nested 100,000 deep is answered 422 BODY_TOO_DEEP while /health/live keeps answering', async () => {
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const body = `{"id":"a","properties":{"x":${nested(100_000)}}}`;
+    expect(body.length).toBeGreaterThan(200_000);
+
+    const get = () =>
+      new Promise<number>((resolve, reject) => {
+        const started = performance.now();
+        http
+          .get({ host: '127.0.0.1', port, path: '/health/live', agent }, (r) => {
+            r.resume();
+            r.on('end', () => (r.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`health ${r.statusCode}`))));
+          })
+          .on('error', reject);
+      });
+    const healthLatencies: number[] = [];
+    let stop = false;
+    const probing = (async () => {
+      while (!stop) {
+        healthLatencies.push(await get());
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+
+    // The body is sent slowly, in 20 chunks, so the probe runs before, during and after the walk.
+    const started = performance.now();
+    const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/databases/crm/classes/Person/instances', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
+        let text = '';
+        r.on('data', (c) => (text += c));
+        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      const step = Math.ceil(body.length / 20);
+      let at = 0;
+      const next = () => {
+        req.write(body.slice(at, at + step));
+        at += step;
+        if (at < body.length) setTimeout(next, 25);
+        else req.end();
+      };
+      next();
+    });
+    const requestMs = performance.now() - started;
+    await new Promise((r) => setTimeout(r, 50));
+    stop = true;
+    await probing;
+    agent.destroy();
+    server.close();
+
+    expect(answer.status).toBe(422);
+    const problemBody = JSON.parse(answer.body);
+    expect(problemBody.code).toBe('BODY_TOO_DEEP');
+    expect(problemBody.errors[0].path).toBe('properties.x' + '[0]'.repeat(62));
+    expect(ports.commands.submitted).toHaveLength(0);
+    // Health answered all along, each time promptly: the event loop was never held.
+    expect(healthLatencies.length).toBeGreaterThan(10);
+    expect(Math.max(...healthLatencies)).toBeLessThan(250);
+    expect(requestMs).toBeLessThan(2000);
+    process.stdout.write(`deep body: answered in ${requestMs.toFixed(0)} ms (sent over ~500 ms); /health/live answered ${healthLatencies.length} times, slowest ${Math.max(...healthLatencies).toFixed(1)} ms\n`);
+  });
+
+  test('depth 5,000 is 422 BODY_TOO_DEEP, not 500, and nothing is submitted', async () => {
+    const res = await send('post', '/databases/crm/classes/Person/instances', `{"id":"a","properties":{"x":${nested(5000)}}}`);
+    expectRefused(res, 422, 'BODY_TOO_DEEP');
+    const objects = await send('post', '/databases/crm/classes/Person/instances:bulk', `{"instances":[{"properties":{"x":${'{"a":'.repeat(5000)}1${'}'.repeat(5000)}}}]}`);
+    expectRefused(objects, 422, 'BODY_TOO_DEEP');
+  });
+
+  test('the depth limit is configurable and counts the body itself as level 1', async () => {
+    build({ limits: { maxBodyDepth: 6 } });
+    // body(1) properties(2) x(3..6): four levels of arrays reach 6
+    expectRefused(await send('post', '/databases/crm/classes/Person/instances', `{"id":"b","properties":{"x":${nested(5)}}}`), 422, 'BODY_TOO_DEEP', ['properties.x[0][0][0][0]']);
+    expect((await send('post', '/databases/crm/classes/Person/instances', `{"id":"a","properties":{"x":${nested(4)}}}`)).status).toBe(202);
+  });
+
+  test('the walk is linear: a body of 1,000 levels at the maximum depth limit, or of 500,000 nodes, is inspected in milliseconds', () => {
+    const limits = { ...loadConfig({}).inputLimits, maxBodyDepth: 1000 };
+    const deep = JSON.parse(`{"properties":{"x":${nested(990, '"s"')}}}`);
+    const wide = JSON.parse(`{"properties":{"x":[${Array.from({ length: 500_000 }, (_, i) => i % 2 ? '"t"' : String(i)).join(',')}]}}`);
+    for (const body of [deep, wide]) {
+      const started = performance.now();
+      expect(inspectBody(body, limits)).toEqual([]);
+      expect(performance.now() - started).toBeLessThan(1000);
+    }
+  });
+
+  test('reserved keys are still refused at any depth, with their path', async () => {
+    const res = await send('post', '/databases/crm/classes/Person/instances', '{"id":"a","properties":{"doc":[{"__proto__":{"admin":true}}]}}');
+    expectRefused(res, 422, 'VALIDATION_FAILED', ['properties.doc[0].__proto__']);
+  });
+});
+
+describe('numbers JSON.parse has already rounded -> 422 UNSAFE_NUMBER', () => {
+  test.each([
+    ['2^53 + 1 as a decimal/integer value', '{"properties":{"n":9007199254740993}}', 'properties.n'],
+    ['-(2^53) in a json value', '{"properties":{"doc":{"big":[-9007199254740992]}}}', 'properties.doc.big[0]'],
+    ['1e20 in an array', '{"properties":{"ns":[1,1e20]}}', 'properties.ns[1]'],
+    ['a literal beyond the float range', '{"properties":{"n":1e400}}', 'properties.n'],
+    ['a fraction that rounded to an unsafe integer', '{"properties":{"n":12345678901234567.5}}', 'properties.n'],
+  ])('%s', async (_what, body, path) => {
+    const res = await send('post', '/databases/crm/classes/Person/instances', body);
+    expectRefused(res, 422, 'UNSAFE_NUMBER', [path]);
+  });
+
+  test('safe integers and ordinary decimals pass with their exact value', async () => {
+    const res = await send('post', '/databases/crm/classes/Person/instances', '{"id":"a","properties":{"max":9007199254740991,"min":-9007199254740991,"d":0.1,"e":1.5e-300}}');
+    expect(res.status).toBe(202);
+    expect(ports.commands.submitted[0].payload).toMatchObject({ properties: { max: 9007199254740991, min: -9007199254740991, d: 0.1, e: 1.5e-300 } });
+  });
+});
+
+describe('property strings over API_MAX_STRING_LENGTH -> 422 STRING_TOO_LONG', () => {
+  beforeEach(() => build({ limits: { maxStringLength: 10 } }));
+
+  test.each([
+    ['a string property', { properties: { s: 'x'.repeat(11) } }, 'properties.s'],
+    ['an array item', { properties: { tags: ['ok', 'y'.repeat(11)] } }, 'properties.tags[1]'],
+    ['a string inside a json value', { properties: { doc: { a: 'z'.repeat(11) } } }, 'properties.doc.a'],
+  ])('%s', async (_what, body, path) => {
+    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send(body);
+    expectRefused(res, 422, 'STRING_TOO_LONG', [path]);
+    expect(res.body.errors[0].message).toMatch(/11 characters.*limit is 10/);
+  });
+
+  test('a string of exactly the limit passes; ids, labels and descriptions keep their own schema limits', async () => {
+    expect((await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ id: 'a', properties: { s: 'x'.repeat(10) } })).status).toBe(202);
+    expect((await request(app).post('/api/v1/databases').send({ name: 'crm', description: 'd'.repeat(100) })).status).toBe(202);
+  });
+});
+
+describe('counts per instance and per request -> 422 TOO_MANY_ITEMS', () => {
+  beforeEach(() => build({ limits: { maxPropertiesPerInstance: 3, maxPredicatesPerInstance: 2, maxIdsPerRequest: 4 } }));
+  const props = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, i]));
+
+  test('properties per instance (single, update, bulk)', async () => {
+    const base = '/api/v1/databases/crm/classes/Person/instances';
+    expectRefused(await request(app).post(base).send({ properties: props(4) }), 422, 'TOO_MANY_ITEMS', ['properties']);
+    expectRefused(await request(app).put(`${base}/ada`).send({ properties: props(4) }), 422, 'TOO_MANY_ITEMS', ['properties']);
+    expectRefused(await request(app).post(`${base}:bulk`).send({ instances: [{ properties: props(3) }, { properties: props(4) }] }), 422, 'TOO_MANY_ITEMS', ['instances[1].properties']);
+    expect((await request(app).post(base).send({ properties: props(3) })).status).toBe(202);
+  });
+
+  test('relationship predicates per instance', async () => {
+    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ relationships: { a: 'x', b: 'y', c: 'z' } });
+    expectRefused(res, 422, 'TOO_MANY_ITEMS', ['relationships']);
+  });
+
+  test('relationship target ids per request, over all instances of a bulk', async () => {
+    const ok = { instances: [{ relationships: { a: ['1', '2'] } }, { relationships: { a: ['3', '4'] } }] };
+    expect((await request(app).post('/api/v1/databases/crm/classes/Person/instances:bulk').send(ok)).status).toBe(202);
+    build({ limits: { maxIdsPerRequest: 4 } });
+    const over = { instances: [{ relationships: { a: ['1', '2'] } }, { relationships: { a: ['3', '4'], b: '5' } }] };
+    expectRefused(await request(app).post('/api/v1/databases/crm/classes/Person/instances:bulk').send(over), 422, 'TOO_MANY_ITEMS', ['instances[1].relationships.b']);
+  });
+});
+
+describe('configuration of the limits', () => {
+  test('API_BODY_LIMIT needs a unit: a bare number or an unknown unit is refused at start, not read as bytes or no limit', () => {
+    expect(parseByteSize('25mb')).toBe(25 * 1024 * 1024);
+    expect(parseByteSize('512KB')).toBe(512 * 1024);
+    expect(parseByteSize('1.5 gb')).toBe(1.5 * 1024 ** 3);
+    expect(loadConfig({ API_BODY_LIMIT: '10MB' }).apiBodyLimitBytes).toBe(10 * 1024 * 1024);
+    for (const bad of ['25', '25m', '25 MiB', 'mb', '-1mb', '0kb', '2gb', '']) {
+      expect(() => loadConfig({ API_BODY_LIMIT: bad })).toThrow(ConfigError);
+    }
+    expect(() => loadConfig({ API_BODY_LIMIT: '25' })).toThrow(/API_BODY_LIMIT.*unit/);
+  });
+
+  test('the app refuses a body limit without a unit instead of running without one', () => {
+    expect(() => createApp(inMemoryPorts({ bodyLimit: '25' }), silent)).toThrow(ConfigError);
+  });
+
+  test('input limits come from the environment, with documented defaults and ranges', () => {
+    expect(loadConfig({}).inputLimits).toEqual({ maxBodyDepth: 64, maxStringLength: 1_000_000, maxPropertiesPerInstance: 500, maxPredicatesPerInstance: 500, maxIdsPerRequest: 100_000 });
+    expect(loadConfig({ API_MAX_BODY_DEPTH: '16', API_MAX_STRING_LENGTH: '2000000' }).inputLimits).toMatchObject({ maxBodyDepth: 16, maxStringLength: 2_000_000 });
+    for (const [name, bad] of [['API_MAX_BODY_DEPTH', '0'], ['API_MAX_BODY_DEPTH', '100000'], ['API_MAX_STRING_LENGTH', 'lots'], ['API_MAX_IDS_PER_REQUEST', '-1']]) {
+      expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name));
+    }
+  });
+});
