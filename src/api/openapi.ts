@@ -4,6 +4,7 @@
  * what the routes accept. Only the response views, which have no zod source, are written here.
  */
 import { z } from 'zod';
+import { MAX_STREAM_VERSION } from '../domain/identifiers';
 import { PROBLEM_CONTENT_TYPE } from './problem';
 import { openApiPath, pathParamsOf, type RouteSpec } from './routes/route-spec';
 import { ACTOR_PATTERN, PATH_PARAMS, type PathParam } from './validation';
@@ -37,8 +38,8 @@ const WRITE_HEADERS: Json[] = [
     name: 'If-Match',
     in: 'header',
     required: false,
-    description: 'Expected stream version (the ETag of a read), `3` or `"3"`; a mismatch fails with 409 VERSION_CONFLICT',
-    schema: { type: 'string', pattern: '^"?\\d+"?$' },
+    description: `Expected stream version (the ETag of a read), \`3\` or \`"3"\`, at most ${MAX_STREAM_VERSION} (400 INVALID_HEADER beyond); a mismatch fails with 409 VERSION_CONFLICT`,
+    schema: { type: 'string', pattern: '^"?\\d{1,10}"?$' },
   },
   { name: 'X-Actor', in: 'header', required: false, description: "Who acts (default 'anonymous')", schema: { type: 'string', pattern: ACTOR_PATTERN.source } },
   {

@@ -6,6 +6,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { z } from 'zod';
 import { batchIdSchema, databaseNameSchema, instanceIdSchema } from '../domain/commands';
+import { MAX_STREAM_VERSION } from '../domain/identifiers';
 import { classIdSchema } from '../domain/ontology-class';
 import { formatPath } from '../domain/paths';
 import { refusedCharacterOf } from '../domain/text';
@@ -73,7 +74,11 @@ export function withPathField(body: unknown, field: string, value: string): unkn
 
 /** Command ids come from the gateway (possibly derived from an Idempotency-Key), so the rule is the id charset, longer. */
 export const commandIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,255}$/, 'must be a command id');
-export const versionParamSchema = z.string().regex(/^[1-9][0-9]{0,9}$/, 'must be a positive integer').transform(Number);
+export const versionParamSchema = z
+  .string()
+  .regex(/^[1-9][0-9]{0,9}$/, `must be an integer from 1 to ${MAX_STREAM_VERSION}`)
+  .transform(Number)
+  .pipe(z.number().max(MAX_STREAM_VERSION, `must be an integer from 1 to ${MAX_STREAM_VERSION}`));
 
 /** Express route parameter name -> the domain rule it must satisfy. */
 export const PATH_PARAMS = {
@@ -151,9 +156,10 @@ export function idempotencyKeyOf(req: Request): string | undefined {
 export function expectedVersionOf(req: Request): number | undefined {
   const value = singleHeader(req, 'If-Match');
   if (value === undefined) return undefined;
-  const m = /^\s*(?:"(\d{1,15})"|(\d{1,15}))\s*$/.exec(value);
-  if (m === null) throw invalidHeader('If-Match', 'must be a non-negative integer version, e.g. 3 or "3"');
-  return Number(m[1] ?? m[2]);
+  const m = /^\s*(?:"(\d{1,10})"|(\d{1,10}))\s*$/.exec(value);
+  const version = m === null ? NaN : Number(m[1] ?? m[2]);
+  if (!(version <= MAX_STREAM_VERSION)) throw invalidHeader('If-Match', `must be an integer version from 0 to ${MAX_STREAM_VERSION}, e.g. 3 or "3"`);
+  return version;
 }
 
 export function actorOf(req: Request): string {

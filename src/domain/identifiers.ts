@@ -11,6 +11,13 @@ export const MEMBER_NAME_PATTERN = /^(?!__)[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Batch ids are caller-generated (typically the command id). */
 export const BATCH_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
 
+/**
+ * Stream versions are PostgreSQL integers in the ledger, the read models and the legacy event
+ * table: a version a client sends (If-Match, /at/{version}) beyond this is refused at the door,
+ * in every storage mode, instead of failing inside a query.
+ */
+export const MAX_STREAM_VERSION = 2_147_483_647;
+
 export const AGGREGATE_TYPES = ['database', 'ontology_class', 'instance', 'instance_batch'] as const;
 export type AggregateType = (typeof AGGREGATE_TYPES)[number];
 

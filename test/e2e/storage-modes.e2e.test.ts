@@ -52,4 +52,23 @@ describe.each([
       expect(r.messages.every((m) => m.value.s3_reference?.key)).toBe(true);
     }
   });
+
+  test('a version beyond the integer columns is a 4xx, never a failed query or a stored event', async () => {
+    const db = `m${mode.replace('_', '')}`;
+    const ledgerBefore = (await p.ledgerRows()).length;
+    const get = async (path: string) => {
+      const res = await fetch(`${p.url}${path}`);
+      return { status: res.status, code: ((await res.json()) as any).code };
+    };
+    expect(await get(`/databases/${db}/instances/i1/at/2147483648`)).toEqual({ status: 400, code: 'INVALID_ID' });
+    expect(await get(`/databases/${db}/instances/i1/at/9999999999`)).toEqual({ status: 400, code: 'INVALID_ID' });
+    expect(await get(`/databases/${db}/instances/i1/at/2147483647`)).toEqual({ status: 404, code: 'VERSION_NOT_FOUND' });
+    const put = await fetch(`${p.url}/databases/${db}/classes/C/instances/i1`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json', prefer: 'wait=30', 'if-match': '2147483648' },
+      body: JSON.stringify({ properties: { v: 3 } }),
+    });
+    expect({ status: put.status, code: ((await put.json()) as any).code }).toEqual({ status: 400, code: 'INVALID_HEADER' });
+    expect((await p.ledgerRows()).length).toBe(ledgerBefore);
+  });
 });

@@ -323,3 +323,26 @@ describe('configuration of the limits', () => {
     }
   });
 });
+
+describe('stream versions beyond the PostgreSQL integer range are refused at the door', () => {
+  test('/at/{version}: 2^31-1 reaches the history, 2^31 and beyond are 400 INVALID_ID without touching it', async () => {
+    for (const version of ['2147483648', '9999999999', '99999999999']) {
+      const res = await request(app).get(`/api/v1/databases/crm/instances/ada/at/${version}`);
+      expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'INVALID_ID' });
+    }
+    expect(ports.history.calls).toHaveLength(0);
+    const edge = await request(app).get('/api/v1/databases/crm/instances/ada/at/2147483647');
+    expect({ status: edge.status, code: edge.body.code }).toEqual({ status: 404, code: 'VERSION_NOT_FOUND' });
+    expect(ports.history.calls).toEqual([{ aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 2147483647 }]);
+  });
+
+  test('If-Match: 2^31-1 is passed on, 2^31 and beyond are 400 INVALID_HEADER', async () => {
+    for (const value of ['2147483648', '"2147483648"', '999999999999999']) {
+      const res = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').set('If-Match', value).send({ properties: { name: 'A' } });
+      expectRefused(res, 400, 'INVALID_HEADER', ['headers.If-Match']);
+    }
+    const edge = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').set('If-Match', '"2147483647"').send({ properties: { name: 'A' } });
+    expect(edge.status).toBe(202);
+    expect(ports.commands.submitted[0].expected_version).toBe(2147483647);
+  });
+});
