@@ -199,8 +199,9 @@ describe('request cost: one linear walk, bounded depth', () => {
     expect(ports.commands.submitted).toHaveLength(0);
     // Health answered all along, each time promptly: the event loop was never held.
     expect(healthLatencies.length).toBeGreaterThan(10);
-    expect(Math.max(...healthLatencies)).toBeLessThan(250);
-    expect(requestMs).toBeLessThan(2000);
+    // Generous bounds for a shared machine: before the linear walk this body held the loop for minutes.
+    expect(Math.max(...healthLatencies)).toBeLessThan(1000);
+    expect(requestMs).toBeLessThan(5000);
     process.stdout.write(`deep body: answered in ${requestMs.toFixed(0)} ms (sent over ~500 ms); /health/live answered ${healthLatencies.length} times, slowest ${Math.max(...healthLatencies).toFixed(1)} ms\n`);
   });
 
@@ -218,15 +219,27 @@ describe('request cost: one linear walk, bounded depth', () => {
     expect((await send('post', '/databases/crm/classes/Person/instances', `{"id":"a","properties":{"x":${nested(4)}}}`)).status).toBe(202);
   });
 
-  test('the walk is linear: a body of 1,000 levels at the maximum depth limit, or of 500,000 nodes, is inspected in milliseconds', () => {
+  test('the walk is linear: 4x the nodes costs about 4x the time, and a hostile depth costs only the limit', () => {
     const limits = { ...loadConfig({}).inputLimits, maxBodyDepth: 1000 };
-    const deep = JSON.parse(`{"properties":{"x":${nested(990, '"s"')}}}`);
-    const wide = JSON.parse(`{"properties":{"x":[${Array.from({ length: 500_000 }, (_, i) => i % 2 ? '"t"' : String(i)).join(',')}]}}`);
-    for (const body of [deep, wide]) {
-      const started = performance.now();
-      expect(inspectBody(body, limits)).toEqual([]);
-      expect(performance.now() - started).toBeLessThan(1000);
-    }
+    const wide = (n: number) => JSON.parse(`{"properties":{"x":[${Array.from({ length: n }, (_, i) => (i % 2 ? '{"k":"t"}' : String(i))).join(',')}]}}`);
+    // The fastest of three runs: the machine is shared, a slow run says nothing about the walk.
+    const fastest = (body: unknown) =>
+      Math.min(
+        ...[1, 2, 3].map(() => {
+          const started = performance.now();
+          expect(inspectBody(body, limits)).toEqual([]);
+          return performance.now() - started;
+        }),
+      );
+    const small = fastest(wide(100_000));
+    const large = fastest(wide(400_000));
+    expect(large / small).toBeLessThan(10);
+
+    const hostile = JSON.parse(`{"properties":{"x":${nested(100_000)}}}`);
+    const started = performance.now();
+    expect(inspectBody(hostile, limits).map((i) => i.code)).toEqual(['BODY_TOO_DEEP']);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(fastest(JSON.parse(`{"properties":{"x":${nested(990, '"s"')}}}`))).toBeLessThan(500);
   });
 
   test('reserved keys are still refused at any depth, with their path', async () => {
