@@ -19,12 +19,13 @@ import {
 } from '../domain';
 import type { AggregateState } from '../domain';
 import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
-import { EventStore, ExpectedVersion, StreamId, VersionConflictError, EventStoreError } from '../adapters/event-store';
+import { EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../adapters/event-store';
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';
 import { StreamLocks } from './stream-locks';
+import { toActivityFailure, withFailureMapping } from './failures';
 
 export type { ActivityDeps } from './deps';
 
@@ -172,7 +173,7 @@ export function createActivities(deps: ActivityDeps) {
             const refs = await recordAndRemember(drafts, appended.events);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
           } catch (err) {
-            if (!(err instanceof VersionConflictError)) throw asActivityError(err);
+            if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
             if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
             if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
             const ctx = Context.current();
@@ -224,7 +225,7 @@ export function createActivities(deps: ActivityDeps) {
       try {
         appended = await store.append(stream, version - 1, [event]);
       } catch (err) {
-        if (!(err instanceof VersionConflictError)) throw asActivityError(err);
+        if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
         const [existing] = await store.readStream(stream, { fromVersion: version, toVersion: version });
         if (existing?.envelope.event_id !== event.event_id) throw err;
         appended = { events: [{ event_id: event.event_id, version, s3: existing.s3 }], nextExpectedVersion: version };
@@ -258,7 +259,7 @@ export function createActivities(deps: ActivityDeps) {
       await deps.projector.apply(events);
     },
   };
-  return activities;
+  return withFailureMapping(activities);
 
   async function loadEvents(refs: AppendedEventRef[]): Promise<EventEnvelope[]> {
     const out: EventEnvelope[] = [];
@@ -302,14 +303,6 @@ function versionConflict(expected: number, actual: number): ApplicationFailure {
     status: 409,
     details: [{ path: 'expected_version', message: `current version is ${actual}` }],
   });
-}
-
-/** Store errors that no retry can fix become refusals; everything else stays retryable. */
-function asActivityError(err: unknown): unknown {
-  if (err instanceof EventStoreError && (err.code === 'EVENT_ID_REUSED' || err.code === 'INVALID_EVENT')) {
-    return ApplicationFailure.create({ type: err.code, message: err.message, nonRetryable: true });
-  }
-  return err;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -8,6 +8,8 @@ import type { EventStore } from '../adapters/event-store';
 import type { EventHistory } from '../api/ports';
 import { ReadModelProjector, compareReadModels, migrateReadModels } from '../adapters/read-models';
 import type { ReadModelComparison } from '../adapters/read-models';
+import { StreamsNotProjectedError } from '../adapters/read-model-projector';
+import { SetAsideTally } from './failure-metrics';
 
 export interface RebuildDeps {
   pool: Pool;
@@ -29,7 +31,14 @@ export function createRebuildActivities(d: RebuildDeps) {
       await migrateReadModels(d.pool, a.target_schema);
       const page = await d.eventStore.readAll({ from: a.from, limit: a.limit });
       // Idempotent by stream version: a retried chunk skips what it already applied.
-      await new ReadModelProjector(d.pool, a.target_schema, { history: d.history }).apply(page.events.map((e) => e.envelope));
+      try {
+        await new ReadModelProjector(d.pool, a.target_schema, { history: d.history }).apply(page.events.map((e) => e.envelope));
+      } catch (err) {
+        // The live models stop such a stream at the same event: the rebuild goes on without it, as they did.
+        if (!(err instanceof StreamsNotProjectedError)) throw err;
+        const tally = new SetAsideTally();
+        for (const f of err.failures) tally.add('project', f.code);
+      }
       Context.current().heartbeat(page.checkpoint);
       return { checkpoint: page.checkpoint, events: page.events.length, has_more: page.hasMore };
     },

@@ -2,28 +2,44 @@
  * Invariant 4, convergence: whatever reached S3 is recorded, delivered and projected, even if the
  * workflow that wrote it died (terminated, or its history lost). A scheduled run scans the event
  * store's date index from a stored checkpoint for events without a ledger row, and the ledger for
- * rows still pending after a grace period; it records, publishes and projects what it finds.
+ * rows still pending after a grace period; it records, projects and publishes what it finds.
+ *
+ * One event that cannot be recorded, read, projected or relayed does not stop the run: it is set
+ * aside (counted in spice_events_set_aside_total, logged with its id, listed in the result), the
+ * other rows and streams go on, and the checkpoint moves. Only a failure of a service itself
+ * (PostgreSQL, S3 or Kafka unreachable) fails the run, which Temporal retries.
  */
 import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import { Context } from '@temporalio/activity';
 import type { EventEnvelope, StoredEvent } from '../adapters/event-envelope';
-import type { EventStore } from '../adapters/event-store';
-import type { DeliveryLedger } from '../adapters/ledger';
+import { EventNotFoundError, EventStore } from '../adapters/event-store';
+import type { DeliveryLedger, LedgerRow } from '../adapters/ledger';
+import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafka-relay';
 import { quoteIdent } from '../adapters/postgres';
+import { StreamsNotProjectedError } from '../adapters/read-model-projector';
+import { SetAsideTally, setAsideCounter } from './failure-metrics';
 
 export interface ReconcileDeps {
   pool: Pool;
   schema: string;
   eventStore: EventStore;
-  ledger: DeliveryLedger;
+  ledger: Pick<DeliveryLedger, 'recordEach' | 'byEventIds' | 'undeliveredOlderThan'>;
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };
   projector: { apply(events: EventEnvelope[]): Promise<unknown> };
   readEvent(ref: NonNullable<StoredEvent['s3']>): Promise<StoredEvent>;
+  /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
+  registry?: Registry;
 }
 
 export interface ReconcileResult {
   scanned: number;
   recorded: number;
   redelivered: number;
+  /** Events this run could not record, relay, read or project (also counted in spice_events_set_aside_total). */
+  set_aside: number;
+  /** The same by "stage:code", e.g. {"record:EVENT_NOT_RECORDABLE": 1}. */
+  set_aside_by: Record<string, number>;
   checkpoint?: string;
 }
 
@@ -31,6 +47,7 @@ const CHECKPOINT = 'event-store-scan';
 
 export function createReconcileActivities(d: ReconcileDeps) {
   const table = `${quoteIdent(d.schema)}.reconciler_checkpoints`;
+  const counter = setAsideCounter(d.registry);
 
   async function loadCheckpoint(): Promise<string | undefined> {
     const r = await d.pool.query(`SELECT checkpoint FROM ${table} WHERE name = $1`, [CHECKPOINT]);
@@ -47,6 +64,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
 
   return {
     async reconcile(a: { grace_seconds: number; max_events: number }): Promise<ReconcileResult> {
+      const tally = new SetAsideTally(counter);
       // 1. S3 -> ledger: events stored but never recorded. Events younger than the grace period
       //    are left to their own workflows (settleMs keeps the checkpoint behind them).
       let checkpoint = await loadCheckpoint();
@@ -62,24 +80,70 @@ export function createReconcileActivities(d: ReconcileDeps) {
         checkpoint = page.checkpoint ?? checkpoint;
         if (!page.hasMore) break;
       }
-      if (found.length) await d.ledger.record(found.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null })));
+      // An event the ledger refuses is counted and left behind, not retried by every later run:
+      // the checkpoint moves past it like past the others.
+      const { failed } = found.length ? await d.ledger.recordEach(found.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null }))) : { failed: [] };
+      for (const f of failed) tally.add('record', f.code);
+      if (failed.length) log('events not recorded', { codes: failed.map((f) => f.code), event_ids: failed.slice(0, 20).map((f) => f.eventId) });
+      const unrecorded = new Set(failed.map((f) => f.eventId));
 
-      // 2. ledger -> Kafka and read models: rows still pending after the grace period.
+      // 2. ledger -> read models and Kafka: what was just recorded, and rows still pending after the
+      //    grace period. Projected first: a row is delivered only after its projection was tried, so
+      //    a run that dies in between leaves it pending and the next run projects it again.
       const foundIds = new Set(found.map((e) => e.envelope.event_id));
       const pending = (await d.ledger.undeliveredOlderThan(a.grace_seconds, a.max_events)).filter((r) => !foundIds.has(r.eventId));
-      const ids = [...new Set([...found.map((e) => e.envelope.event_id), ...pending.map((r) => r.eventId)])];
-      if (ids.length) {
-        await d.relay.publishThrough(ids);
-        const envelopes = await Promise.all(
-          pending.map(async (r) => (r.s3Reference ? (await d.readEvent(r.s3Reference)).envelope : (r.payload as EventEnvelope))),
-        );
+      const envelopes = [...found.map((e) => e.envelope), ...(await readPending(pending, tally))];
+      if (envelopes.length) {
         // Projection is idempotent by stream version: re-applying what a live workflow applied is a no-op.
-        await d.projector.apply([...found.map((e) => e.envelope), ...envelopes]);
+        try {
+          await d.projector.apply(envelopes);
+        } catch (err) {
+          if (!(err instanceof StreamsNotProjectedError)) throw err;
+          for (const f of err.failures) tally.add('project', f.code);
+          log('streams not projected', { streams: err.failures.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, reason: f.reason })) });
+        }
+      }
+      const ids = [...found.filter((e) => !unrecorded.has(e.envelope.event_id)).map((e) => e.envelope.event_id), ...pending.map((r) => r.eventId)];
+      if (ids.length) {
+        try {
+          await d.relay.publishThrough(ids);
+        } catch (err) {
+          // The relay published every other stream before it threw for these.
+          if (err instanceof PredecessorNotDelivered) tally.add('relay', err.code, err.blocked.length);
+          else if (err instanceof EventNotRecordedError) tally.add('relay', err.code, err.eventIds.length);
+          else throw err;
+          log('events not relayed', { code: (err as { code: string }).code });
+        }
       }
       await saveCheckpoint(checkpoint);
-      return { scanned, recorded: found.length, redelivered: pending.length, checkpoint };
+      return { scanned, recorded: found.length - failed.length, redelivered: pending.length, set_aside: tally.total, set_aside_by: tally.toJSON(), checkpoint };
     },
   };
+
+  /** The bodies of pending rows; a row whose event cannot be read is counted and left for a later run. */
+  async function readPending(pending: LedgerRow[], tally: SetAsideTally): Promise<EventEnvelope[]> {
+    const read = await Promise.all(
+      pending.map(async (r) => {
+        if (!r.s3Reference) return r.payload as EventEnvelope;
+        try {
+          return (await d.readEvent(r.s3Reference)).envelope;
+        } catch (err) {
+          if (!(err instanceof EventNotFoundError)) throw err;
+          tally.add('read', err.code);
+          return undefined;
+        }
+      }),
+    );
+    return read.filter((e): e is EventEnvelope => e !== undefined);
+  }
+}
+
+function log(message: string, fields: Record<string, unknown>): void {
+  try {
+    Context.current().log.warn(message, fields);
+  } catch {
+    // called outside an activity (a test or script)
+  }
 }
 
 export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

@@ -8,7 +8,7 @@ import type { StorageMode } from '../config';
 import type { EventEnvelope, S3Reference } from './event-envelope';
 import { EventStub, ledgerPayloadOf } from './kafka-message';
 import { DEFAULT_SCHEMA } from './migrations';
-import { afterCursorSql, GlobalCursor, isUniqueViolation, Queryable, quoteIdent } from './postgres';
+import { afterCursorSql, GlobalCursor, isDataError, isUniqueViolation, Queryable, quoteIdent } from './postgres';
 
 export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
 
@@ -65,13 +65,39 @@ export interface LedgerOptions {
   maxMessageBytes: number;
 }
 
+/** Not retryable: S3's conditional write makes two events at one stream version impossible, so this is a corrupted store. */
 export class LedgerStreamConflictError extends Error {
   readonly code = 'LEDGER_STREAM_CONFLICT';
   readonly retryable = false;
-  constructor(message: string, cause?: unknown) {
-    super(message, { cause });
+  constructor(readonly eventIds: string[], cause?: unknown) {
+    super(`another event is already recorded at the stream version of ${describeIds(eventIds)}`, { cause });
     this.name = 'LedgerStreamConflictError';
   }
+}
+
+/**
+ * Retryable, but only a change of code or data will help: PostgreSQL refuses the event's content
+ * (a string it cannot hold, stored before the API refused such strings). The other events of the
+ * same call were recorded.
+ */
+export class EventNotRecordableError extends Error {
+  readonly code = 'EVENT_NOT_RECORDABLE';
+  readonly retryable = true;
+  constructor(readonly eventIds: string[], cause?: unknown) {
+    super(`the ledger cannot hold the content of ${describeIds(eventIds)}`, { cause });
+    this.name = 'EventNotRecordableError';
+  }
+}
+
+/** Why one event of a record() call was left out while the others were recorded. */
+export interface RecordFailure {
+  eventId: string;
+  code: 'EVENT_NOT_RECORDABLE' | 'LEDGER_STREAM_CONFLICT';
+  error: unknown;
+}
+
+function describeIds(eventIds: string[]): string {
+  return `event(s) ${eventIds.slice(0, 5).join(', ')}${eventIds.length > 5 ? ', ...' : ''}`;
 }
 
 /** A row plus the delivery status of its stream predecessor (null: no predecessor row recorded). */
@@ -126,12 +152,50 @@ export class DeliveryLedger {
 
   /**
    * Records events in one statement, in the given order (positions ascend with it). Recording an
-   * event again is a no-op that returns the existing position. A different event at a stream
-   * version already recorded is a LedgerStreamConflictError: S3's conditional write should have
-   * made that impossible, so it signals a bug or a corrupted store, not a race to retry.
+   * event again is a no-op that returns the existing position. An event the ledger cannot take
+   * does not hold back the others: they are recorded, then the call throws
+   * LedgerStreamConflictError (a different event at a recorded stream version) or
+   * EventNotRecordableError (content PostgreSQL refuses). recordEach() returns the same outcome
+   * instead of throwing.
    */
   async record(inputs: LedgerInput[], db: Queryable = this.pool): Promise<RecordResult[]> {
+    const { recorded, failed } = await this.recordEach(inputs, db);
+    const conflicts = failed.filter((f) => f.code === 'LEDGER_STREAM_CONFLICT');
+    if (conflicts.length) throw new LedgerStreamConflictError(conflicts.map((f) => f.eventId), conflicts[0].error);
+    if (failed.length) throw new EventNotRecordableError(failed.map((f) => f.eventId), failed[0].error);
+    return recorded;
+  }
+
+  /**
+   * record(), with the events the ledger refuses listed instead of thrown. The batch is tried as
+   * one statement; when the data of one event fails it, each event is recorded on its own. Inside a
+   * caller's transaction (db is not the pool) a failed statement has aborted it, so the refusal is
+   * reported for the whole batch.
+   */
+  async recordEach(inputs: LedgerInput[], db: Queryable = this.pool): Promise<{ recorded: RecordResult[]; failed: RecordFailure[] }> {
     const unique = [...new Map(inputs.map((i) => [i.envelope.event_id, i])).values()];
+    try {
+      return { recorded: await this.insert(unique, db), failed: [] };
+    } catch (err) {
+      const code = refusalCodeOf(err);
+      if (code === undefined) throw err;
+      if (unique.length === 1 || db !== this.pool) return { recorded: [], failed: unique.map((i) => ({ eventId: i.envelope.event_id, code, error: err })) };
+    }
+    const recorded: RecordResult[] = [];
+    const failed: RecordFailure[] = [];
+    for (const input of unique) {
+      try {
+        recorded.push(...(await this.insert([input], db)));
+      } catch (err) {
+        const code = refusalCodeOf(err);
+        if (code === undefined) throw err;
+        failed.push({ eventId: input.envelope.event_id, code, error: err });
+      }
+    }
+    return { recorded, failed };
+  }
+
+  private async insert(unique: LedgerInput[], db: Queryable): Promise<RecordResult[]> {
     if (unique.length === 0) return [];
     const cols = {
       event_id: [] as string[], command_id: [] as string[], aggregate_type: [] as string[], aggregate_id: [] as string[],
@@ -150,29 +214,21 @@ export class DeliveryLedger {
       cols.payload.push(JSON.stringify(ledgerPayloadOf(e, s3 ?? null, this.maxMessageBytes)));
       cols.storage_mode.push(e.metadata.storage_mode);
     }
-    let inserted: { event_id: string; position: string }[];
-    try {
-      inserted = (
-        await db.query(
-          `INSERT INTO ${this.table} (event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type,
-             topic, key, s3_reference, payload, storage_mode)
-           SELECT u.event_id, u.command_id, u.aggregate_type, u.aggregate_id, u.aggregate_version, u.event_type,
-             u.topic, u.aggregate_id, u.s3_reference, u.payload, u.storage_mode
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
-             WITH ORDINALITY AS u(event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type, topic, s3_reference, payload, storage_mode, n)
-           ORDER BY u.n
-           ON CONFLICT (event_id) DO NOTHING
-           RETURNING event_id, position`,
-          [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type,
-            cols.topic, cols.s3_reference, cols.payload, cols.storage_mode],
-        )
-      ).rows;
-    } catch (err) {
-      if (isUniqueViolation(err)) {
-        throw new LedgerStreamConflictError(`another event is already recorded at one of these stream versions: ${(err as Error).message}`, err);
-      }
-      throw err;
-    }
+    const inserted: { event_id: string; position: string }[] = (
+      await db.query(
+        `INSERT INTO ${this.table} (event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type,
+           topic, key, s3_reference, payload, storage_mode)
+         SELECT u.event_id, u.command_id, u.aggregate_type, u.aggregate_id, u.aggregate_version, u.event_type,
+           u.topic, u.aggregate_id, u.s3_reference, u.payload, u.storage_mode
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
+           WITH ORDINALITY AS u(event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type, topic, s3_reference, payload, storage_mode, n)
+         ORDER BY u.n
+         ON CONFLICT (event_id) DO NOTHING
+         RETURNING event_id, position`,
+        [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type,
+          cols.topic, cols.s3_reference, cols.payload, cols.storage_mode],
+      )
+    ).rows;
     const positions = new Map(inserted.map((r) => [r.event_id, Number(r.position)]));
     const missing = cols.event_id.filter((id) => !positions.has(id));
     const existing = new Map<string, number>();
@@ -298,6 +354,13 @@ export class DeliveryLedger {
       [eventIds, error.slice(0, 2000), status],
     );
   }
+}
+
+/** The refusals no retry of the same statement can get past; anything else is left to the caller's retry. */
+function refusalCodeOf(err: unknown): RecordFailure['code'] | undefined {
+  if (isUniqueViolation(err)) return 'LEDGER_STREAM_CONFLICT';
+  if (isDataError(err)) return 'EVENT_NOT_RECORDABLE';
+  return undefined;
 }
 
 export function createLedger(pool: Pool, options: LedgerOptions): DeliveryLedger {

@@ -49,6 +49,17 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return !!e && e.code === '23505' && (constraint === undefined || e.constraint === constraint);
 }
 
+/**
+ * A statement refused for its data, not for the server's state: a value PostgreSQL cannot hold
+ * (class 22: U+0000, an unpaired surrogate, invalid JSON text) or a limit it enforces (class 54:
+ * e.g. a tsvector over 1 MB). Running it again fails the same way; a connection loss or a
+ * serialization failure does not belong here.
+ */
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^(22|54)[0-9A-Z]{3}$/.test(code);
+}
+
 /** A checkpoint of a position reader: see DeliveryLedger.readAfter for why it has two parts. */
 export interface GlobalCursor {
   /** xid8 as decimal text (it can exceed 2^53). */

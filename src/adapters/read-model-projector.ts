@@ -21,7 +21,7 @@ import { isEventType } from '../domain/events';
 import { splitAggregateId } from '../domain/identifiers';
 import { ReadModelError } from './read-model-errors';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
-import { quoteIdent, withTransaction } from './postgres';
+import { isDataError, quoteIdent, withTransaction } from './postgres';
 
 export interface ProjectorOptions {
   /**
@@ -61,8 +61,25 @@ export class ReadModelProjector {
     this.s = quoteIdent(schema);
   }
 
+  /**
+   * Applies the events in one transaction. When the data of one stream fails it (a value
+   * PostgreSQL refuses, an event the projector cannot read, a gap the history cannot close), each
+   * stream is applied on its own and, within a failing stream, each event, up to the one that
+   * fails: the other streams are not held back by it, and the failing stream keeps its order (it
+   * stops at the failing event). The call then throws StreamsNotProjectedError, after committing
+   * everything else. Errors of the server itself (connection, serialization) fail the whole call.
+   */
   async apply(events: readonly EventEnvelope[]): Promise<ApplyResult> {
     if (events.length === 0) return { applied: 0, skipped: 0, filled: 0 };
+    try {
+      return await this.applyTogether(events);
+    } catch (err) {
+      if (!isStreamLocal(err)) throw err;
+      return this.applyApart(events, err);
+    }
+  }
+
+  private applyTogether(events: readonly EventEnvelope[]): Promise<ApplyResult> {
     for (const e of events) checkEnvelope(e);
     const { order, streams } = arrange(events);
     return withTransaction(this.pool, async (client) => {
@@ -74,6 +91,101 @@ export class ReadModelProjector {
       return run.result;
     });
   }
+
+  private async applyApart(events: readonly EventEnvelope[], first: unknown): Promise<ApplyResult> {
+    const total: ApplyResult = { applied: 0, skipped: 0, filled: 0 };
+    const add = (r: ApplyResult) => {
+      total.applied += r.applied;
+      total.skipped += r.skipped;
+      total.filled += r.filled;
+    };
+    const streams = new Map<string, EventEnvelope[]>();
+    for (const e of events) {
+      const key = streamKey(String(e?.aggregate_type), String(e?.aggregate_id));
+      streams.set(key, [...(streams.get(key) ?? []), e]);
+    }
+    const failures: StreamFailure[] = [];
+    for (const stream of streams.values()) {
+      if (streams.size === 1 && stream.length === 1) {
+        failures.push(failureOf(stream[0], first));
+        break;
+      }
+      try {
+        add(await this.applyTogether(stream));
+        continue;
+      } catch (err) {
+        if (!isStreamLocal(err)) throw err;
+        if (stream.length === 1) {
+          failures.push(failureOf(stream[0], err));
+          continue;
+        }
+      }
+      const ordered = [...stream].sort((a, b) => Number(a?.aggregate_version) - Number(b?.aggregate_version));
+      for (const e of ordered) {
+        try {
+          add(await this.applyTogether([e]));
+        } catch (err) {
+          if (!isStreamLocal(err)) throw err;
+          failures.push(failureOf(e, err));
+          break;
+        }
+      }
+    }
+    if (failures.length) throw new StreamsNotProjectedError(failures, total);
+    return total;
+  }
+}
+
+/** The stream and the event where its projection stopped, and why (a code, never the server's text). */
+export interface StreamFailure {
+  aggregate_type: string;
+  aggregate_id: string;
+  event_id: string;
+  aggregate_version: number;
+  /** INVALID_EVENT or PROJECTION_GAP from the projector, EVENT_NOT_PROJECTABLE when PostgreSQL refused the data. */
+  code: string;
+  /** The code, or the SQLSTATE PostgreSQL refused the data with. */
+  reason: string;
+  /** The streams' later events in this call were not applied. */
+  error: unknown;
+}
+
+/**
+ * Retryable (a fix of code or data may make it apply), thrown after every other stream of the
+ * call was applied. `failures` lists one event per stream that could not be projected.
+ */
+export class StreamsNotProjectedError extends Error {
+  readonly code = 'EVENT_NOT_PROJECTABLE';
+  readonly retryable = true;
+  constructor(readonly failures: StreamFailure[], readonly result: ApplyResult) {
+    super(
+      `${failures.length} stream(s) could not be projected: ${failures
+        .slice(0, 3)
+        .map((f) => `${f.aggregate_type}/${f.aggregate_id} v${f.aggregate_version} (${f.reason})`)
+        .join(', ')}${failures.length > 3 ? ', ...' : ''}`,
+      { cause: failures[0]?.error },
+    );
+    this.name = 'StreamsNotProjectedError';
+  }
+}
+
+/** A failure that belongs to the data of a stream, so the other streams may go on without it. */
+function isStreamLocal(err: unknown): boolean {
+  return isDataError(err) || err instanceof ReadModelError;
+}
+
+function failureOf(e: EventEnvelope, err: unknown): StreamFailure {
+  const code = err instanceof ReadModelError ? err.code : 'EVENT_NOT_PROJECTABLE';
+  const reason = err instanceof ReadModelError ? err.code : `SQLSTATE ${String((err as { code?: unknown }).code)}`;
+  return {
+    code,
+    aggregate_type: String(e?.aggregate_type),
+    aggregate_id: String(e?.aggregate_id),
+    event_id: String(e?.event_id),
+    aggregate_version: Number(e?.aggregate_version),
+    reason,
+    error: err,
+  };
 }
 
 /**

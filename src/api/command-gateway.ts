@@ -159,6 +159,7 @@ export class TemporalCommandGateway implements CommandGateway {
           view.retry = {
             activity: retrying.activityType?.name ?? 'unknown',
             attempt: retrying.attempt ?? 0,
+            ...(retrying.lastFailure?.applicationFailureInfo?.type ? { code: retrying.lastFailure.applicationFailureInfo.type } : {}),
             last_failure: retrying.lastFailure?.message ?? undefined,
           };
         }

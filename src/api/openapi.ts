@@ -160,7 +160,7 @@ const COMPONENT_SCHEMAS: Json = {
       },
       events: { type: 'array', items: { type: 'object' } },
       error: { type: 'object', properties: { code: str, message: str, details: { type: 'array' } } },
-      retry: { type: 'object' },
+      retry: { type: 'object', properties: { activity: str, attempt: int, code: str, last_failure: str } },
       status_url: str,
     },
   },

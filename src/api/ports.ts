@@ -45,7 +45,8 @@ export interface CommandStatusView {
   events: EventDelivery[];
   error?: { code: string; message: string; details: ErrorDetail[] };
   /** Set while an activity is being retried after an infrastructure failure. */
-  retry?: { activity: string; attempt: number; last_failure?: string };
+  /** code: the type of the last failure (e.g. EVENT_NOT_RECORDABLE), stable where the message is not. */
+  retry?: { activity: string; attempt: number; code?: string; last_failure?: string };
 }
 
 export interface CommandGateway {
