@@ -1,0 +1,94 @@
+/**
+ * Nothing already stored may block the rest: events put straight into S3 (as if stored before
+ * today's input checks existed) that the ledger cannot hold, the projector cannot read, or whose
+ * stream predecessor never got a ledger row, are set aside by the reconciliation and counted; every
+ * other event is recorded, delivered and projected, and the checkpoint moves.
+ */
+import { randomUUID } from 'node:crypto';
+import { register } from 'prom-client';
+import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
+import { startPipeline, Pipeline } from '../support/pipeline';
+import { eventually } from '../support/env';
+
+let p: Pipeline;
+const db = 'isolated';
+
+beforeAll(async () => {
+  p = await startPipeline('e2e-isolation');
+  const send = (path: string, body: unknown) => fetch(`${p.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: JSON.stringify(body) });
+  expect((await send('/databases', { name: db })).status).toBe(201);
+  expect((await send(`/databases/${db}/classes`, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] })).status).toBe(201);
+});
+afterAll(async () => {
+  await p?.close();
+});
+
+/** One instance event appended to S3 alone: no workflow, no ledger row. */
+async function storeDirect(id: string, version: number, eventType: string, payload: unknown): Promise<EventEnvelope> {
+  const envelope = envelopeOf<unknown>(
+    { event_type: eventType, aggregate_type: 'instance', aggregate_id: `${db}:${id}`, payload },
+    { commandId: randomUUID(), position: 0, version, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' },
+  );
+  await p.api.infra.s3Store.append({ aggregate_type: 'instance', aggregate_id: `${db}:${id}` }, version === 1 ? 'no_stream' : version - 1, [envelope]);
+  return envelope;
+}
+
+const instance = (id: string, v: string) => ({ db_name: db, instance: { id, class_id: 'K', properties: { v }, relationships: {} } });
+
+async function setAside(stage: string, code: string): Promise<number> {
+  const metric = await register.getSingleMetric('spice_events_set_aside_total')?.get();
+  return metric?.values.find((v) => v.labels.stage === stage && v.labels.code === code)?.value ?? 0;
+}
+
+const reconcile = () => p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${randomUUID()}`, args: [{ grace_seconds: 0 }] });
+
+test('one unrecordable event, one unprojectable one and a blocked successor do not stop the good ones; the checkpoint moves', async () => {
+  const before = await setAside('record', 'EVENT_NOT_RECORDABLE');
+  // "poisoned": v1 holds U+0000, which no PostgreSQL text or jsonb accepts; its v2 is fine but waits for v1.
+  const poison = await storeDirect('poisoned', 1, 'INSTANCE_CREATED', instance('poisoned', 'a\u0000b'));
+  const successor = await storeDirect('poisoned', 2, 'INSTANCE_UPDATED', instance('poisoned', 'fine'));
+  // "broken": recordable and deliverable, but not an instance event the read models can apply.
+  const broken = await storeDirect('broken', 1, 'INSTANCE_CREATED', { db_name: db });
+  const good = [await storeDirect('good-1', 1, 'INSTANCE_CREATED', instance('good-1', 'one')), await storeDirect('good-2', 1, 'INSTANCE_CREATED', instance('good-2', 'two'))];
+
+  const result = await reconcile();
+  expect(result).toMatchObject({
+    recorded: 4,
+    set_aside_by: {
+      'record:EVENT_NOT_RECORDABLE': 1,
+      'project:EVENT_NOT_PROJECTABLE': 1,
+      'project:INVALID_EVENT': 1,
+      'relay:PREDECESSOR_NOT_DELIVERED': 1,
+    },
+  });
+  expect(await setAside('record', 'EVENT_NOT_RECORDABLE')).toBe(before + 1);
+
+  // Ledger: every event but the poisoned one; delivered unless its stream predecessor is missing.
+  const rows = await p.ledgerRows(`aggregate_id LIKE $1`, [`${db}:%`]);
+  const status = Object.fromEntries(rows.map((r) => [r.event_id, r.status]));
+  expect(status[poison.event_id]).toBeUndefined();
+  expect(status[successor.event_id]).toBe('pending');
+  expect(status[broken.event_id]).toBe('delivered');
+  for (const e of good) expect(status[e.event_id]).toBe('delivered');
+
+  // Kafka and the read models have the good ones.
+  for (const e of [...good, broken]) await eventually(async () => p.messages.filter((m) => m.headers['event-id'] === e.event_id).length, (n) => n === 1);
+  expect(p.messages.filter((m) => [poison.event_id, successor.event_id].includes(m.headers['event-id']))).toHaveLength(0);
+  for (const [id, v] of [['good-1', 'one'], ['good-2', 'two']]) {
+    const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
+    expect(read.status).toBe(200);
+    expect((await read.json()).properties).toEqual({ v });
+  }
+  expect((await fetch(`${p.url}/databases/${db}/instances/poisoned`)).status).toBe(404);
+
+  // The checkpoint moved past all of them: a new good event is all the next run records.
+  const infra = p.api.infra;
+  const { rows: saved } = await infra.pool.query(`SELECT checkpoint FROM ${infra.schema}.reconciler_checkpoints`);
+  expect(saved.map((r) => r.checkpoint)).toEqual([result.checkpoint]);
+  const later = await storeDirect('good-3', 1, 'INSTANCE_CREATED', instance('good-3', 'three'));
+  const again = await reconcile();
+  expect(again).toMatchObject({ recorded: 1 });
+  expect(again.set_aside_by['record:EVENT_NOT_RECORDABLE']).toBeUndefined();
+  expect((await p.ledgerRows('event_id = $1', [later.event_id])).map((r) => r.status)).toEqual(['delivered']);
+  expect((await fetch(`${p.url}/databases/${db}/instances/good-3`)).status).toBe(200);
+});
