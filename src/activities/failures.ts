@@ -7,6 +7,7 @@
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { EventStoreError } from '../adapters/event-store';
+import { ReadModelError } from '../adapters/read-model-errors';
 import { NON_RETRYABLE_TYPES } from '../workflows/definitions';
 
 /** What a failure that stops retries carries as its first detail: the status view reads the code from it. */
@@ -55,6 +56,9 @@ export function withFailureMapping<T extends Record<string, (...args: never[]) =
 
 function typedOf(err: unknown): { code: string; retryable: boolean } | undefined {
   if (err instanceof EventStoreError) return FINAL_STORE_CODES.has(err.code) ? { code: err.code, retryable: false } : undefined;
+  // A projection gap closes once the predecessor is projected; an event the projector cannot read
+  // may still be read by a fixed release: both retry, and show why.
+  if (err instanceof ReadModelError) return { code: err.code, retryable: true };
   const e = err as { code?: unknown; retryable?: unknown } | null;
   if (e instanceof Error && typeof e.code === 'string' && typeof e.retryable === 'boolean') return { code: e.code, retryable: e.retryable };
   return undefined;

@@ -105,6 +105,8 @@ export class ReadModelProjector {
       streams.set(key, [...(streams.get(key) ?? []), e]);
     }
     const failures: StreamFailure[] = [];
+    // With a single stream there is nothing to protect: its caller gets the projector's own error.
+    if (streams.size === 1 && first instanceof ReadModelError) throw first;
     for (const stream of streams.values()) {
       if (streams.size === 1 && stream.length === 1) {
         failures.push(failureOf(stream[0], first));

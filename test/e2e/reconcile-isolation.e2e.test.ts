@@ -7,6 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { register } from 'prom-client';
 import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
+import type { ReconcileResult } from '../../src/activities/reconcile';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 
@@ -40,7 +41,7 @@ async function setAside(stage: string, code: string): Promise<number> {
   return metric?.values.find((v) => v.labels.stage === stage && v.labels.code === code)?.value ?? 0;
 }
 
-const reconcile = () => p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${randomUUID()}`, args: [{ grace_seconds: 0 }] });
+const reconcile = (): Promise<ReconcileResult> => p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${randomUUID()}`, args: [{ grace_seconds: 0 }] });
 
 test('one unrecordable event, one unprojectable one and a blocked successor do not stop the good ones; the checkpoint moves', async () => {
   const before = await setAside('record', 'EVENT_NOT_RECORDABLE');
@@ -77,7 +78,7 @@ test('one unrecordable event, one unprojectable one and a blocked successor do n
   for (const [id, v] of [['good-1', 'one'], ['good-2', 'two']]) {
     const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
     expect(read.status).toBe(200);
-    expect((await read.json()).properties).toEqual({ v });
+    expect(((await read.json()) as { properties: unknown }).properties).toEqual({ v });
   }
   expect((await fetch(`${p.url}/databases/${db}/instances/poisoned`)).status).toBe(404);
 
