@@ -8,6 +8,7 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowFailedError,
   WorkflowNotFoundError,
+  type WorkflowHandle,
 } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure, TimeoutFailure, CancelledFailure } from '@temporalio/common';
 import type { StorageMode } from '../config';
@@ -23,6 +24,11 @@ import {
   workflowIdOf,
 } from '../workflows/definitions';
 import type { CommandGateway, CommandStatusView, EventDelivery, SubmitCommand, SubmitOutcome } from './ports';
+
+const PROGRESS_QUERY_TIMEOUT_MS = 2000;
+const UNTOUCHED_HISTORY_LENGTH = 2;
+/** temporal.api.enums.v1.HistoryEventFilterType.CLOSE_EVENT: the poll answers only when the run closes. */
+const HISTORY_CLOSE_EVENT_ONLY = 2;
 
 export class IdempotencyKeyReusedError extends Error {
   readonly code = 'IDEMPOTENCY_KEY_REUSED';
@@ -153,7 +159,9 @@ export class TemporalCommandGateway implements CommandGateway {
       case 'RUNNING': {
         const pending = desc.raw.pendingActivities ?? [];
         const retrying = pending.find((a) => (a.attempt ?? 1) > 1);
-        view.progress = await this.progress(handle.query.bind(handle));
+        // Only a worker answers a query; until one has taken the run's first task (started and
+        // scheduled are its first two events) the query could only wait out its deadline.
+        view.progress = desc.historyLength > UNTOUCHED_HISTORY_LENGTH ? await this.progress(handle) : undefined;
         view.status = retrying ? 'RETRYING' : view.progress && view.progress.phase !== 'PENDING' ? 'PROCESSING' : 'PENDING';
         if (retrying) {
           view.retry = {
@@ -181,34 +189,68 @@ export class TemporalCommandGateway implements CommandGateway {
     return view;
   }
 
-  async wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null> {
-    const handle = this.o.client.workflow.getHandle(workflowIdOf(commandId));
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      handle.result().then(
-        (result) => ({ done: true as const, result: result as ProcessCommandResult }),
-        () => ({ done: false as const }),
-      ),
-      new Promise<{ done: false }>((r) => (timer = setTimeout(() => r({ done: false }), timeoutMs))),
-    ]);
-    clearTimeout(timer);
-    // A completed command is answered from the result in hand: no second describe and result call.
-    if (outcome.done) {
-      const result = outcome.result;
-      return { command_id: commandId, command_type: result.command_type, status: 'COMPLETED', result, events: await this.deliveries(result.events) };
+  async wait(commandId: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandStatusView | null> {
+    const workflowId = workflowIdOf(commandId);
+    const stop = new AbortController();
+    const onAbort = () => stop.abort();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setTimeout(onAbort, timeoutMs);
+    let closed = false;
+    try {
+      closed = await this.closed(workflowId, stop.signal);
+    } catch {
+      // Stopped, or the run is gone: the status below tells which.
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stop.abort();
+    }
+    if (signal?.aborted) return null;
+    if (closed) {
+      try {
+        // The run has closed, so its result is at hand: answered without a second describe.
+        const result = (await this.o.client.workflow.getHandle(workflowId).result()) as ProcessCommandResult;
+        return { command_id: commandId, command_type: result.command_type, status: 'COMPLETED', result, events: await this.deliveries(result.events) };
+      } catch {
+        // Failed, terminated or timed out: the status carries the code.
+      }
     }
     return this.status(commandId);
   }
 
-  private async progress(query: (q: typeof progressQuery) => Promise<CommandProgress>): Promise<CommandProgress | undefined> {
+  /**
+   * Long-polls the run's history until it closes (true) or `signal` aborts (false). This is the
+   * loop of handle.result(), which cannot be stopped: raced against a timer it went on polling for
+   * as long as the command stayed open, one poll per timed-out wait. Here the abort cancels the
+   * call in flight, and the check before each call keeps a poll from starting after it.
+   */
+  private async closed(workflowId: string, signal: AbortSignal): Promise<boolean> {
+    const { client } = this.o;
+    let nextPageToken: Uint8Array | undefined;
+    while (!signal.aborted) {
+      const res = await client.withAbortSignal(signal, () =>
+        client.workflowService.getWorkflowExecutionHistory({
+          namespace: client.options.namespace,
+          execution: { workflowId },
+          waitNewEvent: true,
+          skipArchival: true,
+          historyEventFilterType: HISTORY_CLOSE_EVENT_ONLY,
+          nextPageToken,
+        }),
+      );
+      if ((res.history?.events?.length ?? 0) > 0) return true;
+      nextPageToken = res.nextPageToken ?? undefined;
+    }
+    return false;
+  }
+
+  private async progress(handle: WorkflowHandle): Promise<CommandProgress | undefined> {
     // A query needs a worker; with none running, the status still answers from the server's view.
-    let timer: NodeJS.Timeout | undefined;
+    // A deadline rather than a timer race: the query call itself ends, it is not left pending.
     try {
-      return await Promise.race([query(progressQuery), new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 2000)))]);
+      return await this.o.client.withDeadline(Date.now() + PROGRESS_QUERY_TIMEOUT_MS, () => handle.query(progressQuery));
     } catch {
       return undefined;
-    } finally {
-      clearTimeout(timer);
     }
   }
 

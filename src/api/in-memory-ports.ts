@@ -23,12 +23,13 @@ import type {
 export class RecordingGateway implements CommandGateway {
   readonly submitted: SubmitCommand[] = [];
   readonly statusCalls: string[] = [];
-  readonly waitCalls: Array<{ commandId: string; timeoutMs: number }> = [];
+  readonly waitCalls: Array<{ commandId: string; timeoutMs: number; signal?: AbortSignal }> = [];
   readonly views = new Map<string, CommandStatusView>();
   private readonly byKey = new Map<string, string>();
   private seq = 0;
   /** What wait() answers; by default the stored view (or null). */
-  onWait: (commandId: string, timeoutMs: number) => CommandStatusView | null = (id) => this.views.get(id) ?? null;
+  onWait: (commandId: string, timeoutMs: number, signal?: AbortSignal) => CommandStatusView | null | Promise<CommandStatusView | null> = (id) =>
+    this.views.get(id) ?? null;
 
   async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
     this.submitted.push(cmd);
@@ -47,9 +48,9 @@ export class RecordingGateway implements CommandGateway {
     return this.views.get(commandId) ?? null;
   }
 
-  async wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null> {
-    this.waitCalls.push({ commandId, timeoutMs });
-    return this.onWait(commandId, timeoutMs);
+  async wait(commandId: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandStatusView | null> {
+    this.waitCalls.push({ commandId, timeoutMs, signal });
+    return this.onWait(commandId, timeoutMs, signal);
   }
 
   /** Moves a recorded command on, as a worker would. */

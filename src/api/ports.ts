@@ -52,8 +52,11 @@ export interface CommandStatusView {
 export interface CommandGateway {
   submit(cmd: SubmitCommand): Promise<SubmitOutcome>;
   status(commandId: string): Promise<CommandStatusView | null>;
-  /** Waits up to timeoutMs for the command to close; returns its status either way. */
-  wait(commandId: string, timeoutMs: number): Promise<CommandStatusView | null>;
+  /**
+   * Waits up to timeoutMs for the command to close; returns its status either way. Nothing of the
+   * wait outlives it: at the timeout, or when `signal` aborts (the client went away), it stops.
+   */
+  wait(commandId: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandStatusView | null>;
 }
 
 // ---- read models ----------------------------------------------------------------------------

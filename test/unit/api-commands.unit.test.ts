@@ -263,7 +263,7 @@ describe('waiting for the outcome', () => {
     expect(res.status).toBe(201);
     expect(res.body).toMatchObject({ command_id: 'cmd-1', status: 'COMPLETED', result: { aggregate_id: 'crm', version: 1 } });
     expect(res.headers.location).toBe('/api/v1/databases/crm');
-    expect(ports.commands.waitCalls).toEqual([{ commandId: 'cmd-1', timeoutMs: 5000 }]);
+    expect(ports.commands.waitCalls).toEqual([{ commandId: 'cmd-1', timeoutMs: 5000, signal: expect.any(AbortSignal) }]);
   });
 
   test('Prefer: wait=N waits N seconds, capped by maxWaitMs', async () => {

@@ -103,7 +103,17 @@ async function submitAndRespond(ports: ApiPorts, req: Request, res: Response, cr
   if (!outcome.created) res.setHeader('Idempotent-Replayed', 'true');
 
   let view: CommandStatusView | null = null;
-  if (wait.ms > 0) view = await ports.commands.wait(outcome.command_id, wait.ms);
+  if (wait.ms > 0) {
+    // 'close' before the answer is written means the client went away: nobody waits any more.
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    res.once('close', onClose);
+    try {
+      view = await ports.commands.wait(outcome.command_id, wait.ms, gone.signal);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
   // A resubmission describes the first command as it stands now, without waiting.
   else if (!outcome.created) view = await ports.commands.status(outcome.command_id);
 
