@@ -3,6 +3,7 @@
  * task queue that no worker polls), so every wait times out; a wait that left its history poll or
  * its progress query behind would pile up gRPC calls, handles and heap in the API process.
  */
+import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Client, Connection } from '@temporalio/client';
@@ -47,8 +48,24 @@ afterAll(async () => {
 });
 
 const body = JSON.stringify({ name: 'stuck', description: 'never processed' });
-const send = (key: string) =>
-  fetch(`${url}/databases?wait=true`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key }, body });
+
+/** One request per connection (no keep-alive pool), so the sockets counted are the API's own. */
+function send(key: string): Promise<{ status: number; json: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${url}/databases?wait=true`,
+      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': key } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => (text += chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 async function waitMany(key: string, n: number): Promise<Map<number, number>> {
   const statuses = new Map<number, number>();
@@ -58,7 +75,6 @@ async function waitMany(key: string, n: number): Promise<Map<number, number>> {
       while (next < n) {
         next++;
         const res = await send(key);
-        await res.arrayBuffer();
         statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       }
     }),
@@ -92,7 +108,7 @@ test(`${WAITS} timed-out waits on a stuck command leave the API's handles, resou
   const statuses = await waitMany(key, WAITS);
   // Every wait timed out on a command that is still pending: 202, never an error.
   expect(Object.fromEntries(statuses)).toEqual({ 202: WAITS });
-  const { command_id } = (await (await send(key)).json()) as { command_id: string };
+  const { command_id } = (await send(key)).json as { command_id: string };
   stuckCommandId = command_id;
   const status = (await (await fetch(`${url}/commands/${command_id}`)).json()) as { status: string };
   expect(status.status).toBe('PENDING');
