@@ -10,7 +10,10 @@ import type {
   EdgeView,
   InstanceQuery,
   InstanceView,
+  Page,
+  PageQuery,
   ReadModelQueries,
+  RelationshipPage,
 } from '../api/ports';
 import type { ClassDefinition } from '../domain/ontology-class';
 import type { InstanceRef } from '../domain/instance-validation';
@@ -47,24 +50,41 @@ export interface DecisionContextQueries {
 
 // ---- cursors ------------------------------------------------------------------------------
 
-/** Keyset cursors: the last id of a page, opaque to clients (base64url of a small JSON). */
-export function encodeCursor(lastId: string): string {
-  return Buffer.from(JSON.stringify({ after: lastId }), 'utf8').toString('base64url');
+/** Keyset cursors: the last key of a page (an id, or a tuple of columns), opaque to clients (base64url of a small JSON). */
+export function encodeCursor(after: string | readonly string[]): string {
+  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
+}
+
+const badCursor = (): never => {
+  throw new ReadModelError('INVALID_QUERY', 'the cursor is not one this API issued', { parameter: 'cursor' });
+};
+
+function decodeAfter(cursor: string): unknown {
+  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) badCursor();
+  try {
+    return (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown } | null)?.after;
+  } catch {
+    return undefined;
+  }
 }
 
 export function decodeCursor(cursor: string): string {
-  const fail = (): never => {
-    throw new ReadModelError('INVALID_QUERY', 'the cursor is not one this API issued', { parameter: 'cursor' });
-  };
-  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) fail();
-  try {
-    const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    const after = (parsed as { after?: unknown } | null)?.after;
-    if (typeof after === 'string' && after.length > 0) return after;
-  } catch {
-    // falls through to the typed error
-  }
-  return fail();
+  const after = decodeAfter(cursor);
+  return typeof after === 'string' && after.length > 0 ? after : badCursor();
+}
+
+/** A cursor over a composite key of `size` text columns. */
+export function decodeKeyCursor(cursor: string, size: number): string[] {
+  const after = decodeAfter(cursor);
+  const ok = Array.isArray(after) && after.length === size && after.every((k) => typeof k === 'string');
+  return ok ? (after as string[]) : badCursor();
+}
+
+/** One page of keyset results: rows holds up to limit + 1 rows, the extra one only says there is more. */
+function pageOf<R, V>(rows: R[], limit: number, view: (r: R) => V, keyOf: (r: R) => string | string[]): Page<V> {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  return { items: page.map(view), next_cursor: more ? encodeCursor(keyOf(page[page.length - 1])) : null };
 }
 
 function checkInt(name: string, value: number, min: number, max: number): void {
@@ -154,9 +174,14 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
     this.s = quoteIdent(schema);
   }
 
-  async listDatabases(): Promise<DatabaseView[]> {
-    const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE status = 'active' ORDER BY name`);
-    return rows.map(databaseView);
+  async listDatabases(q: PageQuery): Promise<Page<DatabaseView>> {
+    checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const { rows } = await this.pool.query<DatabaseRow>(
+      `SELECT * FROM ${this.s}.databases WHERE status = 'active' AND ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
+      [after, q.limit + 1],
+    );
+    return pageOf(rows, q.limit, databaseView, (r) => r.name);
   }
 
   async getDatabase(name: string): Promise<DatabaseView | null> {
@@ -167,9 +192,14 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
     return rows[0] ? databaseView(rows[0]) : null;
   }
 
-  async listClasses(db: string): Promise<ClassView[]> {
-    const { rows } = await this.pool.query<ClassRow>(`SELECT * FROM ${this.s}.classes WHERE db_name = $1 ORDER BY class_id`, [db]);
-    return rows.map(classView);
+  async listClasses(db: string, q: PageQuery): Promise<Page<ClassView>> {
+    checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
+    const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
+    const { rows } = await this.pool.query<ClassRow>(
+      `SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND ($2::text IS NULL OR class_id > $2) ORDER BY class_id LIMIT $3`,
+      [db, after, q.limit + 1],
+    );
+    return pageOf(rows, q.limit, classView, (r) => r.class_id);
   }
 
   async getClass(db: string, classId: string): Promise<ClassView | null> {
@@ -203,9 +233,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
         ORDER BY instance_id LIMIT $${params.length}`,
       params,
     );
-    const more = rows.length > q.limit;
-    const page = more ? rows.slice(0, q.limit) : rows;
-    return { items: page.map(instanceView), next_cursor: more ? encodeCursor(page[page.length - 1].instance_id) : null };
+    return pageOf(rows, q.limit, instanceView, (r) => r.instance_id);
   }
 
   async getInstance(db: string, id: string): Promise<InstanceView | null> {
@@ -216,22 +244,35 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
     return rows[0] ? instanceView(rows[0]) : null;
   }
 
-  /** One hop both ways; edges to or from deleted instances are left out. */
-  async relationships(db: string, id: string): Promise<{ outgoing: EdgeView[]; incoming: EdgeView[] }> {
+  /**
+   * One hop both ways, edges to or from deleted instances left out, paged as one list ordered by
+   * (direction, predicate, from_id, to_id): incoming edges come first. Each branch carries the
+   * keyset condition itself, so a page of a hub's edges is read from the index, not the whole set.
+   */
+  async relationships(db: string, id: string, q: PageQuery): Promise<RelationshipPage> {
+    checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
+    const [dir, predicate, from, to] = q.cursor === undefined ? [null, null, null, null] : decodeKeyCursor(q.cursor, 4);
+    const after = (d: string) => `($3::text IS NULL OR $3 < '${d}' OR ($3 = '${d}' AND (e.predicate, e.from_id, e.to_id) > ($4::text, $5::text, $6::text)))`;
     const { rows } = await this.pool.query<EdgeView & { dir: 'out' | 'in' }>(
       `WITH me AS (SELECT 1 FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = $2 AND NOT deleted)
        SELECT 'out' AS dir, e.from_id, e.predicate, e.to_id
          FROM ${this.s}.edges e JOIN ${this.s}.instances o ON o.db_name = e.db_name AND o.instance_id = e.to_id AND NOT o.deleted
-        WHERE e.db_name = $1 AND e.from_id = $2 AND EXISTS (SELECT 1 FROM me)
+        WHERE e.db_name = $1 AND e.from_id = $2 AND EXISTS (SELECT 1 FROM me) AND ${after('out')}
        UNION ALL
        SELECT 'in', e.from_id, e.predicate, e.to_id
          FROM ${this.s}.edges e JOIN ${this.s}.instances o ON o.db_name = e.db_name AND o.instance_id = e.from_id AND NOT o.deleted
-        WHERE e.db_name = $1 AND e.to_id = $2 AND EXISTS (SELECT 1 FROM me)
-       ORDER BY 1, 3, 2, 4`,
-      [db, id],
+        WHERE e.db_name = $1 AND e.to_id = $2 AND EXISTS (SELECT 1 FROM me) AND ${after('in')}
+       ORDER BY 1, 3, 2, 4
+       LIMIT $7`,
+      [db, id, dir, predicate, from, to, q.limit + 1],
     );
+    const page = pageOf(rows, q.limit, (r) => r, (r) => [r.dir, r.predicate, r.from_id, r.to_id]);
     const edge = (r: EdgeView): EdgeView => ({ from_id: r.from_id, predicate: r.predicate, to_id: r.to_id });
-    return { outgoing: rows.filter((r) => r.dir === 'out').map(edge), incoming: rows.filter((r) => r.dir === 'in').map(edge) };
+    return {
+      outgoing: page.items.filter((r) => r.dir === 'out').map(edge),
+      incoming: page.items.filter((r) => r.dir === 'in').map(edge),
+      next_cursor: page.next_cursor,
+    };
   }
 
   /**

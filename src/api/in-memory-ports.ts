@@ -15,6 +15,8 @@ import type {
   HealthCheck,
   InstanceQuery,
   InstanceView,
+  Page,
+  PageQuery,
   ReadModelQueries,
   SubmitCommand,
   SubmitOutcome,
@@ -67,6 +69,15 @@ export class RecordingGateway implements CommandGateway {
   }
 }
 
+const by = <T>(key: (item: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+
+/** The in-memory cursor is the last key itself: tests can read it, clients never see it. */
+function keysetPage<T>(sorted: T[], q: PageQuery, key: (item: T) => string): Page<T> {
+  const rest = q.cursor === undefined ? sorted : sorted.filter((item) => key(item) > q.cursor!);
+  const items = rest.slice(0, q.limit);
+  return { items, next_cursor: rest.length > q.limit ? key(items[items.length - 1]) : null };
+}
+
 export class InMemoryReadModels implements ReadModelQueries {
   readonly calls: Array<{ method: string; args: unknown[] }> = [];
   databases: DatabaseView[] = [];
@@ -78,17 +89,17 @@ export class InMemoryReadModels implements ReadModelQueries {
     this.calls.push({ method, args });
   }
 
-  async listDatabases() {
-    this.record('listDatabases');
-    return this.databases;
+  async listDatabases(q: PageQuery) {
+    this.record('listDatabases', q);
+    return keysetPage([...this.databases].sort(by((d) => d.name)), q, (d) => d.name);
   }
   async getDatabase(name: string) {
     this.record('getDatabase', name);
     return this.databases.find((d) => d.name === name) ?? null;
   }
-  async listClasses(db: string) {
-    this.record('listClasses', db);
-    return this.classes.filter((c) => c.db_name === db);
+  async listClasses(db: string, q: PageQuery) {
+    this.record('listClasses', db, q);
+    return keysetPage(this.classes.filter((c) => c.db_name === db).sort(by((c) => c.id)), q, (c) => c.id);
   }
   async getClass(db: string, classId: string) {
     this.record('getClass', db, classId);
@@ -110,12 +121,18 @@ export class InMemoryReadModels implements ReadModelQueries {
     this.record('getInstance', db, id);
     return this.instances.find((i) => i.db_name === db && i.id === id) ?? null;
   }
-  async relationships(db: string, id: string) {
-    this.record('relationships', db, id);
+  async relationships(db: string, id: string, q: PageQuery) {
+    this.record('relationships', db, id, q);
     const strip = ({ from_id, predicate, to_id }: EdgeView) => ({ from_id, predicate, to_id });
+    const tagged = [
+      ...this.edges.filter((e) => e.db_name === db && e.to_id === id).map((e) => ({ dir: 'in', ...strip(e) })),
+      ...this.edges.filter((e) => e.db_name === db && e.from_id === id).map((e) => ({ dir: 'out', ...strip(e) })),
+    ].sort(by((e) => [e.dir, e.predicate, e.from_id, e.to_id].join('\u0001')));
+    const page = keysetPage(tagged, q, (e) => [e.dir, e.predicate, e.from_id, e.to_id].join('\u0001'));
     return {
-      outgoing: this.edges.filter((e) => e.db_name === db && e.from_id === id).map(strip),
-      incoming: this.edges.filter((e) => e.db_name === db && e.to_id === id).map(strip),
+      outgoing: page.items.filter((e) => e.dir === 'out').map(strip),
+      incoming: page.items.filter((e) => e.dir === 'in').map(strip),
+      next_cursor: page.next_cursor,
     };
   }
   async traverse(db: string, id: string, depth: number, limit: number) {
@@ -147,7 +164,7 @@ export class InMemoryReadModels implements ReadModelQueries {
 }
 
 export class InMemoryHistory implements EventHistory {
-  readonly calls: Array<{ aggregateType: string; aggregateId: string; toVersion?: number }> = [];
+  readonly calls: Array<{ aggregateType: string; aggregateId: string; toVersion?: number; fromVersion?: number }> = [];
   readonly streams = new Map<string, EventEnvelope[]>();
 
   append(event: EventEnvelope): void {
@@ -155,10 +172,10 @@ export class InMemoryHistory implements EventHistory {
     this.streams.set(key, [...(this.streams.get(key) ?? []), event]);
   }
 
-  async readStream(aggregateType: string, aggregateId: string, toVersion?: number): Promise<EventEnvelope[]> {
-    this.calls.push({ aggregateType, aggregateId, ...(toVersion !== undefined ? { toVersion } : {}) });
+  async readStream(aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number): Promise<EventEnvelope[]> {
+    this.calls.push({ aggregateType, aggregateId, ...(toVersion !== undefined ? { toVersion } : {}), ...(fromVersion !== undefined ? { fromVersion } : {}) });
     const events = this.streams.get(`${aggregateType}/${aggregateId}`) ?? [];
-    return toVersion === undefined ? events : events.filter((e) => e.aggregate_version <= toVersion);
+    return events.filter((e) => e.aggregate_version >= (fromVersion ?? 1) && (toVersion === undefined || e.aggregate_version <= toVersion));
   }
 }
 

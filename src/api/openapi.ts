@@ -114,6 +114,11 @@ const int = { type: 'integer', minimum: 0 };
 const nullableStr = { type: ['string', 'null'] };
 const timestamps = { created_at: { type: 'string', format: 'date-time' }, updated_at: { type: 'string', format: 'date-time' } };
 const list = (item: string) => ({ type: 'object', required: ['items'], properties: { items: { type: 'array', items: ref(item) } } });
+const page = (item: string) => ({
+  type: 'object',
+  required: ['items', 'next_cursor'],
+  properties: { items: { type: 'array', items: ref(item) }, next_cursor: { ...nullableStr, description: 'pass as ?cursor= for the next page; null on the last page' } },
+});
 
 const COMPONENT_SCHEMAS: Json = {
   Problem: {
@@ -168,7 +173,7 @@ const COMPONENT_SCHEMAS: Json = {
     type: 'object',
     properties: { name: str, description: nullableStr, version: int, ...timestamps },
   },
-  DatabaseList: list('Database'),
+  DatabasePage: page('Database'),
   Class: {
     type: 'object',
     properties: {
@@ -183,7 +188,7 @@ const COMPONENT_SCHEMAS: Json = {
       ...timestamps,
     },
   },
-  ClassList: list('Class'),
+  ClassPage: page('Class'),
   Instance: {
     type: 'object',
     properties: {
@@ -197,18 +202,15 @@ const COMPONENT_SCHEMAS: Json = {
     },
   },
   InstanceList: list('Instance'),
-  InstancePage: {
-    type: 'object',
-    required: ['items', 'next_cursor'],
-    properties: { items: { type: 'array', items: ref('Instance') }, next_cursor: nullableStr },
-  },
+  InstancePage: page('Instance'),
   Edge: { type: 'object', properties: { from_id: str, predicate: str, to_id: str } },
   Relationships: {
     type: 'object',
-    description: 'Without depth: outgoing and incoming edges. With depth: nodes and edges of the traversal.',
+    description: 'Without depth: one page of the outgoing and incoming edges (incoming first across pages). With depth: nodes and edges of the traversal.',
     properties: {
       outgoing: { type: 'array', items: ref('Edge') },
       incoming: { type: 'array', items: ref('Edge') },
+      next_cursor: { ...nullableStr, description: 'without depth: pass as ?cursor= for the next page; null on the last page' },
       depth: int,
       nodes: { type: 'array', items: ref('Instance') },
       edges: { type: 'array', items: ref('Edge') },
@@ -230,7 +232,7 @@ const COMPONENT_SCHEMAS: Json = {
       metadata: { type: 'object' },
     },
   },
-  EventList: list('Event'),
+  EventPage: page('Event'),
   InstanceAtVersion: {
     type: 'object',
     properties: {

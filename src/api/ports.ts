@@ -101,22 +101,39 @@ export interface EdgeView {
   to_id: string;
 }
 
-export interface InstanceQuery {
-  class_id?: string;
-  /** property equality filters, e.g. { name: 'Ada' } */
-  filter?: Record<string, string | number | boolean>;
+/** Keyset paging: up to `limit` items after the cursor a previous page returned. */
+export interface PageQuery {
   limit: number;
   cursor?: string;
 }
 
+export interface Page<T> {
+  items: T[];
+  /** null on the last page */
+  next_cursor: string | null;
+}
+
+export interface InstanceQuery extends PageQuery {
+  class_id?: string;
+  /** property equality filters, e.g. { name: 'Ada' } */
+  filter?: Record<string, string | number | boolean>;
+}
+
+/** One page of an instance's edges; incoming edges are listed before outgoing ones across pages. */
+export interface RelationshipPage {
+  outgoing: EdgeView[];
+  incoming: EdgeView[];
+  next_cursor: string | null;
+}
+
 export interface ReadModelQueries {
-  listDatabases(): Promise<DatabaseView[]>;
+  listDatabases(q: PageQuery): Promise<Page<DatabaseView>>;
   getDatabase(name: string): Promise<DatabaseView | null>;
-  listClasses(db: string): Promise<ClassView[]>;
+  listClasses(db: string, q: PageQuery): Promise<Page<ClassView>>;
   getClass(db: string, classId: string): Promise<ClassView | null>;
-  listInstances(db: string, q: InstanceQuery): Promise<{ items: InstanceView[]; next_cursor: string | null }>;
+  listInstances(db: string, q: InstanceQuery): Promise<Page<InstanceView>>;
   getInstance(db: string, id: string): Promise<InstanceView | null>;
-  relationships(db: string, id: string): Promise<{ outgoing: EdgeView[]; incoming: EdgeView[] }>;
+  relationships(db: string, id: string, q: PageQuery): Promise<RelationshipPage>;
   /** Breadth-first over edges in both directions, bounded by depth (and a node limit). */
   traverse(db: string, id: string, depth: number, limit: number): Promise<{ nodes: InstanceView[]; edges: EdgeView[] }>;
   search(db: string, text: string, q: { class_id?: string; limit: number }): Promise<InstanceView[]>;

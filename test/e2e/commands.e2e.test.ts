@@ -110,6 +110,13 @@ test('instances: create, update, relationships, delete; S3, ledger, Kafka and re
   // History from S3 and time travel.
   const history = await send('GET', `/databases/${db}/instances/ada/history`);
   expect(history.body.items.map((e: any) => e.event_type)).toEqual(['INSTANCE_CREATED', 'INSTANCE_UPDATED']);
+  // ... a page at a time, read from S3 by version range
+  const page1 = await send('GET', `/databases/${db}/instances/ada/history?limit=1`);
+  expect(page1.body.items.map((e: any) => e.aggregate_version)).toEqual([1]);
+  const page2 = await send('GET', `/databases/${db}/instances/ada/history?limit=1&cursor=${page1.body.next_cursor}`);
+  expect(page2.body).toEqual({ items: [expect.objectContaining({ aggregate_version: 2 })], next_cursor: null });
+  const dbs = await send('GET', `/databases?limit=1000`);
+  expect(dbs.body).toEqual({ items: expect.arrayContaining([expect.objectContaining({ name: db })]), next_cursor: null });
   const v1 = await send('GET', `/databases/${db}/instances/ada/at/1`);
   expect(JSON.stringify(v1.body)).toContain('"Ada"');
   expect(JSON.stringify(v1.body)).not.toContain('Lovelace');

@@ -177,7 +177,7 @@ describe('read models (PostgreSQL)', () => {
     expect(Object.keys(await queries.classCatalog(DB)).sort()).toEqual(['Agent', 'Company', 'Person']);
     expect(await queries.databaseState(DB)).toEqual({ aggregate_type: 'database', version: 1, status: 'active', name: DB, description: 'a shop' });
     expect(await queries.databaseState('nope')).toEqual({ aggregate_type: 'database', version: 0, status: 'absent' });
-    expect((await queries.listDatabases()).map((d) => d.name)).toEqual([DB]);
+    expect((await queries.listDatabases({ limit: 10 })).items.map((d) => d.name)).toEqual([DB]);
   });
 
   test('instance events maintain rows, versions, edges and tombstones', async () => {
@@ -209,9 +209,10 @@ describe('read models (PostgreSQL)', () => {
       bob: { class_id: 'Person', deleted: true },
     });
     // the deleted bob no longer shows as ada's neighbour, though ada's data still names him
-    expect(await queries.relationships(DB, 'ada')).toEqual({
+    expect(await queries.relationships(DB, 'ada', { limit: 100 })).toEqual({
       outgoing: [{ from_id: 'ada', predicate: 'works_for', to_id: 'acme' }],
       incoming: [],
+      next_cursor: null,
     });
 
     // re-creating a deleted instance continues its stream and starts a new life
@@ -310,13 +311,30 @@ describe('read models (PostgreSQL)', () => {
   });
 
   test('relationships, traversal and full-text search', async () => {
-    const rel = await queries.relationships(DB, 'p00005');
+    const rel = await queries.relationships(DB, 'p00005', { limit: 100 });
     expect(rel.outgoing).toEqual([
       { from_id: 'p00005', predicate: 'knows', to_id: 'p00004' },
       { from_id: 'p00005', predicate: 'works_for', to_id: 'acme' },
     ]);
     expect(rel.incoming).toEqual([{ from_id: 'p00006', predicate: 'knows', to_id: 'p00005' }]);
-    expect((await queries.relationships(DB, 'acme')).incoming).toHaveLength(1000 + 2 /* ada, bob */);
+    // a hub's edges come a page at a time, in (direction, predicate, from, to) order, each once
+    const hub: string[] = [];
+    let cursor: string | undefined;
+    const sizes: number[] = [];
+    do {
+      const page = await queries.relationships(DB, 'acme', { limit: 300, ...(cursor !== undefined ? { cursor } : {}) });
+      sizes.push(page.incoming.length + page.outgoing.length);
+      hub.push(...page.incoming.map((e) => `${e.predicate}:${e.from_id}`));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    expect(sizes).toEqual([300, 300, 300, 102]);
+    expect(hub).toHaveLength(1000 + 2 /* ada, bob */);
+    expect(new Set(hub).size).toBe(hub.length);
+    expect(hub).toEqual([...hub].sort());
+    for (const bad of ['%%%', encodeCursor('acme'), encodeCursor(['in', 'x'])]) {
+      const e = await queries.relationships(DB, 'acme', { limit: 10, cursor: bad }).catch((x: unknown) => x);
+      expect(isReadModelError(e, 'INVALID_QUERY')).toBe(true);
+    }
 
     // the knows-chain p4 <- p5 <- p6 ..., without acme's hub in the way for depth 0/1
     expect((await queries.traverse(DB, 'p00005', 0, 100)).nodes.map((n) => n.id)).toEqual(['p00005']);
@@ -367,14 +385,22 @@ describe('read models (PostgreSQL)', () => {
     expect(await queries.getInstance('lab', 't4')).toBeNull();
     expect(await queries.streamVersion('instance', 'lab:t4')).toBe(1);
     expect(await queries.getDatabase('lab')).toBeNull();
-    expect((await queries.listDatabases()).map((d) => d.name)).toEqual([DB]);
+    expect((await queries.listDatabases({ limit: 10 })).items.map((d) => d.name)).toEqual([DB]);
     expect(await queries.databaseState('lab')).toMatchObject({ status: 'deleted', version: 2 });
     // the other database is untouched
     expect(await queries.countInstances(DB, 'Person')).toBeGreaterThan(1000);
 
     await h.run({ command_type: 'CREATE_DATABASE', payload: { name: 'lab', description: 'again' } });
     expect(await queries.getDatabase('lab')).toMatchObject({ version: 3, description: 'again' });
-    expect(await queries.listClasses('lab')).toEqual([]);
+    expect(await queries.listClasses('lab', { limit: 10 })).toEqual({ items: [], next_cursor: null });
+    // classes and databases page by id with the same cursors
+    const first = await queries.listClasses(DB, { limit: 2 });
+    expect(first.items.map((c) => c.id)).toEqual(['Agent', 'Company']);
+    const rest = await queries.listClasses(DB, { limit: 2, cursor: first.next_cursor! });
+    expect(rest).toEqual({ items: [expect.objectContaining({ id: 'Person' })], next_cursor: null });
+    const dbs = await queries.listDatabases({ limit: 1 });
+    expect(dbs.items.map((d) => d.name)).toEqual(['lab']);
+    expect((await queries.listDatabases({ limit: 1, cursor: dbs.next_cursor! })).items.map((d) => d.name)).toEqual([DB]);
   });
 
   test('a rebuild from the same events equals the incrementally built models; compare sees tampering', async () => {

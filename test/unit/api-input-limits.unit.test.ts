@@ -359,3 +359,101 @@ describe('stream versions beyond the PostgreSQL integer range are refused at the
     expect(ports.commands.submitted[0].expected_version).toBe(2147483647);
   });
 });
+
+describe('every list is paged: limit (default 100, at most 1000) and an opaque cursor', () => {
+  const T = '2024-05-01T00:00:00.000Z';
+  const pad = (i: number) => String(i).padStart(4, '0');
+  beforeEach(() => {
+    const rm = ports.readModels;
+    rm.databases = Array.from({ length: 250 }, (_, i) => ({ name: `db${pad(i)}`, description: null, version: 1, created_at: T, updated_at: T }));
+    rm.classes = Array.from({ length: 250 }, (_, i) => ({ db_name: 'db0000', id: `C${pad(i)}`, label: 'C', description: null, parent_class: null, abstract: false, definition: {}, version: 1, created_at: T, updated_at: T }));
+    rm.instances = [{ db_name: 'db0000', id: 'hub', class_id: 'C0000', properties: {}, relationships: {}, version: 1, created_at: T, updated_at: T }];
+    rm.edges = [
+      ...Array.from({ length: 150 }, (_, i) => ({ db_name: 'db0000', from_id: `p${pad(i)}`, predicate: 'knows', to_id: 'hub' })),
+      ...Array.from({ length: 100 }, (_, i) => ({ db_name: 'db0000', from_id: 'hub', predicate: 'likes', to_id: `q${pad(i)}` })),
+    ];
+    for (let v = 1; v <= 250; v++) {
+      ports.history.append({ event_id: `e${v}`, event_type: 'INSTANCE_UPDATED', aggregate_type: 'instance', aggregate_id: 'db0000:hub', aggregate_version: v, occurred_at: T, actor: 'a', command_id: `c${v}`, schema_version: 1, payload: {}, metadata: {} } as never);
+    }
+  });
+
+  /** Follows next_cursor to the end; returns the pages' sizes and everything listed. */
+  async function walk(path: string, itemsOf: (body: any) => unknown[]): Promise<{ sizes: number[]; all: unknown[] }> {
+    const sizes: number[] = [];
+    const all: unknown[] = [];
+    let cursor: string | null = null;
+    do {
+      const sep = path.includes('?') ? '&' : '?';
+      const res = await request(app).get(`/api/v1${path}${cursor === null ? '' : `${sep}cursor=${encodeURIComponent(cursor)}`}`);
+      expect(res.status).toBe(200);
+      sizes.push(itemsOf(res.body).length);
+      all.push(...itemsOf(res.body));
+      cursor = res.body.next_cursor;
+    } while (cursor !== null && sizes.length < 20);
+    return { sizes, all };
+  }
+
+  test('databases', async () => {
+    const { sizes, all } = await walk('/databases', (b) => b.items);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(all).toEqual(ports.readModels.databases);
+    expect((await walk('/databases?limit=1000', (b) => b.items)).sizes).toEqual([250]);
+  });
+
+  test('classes', async () => {
+    const { sizes, all } = await walk('/databases/db0000/classes?limit=120', (b) => b.items);
+    expect(sizes).toEqual([120, 120, 10]);
+    expect((all as Array<{ id: string }>).map((c) => c.id)).toEqual(ports.readModels.classes.map((c) => c.id));
+  });
+
+  test('relationships: incoming first, then outgoing, each edge once', async () => {
+    const { sizes, all } = await walk('/databases/db0000/instances/hub/relationships', (b) => [...b.incoming, ...b.outgoing]);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect(new Set(all.map((e) => JSON.stringify(e))).size).toBe(250);
+    const second = await request(app).get(`/api/v1/databases/db0000/instances/hub/relationships?limit=100`);
+    expect(second.body.outgoing).toEqual([]);
+    expect(second.body.incoming).toHaveLength(100);
+  });
+
+  test('history: pages in version order, read from the store one page at a time', async () => {
+    const { sizes, all } = await walk('/databases/db0000/instances/hub/history', (b) => b.items);
+    expect(sizes).toEqual([100, 100, 50]);
+    expect((all as Array<{ aggregate_version: number }>).map((e) => e.aggregate_version)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
+    expect(ports.history.calls.map((c) => [c.fromVersion, c.toVersion])).toEqual([[1, 101], [101, 201], [201, 301]]);
+  });
+
+  test.each([
+    ['/databases?limit=1001', 'limit'],
+    ['/databases?limit=0', 'limit'],
+    ['/databases?offset=5', ''],
+    ['/databases/db0000/classes?limit=x', 'limit'],
+    ['/databases/db0000/instances/hub/relationships?limit=1001', 'limit'],
+    ['/databases/db0000/instances/hub/relationships?depth=1&cursor=abc', 'cursor'],
+    ['/databases/db0000/instances/hub/history?limit=5000', 'limit'],
+    ['/databases/db0000/instances/hub/history?cursor=bm90LWEtY3Vyc29y', 'cursor'],
+    [`/databases/db0000/instances/hub/history?cursor=${Buffer.from('{"v":2147483647}').toString('base64url')}`, 'cursor'],
+  ])('%s -> 400 INVALID_QUERY', async (path, param) => {
+    const res = await request(app).get(`/api/v1${path}`);
+    expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'INVALID_QUERY' });
+    expect(res.body.errors?.[0]?.path ?? param).toBe(param);
+  });
+
+  test('the OpenAPI document states limit and cursor on every list and history operation', async () => {
+    const doc = (await request(app).get('/api/v1/openapi.json')).body;
+    const ops = [
+      ['/api/v1/databases', 'DatabasePage'],
+      ['/api/v1/databases/{db}/classes', 'ClassPage'],
+      ['/api/v1/databases/{db}/classes/{classId}/instances', 'InstancePage'],
+      ['/api/v1/databases/{db}/instances/{id}/relationships', 'Relationships'],
+      ['/api/v1/databases/{db}/history', 'EventPage'],
+      ['/api/v1/databases/{db}/classes/{classId}/history', 'EventPage'],
+      ['/api/v1/databases/{db}/instances/{id}/history', 'EventPage'],
+    ];
+    for (const [path, schema] of ops) {
+      const op = doc.paths[path].get;
+      expect(op.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['limit', 'cursor']));
+      expect(op.responses['200'].content['application/json'].schema).toEqual({ $ref: `#/components/schemas/${schema}` });
+      expect(doc.components.schemas[schema].properties.next_cursor).toBeDefined();
+    }
+  });
+});

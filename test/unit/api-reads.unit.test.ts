@@ -51,7 +51,7 @@ beforeEach(() => {
 
 describe('read routes', () => {
   test('databases: list and get (with the version as ETag)', async () => {
-    expect((await request(app).get('/api/v1/databases')).body).toEqual({ items: ports.readModels.databases });
+    expect((await request(app).get('/api/v1/databases')).body).toEqual({ items: ports.readModels.databases, next_cursor: null });
     const one = await request(app).get('/api/v1/databases/crm');
     expect(one.status).toBe(200);
     expect(one.body.name).toBe('crm');
@@ -121,6 +121,7 @@ describe('read routes', () => {
     expect(hop.body).toEqual({
       outgoing: [{ from_id: 'bob', predicate: 'knows', to_id: 'cy' }],
       incoming: [{ from_id: 'ada', predicate: 'knows', to_id: 'bob' }],
+      next_cursor: null,
     });
     const deep = await request(app).get('/api/v1/databases/crm/instances/ada/relationships?depth=2');
     expect(deep.body.depth).toBe(2);
@@ -145,11 +146,11 @@ describe('read routes', () => {
   test('history: instance and class streams with the domain aggregate ids', async () => {
     const res = await request(app).get('/api/v1/databases/crm/instances/ada/history');
     expect(res.body.items.map((e: EventEnvelope) => e.aggregate_version)).toEqual([1, 2, 3]);
-    expect(ports.history.calls[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada' });
+    expect(ports.history.calls[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada', fromVersion: 1, toVersion: 101 });
     ports.history.append({ ...envelope(1, 'ONTOLOGY_CLASS_CREATED', {}, 'crm:Person'), aggregate_type: 'ontology_class' });
     const cls = await request(app).get('/api/v1/databases/crm/classes/Person/history');
     expect(cls.body.items).toHaveLength(1);
-    expect(ports.history.calls[1]).toEqual({ aggregateType: 'ontology_class', aggregateId: 'crm:Person' });
+    expect(ports.history.calls[1]).toEqual({ aggregateType: 'ontology_class', aggregateId: 'crm:Person', fromVersion: 1, toVersion: 101 });
     expect((await request(app).get('/api/v1/databases/crm/classes/Robot/history')).status).toBe(404);
     // a bulk-created instance has an empty stream but exists
     const bulk = await request(app).get('/api/v1/databases/crm/instances/cy/history');

@@ -5,9 +5,10 @@
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { aggregateStateFrom } from '../../domain/evolve';
-import { classAggregateId, databaseAggregateId, instanceAggregateId, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
+import type { EventEnvelope } from '../../adapters/event-envelope';
+import { classAggregateId, databaseAggregateId, instanceAggregateId, MAX_STREAM_VERSION, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
 import { classIdSchema } from '../../domain/ontology-class';
-import type { ApiPorts } from '../ports';
+import type { ApiPorts, Page, PageQuery } from '../ports';
 import { problem } from '../problem';
 import { intParam, parseQuery, PATH_PARAMS } from '../validation';
 import type { RouteSpec } from './route-spec';
@@ -18,11 +19,31 @@ const noQuery = z.strictObject({});
 const FILTER_KEY = /^filter\[([^\]]*)\]$/;
 const MAX_FILTERS = 20;
 
+/** Every list is paged: no read answers with an unbounded number of items. */
+const DEFAULT_PAGE = 100;
+const MAX_PAGE = 1000;
+const pageFields = {
+  limit: intParam(1, MAX_PAGE).optional().describe(`page size, 1..${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+  cursor: z.string().min(1).max(2048).optional().describe('next_cursor of the previous page'),
+};
+const pageQuery = z.strictObject(pageFields);
+const pageOf = (q: { limit?: number; cursor?: string }): PageQuery => ({ limit: q.limit ?? DEFAULT_PAGE, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+
+/** History pages end at a stream version; the cursor carries it, opaque like the read models' cursors. */
+const encodeVersionCursor = (version: number): string => Buffer.from(JSON.stringify({ v: version }), 'utf8').toString('base64url');
+function decodeVersionCursor(cursor: string): number {
+  let v: unknown;
+  try {
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) v = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown } | null)?.v;
+  } catch {
+    // refused below
+  }
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v < MAX_STREAM_VERSION) return v;
+  throw problem('INVALID_QUERY', 'the cursor is not one this API issued', { errors: [{ path: 'cursor', message: 'not a cursor of this history' }] });
+}
+
 const listInstancesQuery = z
-  .object({
-    limit: intParam(1, 1000).optional().describe('page size, 1..1000 (default 100)'),
-    cursor: z.string().min(1).max(1024).optional().describe('next_cursor of the previous page'),
-  })
+  .object(pageFields)
   .catchall(z.string())
   .superRefine((q, ctx) => {
     const extra = Object.keys(q).filter((k) => k !== 'limit' && k !== 'cursor');
@@ -46,10 +67,18 @@ export function filterValue(raw: string): string | number | boolean {
   return quoted !== null ? quoted[1] : raw;
 }
 
-const relationshipsQuery = z.strictObject({
-  depth: intParam(1, 5).optional().describe('traverse up to N hops in both directions (1..5); without it, the direct edges'),
-  limit: intParam(1, 10_000).optional().describe('maximum nodes of a traversal (default 1000)'),
-});
+const relationshipsQuery = z
+  .strictObject({
+    depth: intParam(1, 5).optional().describe('traverse up to N hops in both directions (1..5); without it, the direct edges, paged'),
+    limit: intParam(1, 10_000)
+      .optional()
+      .describe(`without depth: page size, 1..${MAX_PAGE} (default ${DEFAULT_PAGE}); with depth: maximum nodes of the traversal, 1..10000 (default 1000)`),
+    cursor: pageFields.cursor.describe('without depth only: next_cursor of the previous page'),
+  })
+  .superRefine((q, ctx) => {
+    if (q.depth === undefined && q.limit !== undefined && q.limit > MAX_PAGE) ctx.addIssue({ code: 'custom', path: ['limit'], message: `a page holds at most ${MAX_PAGE} edges` });
+    if (q.depth !== undefined && q.cursor !== undefined) ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'a traversal is not paged; leave out cursor or depth' });
+  });
 const searchQuery = z.strictObject({
   q: z.string().trim().min(1).max(500).describe('text to search for'),
   class_id: classIdSchema.optional().describe('only instances of this class'),
@@ -84,6 +113,18 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     throw problem('INSTANCE_NOT_FOUND', `instance '${id}' does not exist in database '${db}'`);
   }
 
+  /** A page of a stream's events, or null when the stream has none at all. */
+  async function historyPage(req: Request, aggregateType: string, aggregateId: string): Promise<Page<EventEnvelope> | null> {
+    const q = pageOf(parseQuery(pageQuery, req.query));
+    const after = q.cursor === undefined ? 0 : decodeVersionCursor(q.cursor);
+    // One event past the page says whether there is a next one.
+    const events = await ports.history.readStream(aggregateType, aggregateId, Math.min(after + q.limit + 1, MAX_STREAM_VERSION), after + 1);
+    if (events.length === 0 && after === 0) return null;
+    const more = events.length > q.limit;
+    const items = more ? events.slice(0, q.limit) : events;
+    return { items, next_cursor: more ? encodeVersionCursor(items[items.length - 1].aggregate_version) : null };
+  }
+
   const get = (path: string, operationId: string, summary: string, tag: string, schema: string, handler: RouteSpec['handler'], query: z.ZodObject = noQuery, extra: Partial<RouteSpec> = {}): RouteSpec => ({
     method: 'get',
     path,
@@ -100,37 +141,38 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
   });
 
   return [
-    get('/databases', 'listDatabases', 'List databases', 'databases', 'DatabaseList', async (_req, res) => {
-      res.json({ items: await rm.listDatabases() });
-    }),
+    get('/databases', 'listDatabases', 'List databases, paged', 'databases', 'DatabasePage', async (req, res) => {
+      res.json(await rm.listDatabases(pageOf(parseQuery(pageQuery, req.query))));
+    }, pageQuery),
     get('/databases/:db', 'getDatabase', 'Get a database', 'databases', 'Database', async (req, res) => {
       const view = await requireDatabase(p(req, 'db'));
       etag(res, view.version);
       res.json(view);
     }),
-    get('/databases/:db/history', 'getDatabaseHistory', "Events of the database's stream", 'history', 'EventList', async (req, res) => {
+    get('/databases/:db/history', 'getDatabaseHistory', "Events of the database's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
-      const events = await ports.history.readStream('database', databaseAggregateId(db));
-      if (events.length === 0) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
-      res.json({ items: events });
-    }),
-    get('/databases/:db/classes', 'listClasses', 'List the ontology classes of a database', 'classes', 'ClassList', async (req, res) => {
+      const page = await historyPage(req, 'database', databaseAggregateId(db));
+      if (page === null) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
+      res.json(page);
+    }, pageQuery),
+    get('/databases/:db/classes', 'listClasses', 'List the ontology classes of a database, paged', 'classes', 'ClassPage', async (req, res) => {
       const db = p(req, 'db');
+      const q = pageOf(parseQuery(pageQuery, req.query));
       await requireDatabase(db);
-      res.json({ items: await rm.listClasses(db) });
-    }),
+      res.json(await rm.listClasses(db, q));
+    }, pageQuery),
     get('/databases/:db/classes/:classId', 'getClass', 'Get an ontology class', 'classes', 'Class', async (req, res) => {
       const view = await requireClass(p(req, 'db'), p(req, 'classId'));
       etag(res, view.version);
       res.json(view);
     }),
-    get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream", 'history', 'EventList', async (req, res) => {
+    get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const classId = p(req, 'classId');
-      const events = await ports.history.readStream('ontology_class', classAggregateId(db, classId));
-      if (events.length === 0) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
-      res.json({ items: events });
-    }),
+      const page = await historyPage(req, 'ontology_class', classAggregateId(db, classId));
+      if (page === null) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
+      res.json(page);
+    }, pageQuery),
     get(
       '/databases/:db/classes/:classId/instances',
       'listInstances',
@@ -149,8 +191,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         await requireClass(db, classId);
         const page = await rm.listInstances(db, {
           class_id: classId,
-          limit: q.limit ?? 100,
-          ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+          ...pageOf(q),
           ...(Object.keys(filter).length > 0 ? { filter } : {}),
         });
         res.json(page);
@@ -184,7 +225,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get(
       '/databases/:db/instances/:id/relationships',
       'getRelationships',
-      'Edges of an instance (one hop), or a breadth-first traversal with ?depth=N',
+      'Edges of an instance (one hop, paged: incoming before outgoing), or a breadth-first traversal with ?depth=N',
       'graph',
       'Relationships',
       async (req, res) => {
@@ -193,21 +234,21 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         const q = parseQuery(relationshipsQuery, req.query);
         await requireInstance(db, id);
         if (q.depth === undefined) {
-          res.json(await rm.relationships(db, id));
+          res.json(await rm.relationships(db, id, pageOf(q)));
           return;
         }
         res.json({ depth: q.depth, ...(await rm.traverse(db, id, q.depth, q.limit ?? 1000)) });
       },
       relationshipsQuery,
     ),
-    get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream", 'history', 'EventList', async (req, res) => {
+    get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const id = p(req, 'id');
-      const events = await ports.history.readStream('instance', instanceAggregateId(db, id));
+      const page = await historyPage(req, 'instance', instanceAggregateId(db, id));
       // Instances created in bulk have an empty stream until their first change.
-      if (events.length === 0) await requireInstance(db, id);
-      res.json({ items: events });
-    }),
+      if (page === null) await requireInstance(db, id);
+      res.json(page ?? { items: [], next_cursor: null });
+    }, pageQuery),
     get('/databases/:db/instances/:id/at/:version', 'getInstanceAtVersion', 'The instance as it was at a stream version (time travel)', 'history', 'InstanceAtVersion', async (req, res) => {
       const db = p(req, 'db');
       const id = p(req, 'id');
