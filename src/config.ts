@@ -89,6 +89,14 @@ export const configSchema = z.object({
   RECONCILE_INTERVAL_S: z.coerce.number().int().min(5).max(86_400).default(60),
   RECONCILE_GRACE_S: z.coerce.number().int().min(0).max(86_400).default(60),
 
+  /**
+   * Characters of an instance's string property values its search index takes: the values
+   * shortest first, a long one cut to its first characters, the whole cut at this length. The
+   * read model keeps every value whole. PostgreSQL caps a tsvector at 1 MB; 150,000 characters of
+   * any text stay below it (measured: at most about 6 bytes of tsvector per character).
+   */
+  SEARCH_INDEX_MAX_CHARS: z.coerce.number().int().min(1000).max(150_000).default(100_000),
+
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),
 

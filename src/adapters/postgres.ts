@@ -8,10 +8,14 @@ import type { Config } from '../config';
 /** Anything that runs a query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool, 'query'> | PoolClient;
 
-export function createPool(config: Pick<Config, 'databaseUrl' | 'PG_POOL_MAX'>, overrides: PoolConfig = {}): Pool {
+/** The session setting the read models' search trigger reads its prefix length from (read-model-schema.ts). */
+export const SEARCH_MAX_CHARS_SETTING = 'spice_oms.search_max_chars';
+
+export function createPool(config: Pick<Config, 'databaseUrl' | 'PG_POOL_MAX'> & Partial<Pick<Config, 'SEARCH_INDEX_MAX_CHARS'>>, overrides: PoolConfig = {}): Pool {
   const pool = new Pool({
     connectionString: config.databaseUrl,
     max: config.PG_POOL_MAX,
+    ...(config.SEARCH_INDEX_MAX_CHARS !== undefined ? { options: `-c ${SEARCH_MAX_CHARS_SETTING}=${config.SEARCH_INDEX_MAX_CHARS}` } : {}),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
     application_name: 'spice-oms',

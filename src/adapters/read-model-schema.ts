@@ -5,7 +5,7 @@
  * the same events produces byte-identical rows.
  */
 import type { Pool } from 'pg';
-import { quoteIdent } from './postgres';
+import { quoteIdent, SEARCH_MAX_CHARS_SETTING } from './postgres';
 import { Migration, MigrateResult, runMigrations } from './migrations';
 
 export const DEFAULT_READ_MODEL_SCHEMA = 'read_models';
@@ -82,9 +82,38 @@ export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
       CREATE INDEX edges_incoming_idx ON ${s}.edges (db_name, to_id, predicate, from_id);
     `,
   },
+  {
+    version: 3,
+    name: 'bounded_search_index',
+    // PostgreSQL caps a tsvector at 1 MB, so the generated column failed every write of an instance
+    // with a long text. The trigger indexes a bounded prefix instead: string values shortest first
+    // (a short title is never crowded out by a long body), each cut to the limit, the whole cut
+    // again. The limit is the session setting SEARCH_MAX_CHARS_SETTING (SEARCH_INDEX_MAX_CHARS,
+    // set on every connection of the pool), 100,000 characters without it.
+    sql: (s) => `
+      CREATE FUNCTION ${s}.search_text(properties jsonb, max_chars integer) RETURNS text
+        LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $f$
+          SELECT left(coalesce(string_agg(left(v, max_chars), ' ' ORDER BY length(v), v), ''), max_chars)
+            FROM (SELECT t #>> '{}' AS v FROM jsonb_path_query(properties, 'strict $.** ? (@.type() == "string")') AS t) AS strings
+        $f$;
+      CREATE FUNCTION ${s}.instances_search() RETURNS trigger LANGUAGE plpgsql AS $f$
+        BEGIN
+          NEW.search := to_tsvector('simple'::regconfig, ${s}.search_text(NEW.properties,
+            coalesce(nullif(current_setting('${SEARCH_MAX_CHARS_SETTING}', true), '')::integer, 100000)));
+          RETURN NEW;
+        END
+      $f$;
+      ALTER TABLE ${s}.instances DROP COLUMN search;
+      ALTER TABLE ${s}.instances ADD COLUMN search tsvector;
+      CREATE TRIGGER instances_search BEFORE INSERT OR UPDATE OF properties ON ${s}.instances
+        FOR EACH ROW EXECUTE FUNCTION ${s}.instances_search();
+      UPDATE ${s}.instances SET properties = properties;
+      CREATE INDEX instances_search_idx ON ${s}.instances USING gin (search);
+    `,
+  },
 ];
 
-/** Tables and their keys, as compareReadModels walks them; generated columns are left out. */
+/** Tables and their keys, as compareReadModels walks them; derived columns (search) are left out. */
 export const READ_MODEL_TABLES: ReadonlyArray<{ name: string; key: readonly string[]; exclude: readonly string[] }> = [
   { name: 'databases', key: ['name'], exclude: [] },
   { name: 'classes', key: ['db_name', 'class_id'], exclude: [] },
