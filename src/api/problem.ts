@@ -2,6 +2,7 @@
  * RFC 9457 problem details. Every error the API answers goes through here, so clients can rely on
  * one shape and on `code` (stable, SCREAMING_SNAKE) rather than on titles or messages.
  */
+import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
 import { ERROR_CODES, HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../domain/errors';
 
@@ -11,6 +12,9 @@ export const PROBLEM_TYPE_BASE = 'https://spice-oms.dev/problems/';
 /** Codes the HTTP layer adds to the domain's (which keep their own status hints). */
 export const API_PROBLEM_STATUS = {
   MALFORMED_JSON: 400,
+  MALFORMED_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   INVALID_ID: 400,
   INVALID_HEADER: 400,
   INVALID_QUERY: 400,
@@ -47,6 +51,9 @@ const TITLES: Record<ProblemCode, string> = {
   INSTANCE_EXISTS: 'Instance already exists',
   BATCH_EXISTS: 'Batch already exists',
   MALFORMED_JSON: 'Malformed JSON body',
+  MALFORMED_REQUEST: 'Malformed HTTP request',
+  REQUEST_TIMEOUT: 'Request timeout',
+  HEADERS_TOO_LARGE: 'Request headers too large',
   INVALID_ID: 'Invalid identifier in path',
   INVALID_HEADER: 'Invalid header',
   INVALID_QUERY: 'Invalid query parameter',
@@ -115,6 +122,31 @@ export class ProblemError extends Error {
 
 export const problem = (code: ProblemCode, detail: string, more: Omit<ProblemInit, 'code' | 'detail'> = {}): ProblemError =>
   new ProblemError({ code, detail, ...more });
+
+/**
+ * Node's HTTP parser refuses some requests before express sees them (a NUL or another control
+ * byte in a header such as X-Actor, headers over the size limit, a request that never finishes)
+ * and would answer a bare 400 without a body; this answers them in the same problem+json shape.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const code: ApiProblemCode =
+    err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'MALFORMED_REQUEST';
+  const status = API_PROBLEM_STATUS[code];
+  const body = JSON.stringify({
+    type: problemTypeOf(code),
+    title: titleOf(code),
+    status,
+    detail: code === 'MALFORMED_REQUEST' ? 'the request could not be parsed as HTTP/1.1 (e.g. a control character in a header)' : titleOf(code).toLowerCase(),
+    code,
+  });
+  socket.end(
+    `HTTP/1.1 ${status} ${titleOf(code)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
+}
 
 export function sendProblem(req: Request, res: Response, p: ProblemError): void {
   const body: Record<string, unknown> = {

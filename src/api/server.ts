@@ -11,6 +11,7 @@ import { Config, loadConfig } from '../config';
 import { createLogger } from '../logger';
 import { connectInfrastructure, Infrastructure, InfraOptions } from '../composition';
 import { createApp } from './app';
+import { answerClientError } from './problem';
 import { TemporalCommandGateway } from './command-gateway';
 import type { ApiPorts, HealthCheck } from './ports';
 
@@ -58,6 +59,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
   const port = o.port ?? config.API_PORT;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, config.SPICE_HOST, () => resolve(s));
+    s.on('clientError', answerClientError);
     s.once('error', reject);
   });
   const address = server.address();

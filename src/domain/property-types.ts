@@ -36,7 +36,11 @@ function describe(value: unknown): string {
 const SCALAR_RULES: Record<ScalarType, { check: (v: unknown) => boolean; expected: string }> = {
   string: { check: (v) => typeof v === 'string', expected: 'a string' },
   integer: { check: (v) => Number.isSafeInteger(v), expected: 'an integer (safe integer range)' },
-  decimal: { check: (v) => typeof v === 'number' && Number.isFinite(v), expected: 'a finite number' },
+  // Beyond ±(2^53-1) every double is integral and JSON.parse has already rounded the client's digits to it.
+  decimal: {
+    check: (v) => typeof v === 'number' && Math.abs(v) <= Number.MAX_SAFE_INTEGER,
+    expected: 'a finite number within ±(2^53-1) (larger values cannot be kept exactly: send them as a string property)',
+  },
   boolean: { check: (v) => typeof v === 'boolean', expected: 'a boolean' },
   date: { check: (v) => typeof v === 'string' && isValidDate(v), expected: 'a calendar date YYYY-MM-DD' },
   datetime: {

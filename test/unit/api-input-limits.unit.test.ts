@@ -4,12 +4,13 @@
  * nothing can have reached S3, the ledger, Kafka or the read models.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { inspectBody } from '../../src/api/body-inspection';
 import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
+import { answerClientError } from '../../src/api/problem';
 import { ConfigError, loadConfig, parseByteSize } from '../../src/config';
 
 const silent = pino({ level: 'silent' });
@@ -122,6 +123,38 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
       const res = await request(app).post('/api/v1/databases').set(name, value).send({ name: 'crm' });
       expectRefused(res, 400, 'INVALID_HEADER', [`headers.${name}`]);
     }
+  });
+
+  test('a NUL or control byte in a stored header is refused by the HTTP parser, answered as problem+json', async () => {
+    const server = http.createServer(app).listen(0, '127.0.0.1');
+    server.on('clientError', answerClientError);
+    await new Promise((r) => server.once('listening', r));
+    const { port } = server.address() as AddressInfo;
+    const rawRequest = (headerLines: string) =>
+      new Promise<string>((resolve, reject) => {
+        const socket = net.connect(port, '127.0.0.1', () => {
+          socket.write(`POST /api/v1/databases HTTP/1.1\r\nHost: x\r\n${headerLines}Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{"name":"crm"}`);
+        });
+        let text = '';
+        socket.on('data', (c) => (text += c));
+        socket.on('end', () => resolve(text));
+        socket.on('error', reject);
+      });
+    try {
+      for (const header of ['X-Actor: ad\u0000a\r\n', 'Idempotency-Key: k\u0001\r\n', 'X-Actor: a\u007fb\r\n']) {
+        const text = await rawRequest(header);
+        const [head, body] = text.split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 400 /);
+        expect(head).toMatch(/content-type: application\/problem\+json/i);
+        expect(JSON.parse(body)).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST', type: 'https://spice-oms.dev/problems/malformed-request' });
+      }
+      const huge = await rawRequest(`X-Actor: ${'a'.repeat(20_000)}\r\n`);
+      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
+      expect(JSON.parse(huge.split('\r\n\r\n')[1]).code).toBe('HEADERS_TOO_LARGE');
+    } finally {
+      server.close();
+    }
+    expect(ports.commands.submitted).toHaveLength(0);
   });
 
   test('query values that reach PostgreSQL as parameters (filters, search text) are refused too', async () => {

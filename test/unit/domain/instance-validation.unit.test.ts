@@ -93,6 +93,15 @@ describe('property types', () => {
     expect(given().when(create({ height: Number.POSITIVE_INFINITY }), ctx).result.ok).toBe(false);
   });
 
+  it('rejects decimals beyond ±(2^53-1), whose digits JSON.parse has already rounded, and keeps the safe edge', () => {
+    for (const height of [2 ** 53, -(2 ** 53), 1e20, Number.MAX_VALUE]) {
+      given().when(create({ height }), ctx).thenError('VALIDATION_FAILED', [{ path: 'properties.height', message: 'within ±(2^53-1)' }]);
+    }
+    for (const height of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.1, 1.5e-300]) {
+      expect(given().when(create({ height }), ctx).result.ok).toBe(true);
+    }
+  });
+
   it('validates calendar dates including leap years', () => {
     expect(isValidDate('2000-02-29')).toBe(true);
     expect(isValidDate('1900-02-29')).toBe(false);
