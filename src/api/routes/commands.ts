@@ -140,9 +140,13 @@ const accepted = {
   '202': { description: 'Accepted: the command runs asynchronously; poll status_url', schema: 'CommandAccepted' },
   '400': { description: 'Invalid id, header or query', schema: 'Problem' },
   '409': { description: 'Business conflict (when waiting)', schema: 'Problem' },
-  '413': { description: 'Body too large', schema: 'Problem' },
+  '413': { description: 'Body too large (API_BODY_LIMIT): PAYLOAD_TOO_LARGE', schema: 'Problem' },
   '415': { description: 'Content-Type is not application/json', schema: 'Problem' },
-  '422': { description: 'Validation failed (every issue listed)', schema: 'Problem' },
+  '422': {
+    description:
+      'Refused body, every issue listed in errors[] (README "Input limits"): VALIDATION_FAILED, BODY_TOO_DEEP, UNSTORABLE_STRING, UNSAFE_NUMBER, STRING_TOO_LONG, TOO_MANY_ITEMS',
+    schema: 'Problem',
+  },
 };
 const doneCreate = { '201': { description: 'Created (with ?wait / Prefer: wait and the command completed in time)', schema: 'CommandStatus' } };
 const doneUpdate = { '200': { description: 'Done (with ?wait / Prefer: wait and the command completed in time)', schema: 'CommandStatus' } };
