@@ -9,6 +9,7 @@ import { createLogger } from './src/logger';
 import { connectInfrastructure } from './src/composition';
 import { bundleInChildProcess, createCommandWorker } from './src/command-worker';
 import { ensureReconcileSchedule } from './src/reconcile-schedule';
+import { serveProcessMetrics } from './src/metrics-server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -36,10 +37,12 @@ async function main(): Promise<void> {
     everySeconds: config.RECONCILE_INTERVAL_S,
     graceSeconds: config.RECONCILE_GRACE_S,
   });
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode }, 'worker started');
+  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT) : undefined;
+  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode, metricsPort: config.WORKER_METRICS_PORT }, 'worker started');
   try {
     await worker.run();
   } finally {
+    metrics?.close();
     await connection.close();
     await infra.close();
     log.info('worker stopped');

@@ -103,6 +103,8 @@ export const configSchema = z.object({
   /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
+  /** Serve the worker's counters at http://SPICE_HOST:<port>/metrics; unset, the worker serves none. */
+  WORKER_METRICS_PORT: port.optional(),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

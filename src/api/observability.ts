@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Histogram, Registry, register as defaultRegistry } from 'prom-client';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 export const UNMATCHED_ROUTE = 'unmatched';
@@ -56,9 +56,21 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
 
   const metricsHandler = async (_req: Request, res: Response): Promise<void> => {
     res.locals.route = '/metrics';
-    res.setHeader('Content-Type', reg.contentType);
-    res.send(await reg.metrics());
+    // The pipeline's counters (spice_events_set_aside_total, spice_event_reads_total) live in
+    // prom-client's default registry of the process: served here too, for an embedded worker.
+    const served = reg === defaultRegistry ? reg : withProcessCounters(reg);
+    res.setHeader('Content-Type', served.contentType);
+    res.send(await served.metrics());
   };
 
   return { registry: reg, requestMiddleware, metricsHandler };
+}
+
+/** The app's registry plus the default one; should both ever hold one name, the app's alone. */
+function withProcessCounters(reg: Registry): Registry {
+  try {
+    return Registry.merge([reg, defaultRegistry]);
+  } catch {
+    return reg;
+  }
 }
