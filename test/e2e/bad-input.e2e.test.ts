@@ -3,6 +3,7 @@
  * read models, and starts no command. Each case is checked against all of them, before and after.
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
+import { BAD_TEXT, UNSTORABLE_FIELDS } from '../support/unstorable';
 
 let p: Pipeline;
 const db = 'badinput';
@@ -105,4 +106,25 @@ test('what is allowed is stored exactly: astral text, controls in property value
   expect(read.body.properties).toEqual(properties);
   const [event] = (await raw('GET', `/databases/${db}/instances/exact/history`)).body.items;
   expect(event.payload.instance.properties).toEqual(properties);
+});
+
+test('every string field of every write, with every kind of unstorable text: 422 UNSTORABLE_STRING naming it, nothing stored, no command', async () => {
+  const before = await snapshot();
+  const refused: string[] = [];
+  for (const [field, method, path, template, errorPath] of UNSTORABLE_FIELDS(db, 'Note')) {
+    for (const [, escape] of BAD_TEXT) {
+      const res = await raw(method.toUpperCase(), path, template.replace('X', escape), wait);
+      const named = errorPath.replace('X', JSON.parse(`"${escape}"`));
+      expect({ field, status: res.status, type: res.type, code: res.body?.code, paths: res.body?.errors?.map((e: any) => e.path) }).toEqual({
+        field,
+        status: 422,
+        type: expect.stringContaining('application/problem+json'),
+        code: 'UNSTORABLE_STRING',
+        paths: [named],
+      });
+      refused.push(field);
+    }
+  }
+  expect(refused).toHaveLength(UNSTORABLE_FIELDS(db, 'Note').length * BAD_TEXT.length);
+  expect(await snapshot()).toEqual(before);
 });

@@ -12,6 +12,7 @@ import { inspectBody } from '../../src/api/body-inspection';
 import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
 import { answerClientError } from '../../src/api/problem';
 import { ConfigError, loadConfig, parseByteSize } from '../../src/config';
+import { BAD_TEXT, UNSTORABLE_FIELDS } from '../support/unstorable';
 
 const silent = pino({ level: 'silent' });
 let ports: InMemoryPorts;
@@ -35,55 +36,9 @@ const raw = (json: string) => json;
 const send = (method: 'post' | 'put', path: string, body: string) =>
   request(app)[method](`/api/v1${path}`).set('Content-Type', 'application/json').send(body);
 
-const BAD: Array<[string, string]> = [
-  ['U+0000', '\\u0000'],
-  ['a lone high surrogate', '\\ud800'],
-  ['a lone low surrogate', '\\udc00'],
-  ['a reversed surrogate pair', '\\udc00\\ud800'],
-  ['the noncharacter U+FFFF', '\\uffff'],
-  ['the noncharacter U+FFFE', '\\ufffe'],
-  ['the noncharacter U+FDD0', '\\ufdd0'],
-  ['the noncharacter U+1FFFF', '\\ud83f\\udfff'],
-];
-
-const CLASS = '"id":"Person","label":"Person"';
-
-/** [field, method, path, body with X where the bad text goes, the error path] */
-const FIELDS: Array<[string, 'post' | 'put', string, string, string]> = [
-  ['database name', 'post', '/databases', '{"name":"crmX"}', 'name'],
-  ['database description', 'post', '/databases', '{"name":"crm","description":"aXb"}', 'description'],
-  ['class id', 'post', '/databases/crm/classes', '{"id":"PX","label":"P"}', 'id'],
-  ['class label', 'post', '/databases/crm/classes', '{"id":"P","label":"PX"}', 'label'],
-  ['class description', 'post', '/databases/crm/classes', `{${CLASS},"description":"X"}`, 'description'],
-  ['class parent', 'post', '/databases/crm/classes', `{${CLASS},"parent_class":"AX"}`, 'parent_class'],
-  ['property name', 'post', '/databases/crm/classes', `{${CLASS},"properties":[{"name":"nX","type":"string"}]}`, 'properties[0].name'],
-  ['property description', 'post', '/databases/crm/classes', `{${CLASS},"properties":[{"name":"n","type":"string","description":"X"}]}`, 'properties[0].description'],
-  ['relationship predicate', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"kX","target_class":"Person","cardinality":"n:m"}]}`, 'relationships[0].predicate'],
-  ['relationship target class', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"k","target_class":"PX","cardinality":"n:m"}]}`, 'relationships[0].target_class'],
-  ['relationship label', 'post', '/databases/crm/classes', `{${CLASS},"relationships":[{"predicate":"k","target_class":"Person","cardinality":"n:m","label":"X"}]}`, 'relationships[0].label'],
-  ['class update label', 'put', '/databases/crm/classes/Person', '{"label":"X"}', 'label'],
-  ['class update description', 'put', '/databases/crm/classes/Person', '{"description":"X"}', 'description'],
-  ['instance id', 'post', '/databases/crm/classes/Person/instances', '{"id":"aX"}', 'id'],
-  ['instance class_id', 'post', '/databases/crm/classes/Person/instances', '{"class_id":"PersonX"}', 'class_id'],
-  ['property value', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"name":"AdaX"}}', 'properties.name'],
-  ['property key', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"nX":"Ada"}}', 'properties.nX'],
-  ['array item', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"tags":["a","X"]}}', 'properties.tags[1]'],
-  ['json value at depth', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"doc":{"a":[{"b":{"c":"X"}}]}}}', 'properties.doc.a[0].b.c'],
-  ['json key at depth', 'post', '/databases/crm/classes/Person/instances', '{"properties":{"doc":{"a":{"kX":1}}}}', 'properties.doc.a.kX'],
-  ['relationship predicate key', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"kX":"bob"}}', 'relationships.kX'],
-  ['relationship target', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"knows":"bobX"}}', 'relationships.knows'],
-  ['relationship target in a list', 'post', '/databases/crm/classes/Person/instances', '{"relationships":{"knows":["bob","cyX"]}}', 'relationships.knows[1]'],
-  ['instance update value', 'put', '/databases/crm/classes/Person/instances/ada', '{"properties":{"name":"X"}}', 'properties.name'],
-  ['instance update target', 'put', '/databases/crm/classes/Person/instances/ada', '{"relationships":{"knows":["X"]}}', 'relationships.knows[0]'],
-  ['bulk instance id', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"id":"a"},{"id":"bX"}]}', 'instances[1].id'],
-  ['bulk property value', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"properties":{"name":"X"}}]}', 'instances[0].properties.name'],
-  ['bulk relationship target', 'post', '/databases/crm/classes/Person/instances:bulk', '{"instances":[{"relationships":{"knows":"X"}}]}', 'instances[0].relationships.knows'],
-  ['an unknown field (refused by the schema anyway)', 'post', '/databases', '{"name":"crm","noteX":"x"}', 'noteX'],
-];
-
 describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, nothing submitted', () => {
-  test.each(FIELDS)('%s', async (_field, method, path, template, errorPath) => {
-    for (const [, escape] of BAD) {
+  test.each(UNSTORABLE_FIELDS('crm', 'Person'))('%s', async (_field, method, path, template, errorPath) => {
+    for (const [, escape] of BAD_TEXT) {
       const res = await send(method, path, raw(template.replace('X', escape)));
       // A bad key is named as it was sent.
       const named = errorPath.replace('X', JSON.parse(`"${escape}"`));
