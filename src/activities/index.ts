@@ -11,13 +11,16 @@ import {
   DomainErrorData,
   aggregateStateFrom,
   contextNeeds,
+  databaseAggregateId,
+  databaseOf,
   evolve,
   decide,
+  incarnationFor,
   instanceStateFromBatch,
   splitAggregateId,
   streamOf,
 } from '../domain';
-import type { AggregateState } from '../domain';
+import type { AggregateState, DatabaseState } from '../domain';
 import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
 import { EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../adapters/event-store';
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
@@ -94,26 +97,34 @@ export function createActivities(deps: ActivityDeps) {
     states.set(key, { state: appended.reduce((st, e) => evolve(st, e), before), commandIds });
   }
 
+  /**
+   * The command's database first: its current life (incarnation) names the command's stream, so a
+   * re-created database never meets the streams of a deleted life. Undefined for database commands.
+   */
+  async function locate(mode: StorageMode, command: Command, commandId: string): Promise<{ stream: StreamId; database?: DatabaseState }> {
+    const db = databaseOf(command);
+    if (db === undefined) return { stream: streamOf(command, incarnationFor(undefined)) as StreamId };
+    const { state } = await loadStream(mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(db) }, commandId);
+    const database = state as DatabaseState;
+    return { stream: streamOf(command, incarnationFor(database)) as StreamId, database };
+  }
+
   /** Instances created in bulk have no creation event on their own stream: their batch holds it. */
   async function bulkSeed(store: EventStore, stream: StreamId, envelopes: EventEnvelope[]): Promise<AggregateState | undefined> {
     if (stream.aggregate_type !== 'instance' || envelopes.some((e) => e.event_type === 'INSTANCE_CREATED')) return undefined;
-    const { db, id } = splitAggregateId(stream.aggregate_id);
+    const { db, id, incarnation } = splitAggregateId(stream.aggregate_id);
     const origin = await deps.context.bulkOrigin(db, id);
-    if (!origin) return undefined;
+    // Read models that lag behind a re-creation may still point into a deleted life: not this stream's.
+    if (!origin || splitAggregateId(origin.aggregate_id).incarnation !== incarnation) return undefined;
     const [batch] = await store.readStream({ aggregate_type: 'instance_batch', aggregate_id: origin.aggregate_id }, { fromVersion: origin.version, toVersion: origin.version });
     return batch ? instanceStateFromBatch(batch.envelope, id) : undefined;
   }
 
-  async function loadContext(store: EventStore, command: Command): Promise<DecideContext> {
+  async function loadContext(command: Command, database: DatabaseState | undefined): Promise<DecideContext> {
     const needs = contextNeeds(command);
-    const ctx: DecideContext = {};
+    const ctx: DecideContext = database !== undefined ? { database } : {};
     const db = needs.database;
     await Promise.all([
-      db !== undefined
-        ? store.readStream({ aggregate_type: 'database', aggregate_id: db }).then((ev) => {
-            ctx.database = aggregateStateFrom(ev.map((e) => e.envelope), 'database');
-          })
-        : undefined,
       needs.classes && db !== undefined ? deps.context.classCatalog(db).then((c) => (ctx.classes = c)) : undefined,
       needs.instanceIds.length && db !== undefined ? deps.context.instanceRefs(db, needs.instanceIds).then((t) => (ctx.targets = t)) : undefined,
       needs.instanceCountOf && db !== undefined ? deps.context.countInstances(db, needs.instanceCountOf).then((n) => (ctx.instanceCount = n)) : undefined,
@@ -149,8 +160,8 @@ export function createActivities(deps: ActivityDeps) {
      */
     async decideAndAppend(input: ProcessCommandInput): Promise<AppendOutcome> {
       const command = await loadCommand(input);
-      const stream = streamOf(command) as StreamId;
       const store = storeFor(input.storage_mode);
+      const { stream, database } = await locate(input.storage_mode, command, input.command_id);
       return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
         for (let attempt = 0; ; attempt++) {
           const { state, mine } = await loadStream(input.storage_mode, stream, input.command_id);
@@ -162,7 +173,7 @@ export function createActivities(deps: ActivityDeps) {
           if (input.expected_version !== undefined && input.expected_version !== state.version) {
             throw versionConflict(input.expected_version, state.version);
           }
-          const decision = decide(command, state, await loadContext(store, command));
+          const decision = decide(command, state, await loadContext(command, database));
           if (!decision.ok) throw refusal(decision.error);
 
           const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
@@ -187,14 +198,13 @@ export function createActivities(deps: ActivityDeps) {
     /** Validates a bulk command as a whole and stores its batches in S3, ready to be appended one by one. */
     async prepareBulk(input: ProcessCommandInput): Promise<BulkPlan> {
       const command = await loadCommand(input);
-      const stream = streamOf(command) as StreamId;
-      const store = storeFor(input.storage_mode);
+      const { stream, database } = await locate(input.storage_mode, command, input.command_id);
       const { state } = await loadStream(input.storage_mode, stream, input.command_id);
       const existing = deps.blobs.planOf(input.command_id);
       const stored = await deps.blobs.getJsonIfExists<BulkPlan>(existing);
       if (stored) return stored; // a retry after the plan was written
 
-      const decision = decide(command, state, await loadContext(store, command), { batchSize: deps.bulkBatchSize });
+      const decision = decide(command, state, await loadContext(command, database), { batchSize: deps.bulkBatchSize });
       if (!decision.ok) throw refusal(decision.error);
       const decidedAt = now().toISOString();
       const batches = decision.events;

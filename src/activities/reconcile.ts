@@ -26,7 +26,7 @@ export interface ReconcileDeps {
   eventStore: EventStore;
   ledger: Pick<DeliveryLedger, 'recordEach' | 'byEventIds' | 'undeliveredOlderThan'>;
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };
-  projector: { apply(events: EventEnvelope[]): Promise<unknown> };
+  projector: { apply(events: EventEnvelope[]): Promise<{ dropped: number }> };
   readEvent(ref: NonNullable<StoredEvent['s3']>): Promise<StoredEvent>;
   /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
   registry?: Registry;
@@ -40,6 +40,8 @@ export interface ReconcileResult {
   set_aside: number;
   /** The same by "stage:code", e.g. {"record:EVENT_NOT_RECORDABLE": 1}. */
   set_aside_by: Record<string, number>;
+  /** Events of a database life that is over: recorded and delivered like any other, never projected. */
+  dropped: number;
   checkpoint?: string;
 }
 
@@ -93,12 +95,14 @@ export function createReconcileActivities(d: ReconcileDeps) {
       const foundIds = new Set(found.map((e) => e.envelope.event_id));
       const pending = (await d.ledger.undeliveredOlderThan(a.grace_seconds, a.max_events)).filter((r) => !foundIds.has(r.eventId));
       const envelopes = [...found.map((e) => e.envelope), ...(await readPending(pending, tally))];
+      let dropped = 0;
       if (envelopes.length) {
         // Projection is idempotent by stream version: re-applying what a live workflow applied is a no-op.
         try {
-          await d.projector.apply(envelopes);
+          ({ dropped } = await d.projector.apply(envelopes));
         } catch (err) {
           if (!(err instanceof StreamsNotProjectedError)) throw err;
+          dropped = err.result.dropped;
           for (const f of err.failures) tally.add('project', f.code);
           log('streams not projected', { streams: err.failures.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, reason: f.reason })) });
         }
@@ -116,7 +120,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
         }
       }
       await saveCheckpoint(checkpoint);
-      return { scanned, recorded: found.length - failed.length, redelivered: pending.length, set_aside: tally.total, set_aside_by: tally.toJSON(), checkpoint };
+      return { scanned, recorded: found.length - failed.length, redelivered: pending.length, set_aside: tally.total, set_aside_by: tally.toJSON(), dropped, checkpoint };
     },
   };
 

@@ -7,17 +7,20 @@
  * order and the position is bumped in the same transaction. A retry, a redelivery or a rebuild
  * replaying what was already applied therefore changes nothing.
  *
- * Deleted databases: DATABASE_DELETED purges the database's classes, instances (tombstones
- * included) and edges, and leaves the database row as a tombstone whose deleted_at survives a
- * re-creation. Class and instance events that occurred at or before that deletion are skipped
- * (their positions still advance): a late projection of an older event cannot bring rows back,
- * so the live models and a rebuild in time order end up equal.
+ * Database lives: DATABASE_DELETED purges the database's classes, instances (tombstones included)
+ * and edges, and leaves the database row as a tombstone; DATABASE_CREATED records the new life
+ * (its incarnation, see databaseScope). A class, instance or batch event is applied only when it
+ * belongs to the database's current, active life; any other is dropped and counted (its position
+ * still advances), so a late delivery, a reconciliation or a rebuild can never bring a deleted
+ * life's rows back, and the live models and a rebuild in time order end up equal. An event of a
+ * life newer than the one projected so far first brings the database's own stream up to date
+ * from the history.
  */
 import type { Pool, PoolClient } from 'pg';
 import type { EventEnvelope } from './event-envelope';
 import type { EventHistory } from '../api/ports';
 import type { EventPayloads, EventType, InstanceData } from '../domain/events';
-import { isEventType } from '../domain/events';
+import { incarnationOfEvent, isEventType } from '../domain/events';
 import { splitAggregateId } from '../domain/identifiers';
 import { ReadModelError } from './read-model-errors';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
@@ -38,6 +41,8 @@ export interface ApplyResult {
   skipped: number;
   /** Predecessors read from the history to close gaps. */
   filled: number;
+  /** Events of a database life that is over (or never projected as current): their positions advance, nothing else. */
+  dropped: number;
 }
 
 type Known<T extends EventType> = EventEnvelope<EventPayloads[T]> & { event_type: T };
@@ -70,7 +75,7 @@ export class ReadModelProjector {
    * everything else. Errors of the server itself (connection, serialization) fail the whole call.
    */
   async apply(events: readonly EventEnvelope[]): Promise<ApplyResult> {
-    if (events.length === 0) return { applied: 0, skipped: 0, filled: 0 };
+    if (events.length === 0) return { applied: 0, skipped: 0, filled: 0, dropped: 0 };
     try {
       return await this.applyTogether(events);
     } catch (err) {
@@ -79,25 +84,36 @@ export class ReadModelProjector {
     }
   }
 
-  private applyTogether(events: readonly EventEnvelope[]): Promise<ApplyResult> {
+  private async applyTogether(events: readonly EventEnvelope[]): Promise<ApplyResult> {
     for (const e of events) checkEnvelope(e);
     const { order, streams } = arrange(events);
-    return withTransaction(this.pool, async (client) => {
-      const run = new ApplyRun(client, this.s, this.options.history);
-      await run.lockStreams(streams);
-      await run.lockDatabases(events);
-      for (const e of order) await run.applyInOrder(e);
-      await run.savePositions();
-      return run.result;
-    });
+    // Database streams are locked only when an event turns out to be ahead of its database's
+    // projected life; then the transaction starts over with them (locks are taken in one order).
+    let databases: string[] = [];
+    for (;;) {
+      try {
+        return await withTransaction(this.pool, async (client) => {
+          const run = new ApplyRun(client, this.s, this.options.history);
+          await run.lockStreams(withDatabaseStreams(streams, databases));
+          await run.lockDatabases(events);
+          for (const e of order) await run.applyInOrder(e);
+          await run.savePositions();
+          return run.result;
+        });
+      } catch (err) {
+        if (!(err instanceof DatabaseLockNeeded) || databases.includes(err.db)) throw err;
+        databases = [...databases, err.db];
+      }
+    }
   }
 
   private async applyApart(events: readonly EventEnvelope[], first: unknown): Promise<ApplyResult> {
-    const total: ApplyResult = { applied: 0, skipped: 0, filled: 0 };
+    const total: ApplyResult = { applied: 0, skipped: 0, filled: 0, dropped: 0 };
     const add = (r: ApplyResult) => {
       total.applied += r.applied;
       total.skipped += r.skipped;
       total.filled += r.filled;
+      total.dropped += r.dropped;
     };
     const streams = new Map<string, EventEnvelope[]>();
     for (const e of events) {
@@ -190,6 +206,20 @@ function failureOf(e: EventEnvelope, err: unknown): StreamFailure {
   };
 }
 
+/** Raised inside a transaction that must catch a database's stream up but does not hold its lock. */
+class DatabaseLockNeeded extends Error {
+  constructor(readonly db: string) {
+    super(`the stream of database '${db}' must be locked`);
+  }
+}
+
+function withDatabaseStreams(streams: StreamSlot[], databases: string[]): StreamSlot[] {
+  const extra = databases
+    .filter((db) => !streams.some((x) => x.type === 'database' && x.id === db))
+    .map((db): StreamSlot => ({ type: 'database', id: db, events: [] }));
+  return [...streams, ...extra];
+}
+
 /**
  * Keeps the caller's interleaving of streams (a rebuild passes time order, which the database
  * tombstone check relies on least) but puts each stream's own events in version order, so a
@@ -245,13 +275,19 @@ const dbOf = (e: EventEnvelope): string => {
 
 const SCOPED_TYPES = new Set(['ontology_class', 'instance', 'instance_batch']);
 
+/** A database's life as projected: the incarnation of its last DATABASE_CREATED, and whether it was deleted since. */
+interface DatabaseLife {
+  incarnation: number;
+  active: boolean;
+}
+
 /** The state of one apply() call inside its transaction. */
 class ApplyRun {
-  readonly result: ApplyResult = { applied: 0, skipped: 0, filled: 0 };
+  readonly result: ApplyResult = { applied: 0, skipped: 0, filled: 0, dropped: 0 };
   private readonly positions = new Map<string, number>();
   private readonly changed = new Set<string>();
-  /** deleted_at (ms) of the databases this call touches; null when never deleted */
-  private readonly deletedAt = new Map<string, number | null>();
+  /** The projected life of each database this call touches; null while no event of it was projected. */
+  private readonly lives = new Map<string, DatabaseLife | null>();
 
   constructor(
     private readonly client: PoolClient,
@@ -281,17 +317,17 @@ class ApplyRun {
 
   /**
    * FOR SHARE on the database rows makes a concurrent DATABASE_DELETED wait for this call (its
-   * purge then sees our rows) or makes this call wait for it (and then see its deleted_at).
+   * purge then sees our rows) or makes this call wait for it (and then see the life it ended).
    */
   async lockDatabases(events: readonly EventEnvelope[]): Promise<void> {
     const names = [...new Set(events.filter((e) => SCOPED_TYPES.has(e.aggregate_type)).map(dbOf))].sort();
-    for (const n of names) this.deletedAt.set(n, null);
+    for (const n of names) this.lives.set(n, null);
     if (names.length === 0) return;
-    const { rows } = await this.client.query<{ name: string; deleted_at: Date | null }>(
-      `SELECT name, deleted_at FROM ${this.s}.databases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`,
+    const { rows } = await this.client.query<{ name: string; status: string; incarnation: number }>(
+      `SELECT name, status, incarnation FROM ${this.s}.databases WHERE name = ANY($1::text[]) ORDER BY name FOR SHARE`,
       [names],
     );
-    for (const r of rows) this.deletedAt.set(r.name, r.deleted_at === null ? null : r.deleted_at.getTime());
+    for (const r of rows) this.lives.set(r.name, { incarnation: r.incarnation, active: r.status === 'active' });
   }
 
   async applyInOrder(e: EventEnvelope): Promise<void> {
@@ -302,10 +338,10 @@ class ApplyRun {
       return;
     }
     if (e.aggregate_version > current + 1) await this.fillGap(e, current);
-    await this.applyOne(e);
+    if (await this.applyOne(e)) this.result.applied++;
+    else this.result.dropped++;
     this.positions.set(key, e.aggregate_version);
     this.changed.add(key);
-    this.result.applied++;
   }
 
   private async fillGap(e: EventEnvelope, current: number): Promise<void> {
@@ -326,8 +362,59 @@ class ApplyRun {
     }
     for (const m of missing) {
       checkEnvelope(m);
+      if (await this.applyOne(m)) this.result.filled++;
+      else this.result.dropped++;
+    }
+  }
+
+  /**
+   * Whether a class/instance/batch event belongs to its database's current, active life. An event
+   * of a newer life than the one projected so far first catches the database's stream up (its
+   * DATABASE_DELETED and DATABASE_CREATED may still be on their way).
+   */
+  private async isCurrentLife(e: EventEnvelope): Promise<boolean> {
+    const db = dbOf(e);
+    const incarnation = incarnationOfEvent(e);
+    let life = this.lives.get(db) ?? null;
+    if (life === null || life.incarnation < incarnation) {
+      await this.catchUpDatabase(db, e);
+      life = this.lives.get(db) ?? null;
+      if (life === null || life.incarnation < incarnation) {
+        throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: life ${incarnation} of database '${db}' is not in its history`, {
+          aggregate_type: e.aggregate_type,
+          aggregate_id: e.aggregate_id,
+          db_incarnation: incarnation,
+        });
+      }
+    }
+    return life.active && life.incarnation === incarnation;
+  }
+
+  /** Applies the database's own events that are stored but not projected yet. */
+  private async catchUpDatabase(db: string, e: EventEnvelope): Promise<void> {
+    const key = streamKey('database', db);
+    const current = this.positions.get(key);
+    if (current === undefined) throw new DatabaseLockNeeded(db);
+    if (this.history === undefined) {
+      throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: its life of database '${db}' is not projected yet`, {
+        aggregate_type: e.aggregate_type,
+        aggregate_id: e.aggregate_id,
+        database: db,
+        projected: current,
+      });
+    }
+    const missing = (await this.history.readStream('database', db, undefined, current + 1)).filter((m) => m.aggregate_version > current);
+    let version = current;
+    for (const m of missing) {
+      if (m.aggregate_version !== version + 1) break;
+      checkEnvelope(m);
       await this.applyOne(m);
       this.result.filled++;
+      version = m.aggregate_version;
+    }
+    if (version !== current) {
+      this.positions.set(key, version);
+      this.changed.add(key);
     }
   }
 
@@ -342,17 +429,17 @@ class ApplyRun {
     );
   }
 
-  /** An event of a database deleted after it occurred: its rows were purged and stay purged. */
-  private predatesDeletion(e: EventEnvelope): boolean {
-    const deletedAt = this.deletedAt.get(dbOf(e));
-    return deletedAt !== undefined && deletedAt !== null && Date.parse(e.occurred_at) <= deletedAt;
+  /** false when the event was dropped: it belongs to a database life that is not the current one. */
+  private async applyOne(e: EventEnvelope): Promise<boolean> {
+    // unknown types were written by a newer version: their position advances, nothing else
+    if (!isEventType(e.event_type)) return true;
+    if (typeof e.payload !== 'object' || e.payload === null) invalid(e, 'payload is not an object');
+    if (SCOPED_TYPES.has(e.aggregate_type) && !(await this.isCurrentLife(e))) return false;
+    await this.project(e);
+    return true;
   }
 
-  private async applyOne(e: EventEnvelope): Promise<void> {
-    // unknown types were written by a newer version: their position advances, nothing else
-    if (!isEventType(e.event_type)) return;
-    if (typeof e.payload !== 'object' || e.payload === null) invalid(e, 'payload is not an object');
-    if (SCOPED_TYPES.has(e.aggregate_type) && this.predatesDeletion(e)) return;
+  private async project(e: EventEnvelope): Promise<void> {
     switch (e.event_type) {
       case 'DATABASE_CREATED':
         return this.databaseCreated(e as Known<'DATABASE_CREATED'>);
@@ -375,20 +462,22 @@ class ApplyRun {
 
   private async databaseCreated(e: Known<'DATABASE_CREATED'>): Promise<void> {
     const name = e.payload.name ?? e.aggregate_id;
+    // the new life's incarnation is the version of the event that begins it
     await this.client.query(
-      `INSERT INTO ${this.s}.databases (name, description, status, version, created_at, updated_at)
-       VALUES ($1, $2, 'active', $3, $4, $4)
+      `INSERT INTO ${this.s}.databases (name, description, status, version, incarnation, created_at, updated_at)
+       VALUES ($1, $2, 'active', $3, $3, $4, $4)
        ON CONFLICT (name) DO UPDATE SET description = EXCLUDED.description, status = 'active', version = EXCLUDED.version,
-         created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
+         incarnation = EXCLUDED.incarnation, created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at`,
       [name, e.payload.description ?? null, e.aggregate_version, e.occurred_at],
     );
+    this.lives.set(name, { incarnation: e.aggregate_version, active: true });
   }
 
   private async databaseDeleted(e: Known<'DATABASE_DELETED'>): Promise<void> {
     const name = e.payload.name ?? e.aggregate_id;
     await this.client.query(
-      `INSERT INTO ${this.s}.databases (name, description, status, version, created_at, updated_at, deleted_at)
-       VALUES ($1, NULL, 'deleted', $2, $3, $3, $3)
+      `INSERT INTO ${this.s}.databases (name, description, status, version, incarnation, created_at, updated_at, deleted_at)
+       VALUES ($1, NULL, 'deleted', $2, $2 - 1, $3, $3, $3)
        ON CONFLICT (name) DO UPDATE SET status = 'deleted', version = EXCLUDED.version,
          updated_at = EXCLUDED.updated_at, deleted_at = EXCLUDED.deleted_at`,
       [name, e.aggregate_version, e.occurred_at],
@@ -396,7 +485,8 @@ class ApplyRun {
     for (const table of ['edges', 'instances', 'classes']) {
       await this.client.query(`DELETE FROM ${this.s}.${table} WHERE db_name = $1`, [name]);
     }
-    this.deletedAt.set(name, Date.parse(e.occurred_at));
+    const life = this.lives.get(name);
+    this.lives.set(name, { incarnation: life?.incarnation ?? e.aggregate_version - 1, active: false });
   }
 
   private async classPut(e: Known<'ONTOLOGY_CLASS_CREATED'> | Known<'ONTOLOGY_CLASS_UPDATED'>): Promise<void> {

@@ -150,6 +150,7 @@ interface DatabaseRow {
   description: string | null;
   status: 'active' | 'deleted';
   version: number;
+  incarnation: number;
   created_at: Date;
   updated_at: Date;
 }
@@ -347,7 +348,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
     const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE name = $1`, [db]);
     const r = rows[0];
     if (r === undefined) return { aggregate_type: 'database', version: 0, status: 'absent' };
-    const state: DatabaseState = { aggregate_type: 'database', version: r.version, status: r.status, name: r.name };
+    const state: DatabaseState = { aggregate_type: 'database', version: r.version, status: r.status, name: r.name, incarnation: r.incarnation };
     if (r.description !== null) state.description = r.description;
     return state;
   }

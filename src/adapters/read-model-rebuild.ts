@@ -49,7 +49,7 @@ export async function rebuildReadModels(
     }
   }
   const projector = new ReadModelProjector(pool, targetSchema, { history: options.history });
-  const result: RebuildResult = { schema: targetSchema, events: 0, chunks: 0, applied: 0, skipped: 0, filled: 0 };
+  const result: RebuildResult = { schema: targetSchema, events: 0, chunks: 0, applied: 0, skipped: 0, filled: 0, dropped: 0 };
   let chunk: EventEnvelope[] = [];
   let weight = 0;
   const flush = async (): Promise<void> => {
@@ -58,6 +58,7 @@ export async function rebuildReadModels(
     result.applied += r.applied;
     result.skipped += r.skipped;
     result.filled += r.filled;
+    result.dropped += r.dropped;
     result.events += chunk.length;
     result.chunks++;
     chunk = [];

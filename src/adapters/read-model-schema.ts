@@ -24,8 +24,7 @@ export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
         PRIMARY KEY (aggregate_type, aggregate_id)
       );
 
-      -- A deleted database stays as a tombstone: deleted_at (kept across a re-creation) tells
-      -- which class/instance events predate the deletion and must not bring rows back.
+      -- A deleted database stays as a tombstone (deleted_at kept across a re-creation).
       CREATE TABLE ${s}.databases (
         name        text        PRIMARY KEY,
         description text,
@@ -80,6 +79,19 @@ export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
         PRIMARY KEY (db_name, from_id, predicate, to_id)
       );
       CREATE INDEX edges_incoming_idx ON ${s}.edges (db_name, to_id, predicate, from_id);
+    `,
+  },
+  {
+    version: 2,
+    name: 'database_incarnation',
+    // The life of the database the row describes (the version of its last DATABASE_CREATED): only
+    // events of that life are projected. A database stream alternates created and deleted, so
+    // existing rows get theirs from their version.
+    sql: (s) => `
+      ALTER TABLE ${s}.databases ADD COLUMN incarnation integer;
+      UPDATE ${s}.databases SET incarnation = CASE WHEN status = 'active' THEN version ELSE version - 1 END;
+      ALTER TABLE ${s}.databases ALTER COLUMN incarnation SET NOT NULL,
+        ADD CONSTRAINT databases_incarnation_check CHECK (incarnation >= 1);
     `,
   },
   {

@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import { ApplicationFailure, TerminatedFailure, TimeoutFailure, CancelledFailure } from '@temporalio/common';
 import type { StorageMode } from '../config';
-import { CommandInput, streamOf, isDomainErrorData } from '../domain';
+import { CommandInput, FIRST_INCARNATION, streamOf, isDomainErrorData } from '../domain';
 import type { LedgerRow } from '../adapters/ledger';
 import {
   CommandProgress,
@@ -98,7 +98,9 @@ export class TemporalCommandGateway implements CommandGateway {
       input.command = command;
     }
 
-    const stream = streamOf(command);
+    // The API does not load the database, so it cannot know which life the command will meet: the
+    // search attribute names the aggregate by its first-life id (database name and local id).
+    const stream = streamOf(command, FIRST_INCARNATION);
     const memo: CommandMemo = { request_hash: requestHash, submitted_at: submittedAt, command_type: cmd.command_type, nonce: randomUUID() };
     const workflowId = workflowIdOf(commandId);
     try {

@@ -64,16 +64,20 @@ export const createInstancePayloadSchema = z.strictObject({
   class_id: classIdSchema,
   ...instanceFields,
 });
+/** The class an update or delete addresses the instance through (the request path): when given, it must be the instance's class. */
+const addressedClassSchema = classIdSchema.optional();
+
 export const updateInstancePayloadSchema = z
   .strictObject({
     id: instanceIdSchema,
+    class_id: addressedClassSchema,
     /** null removes an optional property */
     properties: propertyValuesSchema.optional(),
     /** null removes the relationship */
     relationships: z.record(z.string(), relationshipValueSchema.nullable()).optional(),
   })
   .refine((p) => p.properties !== undefined || p.relationships !== undefined, { message: 'nothing to update' });
-export const deleteInstancePayloadSchema = z.strictObject({ id: instanceIdSchema });
+export const deleteInstancePayloadSchema = z.strictObject({ id: instanceIdSchema, class_id: addressedClassSchema });
 
 const bulkItemSchema = z.strictObject({ id: instanceIdSchema, ...instanceFields });
 export const bulkCreateInstancesPayloadSchema = z

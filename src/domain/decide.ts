@@ -7,6 +7,7 @@ import { Command, CommandInput, CommandOf, commandSchema } from './commands';
 import { DomainError, DomainErrorData, ErrorDetail, domainError } from './errors';
 import { DomainEvent, DomainEventOf, InstanceChanges, InstanceData } from './events';
 import {
+  FIRST_INCARNATION,
   StreamRef,
   batchAggregateId,
   classAggregateId,
@@ -26,7 +27,10 @@ import {
 } from './state';
 
 export interface DecideContext {
-  /** State of the command's database; required to create or update classes and instances. */
+  /**
+   * State of the command's database, required by every command on a class, an instance or a
+   * batch: only an active database takes them, and its incarnation names their streams.
+   */
   database?: DatabaseState;
   /** Live (not deleted) classes of the database by class id. */
   classes?: ClassCatalog;
@@ -51,8 +55,12 @@ const refuse = (code: DomainErrorData['code'], message: string, details: ErrorDe
 });
 const accept = (...events: DomainEvent[]): DecideResult => ({ ok: true, events });
 
-/** The stream a command writes to. Does not validate; decide() does. */
-export function streamOf(command: CommandInput | Command): StreamRef {
+/**
+ * The stream a command writes to, in the given life of its database (the caller loads the
+ * database stream first: databaseOf(command) names it, incarnationFor gives the life). Database
+ * commands ignore the incarnation. Does not validate; decide() does.
+ */
+export function streamOf(command: CommandInput | Command, incarnation: number): StreamRef {
   switch (command.command_type) {
     case 'CREATE_DATABASE':
     case 'DELETE_DATABASE':
@@ -60,14 +68,28 @@ export function streamOf(command: CommandInput | Command): StreamRef {
     case 'CREATE_ONTOLOGY_CLASS':
     case 'UPDATE_ONTOLOGY_CLASS':
     case 'DELETE_ONTOLOGY_CLASS':
-      return { aggregate_type: 'ontology_class', aggregate_id: classAggregateId(command.db_name, command.payload.id) };
+      return { aggregate_type: 'ontology_class', aggregate_id: classAggregateId(command.db_name, command.payload.id, incarnation) };
     case 'CREATE_INSTANCE':
     case 'UPDATE_INSTANCE':
     case 'DELETE_INSTANCE':
-      return { aggregate_type: 'instance', aggregate_id: instanceAggregateId(command.db_name, command.payload.id) };
+      return { aggregate_type: 'instance', aggregate_id: instanceAggregateId(command.db_name, command.payload.id, incarnation) };
     case 'BULK_CREATE_INSTANCES':
-      return { aggregate_type: 'instance_batch', aggregate_id: batchAggregateId(command.db_name, command.batch_id) };
+      return { aggregate_type: 'instance_batch', aggregate_id: batchAggregateId(command.db_name, command.batch_id, incarnation) };
   }
+}
+
+/** The database whose stream must be loaded before the command's own stream; undefined for database commands. */
+export function databaseOf(command: CommandInput | Command): string | undefined {
+  return 'db_name' in command ? command.db_name : undefined;
+}
+
+/**
+ * The life whose streams a command on a class, instance or batch reads and writes: the current
+ * one. When the database is absent or deleted the command is refused anyway; the first life's
+ * ids are then as good as any to load an (irrelevant) state from.
+ */
+export function incarnationFor(database: DatabaseState | undefined): number {
+  return database?.incarnation ?? FIRST_INCARNATION;
 }
 
 /** What the caller has to load into DecideContext for this command. */
@@ -102,7 +124,7 @@ export function contextNeeds(command: CommandInput | Command): ContextNeeds {
     case 'UPDATE_INSTANCE':
       return { database: command.db_name, classes: true, instanceIds: unique(targetIds(command.payload.relationships)) };
     case 'DELETE_INSTANCE':
-      return { classes: false, instanceIds: [] };
+      return { database: command.db_name, classes: false, instanceIds: [] };
     case 'BULK_CREATE_INSTANCES':
       return {
         database: command.db_name,
@@ -132,7 +154,7 @@ export function decide(
     );
   }
   const cmd = parsed.data;
-  const { aggregate_type } = streamOf(cmd);
+  const { aggregate_type } = streamOf(cmd, FIRST_INCARNATION);
   const current = state ?? initialState(aggregate_type);
   if (current.aggregate_type !== aggregate_type) {
     // a loader bug, not a business refusal
@@ -144,6 +166,11 @@ export function decide(
       return createDatabase(cmd, current as DatabaseState);
     case 'DELETE_DATABASE':
       return deleteDatabase(cmd, current as DatabaseState);
+  }
+  // Everything below lives inside a database: only an active one takes commands.
+  const noDb = missingDatabase(cmd.db_name, context);
+  if (noDb) return noDb;
+  switch (cmd.command_type) {
     case 'CREATE_ONTOLOGY_CLASS':
       return createClass(cmd, current as ClassState, context);
     case 'UPDATE_ONTOLOGY_CLASS':
@@ -155,7 +182,7 @@ export function decide(
     case 'UPDATE_INSTANCE':
       return updateInstance(cmd, current as InstanceState, context);
     case 'DELETE_INSTANCE':
-      return deleteInstance(cmd, current as InstanceState);
+      return deleteInstance(cmd, current as InstanceState, context);
     case 'BULK_CREATE_INSTANCES':
       return bulkCreateInstances(cmd, current as InstanceBatchState, context, options.batchSize ?? DEFAULT_BATCH_SIZE);
   }
@@ -181,6 +208,14 @@ function event<T extends DomainEvent['event_type']>(
   return { event_type, aggregate_type: stream.aggregate_type, aggregate_id: stream.aggregate_id, payload } as DomainEventOf<T>;
 }
 
+type ScopedCommand = Exclude<Command, { command_type: 'CREATE_DATABASE' | 'DELETE_DATABASE' }>;
+
+/** The stream of a command on a class, instance or batch, and what each of its events says about the life it belongs to. */
+function scopeOf(cmd: ScopedCommand, context: DecideContext): { stream: StreamRef; db: { db_name: string; db_incarnation: number } } {
+  const incarnation = incarnationFor(context.database);
+  return { stream: streamOf(cmd, incarnation), db: { db_name: cmd.db_name, db_incarnation: incarnation } };
+}
+
 function missingDatabase(db: string, context: DecideContext): DecideResult | undefined {
   if (context.database?.status === 'active') return undefined;
   return refuse('DATABASE_NOT_FOUND', `database '${db}' does not exist`);
@@ -190,12 +225,12 @@ function missingDatabase(db: string, context: DecideContext): DecideResult | und
 
 function createDatabase(cmd: CommandOf<'CREATE_DATABASE'>, state: DatabaseState): DecideResult {
   if (state.status === 'active') return refuse('DATABASE_EXISTS', `database '${cmd.payload.name}' already exists`);
-  return accept(event('DATABASE_CREATED', streamOf(cmd), cmd.payload));
+  return accept(event('DATABASE_CREATED', streamOf(cmd, FIRST_INCARNATION), cmd.payload));
 }
 
 function deleteDatabase(cmd: CommandOf<'DELETE_DATABASE'>, state: DatabaseState): DecideResult {
   if (state.status !== 'active') return refuse('DATABASE_NOT_FOUND', `database '${cmd.payload.name}' does not exist`);
-  return accept(event('DATABASE_DELETED', streamOf(cmd), { name: cmd.payload.name }));
+  return accept(event('DATABASE_DELETED', streamOf(cmd, FIRST_INCARNATION), { name: cmd.payload.name }));
 }
 
 // ---- ontology class ------------------------------------------------------------------------
@@ -206,18 +241,15 @@ function catalogWith(classes: ClassCatalog | undefined, definition: ClassDefinit
 }
 
 function createClass(cmd: CommandOf<'CREATE_ONTOLOGY_CLASS'>, state: ClassState, context: DecideContext): DecideResult {
-  const noDb = missingDatabase(cmd.db_name, context);
-  if (noDb) return noDb;
   if (state.status === 'active') return refuse('CLASS_EXISTS', `class '${cmd.payload.id}' already exists`);
   const definition = cmd.payload;
   const details = checkClassReferences(definition, catalogWith(context.classes, definition));
   if (details.length > 0) return refuse('VALIDATION_FAILED', `class '${definition.id}' refers to missing classes`, details);
-  return accept(event('ONTOLOGY_CLASS_CREATED', streamOf(cmd), { db_name: cmd.db_name, definition }));
+  const { stream, db } = scopeOf(cmd, context);
+  return accept(event('ONTOLOGY_CLASS_CREATED', stream, { ...db, definition }));
 }
 
 function updateClass(cmd: CommandOf<'UPDATE_ONTOLOGY_CLASS'>, state: ClassState, context: DecideContext): DecideResult {
-  const noDb = missingDatabase(cmd.db_name, context);
-  if (noDb) return noDb;
   if (state.status !== 'active' || state.definition === undefined) {
     return refuse('CLASS_NOT_FOUND', `class '${cmd.payload.id}' does not exist`);
   }
@@ -239,7 +271,8 @@ function updateClass(cmd: CommandOf<'UPDATE_ONTOLOGY_CLASS'>, state: ClassState,
   }
   const details = checkClassReferences(definition, catalogWith(context.classes, definition));
   if (details.length > 0) return refuse('VALIDATION_FAILED', `class '${definition.id}' refers to missing classes`, details);
-  return accept(event('ONTOLOGY_CLASS_UPDATED', streamOf(cmd), { db_name: cmd.db_name, changes, definition }));
+  const { stream, db } = scopeOf(cmd, context);
+  return accept(event('ONTOLOGY_CLASS_UPDATED', stream, { ...db, changes, definition }));
 }
 
 function deleteClass(cmd: CommandOf<'DELETE_ONTOLOGY_CLASS'>, state: ClassState, context: DecideContext): DecideResult {
@@ -250,9 +283,10 @@ function deleteClass(cmd: CommandOf<'DELETE_ONTOLOGY_CLASS'>, state: ClassState,
       { path: 'force', message: `${count} instance(s) exist` },
     ]);
   }
+  const { stream, db } = scopeOf(cmd, context);
   return accept(
-    event('ONTOLOGY_CLASS_DELETED', streamOf(cmd), {
-      db_name: cmd.db_name,
+    event('ONTOLOGY_CLASS_DELETED', stream, {
+      ...db,
       class_id: cmd.payload.id,
       forced: cmd.payload.force,
       instance_count: count,
@@ -272,8 +306,6 @@ function instantiableClass(classId: string, context: DecideContext): DecideResul
 const isLive = (ref: InstanceRef | undefined): boolean => ref !== undefined && ref.deleted !== true;
 
 function createInstance(cmd: CommandOf<'CREATE_INSTANCE'>, state: InstanceState, context: DecideContext): DecideResult {
-  const noDb = missingDatabase(cmd.db_name, context);
-  if (noDb) return noDb;
   const { id, class_id } = cmd.payload;
   // a bulk-created instance has an empty stream, so the targets catalog is consulted too
   if (state.status === 'active' || isLive(own(context.targets, id))) {
@@ -289,16 +321,31 @@ function createInstance(cmd: CommandOf<'CREATE_INSTANCE'>, state: InstanceState,
   if (result.details.length > 0) {
     return refuse('VALIDATION_FAILED', `instance '${id}' does not match class '${class_id}'`, result.details);
   }
-  return accept(event('INSTANCE_CREATED', streamOf(cmd), { db_name: cmd.db_name, instance: result.instance }));
+  const { stream, db } = scopeOf(cmd, context);
+  return accept(event('INSTANCE_CREATED', stream, { ...db, instance: result.instance }));
+}
+
+/**
+ * An instance addressed through a class (the request path names one) is found only through its
+ * own class, as reads do: a command through another class's path changes nothing.
+ */
+function missingInstance(cmd: CommandOf<'UPDATE_INSTANCE'> | CommandOf<'DELETE_INSTANCE'>, state: InstanceState): DecideResult | undefined {
+  if (state.status !== 'active' || state.instance === undefined) {
+    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' does not exist`);
+  }
+  const { class_id } = cmd.payload;
+  if (class_id !== undefined && class_id !== state.instance.class_id) {
+    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' is not of class '${class_id}'`, [
+      { path: 'class_id', message: `instance '${cmd.payload.id}' is not of class '${class_id}'` },
+    ]);
+  }
+  return undefined;
 }
 
 function updateInstance(cmd: CommandOf<'UPDATE_INSTANCE'>, state: InstanceState, context: DecideContext): DecideResult {
-  const noDb = missingDatabase(cmd.db_name, context);
-  if (noDb) return noDb;
-  const current = state.instance;
-  if (state.status !== 'active' || current === undefined) {
-    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' does not exist`);
-  }
+  const missing = missingInstance(cmd, state);
+  if (missing) return missing;
+  const current = state.instance!;
   if (own(context.classes, current.class_id) === undefined) {
     return refuse('CLASS_NOT_FOUND', `class '${current.class_id}' of instance '${current.id}' does not exist`);
   }
@@ -322,18 +369,19 @@ function updateInstance(cmd: CommandOf<'UPDATE_INSTANCE'>, state: InstanceState,
   if (result.details.length > 0) {
     return refuse('VALIDATION_FAILED', `instance '${current.id}' does not match class '${current.class_id}'`, result.details);
   }
-  return accept(event('INSTANCE_UPDATED', streamOf(cmd), { db_name: cmd.db_name, changes, instance: result.instance }));
+  const { stream, db } = scopeOf(cmd, context);
+  return accept(event('INSTANCE_UPDATED', stream, { ...db, changes, instance: result.instance }));
 }
 
-function deleteInstance(cmd: CommandOf<'DELETE_INSTANCE'>, state: InstanceState): DecideResult {
-  if (state.status !== 'active' || state.instance === undefined) {
-    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' does not exist`);
-  }
+function deleteInstance(cmd: CommandOf<'DELETE_INSTANCE'>, state: InstanceState, context: DecideContext): DecideResult {
+  const missing = missingInstance(cmd, state);
+  if (missing) return missing;
+  const { stream, db } = scopeOf(cmd, context);
   return accept(
-    event('INSTANCE_DELETED', streamOf(cmd), {
-      db_name: cmd.db_name,
-      instance_id: state.instance.id,
-      class_id: state.instance.class_id,
+    event('INSTANCE_DELETED', stream, {
+      ...db,
+      instance_id: state.instance!.id,
+      class_id: state.instance!.class_id,
     }),
   );
 }
@@ -345,8 +393,6 @@ function bulkCreateInstances(
   batchSize: number,
 ): DecideResult {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
-  const noDb = missingDatabase(cmd.db_name, context);
-  if (noDb) return noDb;
   if (state.status === 'active') return refuse('BATCH_EXISTS', `batch '${cmd.batch_id}' was already recorded`);
   const { class_id, instances } = cmd.payload;
   const badClass = instantiableClass(class_id, context);
@@ -374,13 +420,13 @@ function bulkCreateInstances(
   }
   if (existing.length > 0) return refuse('INSTANCE_EXISTS', `${existing.length} instance id(s) already exist`, existing);
 
-  const stream = streamOf(cmd);
+  const { stream, db } = scopeOf(cmd, context);
   const batchCount = Math.ceil(valid.length / batchSize);
   const events: DomainEvent[] = [];
   for (let batchIndex = 0; batchIndex < batchCount; batchIndex++) {
     events.push(
       event('INSTANCES_BULK_CREATED', stream, {
-        db_name: cmd.db_name,
+        ...db,
         batch_id: cmd.batch_id,
         class_id,
         batch_index: batchIndex,

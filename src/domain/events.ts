@@ -3,7 +3,7 @@
  * occurred_at, actor, command_id, ...); evolve() accepts drafts and envelopes alike.
  * Payloads carry full definitions/states so projections and replays never need another stream.
  */
-import type { AggregateType } from './identifiers';
+import { FIRST_INCARNATION, type AggregateType } from './identifiers';
 import type { ClassDefinition } from './ontology-class';
 
 export const EVENT_TYPES = {
@@ -45,19 +45,28 @@ export interface InstanceChanges {
   relationships?: Record<string, string | string[] | null>;
 }
 
+/**
+ * Every event of a class, instance or batch stream names its database and the life of that
+ * database it belongs to (see databaseScope). Events stored before incarnations existed have no
+ * db_incarnation: they belong to the first life (incarnationOfEvent).
+ */
+interface DatabaseScoped {
+  db_name: string;
+  db_incarnation: number;
+}
+
 export interface EventPayloads {
   DATABASE_CREATED: { name: string; description?: string };
   DATABASE_DELETED: { name: string };
-  ONTOLOGY_CLASS_CREATED: { db_name: string; definition: ClassDefinition };
-  ONTOLOGY_CLASS_UPDATED: { db_name: string; changes: ClassDefinitionChanges; definition: ClassDefinition };
+  ONTOLOGY_CLASS_CREATED: DatabaseScoped & { definition: ClassDefinition };
+  ONTOLOGY_CLASS_UPDATED: DatabaseScoped & { changes: ClassDefinitionChanges; definition: ClassDefinition };
   /** instance_count: instances the caller reported when a forced delete left them behind */
-  ONTOLOGY_CLASS_DELETED: { db_name: string; class_id: string; forced: boolean; instance_count: number };
-  INSTANCE_CREATED: { db_name: string; instance: InstanceData };
-  INSTANCE_UPDATED: { db_name: string; changes: InstanceChanges; instance: InstanceData };
-  INSTANCE_DELETED: { db_name: string; instance_id: string; class_id: string };
+  ONTOLOGY_CLASS_DELETED: DatabaseScoped & { class_id: string; forced: boolean; instance_count: number };
+  INSTANCE_CREATED: DatabaseScoped & { instance: InstanceData };
+  INSTANCE_UPDATED: DatabaseScoped & { changes: InstanceChanges; instance: InstanceData };
+  INSTANCE_DELETED: DatabaseScoped & { instance_id: string; class_id: string };
   /** batch_index is 0-based; batch_count events make up the whole bulk command */
-  INSTANCES_BULK_CREATED: {
-    db_name: string;
+  INSTANCES_BULK_CREATED: DatabaseScoped & {
     batch_id: string;
     class_id: string;
     batch_index: number;
@@ -90,3 +99,9 @@ export type DomainEventDraft = DomainEvent;
 
 export const isEventType = (value: unknown): value is EventType =>
   typeof value === 'string' && Object.prototype.hasOwnProperty.call(EVENT_TYPES, value);
+
+/** The database life a stored class/instance/batch event belongs to; events older than incarnations belong to the first. */
+export function incarnationOfEvent(event: { payload: unknown }): number {
+  const value = (event.payload as { db_incarnation?: unknown } | null)?.db_incarnation;
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= FIRST_INCARNATION ? value : FIRST_INCARNATION;
+}

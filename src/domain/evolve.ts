@@ -52,7 +52,7 @@ export function evolve(state: AggregateState, event: EventLike | StoredEventLike
 function evolveDatabase(state: DatabaseState, event: DomainEvent, version: number): DatabaseState {
   switch (event.event_type) {
     case EVENT_TYPES.DATABASE_CREATED: {
-      const next: DatabaseState = { aggregate_type: 'database', version, status: 'active', name: event.payload.name };
+      const next: DatabaseState = { aggregate_type: 'database', version, status: 'active', name: event.payload.name, incarnation: version };
       if (event.payload.description !== undefined) next.description = event.payload.description;
       return next;
     }

@@ -27,14 +27,34 @@ export interface StreamRef {
 }
 
 export const databaseAggregateId = (name: string): string => name;
-/** A database name cannot contain ":", so the first ":" always separates the database. */
-export const classAggregateId = (db: string, classId: string): string => `${db}:${classId}`;
-export const instanceAggregateId = (db: string, instanceId: string): string => `${db}:${instanceId}`;
-export const batchAggregateId = (db: string, batchId: string): string => `${db}:${batchId}`;
 
-/** Splits a class/instance/batch aggregate id into its database and local id. */
-export function splitAggregateId(aggregateId: string): { db: string; id: string } {
+/**
+ * A database's life is its incarnation: the stream version of the DATABASE_CREATED event that
+ * began it. Classes, instances and batches belong to one life, so their stream ids carry it: a
+ * re-created database starts fresh streams and the streams of a deleted life stay unreachable.
+ * The first life keeps the ids streams had before incarnations existed (`db:id`); later lives
+ * are `db@N:id`. A database name cannot contain '@' or ':', so both always split back.
+ */
+export const FIRST_INCARNATION = 1;
+
+/** The prefix of every stream of one life of the database. */
+export function databaseScope(db: string, incarnation: number): string {
+  if (!Number.isSafeInteger(incarnation) || incarnation < FIRST_INCARNATION) {
+    throw new RangeError(`a database incarnation is a positive integer, got ${incarnation}`);
+  }
+  return incarnation === FIRST_INCARNATION ? db : `${db}@${incarnation}`;
+}
+
+/** A database name cannot contain ":", so the first ":" always separates the database scope. */
+export const classAggregateId = (db: string, classId: string, incarnation: number): string => `${databaseScope(db, incarnation)}:${classId}`;
+export const instanceAggregateId = (db: string, instanceId: string, incarnation: number): string => `${databaseScope(db, incarnation)}:${instanceId}`;
+export const batchAggregateId = (db: string, batchId: string, incarnation: number): string => `${databaseScope(db, incarnation)}:${batchId}`;
+
+/** Splits a class/instance/batch aggregate id into its database, incarnation and local id. */
+export function splitAggregateId(aggregateId: string): { db: string; id: string; incarnation: number } {
   const at = aggregateId.indexOf(':');
-  if (at < 0) return { db: aggregateId, id: '' };
-  return { db: aggregateId.slice(0, at), id: aggregateId.slice(at + 1) };
+  const scope = at < 0 ? aggregateId : aggregateId.slice(0, at);
+  const id = at < 0 ? '' : aggregateId.slice(at + 1);
+  const m = /^([^@]*)@([1-9][0-9]{0,14})$/.exec(scope);
+  return m === null ? { db: scope, id, incarnation: FIRST_INCARNATION } : { db: m[1], id, incarnation: Number(m[2]) };
 }

@@ -18,6 +18,8 @@ export interface DatabaseState extends StateBase {
   aggregate_type: 'database';
   name?: string;
   description?: string;
+  /** The life in force (or the last one, once deleted): the version of its DATABASE_CREATED. */
+  incarnation?: number;
 }
 
 export interface ClassState extends StateBase {

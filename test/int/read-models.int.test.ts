@@ -23,7 +23,9 @@ import {
   DecideContext,
   aggregateStateFrom,
   contextNeeds,
+  databaseOf,
   decide,
+  incarnationFor,
   instanceStateFromBatch,
   splitAggregateId,
   streamOf,
@@ -45,8 +47,19 @@ class Harness {
     return this.events.filter((e) => e.aggregate_type === type && e.aggregate_id === id);
   }
 
+  /** The database as its own stream has it (the activity reads it from the event store, never from the read models). */
+  private databaseState(db: string) {
+    return aggregateStateFrom(this.stream('database', db), 'database');
+  }
+
+  /** In the current life of the command's database, as the workflow's activity finds it. */
+  private async streamFor(command: CommandInput) {
+    const db = databaseOf(command);
+    return streamOf(command, incarnationFor(db === undefined ? undefined : this.databaseState(db)));
+  }
+
   private async stateOf(command: CommandInput): Promise<AggregateState | undefined> {
-    const { aggregate_type, aggregate_id } = streamOf(command);
+    const { aggregate_type, aggregate_id } = await this.streamFor(command);
     const own = this.stream(aggregate_type, aggregate_id);
     if (aggregate_type === 'instance' && !own.some((e) => e.event_type === 'INSTANCE_CREATED')) {
       const { db, id } = splitAggregateId(aggregate_id);
@@ -64,7 +77,7 @@ class Harness {
     const ctx: DecideContext = {};
     const db = needs.database;
     if (db === undefined) return ctx;
-    ctx.database = await this.queries.databaseState(db);
+    ctx.database = this.databaseState(db);
     if (needs.classes) ctx.classes = await this.queries.classCatalog(db);
     if (needs.instanceIds.length > 0) ctx.targets = await this.queries.instanceRefs(db, needs.instanceIds);
     if (needs.instanceCountOf) ctx.instanceCount = await this.queries.countInstances(db, needs.instanceCountOf);
@@ -75,7 +88,7 @@ class Harness {
   async decide(command: CommandInput, batchSize?: number): Promise<EventEnvelope[]> {
     const result = decide(command, await this.stateOf(command), await this.contextOf(command), { batchSize });
     if (!result.ok) throw new Error(`${command.command_type} refused: ${JSON.stringify(result.error)}`);
-    const { aggregate_type, aggregate_id } = streamOf(command);
+    const { aggregate_type, aggregate_id } = await this.streamFor(command);
     const base = this.stream(aggregate_type, aggregate_id).length;
     const commandId = `cmd-${++this.commands}`;
     this.clock += 1000;
@@ -176,7 +189,7 @@ describe('read models (PostgreSQL)', () => {
     expect(person?.definition).toMatchObject({ id: 'Person', label: 'Human', relationships: [{ predicate: 'works_for' }, { predicate: 'knows' }] });
     expect(await queries.getClass(DB, 'Scratch')).toBeNull();
     expect(Object.keys(await queries.classCatalog(DB)).sort()).toEqual(['Agent', 'Company', 'Person']);
-    expect(await queries.databaseState(DB)).toEqual({ aggregate_type: 'database', version: 1, status: 'active', name: DB, description: 'a shop' });
+    expect(await queries.databaseState(DB)).toEqual({ aggregate_type: 'database', version: 1, status: 'active', name: DB, description: 'a shop', incarnation: 1 });
     expect(await queries.databaseState('nope')).toEqual({ aggregate_type: 'database', version: 0, status: 'absent' });
     expect((await queries.listDatabases({ limit: 10 })).items.map((d) => d.name)).toEqual([DB]);
   });
@@ -252,7 +265,7 @@ describe('read models (PostgreSQL)', () => {
 
     const history = { readStream: async (type: string, id: string, to?: number) => h.stream(type, id).filter((e) => to === undefined || e.aggregate_version <= to) };
     const healing = new ReadModelProjector(pool, schema, { history });
-    expect(await healing.apply([v2])).toEqual({ applied: 1, skipped: 0, filled: 1 });
+    expect(await healing.apply([v2])).toEqual({ applied: 1, skipped: 0, filled: 1, dropped: 0 });
     expect(await queries.getInstance(DB, 'dee')).toMatchObject({ version: 2, properties: { name: 'Dee', city: 'Oslo' } });
   });
 
@@ -261,7 +274,7 @@ describe('read models (PostgreSQL)', () => {
     expect(events).toHaveLength(1);
     expect((events[0].payload as { instances: unknown[] }).instances).toHaveLength(1000);
     const started = Date.now();
-    expect(await projector.apply(events)).toEqual({ applied: 1, skipped: 0, filled: 0 });
+    expect(await projector.apply(events)).toEqual({ applied: 1, skipped: 0, filled: 0, dropped: 0 });
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(5000);
 
@@ -367,7 +380,7 @@ describe('read models (PostgreSQL)', () => {
     expect(await queries.search(DB, 'paris -plain', { limit: 5 })).toEqual([]);
   });
 
-  test('DATABASE_DELETED purges the database; events that predate the deletion stay purged', async () => {
+  test('DATABASE_DELETED purges the database; late events of the deleted life are dropped, and counted', async () => {
     await h.run({ command_type: 'CREATE_DATABASE', payload: { name: 'lab' } });
     await h.run({ command_type: 'CREATE_ONTOLOGY_CLASS', db_name: 'lab', payload: { id: 'Thing', label: 'Thing', properties: [{ name: 'name', type: 'string' }] } });
     await h.run({ command_type: 'CREATE_INSTANCE', db_name: 'lab', payload: { id: 't1', class_id: 'Thing', properties: { name: 'one' } } });
@@ -376,13 +389,13 @@ describe('read models (PostgreSQL)', () => {
     const late = await h.decide({ command_type: 'CREATE_INSTANCE', db_name: 'lab', payload: { id: 't4', class_id: 'Thing' } });
     const [deleted] = await h.run({ command_type: 'DELETE_DATABASE', payload: { name: 'lab' } });
 
-    expect(await rows(`SELECT status, version, deleted_at FROM ${s}.databases WHERE name = 'lab'`)).toEqual([
-      { status: 'deleted', version: 2, deleted_at: new Date(deleted.occurred_at) },
+    expect(await rows(`SELECT status, version, incarnation, deleted_at FROM ${s}.databases WHERE name = 'lab'`)).toEqual([
+      { status: 'deleted', version: 2, incarnation: 1, deleted_at: new Date(deleted.occurred_at) },
     ]);
     for (const t of ['classes', 'instances', 'edges']) {
       expect(await rows(`SELECT count(*)::int AS n FROM ${s}.${t} WHERE db_name = 'lab'`)).toEqual([{ n: 0 }]);
     }
-    expect(await projector.apply(late)).toEqual({ applied: 1, skipped: 0, filled: 0 });
+    expect(await projector.apply(late)).toEqual({ applied: 0, skipped: 0, filled: 0, dropped: 1 });
     expect(await queries.getInstance('lab', 't4')).toBeNull();
     expect(await queries.streamVersion('instance', 'lab:t4')).toBe(1);
     expect(await queries.getDatabase('lab')).toBeNull();
@@ -393,6 +406,7 @@ describe('read models (PostgreSQL)', () => {
 
     await h.run({ command_type: 'CREATE_DATABASE', payload: { name: 'lab', description: 'again' } });
     expect(await queries.getDatabase('lab')).toMatchObject({ version: 3, description: 'again' });
+    expect(await queries.databaseState('lab')).toMatchObject({ status: 'active', version: 3, incarnation: 3 });
     expect(await queries.listClasses('lab', { limit: 10 })).toEqual({ items: [], next_cursor: null });
     // classes and databases page by id with the same cursors
     const first = await queries.listClasses(DB, { limit: 2 });
@@ -402,6 +416,40 @@ describe('read models (PostgreSQL)', () => {
     const dbs = await queries.listDatabases({ limit: 1 });
     expect(dbs.items.map((d) => d.name)).toEqual(['lab']);
     expect((await queries.listDatabases({ limit: 1, cursor: dbs.next_cursor! })).items.map((d) => d.name)).toEqual([DB]);
+  });
+
+  test('an event of a life newer than the projected one brings the database stream up to date from the history first', async () => {
+    const db = 'lab2';
+    await h.run({ command_type: 'CREATE_DATABASE', payload: { name: db } });
+    const thing = { id: 'Thing', label: 'Thing', properties: [{ name: 'name', type: 'string' as const }] };
+    await h.run({ command_type: 'CREATE_ONTOLOGY_CLASS', db_name: db, payload: thing });
+    await h.run({ command_type: 'CREATE_INSTANCE', db_name: db, payload: { id: 't1', class_id: 'Thing', properties: { name: 'one' } } });
+    const oldLife = await h.decide({ command_type: 'UPDATE_INSTANCE', db_name: db, payload: { id: 't1', properties: { name: 'ghost' } } });
+    // deleted and re-created in the event store; the read models have not seen it yet
+    const lifecycle = [
+      ...(await h.decide({ command_type: 'DELETE_DATABASE', payload: { name: db } })),
+      ...(await h.decide({ command_type: 'CREATE_DATABASE', payload: { name: db } })),
+    ];
+    const [recreated] = await h.decide({ command_type: 'CREATE_ONTOLOGY_CLASS', db_name: db, payload: { ...thing, label: 'Thing II' } });
+    expect(recreated).toMatchObject({ aggregate_id: `${db}@3:Thing`, payload: { db_incarnation: 3 } });
+
+    // without a history the call fails and changes nothing; its retry (with one) goes through
+    const err = await projector.apply([recreated]).catch((e: unknown) => e);
+    expect(isReadModelError(err, 'PROJECTION_GAP')).toBe(true);
+    expect(await queries.getClass(db, 'Thing')).toMatchObject({ label: 'Thing', version: 1 });
+    const history = { readStream: async (type: string, id: string, to?: number, from?: number) => h.stream(type, id).filter((e) => (to === undefined || e.aggregate_version <= to) && (from === undefined || e.aggregate_version >= from)) };
+    const healing = new ReadModelProjector(pool, schema, { history });
+    expect(await healing.apply([recreated])).toEqual({ applied: 1, skipped: 0, filled: 2, dropped: 0 });
+    expect(await queries.databaseState(db)).toMatchObject({ status: 'active', version: 3, incarnation: 3 });
+    expect(await queries.getClass(db, 'Thing')).toMatchObject({ label: 'Thing II', version: 1 });
+    expect(await queries.getInstance(db, 't1')).toBeNull();
+    expect(await queries.streamVersion('database', db)).toBe(3);
+
+    // the database's own (late) projection finds nothing left to do; the first life's late event is dropped
+    expect(await healing.apply(lifecycle)).toEqual({ applied: 0, skipped: 2, filled: 0, dropped: 0 });
+    expect(await healing.apply(oldLife)).toEqual({ applied: 0, skipped: 0, filled: 0, dropped: 1 });
+    expect(await queries.getInstance(db, 't1')).toBeNull();
+    expect(await queries.streamVersion('instance', `${db}:t1`)).toBe(2);
   });
 
   test('a rebuild from the same events equals the incrementally built models; compare sees tampering', async () => {

@@ -22,7 +22,7 @@ test.each([
   ['EVENT_ID_REUSED', true, new EventIdReusedError('e1', stream, 3)],
   ['INVALID_EVENT', true, new InvalidEventError('bad')],
   ['EVENT_NOT_RECORDABLE', false, new EventNotRecordableError(['e1'], new Error('unsupported Unicode escape sequence'))],
-  ['EVENT_NOT_PROJECTABLE', false, new StreamsNotProjectedError([], { applied: 0, skipped: 0, filled: 0 })],
+  ['EVENT_NOT_PROJECTABLE', false, new StreamsNotProjectedError([], { applied: 0, skipped: 0, filled: 0, dropped: 0 })],
   ['PREDECESSOR_NOT_DELIVERED', false, new PredecessorNotDelivered(['e2'], 0)],
   ['KAFKA_PUBLISH_FAILED', false, new KafkaPublishError('down', ['e1'], new Error('ECONNREFUSED'))],
   ['EVENT_UNAVAILABLE', false, new EventUnavailableError('e1', new Error('down'))],

@@ -191,7 +191,7 @@ describe('hostile ids in path segments -> 400 INVALID_ID', () => {
   test('instance ids may contain dots, colons and dashes', async () => {
     const res = await request(app).delete('/api/v1/databases/crm/classes/Person/instances/a.b:c-d');
     expect(res.status).toBe(202);
-    expect(ports.commands.submitted[0].payload).toEqual({ id: 'a.b:c-d' });
+    expect(ports.commands.submitted[0].payload).toEqual({ id: 'a.b:c-d', class_id: 'Person' });
   });
 });
 

@@ -122,11 +122,19 @@ describe('write routes submit the right command', () => {
       {
         command_type: 'UPDATE_INSTANCE',
         db_name: 'crm',
-        payload: { id: 'ada', properties: { name: 'Ada L.' }, relationships: { knows: null } },
+        payload: { id: 'ada', class_id: 'Person', properties: { name: 'Ada L.' }, relationships: { knows: null } },
         actor: 'anonymous',
       },
-      { command_type: 'DELETE_INSTANCE', db_name: 'crm', payload: { id: 'ada' }, actor: 'anonymous' },
+      { command_type: 'DELETE_INSTANCE', db_name: 'crm', payload: { id: 'ada', class_id: 'Person' }, actor: 'anonymous' },
     ]);
+  });
+
+  test('PUT instance: the class travels from the path; a different class_id in the body is refused, nothing submitted', async () => {
+    const same = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').send({ class_id: 'Person', properties: { name: 'A' } });
+    expect(same.status).toBe(202);
+    const other = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').send({ class_id: 'Company', properties: { name: 'A' } });
+    expect([other.status, other.body.code, other.body.errors]).toEqual([422, 'VALIDATION_FAILED', [{ path: 'class_id', message: "must equal 'Person' (from the path) or be absent" }]]);
+    expect(ports.commands.submitted).toHaveLength(1);
   });
 
   test('POST instances:bulk -> BULK_CREATE_INSTANCES (the escaped colon route)', async () => {

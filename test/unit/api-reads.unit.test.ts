@@ -43,11 +43,15 @@ beforeEach(() => {
     { db_name: 'crm', from_id: 'ada', predicate: 'knows', to_id: 'bob' },
     { db_name: 'crm', from_id: 'bob', predicate: 'knows', to_id: 'cy' },
   ];
+  ports.history.append({ ...envelope(1, 'DATABASE_CREATED', { name: 'crm' }, 'crm'), aggregate_type: 'database' });
   const instance = (name: string) => ({ id: 'ada', class_id: 'Person', properties: { name }, relationships: {} });
   ports.history.append(envelope(1, 'INSTANCE_CREATED', { db_name: 'crm', instance: instance('Ada') }));
   ports.history.append(envelope(2, 'INSTANCE_UPDATED', { db_name: 'crm', changes: { properties: { name: 'Ada L.' } }, instance: instance('Ada L.') }));
   ports.history.append(envelope(3, 'INSTANCE_DELETED', { db_name: 'crm', instance_id: 'ada', class_id: 'Person' }));
 });
+
+/** Reads of class and instance streams (each history request reads the database's stream first). */
+const streamCalls = () => ports.history.calls.filter((c) => c.aggregateType !== 'database');
 
 describe('read routes', () => {
   test('databases: list and get (with the version as ETag)', async () => {
@@ -146,16 +150,31 @@ describe('read routes', () => {
   test('history: instance and class streams with the domain aggregate ids', async () => {
     const res = await request(app).get('/api/v1/databases/crm/instances/ada/history');
     expect(res.body.items.map((e: EventEnvelope) => e.aggregate_version)).toEqual([1, 2, 3]);
-    expect(ports.history.calls[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada', fromVersion: 1, toVersion: 101 });
+    expect(streamCalls()[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada', fromVersion: 1, toVersion: 101 });
     ports.history.append({ ...envelope(1, 'ONTOLOGY_CLASS_CREATED', {}, 'crm:Person'), aggregate_type: 'ontology_class' });
     const cls = await request(app).get('/api/v1/databases/crm/classes/Person/history');
     expect(cls.body.items).toHaveLength(1);
-    expect(ports.history.calls[1]).toEqual({ aggregateType: 'ontology_class', aggregateId: 'crm:Person', fromVersion: 1, toVersion: 101 });
+    expect(streamCalls()[1]).toEqual({ aggregateType: 'ontology_class', aggregateId: 'crm:Person', fromVersion: 1, toVersion: 101 });
     expect((await request(app).get('/api/v1/databases/crm/classes/Robot/history')).status).toBe(404);
     // a bulk-created instance has an empty stream but exists
     const bulk = await request(app).get('/api/v1/databases/crm/instances/cy/history');
     expect(bulk.status).toBe(200);
     expect(bulk.body.items).toEqual([]);
+  });
+
+  test('history and time travel read the streams of the database\'s current life; a deleted database has none', async () => {
+    ports.history.append({ ...envelope(2, 'DATABASE_DELETED', { name: 'crm' }, 'crm'), aggregate_type: 'database' });
+    for (const path of ['instances/ada/history', 'instances/ada/at/1', 'classes/Person/history']) {
+      const gone = await request(app).get(`/api/v1/databases/crm/${path}`);
+      expect([path, gone.status, gone.body.code]).toEqual([path, 404, 'DATABASE_NOT_FOUND']);
+    }
+    ports.history.append({ ...envelope(3, 'DATABASE_CREATED', { name: 'crm' }, 'crm'), aggregate_type: 'database' });
+    ports.history.append(envelope(1, 'INSTANCE_CREATED', { db_name: 'crm', db_incarnation: 3, instance: { id: 'ada', class_id: 'Person', properties: { name: 'Ada II' }, relationships: {} } }, 'crm@3:ada'));
+    const res = await request(app).get('/api/v1/databases/crm/instances/ada/history');
+    expect(res.body.items.map((e: EventEnvelope) => e.aggregate_id)).toEqual(['crm@3:ada']);
+    expect((await request(app).get('/api/v1/databases/crm/instances/ada/at/1')).body.instance.properties).toEqual({ name: 'Ada II' });
+    expect((await request(app).get('/api/v1/databases/crm/instances/ada/at/2')).body.code).toBe('VERSION_NOT_FOUND');
+    expect((await request(app).get('/api/v1/databases/crm/classes/Person/history')).body.code).toBe('CLASS_NOT_FOUND');
   });
 
   test('time travel: the state folded up to a version', async () => {
@@ -169,7 +188,7 @@ describe('read routes', () => {
       as_of: '2024-05-01T00:00:00.000Z',
       instance: { id: 'ada', class_id: 'Person', properties: { name: 'Ada' }, relationships: {} },
     });
-    expect(ports.history.calls[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 1 });
+    expect(streamCalls()[0]).toEqual({ aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 1 });
     expect((await request(app).get('/api/v1/databases/crm/instances/ada/at/2')).body.instance.properties).toEqual({ name: 'Ada L.' });
     expect((await request(app).get('/api/v1/databases/crm/instances/ada/at/3')).body.status).toBe('deleted');
     const missing = await request(app).get('/api/v1/databases/crm/instances/ada/at/4');

@@ -286,13 +286,14 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       summary: 'Update an instance, partially (UPDATE_INSTANCE); null removes a property or relationship',
       tag: 'instances',
       command: { type: 'UPDATE_INSTANCE', creates: false },
-      body: { schema: requestSchemas.UPDATE_INSTANCE, fromPath: ['id'], description: '`id`, when present, must equal the path' },
+      body: { schema: requestSchemas.UPDATE_INSTANCE, fromPath: ['id', 'class_id'], description: '`id` and `class_id`, when present, must equal the path' },
       query: writeQuery,
       responses: { ...doneUpdate, ...accepted },
       handler: write(false, (req) => ({
         command_type: 'UPDATE_INSTANCE',
         db_name: p(req, 'db'),
-        payload: parseBody(requestSchemas.UPDATE_INSTANCE, withPathField(req.body, 'id', p(req, 'id'))),
+        // The class in the path travels with the command: an instance of another class is not found through it.
+        payload: parseBody(requestSchemas.UPDATE_INSTANCE, withPathField(withPathField(req.body, 'id', p(req, 'id')), 'class_id', p(req, 'classId'))),
       })),
     },
     {
@@ -307,7 +308,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       handler: write(false, (req) => ({
         command_type: 'DELETE_INSTANCE',
         db_name: p(req, 'db'),
-        payload: parseBody(requestSchemas.DELETE_INSTANCE, { id: p(req, 'id') }),
+        payload: parseBody(requestSchemas.DELETE_INSTANCE, { id: p(req, 'id'), class_id: p(req, 'classId') }),
       })),
     },
     {

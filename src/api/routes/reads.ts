@@ -4,6 +4,7 @@
  */
 import type { Request, Response } from 'express';
 import { z } from 'zod';
+import { incarnationFor } from '../../domain/decide';
 import { aggregateStateFrom } from '../../domain/evolve';
 import type { EventEnvelope } from '../../adapters/event-envelope';
 import { classAggregateId, databaseAggregateId, instanceAggregateId, MAX_STREAM_VERSION, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
@@ -125,6 +126,16 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     return { items, next_cursor: more ? encodeVersionCursor(items[items.length - 1].aggregate_version) : null };
   }
 
+  /**
+   * The life of the database whose streams the history endpoints read: the current one, from the
+   * database's own stream (the source of truth, never behind). A deleted database has none.
+   */
+  async function currentIncarnation(db: string): Promise<number> {
+    const database = aggregateStateFrom(await ports.history.readStream('database', databaseAggregateId(db)), 'database');
+    if (database.status !== 'active') throw problem('DATABASE_NOT_FOUND', `database '${db}' does not exist`);
+    return incarnationFor(database);
+  }
+
   const get = (path: string, operationId: string, summary: string, tag: string, schema: string, handler: RouteSpec['handler'], query: z.ZodObject = noQuery, extra: Partial<RouteSpec> = {}): RouteSpec => ({
     method: 'get',
     path,
@@ -169,7 +180,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const classId = p(req, 'classId');
-      const page = await historyPage(req, 'ontology_class', classAggregateId(db, classId));
+      const page = await historyPage(req, 'ontology_class', classAggregateId(db, classId, await currentIncarnation(db)));
       if (page === null) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
       res.json(page);
     }, pageQuery),
@@ -244,7 +255,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const id = p(req, 'id');
-      const page = await historyPage(req, 'instance', instanceAggregateId(db, id));
+      const page = await historyPage(req, 'instance', instanceAggregateId(db, id, await currentIncarnation(db)));
       // Instances created in bulk have an empty stream until their first change.
       if (page === null) await requireInstance(db, id);
       res.json(page ?? { items: [], next_cursor: null });
@@ -253,7 +264,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       const db = p(req, 'db');
       const id = p(req, 'id');
       const version = PATH_PARAMS.version.parse(p(req, 'version'));
-      const events = await ports.history.readStream('instance', instanceAggregateId(db, id), version);
+      const events = await ports.history.readStream('instance', instanceAggregateId(db, id, await currentIncarnation(db)), version);
       const last = events[events.length - 1];
       const reached = last === undefined ? 0 : (last.aggregate_version ?? events.length);
       if (reached < version) throw problem('VERSION_NOT_FOUND', `instance '${id}' has no version ${version}`);

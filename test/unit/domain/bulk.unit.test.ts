@@ -21,6 +21,7 @@ describe('BULK_CREATE_INSTANCES', () => {
           aggregate_id: `${DB}:cmd-1`,
           payload: {
             db_name: DB,
+            db_incarnation: 1,
             batch_id: 'cmd-1',
             class_id: 'Person',
             batch_index: 0,

@@ -121,6 +121,6 @@ describe('errors', () => {
   });
 
   it('splits aggregate ids at the first colon', () => {
-    expect(splitAggregateId('db:inst:1')).toEqual({ db: 'db', id: 'inst:1' });
+    expect(splitAggregateId('db:inst:1')).toEqual({ db: 'db', id: 'inst:1', incarnation: 1 });
   });
 });

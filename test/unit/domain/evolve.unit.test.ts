@@ -14,7 +14,7 @@ import { DB, activeDb, classes, instanceContext } from './given-when-then';
 
 /** Runs commands against one stream, folding each command's events, the way the workflow does. */
 function run(commands: CommandInput[], context = instanceContext({ acme: { class_id: 'Company' } })) {
-  const type = streamOf(commands[0]).aggregate_type;
+  const type = streamOf(commands[0], 1).aggregate_type;
   let state: AggregateState = initialState(type);
   const history: DomainEvent[] = [];
   for (const command of commands) {
@@ -41,7 +41,7 @@ describe('evolve', () => {
     ]);
     expect(aggregateStateFrom(history)).toEqual(state);
     // re-creation does not inherit the old description
-    expect(state).toEqual({ aggregate_type: 'database', version: 3, status: 'active', name: DB });
+    expect(state).toEqual({ aggregate_type: 'database', version: 3, status: 'active', name: DB, incarnation: 3 });
   });
 
   it('round-trips a class stream', () => {
@@ -139,12 +139,12 @@ describe('streamOf', () => {
     [{ command_type: 'DELETE_INSTANCE', db_name: 'db1', payload: { id: 'i1' } }, 'instance', 'db1:i1'],
     [{ command_type: 'BULK_CREATE_INSTANCES', db_name: 'db1', batch_id: 'b1', payload: { class_id: 'C', instances: [] } }, 'instance_batch', 'db1:b1'],
   ])('%j goes to its stream', (command, aggregate_type, aggregate_id) => {
-    expect(streamOf(command)).toEqual({ aggregate_type, aggregate_id });
+    expect(streamOf(command, 1)).toEqual({ aggregate_type, aggregate_id });
   });
 
   it('matches the stream of the events decide produces', () => {
     const command: Command = { command_type: 'CREATE_DATABASE', payload: { name: 'db1' } };
     const [event] = decideOrThrow(command);
-    expect({ aggregate_type: event.aggregate_type, aggregate_id: event.aggregate_id }).toEqual(streamOf(command));
+    expect({ aggregate_type: event.aggregate_type, aggregate_id: event.aggregate_id }).toEqual(streamOf(command, 1));
   });
 });

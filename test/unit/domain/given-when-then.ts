@@ -71,6 +71,12 @@ export const dbCreated: DomainEvent = {
 
 export const activeDb = aggregateStateFrom([dbCreated], 'database');
 
+export const dbDeleted: DomainEvent = { event_type: 'DATABASE_DELETED', aggregate_type: 'database', aggregate_id: DB, payload: { name: DB } };
+/** The database after one deletion: its first life is over. */
+export const deletedDb = aggregateStateFrom([dbCreated, dbDeleted], 'database');
+/** The database deleted and created again: its second life began at version 3 (incarnation 3). */
+export const recreatedDb = aggregateStateFrom([dbCreated, dbDeleted, dbCreated], 'database');
+
 export function classDef(partial: Partial<ClassDefinition> & { id: string }): ClassDefinition {
   return { label: partial.id, abstract: false, properties: [], relationships: [], ...partial };
 }

@@ -15,8 +15,9 @@ const aliceCreated: DomainEvent = {
   event_type: 'INSTANCE_CREATED',
   aggregate_type: 'instance',
   aggregate_id: `${DB}:alice`,
-  payload: { db_name: DB, instance: alice },
+  payload: { db_name: DB, db_incarnation: 1, instance: alice },
 };
+const inDb = { database: activeDb };
 const targets = { acme: { class_id: 'Company' }, bob: { class_id: 'Person' }, carol: { class_id: 'Employee' } };
 
 describe('CREATE_INSTANCE', () => {
@@ -30,6 +31,7 @@ describe('CREATE_INSTANCE', () => {
       .events();
     expect(event.payload).toEqual({
       db_name: DB,
+      db_incarnation: 1,
       instance: { id: 'alice', class_id: 'Person', properties: { name: 'Alice' }, relationships: { friends: ['bob'] } },
     });
   });
@@ -39,7 +41,7 @@ describe('CREATE_INSTANCE', () => {
     const [event] = given()
       .when(createCmd({ id: 't1', class_id: 'Tag' }), { database: activeDb, classes: { Tag }, targets: {} })
       .events();
-    expect(event.payload).toEqual({ db_name: DB, instance: { id: 't1', class_id: 'Tag', properties: {}, relationships: {} } });
+    expect(event.payload).toEqual({ db_name: DB, db_incarnation: 1, instance: { id: 't1', class_id: 'Tag', properties: {}, relationships: {} } });
   });
 
   it('allows an instance to point at itself', () => {
@@ -64,7 +66,7 @@ describe('CREATE_INSTANCE', () => {
       event_type: 'INSTANCE_DELETED',
       aggregate_type: 'instance',
       aggregate_id: `${DB}:alice`,
-      payload: { db_name: DB, instance_id: 'alice', class_id: 'Person' },
+      payload: { db_name: DB, db_incarnation: 1, instance_id: 'alice', class_id: 'Person' },
     };
     const context = instanceContext({ ...targets, alice: { class_id: 'Person', deleted: true } });
     expect(given(aliceCreated, deleted).when(createCmd(alice), context).result.ok).toBe(true);
@@ -104,6 +106,7 @@ describe('UPDATE_INSTANCE', () => {
           aggregate_id: `${DB}:alice`,
           payload: {
             db_name: DB,
+            db_incarnation: 1,
             changes: { properties: { age: 31, tags: null }, relationships: { spouse: 'bob', employer: null } },
             instance: {
               id: 'alice',
@@ -161,23 +164,23 @@ describe('UPDATE_INSTANCE', () => {
 describe('DELETE_INSTANCE', () => {
   it('deletes an instance', () => {
     given(aliceCreated)
-      .when(deleteCmd('alice'))
+      .when(deleteCmd('alice'), inDb)
       .thenEvents([
         {
           event_type: 'INSTANCE_DELETED',
           aggregate_type: 'instance',
           aggregate_id: `${DB}:alice`,
-          payload: { db_name: DB, instance_id: 'alice', class_id: 'Person' },
+          payload: { db_name: DB, db_incarnation: 1, instance_id: 'alice', class_id: 'Person' },
         },
       ]);
   });
 
   it('refuses an unknown instance', () => {
-    given().when(deleteCmd('alice')).thenError('INSTANCE_NOT_FOUND');
+    given().when(deleteCmd('alice'), inDb).thenError('INSTANCE_NOT_FOUND');
   });
 
   it('refuses a deleted instance', () => {
-    const [deleted] = given(aliceCreated).when(deleteCmd('alice')).events();
-    given(aliceCreated, deleted).when(deleteCmd('alice')).thenError('INSTANCE_NOT_FOUND');
+    const [deleted] = given(aliceCreated).when(deleteCmd('alice'), inDb).events();
+    given(aliceCreated, deleted).when(deleteCmd('alice'), inDb).thenError('INSTANCE_NOT_FOUND');
   });
 });

@@ -10,7 +10,7 @@ const created = (definition: ClassDefinition): DomainEvent => ({
   event_type: 'ONTOLOGY_CLASS_CREATED',
   aggregate_type: 'ontology_class',
   aggregate_id: `${DB}:${definition.id}`,
-  payload: { db_name: DB, definition },
+  payload: { db_name: DB, db_incarnation: 1, definition },
 });
 
 describe('CREATE_ONTOLOGY_CLASS', () => {
@@ -73,7 +73,7 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
       event_type: 'ONTOLOGY_CLASS_DELETED',
       aggregate_type: 'ontology_class',
       aggregate_id: `${DB}:Person`,
-      payload: { db_name: DB, class_id: 'Person', forced: false, instance_count: 0 },
+      payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', forced: false, instance_count: 0 },
     };
     expect(given(created(Person), deleted).when(createCmd({ id: 'Person', label: 'P' }), ctx).result.ok).toBe(true);
   });
@@ -158,6 +158,7 @@ describe('UPDATE_ONTOLOGY_CLASS', () => {
           aggregate_id: `${DB}:Person`,
           payload: {
             db_name: DB,
+            db_incarnation: 1,
             changes: { label: 'Human', description: 'a human being' },
             definition: { ...Person, label: 'Human', description: 'a human being' },
           },
@@ -219,28 +220,28 @@ describe('DELETE_ONTOLOGY_CLASS', () => {
     event_type: 'ONTOLOGY_CLASS_DELETED',
     aggregate_type: 'ontology_class',
     aggregate_id: `${DB}:Person`,
-    payload: { db_name: DB, class_id: 'Person', forced, instance_count },
+    payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', forced, instance_count },
   });
 
   it('deletes a class without instances', () => {
-    given(created(Person)).when(deleteCmd({ id: 'Person' }), { instanceCount: 0 }).thenEvents([deleted(false, 0)]);
+    given(created(Person)).when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 0 }).thenEvents([deleted(false, 0)]);
   });
 
   it('refuses while instances exist', () => {
-    const error = given(created(Person)).when(deleteCmd({ id: 'Person' }), { instanceCount: 2 }).thenError('CLASS_HAS_INSTANCES');
+    const error = given(created(Person)).when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 2 }).thenError('CLASS_HAS_INSTANCES');
     expect(error.status).toBe(409);
   });
 
   it('deletes with force although instances exist', () => {
-    given(created(Person)).when(deleteCmd({ id: 'Person', force: true }), { instanceCount: 2 }).thenEvents([deleted(true, 2)]);
+    given(created(Person)).when(deleteCmd({ id: 'Person', force: true }), { database: activeDb, instanceCount: 2 }).thenEvents([deleted(true, 2)]);
   });
 
   it('refuses an unknown class', () => {
-    given().when(deleteCmd({ id: 'Person' })).thenError('CLASS_NOT_FOUND');
+    given().when(deleteCmd({ id: 'Person' }), { database: activeDb }).thenError('CLASS_NOT_FOUND');
   });
 
   it('refuses a class deleted already', () => {
-    given(created(Person), deleted(false, 0)).when(deleteCmd({ id: 'Person' })).thenError('CLASS_NOT_FOUND');
+    given(created(Person), deleted(false, 0)).when(deleteCmd({ id: 'Person' }), { database: activeDb }).thenError('CLASS_NOT_FOUND');
   });
 
   it('leaves a tombstone state', () => {
