@@ -332,9 +332,11 @@ describe('stream versions beyond the PostgreSQL integer range are refused at the
       expect({ status: res.status, code: res.body.code }).toEqual({ status: 400, code: 'INVALID_ID' });
     }
     expect(ports.history.calls).toHaveLength(0);
+    // history reads the database's stream first: its current life names the instance's stream
+    ports.history.append({ event_id: 'd1', event_type: 'DATABASE_CREATED', aggregate_type: 'database', aggregate_id: 'crm', aggregate_version: 1, occurred_at: '2024-05-01T00:00:00.000Z', actor: 't', command_id: 'c1', schema_version: 1, payload: { name: 'crm' }, metadata: { storage_mode: 's3_only' } });
     const edge = await request(app).get('/api/v1/databases/crm/instances/ada/at/2147483647');
     expect({ status: edge.status, code: edge.body.code }).toEqual({ status: 404, code: 'VERSION_NOT_FOUND' });
-    expect(ports.history.calls).toEqual([{ aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 2147483647 }]);
+    expect(ports.history.calls).toEqual([{ aggregateType: 'database', aggregateId: 'crm' }, { aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 2147483647 }]);
   });
 
   test('If-Match: 2^31-1 is passed on, 2^31 and beyond are 400 INVALID_HEADER', async () => {
