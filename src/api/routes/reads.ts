@@ -114,10 +114,14 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     throw problem('INSTANCE_NOT_FOUND', `instance '${id}' does not exist in database '${db}'`);
   }
 
-  /** A page of a stream's events, or null when the stream has none at all. */
-  async function historyPage(req: Request, aggregateType: string, aggregateId: string): Promise<Page<EventEnvelope> | null> {
+  /**
+   * A page of a stream's events, or null when the stream has none at all. The stream id is asked
+   * for once the page parameters are valid: naming it may need a read of its own.
+   */
+  async function historyPage(req: Request, aggregateType: string, streamId: () => Promise<string>): Promise<Page<EventEnvelope> | null> {
     const q = pageOf(parseQuery(pageQuery, req.query));
     const after = q.cursor === undefined ? 0 : decodeVersionCursor(q.cursor);
+    const aggregateId = await streamId();
     // One event past the page says whether there is a next one.
     const events = await ports.history.readStream(aggregateType, aggregateId, Math.min(after + q.limit + 1, MAX_STREAM_VERSION), after + 1);
     if (events.length === 0 && after === 0) return null;
@@ -162,7 +166,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     }),
     get('/databases/:db/history', 'getDatabaseHistory', "Events of the database's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
-      const page = await historyPage(req, 'database', databaseAggregateId(db));
+      const page = await historyPage(req, 'database', async () => databaseAggregateId(db));
       if (page === null) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
       res.json(page);
     }, pageQuery),
@@ -180,7 +184,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const classId = p(req, 'classId');
-      const page = await historyPage(req, 'ontology_class', classAggregateId(db, classId, await currentIncarnation(db)));
+      const page = await historyPage(req, 'ontology_class', async () => classAggregateId(db, classId, await currentIncarnation(db)));
       if (page === null) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
       res.json(page);
     }, pageQuery),
@@ -255,7 +259,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream, paged", 'history', 'EventPage', async (req, res) => {
       const db = p(req, 'db');
       const id = p(req, 'id');
-      const page = await historyPage(req, 'instance', instanceAggregateId(db, id, await currentIncarnation(db)));
+      const page = await historyPage(req, 'instance', async () => instanceAggregateId(db, id, await currentIncarnation(db)));
       // Instances created in bulk have an empty stream until their first change.
       if (page === null) await requireInstance(db, id);
       res.json(page ?? { items: [], next_cursor: null });
