@@ -24,8 +24,9 @@ export interface BodyIssue extends ErrorDetail {
 
 const MAX_ISSUES = 20;
 
+/** A container on the walk's stack; scalars are checked where they are met and never get one. */
 interface Node {
-  value: unknown;
+  value: object;
   parent: Node | undefined;
   key: string | number;
   depth: number;
@@ -35,85 +36,77 @@ interface Node {
   targets: boolean;
 }
 
-function pathOf(node: Node | undefined): string {
-  const keys: Array<string | number> = [];
-  for (let n = node; n !== undefined && n.parent !== undefined; n = n.parent) keys.push(n.key);
+function pathOf(parent: Node | undefined, key?: string | number): string {
+  const keys: Array<string | number> = key === undefined ? [] : [key];
+  for (let n = parent; n !== undefined && n.parent !== undefined; n = n.parent) keys.push(n.key);
   return formatPath(keys.reverse());
-}
-
-function textKindOf(node: Node): TextKind {
-  if (node.data) return 'data';
-  return node.key === 'label' ? 'label' : 'description';
 }
 
 /** Every issue found (at most MAX_ISSUES), in document order of discovery; empty when the body passes. */
 export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
   const issues: BodyIssue[] = [];
-  const report = (code: BodyIssueCode, node: Node | undefined, message: string, path = pathOf(node)) => {
-    issues.push({ code, path, message });
+  const report = (code: BodyIssueCode, parent: Node | undefined, key: string | number | undefined, message: string) => {
+    issues.push({ code, path: pathOf(parent, key), message });
   };
   let targetIds = 0;
-  const stack: Node[] = [{ value: body, parent: undefined, key: '', depth: 1, data: false, targets: false }];
+  const stack: Node[] = [];
 
+  /** Checks a scalar at once, or queues a container; `parent` undefined is the body itself. */
+  const visit = (value: unknown, parent: Node | undefined, key: string | number, data: boolean, targets: boolean): void => {
+    if (typeof value === 'string') {
+      const kind: TextKind = data ? 'data' : key === 'label' ? 'label' : 'description';
+      const refused = refusedCharacterOf(value, kind);
+      if (refused !== undefined) report('UNSTORABLE_STRING', parent, key, refused);
+      else if (data && value.length > limits.maxStringLength) {
+        report('STRING_TOO_LONG', parent, key, `is ${value.length} characters long; the limit is ${limits.maxStringLength}`);
+      }
+      if (targets && ++targetIds === limits.maxIdsPerRequest + 1) {
+        report('TOO_MANY_ITEMS', parent, key, `more than ${limits.maxIdsPerRequest} relationship target ids in one request`);
+      }
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) report('UNSAFE_NUMBER', parent, key, 'is beyond the range of a 64-bit float');
+      else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
+        report('UNSAFE_NUMBER', parent, key, `is beyond ±(2^53-1) and cannot be kept exactly (read as ${value}); send it as a string`);
+      }
+    } else if (typeof value === 'object' && value !== null) {
+      stack.push({ value, parent, key, depth: parent === undefined ? 1 : parent.depth + 1, data, targets });
+    }
+  };
+
+  visit(body, undefined, '', false, false);
   while (stack.length > 0 && issues.length < MAX_ISSUES) {
     const node = stack.pop()!;
-    const value = node.value;
-    if (typeof value === 'string') {
-      const refused = refusedCharacterOf(value, textKindOf(node));
-      if (refused !== undefined) report('UNSTORABLE_STRING', node, refused);
-      else if (node.data && value.length > limits.maxStringLength) {
-        report('STRING_TOO_LONG', node, `is ${value.length} characters long; the limit is ${limits.maxStringLength}`);
-      }
-      if (node.targets && ++targetIds === limits.maxIdsPerRequest + 1) {
-        report('TOO_MANY_ITEMS', node, `more than ${limits.maxIdsPerRequest} relationship target ids in one request`);
-      }
-      continue;
-    }
-    if (typeof value === 'number') {
-      if (!Number.isFinite(value)) report('UNSAFE_NUMBER', node, 'is beyond the range of a 64-bit float');
-      else if (Number.isInteger(value) && !Number.isSafeInteger(value)) {
-        report('UNSAFE_NUMBER', node, `is beyond ±(2^53-1) and cannot be kept exactly (read as ${value}); send it as a string`);
-      }
-      continue;
-    }
-    if (typeof value !== 'object' || value === null) continue;
     if (node.depth > limits.maxBodyDepth) {
       // The one issue worth reporting: the rest of a hostile body is not looked at.
       return [{ code: 'BODY_TOO_DEEP', path: pathOf(node), message: `nesting deeper than ${limits.maxBodyDepth} levels` }];
     }
-    const depth = node.depth + 1;
+    const value = node.value;
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) {
-        stack.push({ value: value[i], parent: node, key: i, depth, data: node.data, targets: node.targets });
-      }
+      for (let i = value.length - 1; i >= 0; i--) visit(value[i], node, i, node.data, node.targets);
       continue;
     }
     const keys = Object.keys(value);
-    const instanceMap = !node.data && !node.targets && (node.key === 'properties' || node.key === 'relationships');
-    if (instanceMap && node.key === 'properties' && keys.length > limits.maxPropertiesPerInstance) {
-      report('TOO_MANY_ITEMS', node, `${keys.length} properties; at most ${limits.maxPropertiesPerInstance} per instance`);
+    const instanceMap = !node.data && !node.targets && node.parent !== undefined && (node.key === 'properties' || node.key === 'relationships');
+    const properties = instanceMap && node.key === 'properties';
+    const relationships = instanceMap && node.key === 'relationships';
+    if (properties && keys.length > limits.maxPropertiesPerInstance) {
+      report('TOO_MANY_ITEMS', node, undefined, `${keys.length} properties; at most ${limits.maxPropertiesPerInstance} per instance`);
     }
-    if (instanceMap && node.key === 'relationships' && keys.length > limits.maxPredicatesPerInstance) {
-      report('TOO_MANY_ITEMS', node, `${keys.length} relationship predicates; at most ${limits.maxPredicatesPerInstance} per instance`);
+    if (relationships && keys.length > limits.maxPredicatesPerInstance) {
+      report('TOO_MANY_ITEMS', node, undefined, `${keys.length} relationship predicates; at most ${limits.maxPredicatesPerInstance} per instance`);
     }
+    const data = node.data || properties;
+    const targets = node.targets || relationships;
     for (let i = keys.length - 1; i >= 0; i--) {
       const key = keys[i];
-      const child: Node = {
-        value: (value as Record<string, unknown>)[key],
-        parent: node,
-        key,
-        depth,
-        data: node.data || (instanceMap && node.key === 'properties'),
-        targets: node.targets || (instanceMap && node.key === 'relationships'),
-      };
       if (key === '__proto__') {
         // JSON.parse keeps it as an own key, but copying the object (as zod does) drops it or swaps a prototype.
-        report('VALIDATION_FAILED', child, "'__proto__' is not allowed as a key");
+        report('VALIDATION_FAILED', node, key, "'__proto__' is not allowed as a key");
         continue;
       }
-      const refused = refusedCharacterOf(key, child.data ? 'data' : 'label');
-      if (refused !== undefined) report('UNSTORABLE_STRING', child, `the key ${refused}`);
-      stack.push(child);
+      const refused = refusedCharacterOf(key, data ? 'data' : 'label');
+      if (refused !== undefined) report('UNSTORABLE_STRING', node, key, `the key ${refused}`);
+      visit((value as Record<string, unknown>)[key], node, key, data, targets);
     }
   }
   return issues;

@@ -296,7 +296,10 @@ describe('counts per instance and per request -> 422 TOO_MANY_ITEMS', () => {
     expect((await request(app).post('/api/v1/databases/crm/classes/Person/instances:bulk').send(ok)).status).toBe(202);
     build({ limits: { maxIdsPerRequest: 4 } });
     const over = { instances: [{ relationships: { a: ['1', '2'] } }, { relationships: { a: ['3', '4'], b: '5' } }] };
-    expectRefused(await request(app).post('/api/v1/databases/crm/classes/Person/instances:bulk').send(over), 422, 'TOO_MANY_ITEMS', ['instances[1].relationships.b']);
+    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances:bulk').send(over);
+    expectRefused(res, 422, 'TOO_MANY_ITEMS');
+    // the id that goes over the limit is named; which one that is depends on the walk's order
+    expect(res.body.errors).toEqual([{ code: 'TOO_MANY_ITEMS', path: expect.stringMatching(/^instances\[1\]\.relationships\./), message: expect.stringContaining('more than 4') }]);
   });
 });
 
