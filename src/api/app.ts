@@ -61,8 +61,12 @@ function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request
   if (err instanceof ProblemError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as ParserError;
   switch (e.type) {
-    case 'entity.parse.failed':
-      return problem('MALFORMED_JSON', `the body is not valid JSON: ${e.message ?? ''}`.trim());
+    case 'entity.parse.failed': {
+      // JSON.parse words its error with a piece of the body: the client gets the position only.
+      logger.warn({ req_id: res.locals.requestId, parse_error: e.message }, 'malformed JSON body');
+      const at = /\bposition (\d+)/.exec(e.message ?? '');
+      return problem('MALFORMED_JSON', `the body is not valid JSON${at ? ` (at position ${at[1]})` : ''}`);
+    }
     case 'entity.too.large':
       return problem('PAYLOAD_TOO_LARGE', `the body exceeds the limit of ${bodyLimit}`);
     case 'encoding.unsupported':

@@ -10,9 +10,8 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import { ApplicationFailure, TerminatedFailure, TimeoutFailure, CancelledFailure } from '@temporalio/common';
 import type { StorageMode } from '../config';
-import { CommandInput, FIRST_INCARNATION, streamOf, isDomainErrorData } from '../domain';
+import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
 import type { LedgerRow } from '../adapters/ledger';
 import {
   CommandProgress,
@@ -23,7 +22,8 @@ import {
   progressQuery,
   workflowIdOf,
 } from '../workflows/definitions';
-import type { CommandGateway, CommandStatusView, EventDelivery, SubmitCommand, SubmitOutcome } from './ports';
+import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from './failure-view';
+import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from './ports';
 
 const PROGRESS_QUERY_TIMEOUT_MS = 2000;
 const UNTOUCHED_HISTORY_LENGTH = 2;
@@ -156,6 +156,8 @@ export class TemporalCommandGateway implements CommandGateway {
       closed_at: desc.closeTime?.toISOString(),
       events: [],
     };
+    // What dependencies said, for the log only: the view itself carries codes and our own words.
+    const detail: Record<string, string> = {};
 
     switch (desc.status.name) {
       case 'RUNNING': {
@@ -166,28 +168,25 @@ export class TemporalCommandGateway implements CommandGateway {
         view.progress = desc.historyLength > UNTOUCHED_HISTORY_LENGTH ? await this.progress(handle) : undefined;
         view.status = retrying ? 'RETRYING' : view.progress && view.progress.phase !== 'PENDING' ? 'PROCESSING' : 'PENDING';
         if (retrying) {
-          view.retry = {
-            activity: retrying.activityType?.name ?? 'unknown',
-            attempt: retrying.attempt ?? 0,
-            ...(retrying.lastFailure?.applicationFailureInfo?.type ? { code: retrying.lastFailure.applicationFailureInfo.type } : {}),
-            last_failure: retrying.lastFailure?.message ?? undefined,
-          };
+          view.retry = safeRetryOf(retrying.activityType?.name ?? 'unknown', retrying.attempt ?? 0, retrying.lastFailure?.applicationFailureInfo?.type);
+          if (retrying.lastFailure?.message) detail.last_failure = retrying.lastFailure.message;
         }
-        view.events = await this.deliveries(view.progress?.events ?? []);
+        view.events = await this.deliveries(view.progress?.events ?? [], detail);
         break;
       }
       case 'COMPLETED': {
         const result = (await handle.result()) as ProcessCommandResult;
         view.status = 'COMPLETED';
         view.result = result;
-        view.events = await this.deliveries(result.events);
+        view.events = await this.deliveries(result.events, detail);
         break;
       }
       default: {
         view.status = 'FAILED';
-        view.error = await this.failureOf(handle.result.bind(handle));
+        view.error = await this.failureOf(handle.result.bind(handle), detail);
       }
     }
+    if (Object.keys(detail).length > 0) view[FAILURE_DETAIL] = detail;
     return view;
   }
 
@@ -256,11 +255,12 @@ export class TemporalCommandGateway implements CommandGateway {
     }
   }
 
-  private async deliveries(events: ProcessCommandResult['events']): Promise<EventDelivery[]> {
+  private async deliveries(events: ProcessCommandResult['events'], detail?: Record<string, string>): Promise<EventDelivery[]> {
     if (events.length === 0) return [];
     const rows = new Map((await this.o.ledger.byEventIds(events.map((e) => e.event_id))).map((r) => [r.eventId, r]));
     return events.map((e) => {
       const row = rows.get(e.event_id);
+      if (row?.lastError && detail) detail[`delivery_error:${e.event_id}`] = row.lastError;
       return {
         ...e,
         delivery: row
@@ -270,31 +270,21 @@ export class TemporalCommandGateway implements CommandGateway {
               ...(row.kafkaPartition !== null ? { kafka_partition: row.kafkaPartition } : {}),
               ...(row.kafkaOffset !== null ? { kafka_offset: row.kafkaOffset } : {}),
               ...(row.deliveredAt ? { delivered_at: row.deliveredAt.toISOString() } : {}),
-              ...(row.lastError ? { last_error: row.lastError } : {}),
+              ...(row.lastError ? { last_error: SAFE_DELIVERY_ERROR } : {}),
             }
           : { status: 'unknown', attempts: 0 },
       };
     });
   }
 
-  private async failureOf(result: () => Promise<unknown>): Promise<CommandStatusView['error']> {
+  private async failureOf(result: () => Promise<unknown>, detail: Record<string, string>): Promise<CommandStatusView['error']> {
     try {
       await result();
       return undefined;
     } catch (err) {
       const cause = err instanceof WorkflowFailedError ? err.cause : err;
-      if (cause instanceof ApplicationFailure) {
-        const data = cause.details?.[0];
-        if (isDomainErrorData(data) || (data && typeof data === 'object' && 'code' in data)) {
-          const d = data as { code: string; message: string; details?: { path: string; message: string }[] };
-          return { code: d.code, message: d.message, details: d.details ?? [] };
-        }
-        return { code: cause.type ?? 'COMMAND_FAILED', message: cause.message, details: [] };
-      }
-      if (cause instanceof TerminatedFailure) return { code: 'TERMINATED', message: cause.message, details: [] };
-      if (cause instanceof TimeoutFailure) return { code: 'TIMED_OUT', message: cause.message, details: [] };
-      if (cause instanceof CancelledFailure) return { code: 'CANCELLED', message: cause.message, details: [] };
-      return { code: 'COMMAND_FAILED', message: (cause as Error)?.message ?? String(cause), details: [] };
+      detail.error = rawTextOf(cause);
+      return safeFailureOf(cause);
     }
   }
 }

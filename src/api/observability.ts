@@ -34,6 +34,8 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', requestId);
     res.locals.requestId = requestId;
+    // Details that must not reach the client (dependency errors) are logged with the request id.
+    res.locals.log = logger.child({ req_id: requestId });
     res.on('finish', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = typeof res.locals.route === 'string' ? res.locals.route : UNMATCHED_ROUTE;

@@ -33,6 +33,12 @@ export interface EventDelivery extends AppendedEventRef {
   delivery: { status: 'pending' | 'delivered' | 'failed' | 'unknown'; attempts: number; kafka_partition?: number; kafka_offset?: string; delivered_at?: string; last_error?: string };
 }
 
+/**
+ * What dependencies said behind a view's codes and safe messages (hosts, SQL, object keys): the
+ * routes log it under the request id. A symbol key, so JSON never writes it into an answer.
+ */
+export const FAILURE_DETAIL = Symbol('failure-detail');
+
 export interface CommandStatusView {
   command_id: string;
   command_type: CommandType | string;
@@ -45,8 +51,12 @@ export interface CommandStatusView {
   events: EventDelivery[];
   error?: { code: string; message: string; details: ErrorDetail[] };
   /** Set while an activity is being retried after an infrastructure failure. */
-  /** code: the type of the last failure (e.g. EVENT_NOT_RECORDABLE), stable where the message is not. */
+  /**
+   * code: the type of the last failure (e.g. EVENT_NOT_RECORDABLE), or DEPENDENCY_FAILED for an
+   * untyped one; last_failure says it in our words, the dependency's own are in the log.
+   */
   retry?: { activity: string; attempt: number; code?: string; last_failure?: string };
+  [FAILURE_DETAIL]?: Record<string, string>;
 }
 
 export interface CommandGateway {

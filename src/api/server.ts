@@ -8,7 +8,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { createCommandWorker } from '../command-worker';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Config, loadConfig } from '../config';
-import { createLogger } from '../logger';
+import { createLogger, type Logger } from '../logger';
 import { connectInfrastructure, Infrastructure, InfraOptions } from '../composition';
 import { createApp } from './app';
 import { answerClientError } from './problem';
@@ -22,8 +22,8 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, o: InfraOptions & { port?: number; taskQueue?: string } = {}): Promise<RunningApi> {
-  const log = createLogger(config.LOG_LEVEL, 'api');
+export async function startApi(config: Config, o: InfraOptions & { port?: number; taskQueue?: string; logger?: Logger } = {}): Promise<RunningApi> {
+  const log = o.logger ?? createLogger(config.LOG_LEVEL, 'api');
   const infra = await connectInfrastructure(config, o);
   const taskQueue = o.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
   const connection = await Connection.connect({ address: config.temporalAddress });

@@ -6,6 +6,7 @@
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import type { Consumer, KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
 import { listKeys } from '../../src/adapters/s3-client';
 import { createCommandWorker, WORKFLOWS_PATH } from '../../src/command-worker';
 import { startApi, RunningApi } from '../../src/api/server';
@@ -43,7 +44,12 @@ export function workflowBundle() {
   return bundle;
 }
 
-export async function startPipeline(name: string, config: Config = testConfig): Promise<Pipeline> {
+export interface PipelineOptions {
+  /** The API's logger, e.g. to read what it logged under a request id. */
+  apiLogger?: Logger;
+}
+
+export async function startPipeline(name: string, config: Config = testConfig, options: PipelineOptions = {}): Promise<Pipeline> {
   const id = uniqueName(name);
   const schema = id.replace(/-/g, '_');
   const taskQueue = id;
@@ -55,6 +61,7 @@ export async function startPipeline(name: string, config: Config = testConfig): 
     topic: id,
     port: 0,
     taskQueue,
+    ...(options.apiLogger ? { logger: options.apiLogger } : {}),
   });
   const infra = api.infra;
   await infra.relay.start();

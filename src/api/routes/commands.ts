@@ -7,7 +7,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } from '../../domain/commands';
-import type { ApiPorts, CommandStatusView } from '../ports';
+import type { Logger } from 'pino';
+import { FAILURE_DETAIL, type ApiPorts, type CommandStatusView } from '../ports';
 import { problem, ProblemError, statusOfCode } from '../problem';
 import {
   actorOf,
@@ -54,6 +55,12 @@ function idGenerator(idempotencyKey: string | undefined, scope: string): () => s
 }
 
 const p = (req: Request, name: string): string => req.params[name] as string;
+
+/** What dependencies said behind the view's codes goes to the log under the request id, never into the answer. */
+function logFailureDetail(res: Response, view: CommandStatusView | null): void {
+  const detail = view?.[FAILURE_DETAIL];
+  if (view && detail) (res.locals.log as Logger | undefined)?.warn({ command_id: view.command_id, status: view.status, ...detail }, 'command failure detail');
+}
 
 /** Business failures carry codes the domain (or the workflow) defines; the rest is a server fault. */
 function failureProblem(view: CommandStatusView): ProblemError {
@@ -117,6 +124,7 @@ async function submitAndRespond(ports: ApiPorts, req: Request, res: Response, cr
   // A resubmission describes the first command as it stands now, without waiting.
   else if (!outcome.created) view = await ports.commands.status(outcome.command_id);
 
+  logFailureDetail(res, view);
   if (view?.status === 'FAILED') throw failureProblem(view);
   if (view?.status === 'COMPLETED') {
     const status = creates && outcome.created ? 201 : 200;
@@ -326,6 +334,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
         const id = p(req, 'commandId');
         const view = await ports.commands.status(id);
         if (view === null) throw problem('COMMAND_NOT_FOUND', `no command '${id}'`);
+        logFailureDetail(res, view);
         res.json({ ...view, status_url: commandUrl(id) });
       },
     },

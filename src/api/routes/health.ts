@@ -2,6 +2,7 @@
  * Liveness says only that the process answers (restarting it would not help otherwise);
  * readiness runs every dependency check, each bounded, so one hung service cannot hang the probe.
  */
+import type { Logger } from 'pino';
 import type { HealthCheck } from '../ports';
 import { problem } from '../problem';
 import type { RouteSpec } from './route-spec';
@@ -11,20 +12,26 @@ export const DEFAULT_HEALTH_TIMEOUT_MS = 2000;
 interface CheckOutcome {
   status: 'ok' | 'failed';
   duration_ms: number;
+  /** Our words only: a dependency's own error names hosts, ports and queries. */
   error?: string;
 }
 
-async function runCheck(check: HealthCheck, timeoutMs: number): Promise<CheckOutcome> {
+const TIMED_OUT = Symbol('timed out');
+
+async function runCheck(check: HealthCheck, timeoutMs: number, log: Logger | undefined): Promise<CheckOutcome> {
   const started = Date.now();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms`)), timeoutMs);
+  const timeout = new Promise<typeof TIMED_OUT>((resolve) => {
+    timer = setTimeout(() => resolve(TIMED_OUT), timeoutMs);
   });
   try {
-    await Promise.race([Promise.resolve().then(() => check.check()), timeout]);
+    if ((await Promise.race([Promise.resolve().then(() => check.check()), timeout])) === TIMED_OUT) {
+      return { status: 'failed', duration_ms: Date.now() - started, error: `timed out after ${timeoutMs} ms` };
+    }
     return { status: 'ok', duration_ms: Date.now() - started };
   } catch (err) {
-    return { status: 'failed', duration_ms: Date.now() - started, error: err instanceof Error ? err.message : String(err) };
+    log?.warn({ check: check.name, err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
+    return { status: 'failed', duration_ms: Date.now() - started, error: 'the check failed; the server log has the reason under the request id' };
   } finally {
     clearTimeout(timer);
   }
@@ -54,7 +61,8 @@ export function healthRoutes(checks: readonly HealthCheck[], timeoutMs = DEFAULT
         '503': { description: 'A dependency is failing; the problem lists which', schema: 'Problem' },
       },
       handler: async (_req, res) => {
-        const outcomes = await Promise.all(checks.map(async (c) => [c.name, await runCheck(c, timeoutMs)] as const));
+        const log = res.locals.log as Logger | undefined;
+        const outcomes = await Promise.all(checks.map(async (c) => [c.name, await runCheck(c, timeoutMs, log)] as const));
         const result = Object.fromEntries(outcomes);
         const failing = outcomes.filter(([, o]) => o.status !== 'ok');
         if (failing.length > 0) {
