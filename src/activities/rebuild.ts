@@ -10,6 +10,7 @@ import { ReadModelProjector, compareReadModels, migrateReadModels } from '../ada
 import type { ReadModelComparison } from '../adapters/read-models';
 import { StreamsNotProjectedError } from '../adapters/read-model-projector';
 import { SetAsideTally } from './failure-metrics';
+import { withFailureMapping } from './failures';
 
 export interface RebuildDeps {
   pool: Pool;
@@ -25,7 +26,7 @@ export interface RebuildChunkResult {
 }
 
 export function createRebuildActivities(d: RebuildDeps) {
-  return {
+  return withFailureMapping({
     async rebuildChunk(a: { target_schema: string; from?: string; limit: number }): Promise<RebuildChunkResult> {
       if (a.target_schema === d.liveSchema) throw new Error('the rebuild target must not be the live read-model schema');
       await migrateReadModels(d.pool, a.target_schema);
@@ -46,7 +47,7 @@ export function createRebuildActivities(d: RebuildDeps) {
     async compareWithLive(a: { target_schema: string }): Promise<ReadModelComparison> {
       return compareReadModels(d.pool, d.liveSchema, a.target_schema);
     },
-  };
+  });
 }
 
 export type RebuildActivities = ReturnType<typeof createRebuildActivities>;

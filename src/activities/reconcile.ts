@@ -19,6 +19,7 @@ import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafk
 import { quoteIdent } from '../adapters/postgres';
 import { StreamsNotProjectedError } from '../adapters/read-model-projector';
 import { SetAsideTally, setAsideCounter } from './failure-metrics';
+import { withFailureMapping } from './failures';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -64,7 +65,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
     );
   }
 
-  return {
+  return withFailureMapping({
     async reconcile(a: { grace_seconds: number; max_events: number }): Promise<ReconcileResult> {
       const tally = new SetAsideTally(counter);
       // 1. S3 -> ledger: events stored but never recorded. Events younger than the grace period
@@ -122,7 +123,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
       await saveCheckpoint(checkpoint);
       return { scanned, recorded: found.length - failed.length, redelivered: pending.length, set_aside: tally.total, set_aside_by: tally.toJSON(), dropped, checkpoint };
     },
-  };
+  });
 
   /** The bodies of pending rows; a row whose event cannot be read is counted and left for a later run. */
   async function readPending(pending: LedgerRow[], tally: SetAsideTally): Promise<EventEnvelope[]> {

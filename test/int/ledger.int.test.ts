@@ -130,3 +130,25 @@ test('the position reader does not skip rows of a transaction still in flight', 
     slow.release();
   }
 });
+
+test('one event the ledger cannot hold does not keep the rest of its batch out', async () => {
+  await migrate(pool, schema);
+  const good = [envelope('iso-a', 1), envelope('iso-b', 1)];
+  const poison = versionedEnvelope('iso-c', 1, { payload: { text: 'a\u0000b' } });
+  await ledger.record([{ envelope: envelope('iso-d', 1, 'first') }]);
+  const squatter = envelope('iso-d', 1, 'second');
+
+  const { recorded, failed } = await ledger.recordEach([good[0], poison, squatter, good[1]].map((e) => ({ envelope: e, s3: ref(e) })));
+  expect(recorded.map((r) => r.eventId)).toEqual(good.map((e) => e.event_id));
+  expect(failed.map((f) => [f.eventId, f.code])).toEqual([
+    [poison.event_id, 'EVENT_NOT_RECORDABLE'],
+    [squatter.event_id, 'LEDGER_STREAM_CONFLICT'],
+  ]);
+  expect((await ledger.byEventIds([...good, poison, squatter].map((e) => e.event_id))).map((r) => r.eventId).sort()).toEqual(good.map((e) => e.event_id).sort());
+
+  // record() records the same and then says why the rest could not be: a conflict is final, content is not.
+  const more = envelope('iso-e', 1);
+  await expect(ledger.record([{ envelope: poison }, { envelope: more }])).rejects.toMatchObject({ code: 'EVENT_NOT_RECORDABLE', retryable: true, eventIds: [poison.event_id] });
+  expect(await ledger.byEventIds([more.event_id])).toHaveLength(1);
+  await expect(ledger.record([{ envelope: squatter }, { envelope: poison }])).rejects.toMatchObject({ code: 'LEDGER_STREAM_CONFLICT', retryable: false });
+});

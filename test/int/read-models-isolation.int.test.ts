@@ -1,0 +1,72 @@
+/**
+ * One stream the read models cannot take does not hold back the others in the same call, and
+ * stops at its failing event: the events before it are applied, the ones after it wait.
+ */
+import type { Pool } from 'pg';
+import { createPool } from '../../src/adapters/postgres';
+import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
+import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/read-models';
+import { StreamsNotProjectedError } from '../../src/adapters/read-model-projector';
+import { testConfig, uniqueName } from '../support/env';
+
+const DB = 'isodb';
+let commands = 0;
+function event(eventType: string, aggregateType: string, aggregateId: string, version: number, payload: unknown): EventEnvelope {
+  return envelopeOf<unknown>(
+    { event_type: eventType, aggregate_type: aggregateType, aggregate_id: aggregateId, payload },
+    { commandId: `iso-cmd-${++commands}`, position: 0, version, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' },
+  );
+}
+const put = (type: 'INSTANCE_CREATED' | 'INSTANCE_UPDATED', id: string, version: number, v: string) =>
+  event(type, 'instance', `${DB}:${id}`, version, { db_name: DB, instance: { id, class_id: 'K', properties: { v }, relationships: {} } });
+
+describe('read models: per-stream isolation', () => {
+  let pool: Pool;
+  let projector: ReadModelProjector;
+  let queries: PgReadModelQueries;
+  const schema = uniqueName('rm-iso');
+
+  beforeAll(async () => {
+    pool = createPool(testConfig, { max: 4 });
+    await migrateReadModels(pool, schema);
+    projector = new ReadModelProjector(pool, schema);
+    queries = new PgReadModelQueries(pool, schema);
+    await projector.apply([event('DATABASE_CREATED', 'database', DB, 1, { name: DB })]);
+    const definition = { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] };
+    await projector.apply([event('ONTOLOGY_CLASS_CREATED', 'ontology_class', `${DB}:K`, 1, { db_name: DB, definition })]);
+  });
+
+  afterAll(async () => {
+    await dropReadModels(pool, schema);
+    await pool.end();
+  });
+
+  test('a poisoned v2 stops its stream after v1; the other streams of the call are applied', async () => {
+    const events = [
+      put('INSTANCE_CREATED', 'a', 1, 'a1'),
+      put('INSTANCE_CREATED', 'b', 1, 'b1'),
+      put('INSTANCE_UPDATED', 'a', 2, 'a\u0000'),
+      event('INSTANCE_CREATED', 'instance', `${DB}:c`, 1, { db_name: DB }), // not an instance event the projector can read
+      put('INSTANCE_UPDATED', 'a', 3, 'a3'),
+      put('INSTANCE_UPDATED', 'b', 2, 'b2'),
+    ];
+    const err = await projector.apply(events).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StreamsNotProjectedError);
+    const failure = err as StreamsNotProjectedError;
+    expect(failure.failures.map((f) => [f.aggregate_id, f.aggregate_version, f.code])).toEqual([
+      [`${DB}:a`, 2, 'EVENT_NOT_PROJECTABLE'],
+      [`${DB}:c`, 1, 'INVALID_EVENT'],
+    ]);
+    expect(failure.message).not.toMatch(/unsupported Unicode/);
+    expect(failure.result.applied).toBe(3); // a v1, b v1, b v2
+
+    expect(await queries.getInstance(DB, 'a')).toMatchObject({ version: 1, properties: { v: 'a1' } });
+    expect(await queries.getInstance(DB, 'b')).toMatchObject({ version: 2, properties: { v: 'b2' } });
+    expect(await queries.getInstance(DB, 'c')).toBeNull();
+
+    // A call again applies nothing twice and fails the same streams the same way.
+    const again = (await projector.apply(events).catch((e: unknown) => e)) as StreamsNotProjectedError;
+    expect(again.failures).toHaveLength(2);
+    expect(again.result.applied).toBe(0);
+  });
+});
