@@ -1,11 +1,13 @@
 /** What the activities are built over: interfaces, so tests and benchmarks can inject other adapters. */
 import type { StorageMode } from '../config';
-import type { ClassCatalog, TargetCatalog } from '../domain';
+import type { ClassCatalog, DatabaseState, TargetCatalog } from '../domain';
 import type { EventEnvelope, S3Reference, StoredEvent } from '../adapters/event-envelope';
 import type { EventStore } from '../adapters/event-store';
 import type { LedgerInput } from '../adapters/ledger';
 
 export interface ContextQueries {
+  /** The database as the read models have it: the life they hold (incarnation) and whether it is active. */
+  databaseState(db: string): Promise<DatabaseState>;
   classCatalog(db: string): Promise<ClassCatalog>;
   instanceRefs(db: string, ids: string[]): Promise<TargetCatalog>;
   countInstances(db: string, classId: string): Promise<number>;

@@ -23,6 +23,7 @@ import {
 import type { AggregateState, DatabaseState } from '../domain';
 import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
 import { EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../adapters/event-store';
+import { ReadModelError } from '../adapters/read-model-errors';
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
@@ -124,12 +125,31 @@ export function createActivities(deps: ActivityDeps) {
     const needs = contextNeeds(command);
     const ctx: DecideContext = database !== undefined ? { database } : {};
     const db = needs.database;
+    const fromReadModels = needs.classes || needs.instanceIds.length > 0 || needs.instanceCountOf !== undefined;
     await Promise.all([
+      fromReadModels && db !== undefined && database?.status === 'active' ? requireReadModelsAt(db, database) : undefined,
       needs.classes && db !== undefined ? deps.context.classCatalog(db).then((c) => (ctx.classes = c)) : undefined,
       needs.instanceIds.length && db !== undefined ? deps.context.instanceRefs(db, needs.instanceIds).then((t) => (ctx.targets = t)) : undefined,
       needs.instanceCountOf && db !== undefined ? deps.context.countInstances(db, needs.instanceCountOf).then((n) => (ctx.instanceCount = n)) : undefined,
     ]);
     return ctx;
+  }
+
+  /**
+   * Classes, targets and counts come from the read models, which hold one life of the database: a
+   * command of a life they have not reached yet (the deletion or re-creation still being projected)
+   * waits for them, rather than deciding against the deleted life's classes and instances.
+   */
+  async function requireReadModelsAt(db: string, database: DatabaseState): Promise<void> {
+    const projected = await deps.context.databaseState(db);
+    const incarnation = incarnationFor(database);
+    if (projected.status === 'active' && (projected.incarnation ?? 0) >= incarnation) return;
+    throw new ReadModelError('READ_MODELS_BEHIND', `the read models of database '${db}' have not reached its life ${incarnation} yet`, {
+      database: db,
+      incarnation,
+      projected_incarnation: projected.incarnation ?? null,
+      projected_status: projected.status,
+    });
   }
 
   function envelopes(input: ProcessCommandInput, drafts: { event_type: string; aggregate_type: string; aggregate_id: string; payload: unknown }[], firstVersion: number, occurredAt: string, positionOffset = 0): EventEnvelope[] {

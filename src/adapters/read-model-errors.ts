@@ -11,7 +11,12 @@ export type ReadModelErrorCode =
   /** An event that cannot be projected (payload not of its declared type). */
   | 'INVALID_EVENT'
   /** A rebuild was pointed at a schema that already holds projected streams. */
-  | 'REBUILD_TARGET_NOT_EMPTY';
+  | 'REBUILD_TARGET_NOT_EMPTY'
+  /**
+   * A command needs the read models of a database life they have not reached yet (its deletion or
+   * re-creation is still being projected): deciding from them would see the deleted life.
+   */
+  | 'READ_MODELS_BEHIND';
 
 export class ReadModelError extends Error {
   readonly code: ReadModelErrorCode;

@@ -175,6 +175,54 @@ describe('a deleted and re-created database', () => {
   });
 });
 
+describe('read models still on the deleted life', () => {
+  const db = 'lagging';
+
+  test('a command of the new life waits for them (RETRYING READ_MODELS_BEHIND) instead of deciding against the deleted life', async () => {
+    const pool = p.api.infra.pool;
+    const rm = p.api.infra.readModelSchema;
+    expect((await send('POST', '/databases', { name: db })).status).toBe(201);
+    expect((await send('POST', `/databases/${db}/classes`, { id: 'Ghost', label: 'Ghost', properties: [], relationships: [] })).status).toBe(201);
+    const ghostRow = (await pool.query(`SELECT * FROM ${rm}.classes WHERE db_name = $1`, [db])).rows[0];
+    expect((await send('DELETE', `/databases/${db}`)).status).toBe(200);
+    expect((await send('POST', '/databases', { name: db })).status).toBe(201);
+
+    // The read models as they were before the deletion and the re-creation were projected.
+    await pool.query(`UPDATE ${rm}.databases SET status = 'active', version = 1, incarnation = 1, deleted_at = NULL WHERE name = $1`, [db]);
+    await pool.query(`UPDATE ${rm}.stream_positions SET version = 1 WHERE aggregate_type = 'database' AND aggregate_id = $1`, [db]);
+    await pool.query(
+      `INSERT INTO ${rm}.classes (db_name, class_id, label, description, parent_class, abstract, definition, version, created_at, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [ghostRow.db_name, ghostRow.class_id, ghostRow.label, ghostRow.description, ghostRow.parent_class, ghostRow.abstract, ghostRow.definition, ghostRow.version, ghostRow.created_at, ghostRow.updated_at],
+    );
+    const keys = await allIndexKeys();
+    const rows = (await p.ledgerRows()).length;
+
+    const res = await fetch(`${p.url}/databases/${db}/classes/Ghost/instances`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', prefer: 'wait=2' },
+      body: JSON.stringify({ id: 'boo', properties: {} }),
+    });
+    expect(res.status).toBe(202);
+    const { command_id } = (await res.json()) as { command_id: string };
+    const retrying = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (v) => v.status === 'RETRYING');
+    expect(retrying.retry).toMatchObject({ code: 'READ_MODELS_BEHIND' });
+    expect(await allIndexKeys()).toEqual(keys);
+    expect((await p.ledgerRows()).length).toBe(rows);
+
+    // The database's own projection catches up: the deleted life's class is purged, and the command
+    // decides against the new life, where Ghost does not exist.
+    const dbEvents = (await p.api.infra.s3Store.readStream({ aggregate_type: 'database', aggregate_id: db })).map((e) => e.envelope);
+    await p.api.infra.projector.apply(dbEvents);
+    const failed = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (v) => v.status === 'FAILED', 30_000);
+    expect(failed.error).toMatchObject({ code: 'CLASS_NOT_FOUND' });
+    expect(await allIndexKeys()).toEqual(keys);
+    expect((await p.ledgerRows()).length).toBe(rows);
+    expect((await send('GET', `/databases/${db}/instances/boo`)).status).toBe(404);
+    expect((await send('GET', `/databases/${db}/classes/Ghost`)).status).toBe(404);
+  });
+});
+
 describe('the class in an instance path', () => {
   const db = 'paths';
 
