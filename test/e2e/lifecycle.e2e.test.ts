@@ -206,7 +206,7 @@ describe('read models still on the deleted life', () => {
     expect(res.status).toBe(202);
     const { command_id } = (await res.json()) as { command_id: string };
     const retrying = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (v) => v.status === 'RETRYING');
-    expect(retrying.retry).toMatchObject({ code: 'READ_MODELS_BEHIND' });
+    expect(retrying.retry).toMatchObject({ code: 'READ_MODELS_BEHIND', last_failure: expect.stringContaining('have not reached the database life') });
     expect(await allIndexKeys()).toEqual(keys);
     expect((await p.ledgerRows()).length).toBe(rows);
 
