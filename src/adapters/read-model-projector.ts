@@ -221,9 +221,9 @@ function withDatabaseStreams(streams: StreamSlot[], databases: string[]): Stream
 }
 
 /**
- * Keeps the caller's interleaving of streams (a rebuild passes time order, which the database
- * tombstone check relies on least) but puts each stream's own events in version order, so a
- * caller handing over [v2, v1] of one stream is not mistaken for a gap.
+ * Keeps the caller's interleaving of streams (a rebuild passes time order) but puts each stream's
+ * own events in version order, so a caller handing over [v2, v1] of one stream is not mistaken
+ * for a gap.
  */
 function arrange(events: readonly EventEnvelope[]): { order: EventEnvelope[]; streams: StreamSlot[] } {
   const byStream = new Map<string, StreamSlot>();
