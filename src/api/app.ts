@@ -2,6 +2,7 @@
  * The express app over the ports. Order matters: hostile paths, content type and body size are
  * refused before routing and parsing, and every failure ends in the one problem+json handler.
  */
+import { isUtf8 } from 'node:buffer';
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -49,6 +50,14 @@ function inspectBodies(ports: ApiPorts) {
     const issues = inspectBody(req.body, ports.limits);
     next(issues.length > 0 ? bodyProblem(issues) : undefined);
   };
+}
+
+/**
+ * The decoder would put U+FFFD in place of bytes that are not UTF-8 (an encoded lone surrogate
+ * among them), silently changing what the client sent; JSON is UTF-8 (RFC 8259), so refuse it.
+ */
+function requireUtf8(_req: Request, _res: Response, raw: Buffer): void {
+  if (!isUtf8(raw)) throw problem('MALFORMED_JSON', 'the body is not valid UTF-8');
 }
 
 interface ParserError {
@@ -122,7 +131,13 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
 
   const api = express.Router();
   api.use(requireJson);
-  api.use(express.json({ limit: bodyLimitBytes, type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()) }));
+  api.use(
+    express.json({
+      limit: bodyLimitBytes,
+      type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()),
+      verify: requireUtf8,
+    }),
+  );
   api.use(inspectBodies(ports));
   for (const name of Object.keys(PATH_PARAMS) as PathParam[]) api.param(name, paramValidator(name));
   api.get('/openapi.json', (_req, res) => {

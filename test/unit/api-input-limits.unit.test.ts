@@ -66,6 +66,17 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
     expect(ports.commands.submitted[1].payload).toMatchObject({ properties: { raw: '\u0001\u001b[31m\u007f\u0085', doc: { 'k\u0007': '\t' } } });
   });
 
+  test('a body that is not valid UTF-8 is refused, not decoded with U+FFFD in place of the bad bytes', async () => {
+    const bytes = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((x) => (typeof x === 'string' ? Buffer.from(x) : Buffer.from(x))));
+    for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80] /* an encoded lone surrogate */, [0xc0, 0xaf] /* overlong */]) {
+      const body = bytes('{"name":"crm","description":"a', bad, 'b"}');
+      // sent as the raw bytes: supertest would serialise a Buffer as JSON
+      const res = await request(app).post('/api/v1/databases').set('Content-Type', 'application/json').serialize(() => body as never).send({});
+      expectRefused(res, 400, 'MALFORMED_JSON');
+      expect(res.body.detail).toMatch(/UTF-8/);
+    }
+  });
+
   test('well-formed text of every plane passes unchanged', async () => {
     const text = 'Ada 😀 𝔸 中文 \u00e9 \ufeff \ufffd';
     const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ id: 'a', properties: { name: text, tags: [text] } });
