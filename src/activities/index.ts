@@ -3,6 +3,7 @@
  * their own (createActivities(deps)). Business rules stay in src/domain; this file loads state,
  * calls decide, and moves events between the stores.
  */
+import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { StorageMode } from '../config';
 import {
@@ -22,14 +23,23 @@ import {
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
 import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
-import { EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../adapters/event-store';
+import {
+  CommandAppendedError,
+  CommandMark,
+  CommandRecord,
+  CommandReusedError,
+  EventStore,
+  ExpectedVersion,
+  StreamId,
+  VersionConflictError,
+} from '../adapters/event-store';
 import { ReadModelError } from '../adapters/read-model-errors';
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';
 import { StreamLocks } from './stream-locks';
-import { toActivityFailure, withFailureMapping } from './failures';
+import { FailureData, toActivityFailure, withFailureMapping } from './failures';
 
 export type { ActivityDeps } from './deps';
 
@@ -47,6 +57,8 @@ export interface BulkPlan {
   batches_total: number;
   instances_total: number;
   plan_ref: S3Reference;
+  /** The request the plan was made for: a later run of the command id with another body is refused. */
+  request_hash?: string;
 }
 
 /** Without an expected version from the client, a lost race is re-read and re-decided this often. */
@@ -65,48 +77,59 @@ export function createActivities(deps: ActivityDeps) {
     return raw as Command;
   }
 
-  /**
-   * The aggregate's state (its own stream, seeded from its bulk batch when an instance was created
-   * in bulk) and the events this command already appended, if an earlier attempt got that far.
-   */
-  async function loadStream(mode: StorageMode, stream: StreamId, commandId: string): Promise<{ state: AggregateState; mine: StoredEvent[] }> {
+  /** The aggregate's state: its own stream, seeded from its bulk batch when an instance was created in bulk. */
+  async function loadStream(mode: StorageMode, stream: StreamId): Promise<AggregateState> {
     const store = storeFor(mode);
     const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
     const cached = states.get(key);
     let state: AggregateState;
-    const commandIds = new Map(cached?.commandIds ?? []);
     if (cached) {
-      const tail = await store.readStream(stream, { fromVersion: cached.state.version + 1 });
-      state = tail.reduce((st, e) => evolve(st, e.envelope), cached.state);
-      for (const e of tail) if (!commandIds.has(e.envelope.command_id)) commandIds.set(e.envelope.command_id, e.envelope.aggregate_version);
+      const tail = await store.readStream(stream, { fromVersion: cached.version + 1 });
+      state = tail.reduce((st, e) => evolve(st, e.envelope), cached);
     } else {
-      const events = await store.readStream(stream);
-      const envelopes = events.map((e) => e.envelope);
-      for (const e of envelopes) if (!commandIds.has(e.command_id)) commandIds.set(e.command_id, e.aggregate_version);
+      const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
       state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', (await bulkSeed(store, stream, envelopes)) as never);
     }
-    states.set(key, { state, commandIds });
-    const at = commandIds.get(commandId);
-    const mine = at === undefined ? [] : (await store.readStream(stream, { fromVersion: at })).filter((e) => e.envelope.command_id === commandId);
-    return { state, mine };
+    states.set(key, state);
+    return state;
   }
 
   function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
     const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
-    const commandIds = new Map(states.get(key)?.commandIds ?? []);
-    for (const e of appended) if (!commandIds.has(e.command_id)) commandIds.set(e.command_id, e.aggregate_version);
-    states.set(key, { state: appended.reduce((st, e) => evolve(st, e), before), commandIds });
+    states.set(key, appended.reduce((st, e) => evolve(st, e), before));
+  }
+
+  /**
+   * A command's events stored by an earlier attempt or an earlier run of the same command id,
+   * found through the store's command marker (exact, however many commands came since).
+   */
+  async function storedOutcome(store: EventStore, mark: CommandMark): Promise<AppendOutcome | undefined> {
+    const record = await store.findCommand(mark.command_id);
+    if (!record) return undefined;
+    if (record.request_hash !== mark.request_hash) throw keyReused(mark.command_id);
+    return outcomeOf(record);
+  }
+
+  /** A refusal may only be the state after this very command, stored by an earlier attempt: then that is the answer. */
+  async function refusedUnlessStored(store: EventStore, mark: CommandMark, failure: ApplicationFailure): Promise<AppendOutcome> {
+    const stored = await storedOutcome(store, mark);
+    if (stored) return stored;
+    throw failure;
+  }
+
+  async function outcomeOf(record: CommandRecord): Promise<AppendOutcome> {
+    const refs = await recordAndRemember(record.events.map((e) => e.envelope), record.events.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
+    return { ...record.stream, version: refs[refs.length - 1].version, events: refs };
   }
 
   /**
    * The command's database first: its current life (incarnation) names the command's stream, so a
    * re-created database never meets the streams of a deleted life. Undefined for database commands.
    */
-  async function locate(mode: StorageMode, command: Command, commandId: string): Promise<{ stream: StreamId; database?: DatabaseState }> {
+  async function locate(mode: StorageMode, command: Command): Promise<{ stream: StreamId; database?: DatabaseState }> {
     const db = databaseOf(command);
     if (db === undefined) return { stream: streamOf(command, incarnationFor(undefined)) as StreamId };
-    const { state } = await loadStream(mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(db) }, commandId);
-    const database = state as DatabaseState;
+    const database = (await loadStream(mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(db) })) as DatabaseState;
     return { stream: streamOf(command, incarnationFor(database)) as StreamId, database };
   }
 
@@ -181,31 +204,30 @@ export function createActivities(deps: ActivityDeps) {
     async decideAndAppend(input: ProcessCommandInput): Promise<AppendOutcome> {
       const command = await loadCommand(input);
       const store = storeFor(input.storage_mode);
-      const { stream, database } = await locate(input.storage_mode, command, input.command_id);
+      const { stream, database } = await locate(input.storage_mode, command);
+      const mark = commandMarkOf(input, command);
       return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
         for (let attempt = 0; ; attempt++) {
-          const { state, mine } = await loadStream(input.storage_mode, stream, input.command_id);
-          if (mine.length > 0) {
-            // Appended by an earlier attempt of this activity: make sure the ledger has it too.
-            const refs = await recordAndRemember(mine.map((e) => e.envelope), mine.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
-            return { ...stream, version: mine[mine.length - 1].envelope.aggregate_version, events: refs };
-          }
+          const state = await loadStream(input.storage_mode, stream);
+          const refuse = (failure: ApplicationFailure) => refusedUnlessStored(store, mark, failure);
           if (input.expected_version !== undefined && input.expected_version !== state.version) {
-            throw versionConflict(input.expected_version, state.version);
+            return refuse(versionConflict(input.expected_version, state.version));
           }
           const decision = decide(command, state, await loadContext(command, database));
-          if (!decision.ok) throw refusal(decision.error);
+          if (!decision.ok) return refuse(refusal(decision.error));
 
           const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
           const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
           try {
-            const appended = await store.append(stream, expected, drafts);
+            const appended = await store.append(stream, expected, drafts, { command: mark });
             remember(input.storage_mode, stream, state, drafts);
             const refs = await recordAndRemember(drafts, appended.events);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
           } catch (err) {
+            if (err instanceof CommandAppendedError) return outcomeOf(err.record);
+            if (err instanceof CommandReusedError) throw keyReused(mark.command_id);
             if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
-            if (input.expected_version !== undefined) throw versionConflict(input.expected_version, err.actual);
+            if (input.expected_version !== undefined) return refuse(versionConflict(input.expected_version, err.actual));
             if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
             const ctx = Context.current();
             if (!ctx.info.isLocal) ctx.heartbeat({ conflicts: attempt + 1 });
@@ -218,11 +240,16 @@ export function createActivities(deps: ActivityDeps) {
     /** Validates a bulk command as a whole and stores its batches in S3, ready to be appended one by one. */
     async prepareBulk(input: ProcessCommandInput): Promise<BulkPlan> {
       const command = await loadCommand(input);
-      const { stream, database } = await locate(input.storage_mode, command, input.command_id);
-      const { state } = await loadStream(input.storage_mode, stream, input.command_id);
+      const { stream, database } = await locate(input.storage_mode, command);
+      const state = await loadStream(input.storage_mode, stream);
       const existing = deps.blobs.planOf(input.command_id);
       const stored = await deps.blobs.getJsonIfExists<BulkPlan>(existing);
-      if (stored) return stored; // a retry after the plan was written
+      const { request_hash } = commandMarkOf(input, command);
+      if (stored) {
+        // A retry after the plan was written, or a later run of the same command id (Temporal's retention).
+        if (stored.request_hash !== undefined && stored.request_hash !== request_hash) throw keyReused(input.command_id);
+        return stored;
+      }
 
       const decision = decide(command, state, await loadContext(command, database), { batchSize: deps.bulkBatchSize });
       if (!decision.ok) throw refusal(decision.error);
@@ -237,6 +264,7 @@ export function createActivities(deps: ActivityDeps) {
         batches_total: batches.length,
         instances_total: batches.reduce((n, b) => n + ((b.payload as { instances?: unknown[] }).instances?.length ?? 0), 0),
         plan_ref: existing,
+        request_hash,
       };
       await deps.blobs.putJson(existing, plan);
       return plan;
@@ -324,6 +352,19 @@ function refOf(e: EventEnvelope, s3?: S3Reference): AppendedEventRef {
 
 function refusal(error: DomainErrorData): ApplicationFailure {
   return ApplicationFailure.create({ type: error.code, message: error.message, details: [error], nonRetryable: true });
+}
+
+/** The command id's first request stored something else (an Idempotency-Key reused with another body). */
+function keyReused(commandId: string): ApplicationFailure {
+  const data: FailureData = { code: 'IDEMPOTENCY_KEY_REUSED', message: `command ${commandId} was already run with a different request`, details: [] };
+  return ApplicationFailure.create({ type: data.code, message: data.message, details: [data], nonRetryable: true });
+}
+
+/** What the store records with the command's events; the API's request hash when it sent one. */
+function commandMarkOf(input: ProcessCommandInput, command: Command): CommandMark {
+  const request_hash =
+    input.request_hash ?? createHash('sha256').update(JSON.stringify(command)).update(`|${input.expected_version ?? ''}`).digest('hex');
+  return { command_id: input.command_id, request_hash };
 }
 
 function versionConflict(expected: number, actual: number): ApplicationFailure {

@@ -6,13 +6,7 @@
  */
 import type { AggregateState } from '../domain';
 
-export interface CachedStream {
-  state: AggregateState;
-  /** Command ids of the stream's recent events: a retried command finds its own events here. */
-  commandIds: Map<string, number>;
-}
-
-const MAX_COMMAND_IDS = 200;
+export type CachedStream = AggregateState;
 
 export class StreamStateCache {
   private readonly map = new Map<string, CachedStream>();
@@ -29,7 +23,6 @@ export class StreamStateCache {
   }
 
   set(key: string, value: CachedStream): void {
-    while (value.commandIds.size > MAX_COMMAND_IDS) value.commandIds.delete(value.commandIds.keys().next().value as string);
     this.map.delete(key);
     this.map.set(key, value);
     while (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value as string);

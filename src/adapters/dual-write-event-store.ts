@@ -4,7 +4,7 @@
  * version, so a rollback to the legacy mode finds a complete history. Reads come from S3.
  */
 import type { EventEnvelope } from './event-envelope';
-import type { AppendResult, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StreamId } from './event-store';
+import { CommandAppendedError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from './event-store';
 
 export class DualWriteEventStore implements EventStore {
   constructor(
@@ -12,14 +12,32 @@ export class DualWriteEventStore implements EventStore {
     private readonly legacy: EventStore,
   ) {}
 
-  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[]): Promise<AppendResult> {
-    const result = await this.primary.append(stream, expectedVersion, events);
+  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], options: AppendOptions = {}): Promise<AppendResult> {
+    let result: AppendResult;
+    try {
+      result = await this.primary.append(stream, expectedVersion, events, options);
+    } catch (err) {
+      // An earlier attempt stored the command in S3 and may have died before its copy.
+      if (err instanceof CommandAppendedError) await this.copy(err.record.stream, err.record.events.map((e) => e.envelope), options);
+      throw err;
+    }
     if (result.events.length === 0) return result;
-    // The copy carries the versions S3 assigned; a retry of the copy is a no-op in the legacy store.
-    const first = result.events[0].version;
-    const copies = events.map((e, i) => ({ ...e, aggregate_version: result.events[i].version }));
-    await this.legacy.append(stream, first - 1, copies);
+    await this.copy(stream, events.map((e, i) => ({ ...e, aggregate_version: result.events[i].version })), options);
     return result;
+  }
+
+  /** The copy carries the versions S3 assigned; a retry of the copy is a no-op in the legacy store. */
+  private async copy(stream: StreamId, copies: EventEnvelope[], options: AppendOptions): Promise<void> {
+    if (copies.length === 0) return;
+    try {
+      await this.legacy.append(stream, copies[0].aggregate_version - 1, copies, options);
+    } catch (err) {
+      if (!(err instanceof CommandAppendedError)) throw err;
+    }
+  }
+
+  findCommand(commandId: string) {
+    return this.primary.findCommand(commandId);
   }
 
   readStream(stream: StreamId, options?: ReadStreamOptions) {

@@ -62,8 +62,34 @@ export interface ReadAllResult {
   hasMore: boolean;
 }
 
+/** The command an append carries out: its events are stored at most once per command id. */
+export interface CommandMark {
+  command_id: string;
+  /** Hash of the command as requested: the same id with another hash is refused. */
+  request_hash: string;
+}
+
+export interface AppendOptions {
+  command?: CommandMark;
+}
+
+/** Where a command's events were stored: what a retry of the command answers with. */
+export interface CommandRecord {
+  command_id: string;
+  request_hash: string;
+  stream: StreamId;
+  events: StoredEvent[];
+}
+
 export interface EventStore {
-  append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[]): Promise<AppendResult>;
+  /**
+   * With options.command, the store records the command id with the append, and an append of a
+   * command whose events are already stored (at any version) throws CommandAppendedError with
+   * them instead of storing them again; another request hash under that id throws CommandReusedError.
+   */
+  append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], options?: AppendOptions): Promise<AppendResult>;
+  /** The stored events of a command appended with options.command, or undefined when none are stored. */
+  findCommand(commandId: string): Promise<CommandRecord | undefined>;
   readStream(stream: StreamId, options?: ReadStreamOptions): Promise<StoredEvent[]>;
   currentVersion(stream: StreamId): Promise<number>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
@@ -76,7 +102,9 @@ export type EventStoreErrorCode =
   | 'EVENT_ID_REUSED'
   | 'INVALID_EVENT'
   | 'EVENT_NOT_FOUND'
-  | 'STORE_CORRUPTED';
+  | 'STORE_CORRUPTED'
+  | 'COMMAND_APPENDED'
+  | 'IDEMPOTENCY_KEY_REUSED';
 
 export class EventStoreError extends Error {
   constructor(
@@ -117,6 +145,20 @@ export class EventIdReusedError extends EventStoreError {
 export class InvalidEventError extends EventStoreError {
   constructor(message: string) {
     super('INVALID_EVENT', message);
+  }
+}
+
+/** The command's events are stored already (by an earlier attempt): here they are, nothing was written. */
+export class CommandAppendedError extends EventStoreError {
+  constructor(readonly record: CommandRecord) {
+    super('COMMAND_APPENDED', `command ${record.command_id} is already stored at ${describe(record.stream)} v${record.events[0]?.envelope.aggregate_version}`);
+  }
+}
+
+/** The command id was recorded for another request (an Idempotency-Key reused with another body). */
+export class CommandReusedError extends EventStoreError {
+  constructor(readonly commandId: string) {
+    super('IDEMPOTENCY_KEY_REUSED', `command ${commandId} was already recorded for a different request`);
   }
 }
 

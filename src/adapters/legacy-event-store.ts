@@ -7,7 +7,12 @@ import type { Pool } from 'pg';
 import type { EventEnvelope, StoredEvent } from './event-envelope';
 import {
   AppendedEvent,
+  AppendOptions,
   AppendResult,
+  CommandAppendedError,
+  CommandMark,
+  CommandRecord,
+  CommandReusedError,
   EventIdReusedError,
   EventStore,
   ExpectedVersion,
@@ -69,18 +74,22 @@ function decodeCheckpoint(s: string | undefined): GlobalCursor {
 
 export class LegacyPgEventStore implements EventStore {
   private readonly table: string;
+  private readonly commands: string;
 
   constructor(private readonly pool: Pool, schema: string = DEFAULT_SCHEMA) {
     this.table = `${quoteIdent(schema)}.legacy_events`;
+    this.commands = `${quoteIdent(schema)}.legacy_commands`;
   }
 
   /**
    * Appends events at the versions following the stream's end, which must match expectedVersion.
    * The version check and the insert are one statement: two writers at the same version both pass
    * the check and the unique constraint lets exactly one in. Appending events already stored with
-   * the same content (a retried activity) returns their stored versions without writing.
+   * the same content (a retried activity) returns their stored versions without writing. The
+   * command marker (options.command) is inserted by the same statement, so it exists exactly when
+   * the command's events do.
    */
-  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], db: Queryable = this.pool): Promise<AppendResult<LegacyAppendedEvent>> {
+  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], options: AppendOptions = {}, db: Queryable = this.pool): Promise<AppendResult<LegacyAppendedEvent>> {
     validate(stream, expectedVersion, events);
     if (events.length === 0) {
       const current = await this.currentVersion(stream, db);
@@ -88,8 +97,12 @@ export class LegacyPgEventStore implements EventStore {
       return { events: [], nextExpectedVersion: current };
     }
     for (let attempt = 1; ; attempt++) {
-      const inserted = await this.tryInsert(stream, expectedVersion, events, db);
+      const inserted = await this.tryInsert(stream, expectedVersion, events, options.command, db);
       if (inserted) return inserted;
+      if (options.command) {
+        const record = await this.findCommand(options.command.command_id, db);
+        if (record) throw record.request_hash === options.command.request_hash ? new CommandAppendedError(record) : new CommandReusedError(record.command_id);
+      }
       const retried = await this.alreadyStored(stream, events, db);
       if (retried) return retried;
       const current = await this.currentVersion(stream, db);
@@ -105,6 +118,15 @@ export class LegacyPgEventStore implements EventStore {
       [stream.aggregate_type, stream.aggregate_id, options.fromVersion ?? 1, options.toVersion ?? null],
     );
     return rows.map((r) => ({ envelope: toEnvelope(r) }));
+  }
+
+  async findCommand(commandId: string, db: Queryable = this.pool): Promise<CommandRecord | undefined> {
+    const { rows } = await db.query(`SELECT * FROM ${this.commands} WHERE command_id = $1`, [commandId]);
+    const m = rows[0];
+    if (!m) return undefined;
+    const stream = { aggregate_type: m.aggregate_type, aggregate_id: m.aggregate_id };
+    const events = await this.readStream(stream, { fromVersion: m.first_version, toVersion: m.first_version + m.event_ids.length - 1 }, db);
+    return { command_id: m.command_id, request_hash: m.request_hash, stream, events };
   }
 
   async aggregateAt(stream: StreamId, version: number): Promise<StoredEvent[]> {
@@ -142,20 +164,26 @@ export class LegacyPgEventStore implements EventStore {
     };
   }
 
-  private async tryInsert(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], db: Queryable): Promise<AppendResult<LegacyAppendedEvent> | null> {
+  private async tryInsert(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], command: CommandMark | undefined, db: Queryable): Promise<AppendResult<LegacyAppendedEvent> | null> {
     const exact = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected : null;
     try {
       const { rows } = await db.query(
         `WITH cur AS (
-           SELECT coalesce(max(aggregate_version), 0) AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2)
-         INSERT INTO ${this.table} (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
-         SELECT u.event_id, $1, $2, cur.v + u.n, u.event_type, u.payload, u.metadata, u.occurred_at
-         FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
-           WITH ORDINALITY AS u(event_id, event_type, payload, metadata, occurred_at, n)
-         CROSS JOIN cur
-         WHERE ($8::int IS NULL OR cur.v = $8::int) AND (NOT $9::boolean OR cur.v >= 1)
-         ORDER BY u.n
-         RETURNING event_id, aggregate_version, position`,
+           SELECT coalesce(max(aggregate_version), 0) AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2),
+         ins AS (
+           INSERT INTO ${this.table} (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
+           SELECT u.event_id, $1, $2, cur.v + u.n, u.event_type, u.payload, u.metadata, u.occurred_at
+           FROM unnest($3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])
+             WITH ORDINALITY AS u(event_id, event_type, payload, metadata, occurred_at, n)
+           CROSS JOIN cur
+           WHERE ($8::int IS NULL OR cur.v = $8::int) AND (NOT $9::boolean OR cur.v >= 1)
+           ORDER BY u.n
+           RETURNING event_id, aggregate_version, position),
+         mark AS (
+           INSERT INTO ${this.commands} (command_id, request_hash, aggregate_type, aggregate_id, first_version, event_ids)
+           SELECT $10::text, $11::text, $1, $2, min(aggregate_version), $3::text[] FROM ins
+           WHERE $10::text IS NOT NULL HAVING count(*) > 0)
+         SELECT * FROM ins ORDER BY aggregate_version`,
         [
           stream.aggregate_type,
           stream.aggregate_id,
@@ -166,6 +194,8 @@ export class LegacyPgEventStore implements EventStore {
           events.map((e) => e.occurred_at),
           exact,
           expected === 'stream_exists',
+          command?.command_id ?? null,
+          command?.request_hash ?? null,
         ],
       );
       if (rows.length === 0) return null;

@@ -82,6 +82,21 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'legacy_commands',
+    // Written in the statement that inserts the command's events: the legacy store's command marker.
+    sql: (s) => `
+      CREATE TABLE ${s}.legacy_commands (
+        command_id     text PRIMARY KEY,
+        request_hash   text NOT NULL,
+        aggregate_type text NOT NULL,
+        aggregate_id   text NOT NULL,
+        first_version  integer NOT NULL CHECK (first_version >= 1),
+        event_ids      text[] NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface MigrateResult {

@@ -157,6 +157,17 @@ export async function getText(client: S3Client, bucket: string, key: string): Pr
 }
 
 /** Lists keys under a prefix in key order, starting after startAfter, until `max` keys or the end. */
+/** The object's text and ETag (for a later putIfMatch), or undefined when it does not exist. */
+export async function getWithEtag(client: S3Client, bucket: string, key: string): Promise<{ text: string; etag: string } | undefined> {
+  try {
+    const r = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return { text: r.Body ? await r.Body.transformToString('utf8') : '', etag: r.ETag ?? '' };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
 export async function listKeys(
   client: S3Client,
   bucket: string,

@@ -47,14 +47,19 @@
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { EventEnvelope, S3Reference, StoredEvent } from './event-envelope';
 import {
+  CommandAppendedError,
+  CommandReusedError,
   EventIdReusedError,
   EventNotFoundError,
   EventStoreError,
   InvalidEventError,
   StoreCorruptedError,
   VersionConflictError,
+  type AppendOptions,
   type AppendResult,
   type AppendedEvent,
+  type CommandMark,
+  type CommandRecord,
   type EventStore,
   type ExpectedVersion,
   type ReadAllOptions,
@@ -62,7 +67,7 @@ import {
   type ReadStreamOptions,
   type StreamId,
 } from './event-store';
-import { ensureBucket, getText, isNotFound, listKeys, mapLimit, putIfAbsent, putIfMatch, putObject } from './s3-client';
+import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, mapLimit, putIfAbsent, putIfMatch, putObject } from './s3-client';
 import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
 
 export { createS3Client, ensureBucket } from './s3-client';
@@ -112,6 +117,20 @@ export interface DateIndexEntry {
   aggregate_version: number;
   occurred_at: string;
   event_key: string;
+}
+
+/**
+ * The command marker: the one place where a command's events may be committed. Written with
+ * If-None-Match before the commit; replaced (If-Match) only once the version it names is held by
+ * another event for good, so no two attempts of one command can ever commit at two versions.
+ */
+interface CommandMarker {
+  command_id: string;
+  request_hash: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  first_version: number;
+  event_ids: string[];
 }
 
 /** Outcome of writing one event's pre-commit objects. */
@@ -169,6 +188,9 @@ function parseJson<T>(text: string | undefined): T | undefined {
     return undefined;
   }
 }
+
+const sameTarget = (a: CommandMarker, b: CommandMarker) =>
+  a.aggregate_type === b.aggregate_type && a.aggregate_id === b.aggregate_id && a.first_version === b.first_version && a.event_ids.join('\u0000') === b.event_ids.join('\u0000');
 
 const streamKeyOf = (s: StreamId) => `${s.aggregate_type}\u0000${s.aggregate_id}`;
 
@@ -366,7 +388,19 @@ export class S3EventStore implements EventStore {
    * here (the input is not mutated). Retrying an append whose write already happened returns the
    * stored positions.
    */
-  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[]): Promise<AppendResult<S3AppendedEvent>> {
+  async append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], options: AppendOptions = {}): Promise<AppendResult<S3AppendedEvent>> {
+    const command = options.command;
+    try {
+      return await this.appendEvents(stream, expectedVersion, events, command);
+    } catch (e) {
+      // Two attempts of one command at the marked version (their occurred_at differ): the other one's events are stored.
+      const record = command && e instanceof EventIdReusedError ? await this.findCommand(command.command_id) : undefined;
+      if (record) throw record.request_hash === command!.request_hash ? new CommandAppendedError(record) : new CommandReusedError(record.command_id);
+      throw e;
+    }
+  }
+
+  private async appendEvents(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], command: CommandMark | undefined): Promise<AppendResult<S3AppendedEvent>> {
     this.validate(stream, events);
     if (typeof expectedVersion === 'number' && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
       throw new InvalidEventError(`expected version must be an integer >= 0, got ${expectedVersion}`);
@@ -381,7 +415,7 @@ export class S3EventStore implements EventStore {
     let pending = events;
     for (let attempt = 0; ; attempt++) {
       try {
-        const placed = await this.appendOnce(stream, expectedVersion, pending, attempt > 0);
+        const placed = await this.appendOnce(stream, expectedVersion, pending, attempt > 0, command);
         for (const p of placed) done.set(p.event_id, p);
         const out = events.map((e) => done.get(e.event_id)!);
         const next = Math.max(...out.map((o) => o.version));
@@ -446,29 +480,41 @@ export class S3EventStore implements EventStore {
   }
 
   /** One attempt, serialised per stream in this process; fails fast (no writes) on a stale base. */
-  private async appendOnce(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], refresh: boolean): Promise<S3AppendedEvent[]> {
+  private async appendOnce(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], refresh: boolean, command?: CommandMark): Promise<S3AppendedEvent[]> {
     const r = await this.exclusive(stream, async () => {
       const base = await this.baseFor(stream, expected, refresh);
       const hint = this.versionHint(stream);
       // The hint is never above the real version: a stream known to be past `base` conflicts,
       // unless this is a retry of events stored there (checked below, outside the queue).
       if (hint !== undefined && hint > base) return { stale: base, placed: undefined };
-      return { stale: base, placed: await this.appendAt(stream, base, events, expected) };
+      return { stale: base, placed: await this.appendAt(stream, base, events, expected, command) };
     });
     if (r.placed) return r.placed;
     const envs = events.map((e, i) => ({ ...e, aggregate_version: r.stale + 1 + i }));
-    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected);
+    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected, command);
+    if (command) {
+      // A retry of a command stored at a later version than this attempt's stale base.
+      const record = await this.findCommand(command.command_id);
+      if (record) throw record.request_hash === command.request_hash ? new CommandAppendedError(record) : new CommandReusedError(command.command_id);
+    }
     throw new RaceLost(0, [], this.versionHint(stream));
   }
 
-  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion): Promise<S3AppendedEvent[]> {
+  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion, command?: CommandMark): Promise<S3AppendedEvent[]> {
     const reads = new IndexReads((v) => this.readIndex(stream, v));
     const envs = events.map((e, i) => ({ ...e, aggregate_version: base + 1 + i }));
     const hint = this.versionHint(stream);
-    const [prepared, baseExists] = await Promise.all([
+    const [preparedR, baseExistsR, markedR] = await Promise.allSettled([
       Promise.all(envs.map((env) => this.prepareEvent(env, reads))),
       base === 0 || (hint !== undefined && hint >= base) ? Promise.resolve(true) : this.versionExists(stream, base),
+      command ? this.markCommand(envs, command) : Promise.resolve(),
     ]);
+    // The marker speaks first: an earlier attempt's stored events explain any "already stored" below.
+    if (markedR.status === 'rejected') throw markedR.reason;
+    if (preparedR.status === 'rejected') throw preparedR.reason;
+    if (baseExistsR.status === 'rejected') throw baseExistsR.reason;
+    const prepared = preparedR.value;
+    const baseExists = baseExistsR.value;
     const stored: S3AppendedEvent[] = [];
     prepared.forEach((p, i) => {
       if (p.kind === 'stored') stored.push({ event_id: envs[i].event_id, version: p.version, s3: this.refOf({ ...envs[i], aggregate_version: p.version }) });
@@ -508,6 +554,57 @@ export class S3EventStore implements EventStore {
       if (isNotFound(e)) return false;
       throw e;
     }
+  }
+
+  // ---------------------------------------------------------------- command markers
+
+  /**
+   * Makes the marker of `command` name these versions (see CommandMarker). Throws
+   * CommandAppendedError when the command's events are committed elsewhere, CommandReusedError for
+   * another request under the same id, and RaceLost while the marked version is still free (this
+   * attempt's base is stale, or another attempt of the command is about to commit there).
+   */
+  private async markCommand(envs: EventEnvelope[], command: CommandMark): Promise<void> {
+    const key = this.guard(() => this.keys.commandKey(command.command_id));
+    const mark: CommandMarker = {
+      command_id: command.command_id,
+      request_hash: command.request_hash,
+      aggregate_type: envs[0].aggregate_type,
+      aggregate_id: envs[0].aggregate_id,
+      first_version: envs[0].aggregate_version,
+      event_ids: envs.map((e) => e.event_id),
+    };
+    const body = JSON.stringify(mark);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      if ((await putIfAbsent(this.client, this.bucket, key, body)).created) return;
+      const found = await getWithEtag(this.client, this.bucket, key);
+      if (found === undefined) continue;
+      const marked = parseJson<CommandMarker>(found.text);
+      if (!marked || typeof marked.first_version !== 'number' || !Array.isArray(marked.event_ids)) throw new StoreCorruptedError(`unreadable command marker ${key}`);
+      if (marked.request_hash !== command.request_hash) throw new CommandReusedError(command.command_id);
+      if (sameTarget(marked, mark)) return;
+      const record = await this.recordOf(marked);
+      if (record) throw new CommandAppendedError(record);
+      const holder = await this.readIndex({ aggregate_type: marked.aggregate_type, aggregate_id: marked.aggregate_id }, marked.first_version);
+      if (holder === undefined) throw new RaceLost(0);
+      // The marked version went to another event for good: this attempt's versions take its place.
+      if ((await putIfMatch(this.client, this.bucket, key, body, found.etag)) !== undefined) return;
+    }
+    throw new RaceLost(0);
+  }
+
+  /** The marker's events when they are committed at the versions it names. */
+  private async recordOf(m: CommandMarker): Promise<CommandRecord | undefined> {
+    const stream = { aggregate_type: m.aggregate_type, aggregate_id: m.aggregate_id };
+    const events = await this.readStream(stream, { fromVersion: m.first_version, toVersion: m.first_version + m.event_ids.length - 1 });
+    if (events.length !== m.event_ids.length || events.some((e, i) => e.envelope.event_id !== m.event_ids[i])) return undefined;
+    return { command_id: m.command_id, request_hash: m.request_hash, stream, events };
+  }
+
+  async findCommand(commandId: string): Promise<CommandRecord | undefined> {
+    const text = await getText(this.client, this.bucket, this.guard(() => this.keys.commandKey(commandId)));
+    const marked = parseJson<CommandMarker>(text);
+    return marked ? this.recordOf(marked) : undefined;
   }
 
   // ---------------------------------------------------------------- reads

@@ -4,6 +4,7 @@
  *   events/{YYYY}/{MM}/{DD}/{type}/{id}/{event_id}.json               event body
  *   indexes/by-aggregate/{type}/{id}/{version:020d}.json              stream index (commit point)
  *   indexes/by-date/{YYYY}/{MM}/{DD}/{epoch_ms:013d}_{event_id}.json  date index (replay order)
+ *   indexes/by-command/{command_id}.json                              command marker (exact retries)
  *
  * Every caller-supplied string (aggregate type, aggregate id, event id) is one key *segment*,
  * encoded so that it can never contain '/', '.', '%', control characters or non-ASCII:
@@ -136,6 +137,11 @@ export class S3KeyLayout {
   eventKey(s: StreamRef, eventId: string, occurredAt: string): string {
     const d = datePartOf(occurredAt);
     return `${this.prefix}events/${d.yyyy}/${d.mm}/${d.dd}/${encodeSegment(s.aggregate_type)}/${encodeSegment(s.aggregate_id)}/${encodeSegment(eventId)}.json`;
+  }
+
+  /** `{prefix}indexes/by-command/{command id}.json`: where a command's events were stored. */
+  commandKey(commandId: string): string {
+    return `${this.prefix}indexes/by-command/${encodeSegment(commandId)}.json`;
   }
 
   dateIndexRoot(): string {

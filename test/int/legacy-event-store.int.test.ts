@@ -118,7 +118,7 @@ test('readAll pages in global order and does not skip an event of a transaction 
   try {
     await slow.query('BEGIN');
     const early = event('inflight-1', 'if1');
-    await store.append(stream('inflight-1'), 0, [early], slow);
+    await store.append(stream('inflight-1'), 0, [early], {}, slow);
     const late = event('inflight-2', 'if2');
     await store.append(stream('inflight-2'), 0, [late]);
     const during = await store.readAll({ from });

@@ -11,6 +11,7 @@ import { listKeys } from '../../src/adapters/s3-client';
 import { createCommandWorker, WORKFLOWS_PATH } from '../../src/command-worker';
 import { startApi, RunningApi } from '../../src/api/server';
 import type { Config } from '../../src/config';
+import type { ActivityDeps } from '../../src/activities';
 import { testConfig, uniqueName, eventually } from './env';
 
 export interface ConsumedMessage {
@@ -47,6 +48,8 @@ export function workflowBundle() {
 export interface PipelineOptions {
   /** The API's logger, e.g. to read what it logged under a request id. */
   apiLogger?: Logger;
+  /** Wraps the worker's adapters, e.g. to make one of them fail for a while. */
+  wrapDeps?: (deps: ActivityDeps) => ActivityDeps;
 }
 
 export async function startPipeline(name: string, config: Config = testConfig, options: PipelineOptions = {}): Promise<Pipeline> {
@@ -70,7 +73,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
     connection: nativeConnection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue,
-    deps: infra.activityDeps(),
+    deps: options.wrapDeps ? options.wrapDeps(infra.activityDeps()) : infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     workflowBundle: await workflowBundle(),
