@@ -10,6 +10,8 @@ import {
   Command,
   DecideContext,
   DomainErrorData,
+  DomainEventOf,
+  domainError,
   aggregateStateFrom,
   contextNeeds,
   databaseAggregateId,
@@ -22,8 +24,12 @@ import {
   streamOf,
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
-import { EventEnvelope, S3Reference, StoredEvent, envelopeOf } from '../adapters/event-envelope';
+import { EventEnvelope, S3Reference, StoredEvent, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../adapters/event-envelope';
+import { mapLimit } from '../adapters/s3-client';
 import {
+  CLAIM_PENDING,
+  CLAIM_VOIDED,
+  claimedBy,
   CommandAppendedError,
   CommandMark,
   CommandRecord,
@@ -35,6 +41,7 @@ import {
 } from '../adapters/event-store';
 import { ReadModelError } from '../adapters/read-model-errors';
 import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
+import type { LedgerInput } from '../adapters/ledger';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';
@@ -61,6 +68,28 @@ export interface BulkPlan {
   request_hash?: string;
 }
 
+/** The aggregate's state as decide() needs it; see loadStream. */
+interface LoadedStream {
+  state: AggregateState;
+  pendingClaim?: string;
+  /** The stream's last entry when it is a claim: the next event's predecessor. */
+  claimBefore?: EventEnvelope;
+}
+
+type BulkBatchDraft = DomainEventOf<'INSTANCES_BULK_CREATED'>;
+
+/** Parallel claim writes of one bulk command. */
+const CLAIM_CONCURRENCY = 32;
+/** The decision record of a command voided by another one: no request of its own to name. */
+const VOIDED_BY_ANOTHER = { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } };
+/** How long a command waits for an older command's undecided claim before voiding it. */
+const CLAIM_PATIENCE_MS = 30_000;
+
+/** An instance created by a batch lives in the batch stream's database (and its life): same scope before the ':'. */
+function instanceStreamOf(batchStream: StreamId, instanceId: string): string {
+  return `${batchStream.aggregate_id.slice(0, batchStream.aggregate_id.indexOf(':'))}:${instanceId}`;
+}
+
 /** Without an expected version from the client, a lost race is re-read and re-decided this often. */
 const MAX_CONFLICT_RETRIES = 100;
 
@@ -77,21 +106,33 @@ export function createActivities(deps: ActivityDeps) {
     return raw as Command;
   }
 
-  /** The aggregate's state: its own stream, seeded from its bulk batch when an instance was created in bulk. */
-  async function loadStream(mode: StorageMode, stream: StreamId): Promise<AggregateState> {
+  /**
+   * The aggregate's state: its own stream, seeded from its bulk batch when an instance was created
+   * in bulk before claims existed. `pendingClaim`: the command whose undecided claim is the
+   * stream's last entry (the state is not known until that command decides).
+   */
+  async function loadStream(mode: StorageMode, stream: StreamId): Promise<LoadedStream> {
     const store = storeFor(mode);
     const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
     const cached = states.get(key);
     let state: AggregateState;
+    let last: EventEnvelope | undefined;
     if (cached) {
-      const tail = await store.readStream(stream, { fromVersion: cached.version + 1 });
-      state = tail.reduce((st, e) => evolve(st, e.envelope), cached);
+      const tail = (await store.readStream(stream, { fromVersion: cached.version + 1 })).map((e) => e.envelope);
+      state = tail.reduce((st, e) => evolve(st, e), cached);
+      last = tail[tail.length - 1];
     } else {
       const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
       state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', (await bulkSeed(store, stream, envelopes)) as never);
+      last = envelopes[envelopes.length - 1];
     }
-    states.set(key, state);
-    return state;
+    const claim = last !== undefined && claimedBy(last) !== undefined ? last : undefined;
+    const pendingClaim = claim?.event_type === CLAIM_PENDING ? claimedBy(claim) : undefined;
+    // A pending claim changes meaning when its command decides, and the next event after a claim
+    // records the claim's ledger row (see recordAndRemember): such states are never cached.
+    if (claim) states.delete(key);
+    else states.set(key, state);
+    return { state, pendingClaim, claimBefore: claim };
   }
 
   function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
@@ -129,7 +170,7 @@ export function createActivities(deps: ActivityDeps) {
   async function locate(mode: StorageMode, command: Command): Promise<{ stream: StreamId; database?: DatabaseState }> {
     const db = databaseOf(command);
     if (db === undefined) return { stream: streamOf(command, incarnationFor(undefined)) as StreamId };
-    const database = (await loadStream(mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(db) })) as DatabaseState;
+    const database = (await loadStream(mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(db) })).state as DatabaseState;
     return { stream: streamOf(command, incarnationFor(database)) as StreamId, database };
   }
 
@@ -142,6 +183,90 @@ export function createActivities(deps: ActivityDeps) {
     if (!origin || splitAggregateId(origin.aggregate_id).incarnation !== incarnation) return undefined;
     const [batch] = await store.readStream({ aggregate_type: 'instance_batch', aggregate_id: origin.aggregate_id }, { fromVersion: origin.version, toVersion: origin.version });
     return batch ? instanceStateFromBatch(batch.envelope, id) : undefined;
+  }
+
+  /**
+   * Claims every instance of the bulk on its own stream; returns the batches with their claims.
+   * Refuses with INSTANCE_EXISTS (after voiding its own claims) when any instance is live.
+   */
+  async function claimInstances(store: EventStore, input: ProcessCommandInput, request_hash: string, batchStream: StreamId, startVersion: number, batches: BulkBatchDraft[], decidedAt: string): Promise<BulkBatchDraft[]> {
+    const items = batches.flatMap((b, batch) => b.payload.instances.map((instance) => ({ batch, instance })));
+    const claimWait = { since: Date.now() };
+    const claimed: LedgerInput[] = [];
+    const versions = await mapLimit(items, CLAIM_CONCURRENCY, async ({ batch, instance }) => {
+      const entry: EventEnvelope = {
+        event_id: claimIdFor(input.command_id, instanceStreamOf(batchStream, instance.id)),
+        event_type: 'INSTANCE_CREATED',
+        aggregate_type: 'instance',
+        aggregate_id: instanceStreamOf(batchStream, instance.id),
+        aggregate_version: 0,
+        occurred_at: decidedAt,
+        actor: input.actor,
+        command_id: input.command_id,
+        schema_version: SCHEMA_VERSION,
+        payload: { db_name: batches[batch].payload.db_name, instance },
+        metadata: {
+          storage_mode: input.storage_mode,
+          claimed_by: input.command_id,
+          created_in: { ...batchStream, version: startVersion + batch + 1, event_id: eventIdFor(input.command_id, batch) },
+        },
+      };
+      const version = await claimOne(store, entry, claimWait);
+      if (version !== undefined) claimed.push({ envelope: { ...entry, aggregate_version: version }, s3: null, claim: true });
+      return version;
+    });
+    // Every claim won gets its ledger row now, whatever the decision: a voided claim still holds a version.
+    await deps.ledger.record(claimed);
+    const lost = items.flatMap((it, i) => (versions[i] === undefined ? [{ path: `instances[${i}].id`, message: `instance '${it.instance.id}' already exists` }] : []));
+    if (lost.length > 0) {
+      await store.decideClaims(input.command_id, 'void', { request_hash, stream: batchStream });
+      throw refusal(domainError('INSTANCE_EXISTS', `${lost.length} instance id(s) already exist`, lost));
+    }
+    let next = 0;
+    return batches.map((b) => ({
+      ...b,
+      payload: { ...b.payload, claims: b.payload.instances.map((instance) => ({ aggregate_id: instanceStreamOf(batchStream, instance.id), version: versions[next++] as number })) },
+    }));
+  }
+
+  /**
+   * Takes the next version of the entry's stream for the claim; undefined when the instance is
+   * live. Finds its own claim of an earlier attempt; waits for an undecided claim of another command
+   * (or voids it, see awaitClaimDecision).
+   */
+  async function claimOne(store: EventStore, entry: EventEnvelope, claimWait: { since: number }): Promise<number | undefined> {
+    const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
+    const me = entry.command_id;
+    for (let version = 1; ; ) {
+      if ((await store.claim({ ...entry, aggregate_version: version })) === 'claimed') return version;
+      const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
+      const mine = envelopes.find((e) => claimedBy(e) === me);
+      // Voided: another command voided this one's claims (see awaitClaimDecision), it has lost.
+      if (mine) return mine.event_type === CLAIM_VOIDED ? undefined : mine.aggregate_version;
+      const last = envelopes[envelopes.length - 1];
+      if (last?.event_type === CLAIM_PENDING) {
+        await awaitClaimDecision(store, claimedBy(last)!, me, claimWait);
+        continue;
+      }
+      const state = aggregateStateFrom(envelopes, 'instance', (await bulkSeed(store, stream, envelopes)) as never);
+      if (state.status === 'active') return undefined;
+      version = state.version + 1;
+    }
+  }
+
+  /**
+   * Another command's undecided claim stands in the way. Wound-wait, so two bulks that share ids
+   * can never wait for each other: the older command id voids the younger one's claims, the younger
+   * waits for the older (and voids it too after CLAIM_PATIENCE_MS, in case its run died).
+   */
+  async function awaitClaimDecision(store: EventStore, holder: string, me: string, claimWait: { since: number }): Promise<void> {
+    if (holder < me && Date.now() - claimWait.since < CLAIM_PATIENCE_MS) {
+      const ctx = Context.current();
+      if (!ctx.info.isLocal) ctx.heartbeat({ waiting_for: holder });
+      await sleep(20 + Math.random() * 80);
+      return;
+    }
+    await store.decideClaims(holder, 'void', VOIDED_BY_ANOTHER);
   }
 
   async function loadContext(command: Command, database: DatabaseState | undefined): Promise<DecideContext> {
@@ -188,9 +313,15 @@ export function createActivities(deps: ActivityDeps) {
     );
   }
 
-  async function recordAndRemember(stored: EventEnvelope[], refs: { event_id: string; version: number; s3?: S3Reference }[]): Promise<AppendedEventRef[]> {
+  /**
+   * Records the events in the ledger. `claimBefore`: the claim the first event follows, recorded
+   * too (a no-op when its bulk command recorded it), so the relay finds the predecessor even when
+   * that bulk never got to it.
+   */
+  async function recordAndRemember(stored: EventEnvelope[], refs: { event_id: string; version: number; s3?: S3Reference }[], claimBefore?: EventEnvelope): Promise<AppendedEventRef[]> {
     const withRefs = stored.map((e, i) => ({ envelope: { ...e, aggregate_version: refs[i].version }, s3: refs[i].s3 }));
-    await deps.ledger.record(withRefs.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null })));
+    const claimRow: LedgerInput[] = claimBefore && claimBefore.aggregate_version === withRefs[0]?.envelope.aggregate_version - 1 ? [{ envelope: claimBefore, s3: null, claim: true }] : [];
+    await deps.ledger.record([...claimRow, ...withRefs.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null }))]);
     for (const e of withRefs) cache.put(e.envelope);
     return withRefs.map((e) => refOf(e.envelope, e.s3));
   }
@@ -206,9 +337,14 @@ export function createActivities(deps: ActivityDeps) {
       const store = storeFor(input.storage_mode);
       const { stream, database } = await locate(input.storage_mode, command);
       const mark = commandMarkOf(input, command);
+      const claimWait = { since: Date.now() };
       return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
         for (let attempt = 0; ; attempt++) {
-          const state = await loadStream(input.storage_mode, stream);
+          const { state, pendingClaim, claimBefore } = await loadStream(input.storage_mode, stream);
+          if (pendingClaim) {
+            await awaitClaimDecision(store, pendingClaim, input.command_id, claimWait);
+            continue;
+          }
           const refuse = (failure: ApplicationFailure) => refusedUnlessStored(store, mark, failure);
           if (input.expected_version !== undefined && input.expected_version !== state.version) {
             return refuse(versionConflict(input.expected_version, state.version));
@@ -221,7 +357,7 @@ export function createActivities(deps: ActivityDeps) {
           try {
             const appended = await store.append(stream, expected, drafts, { command: mark });
             remember(input.storage_mode, stream, state, drafts);
-            const refs = await recordAndRemember(drafts, appended.events);
+            const refs = await recordAndRemember(drafts, appended.events, claimBefore);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
           } catch (err) {
             if (err instanceof CommandAppendedError) return outcomeOf(err.record);
@@ -237,11 +373,15 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
-    /** Validates a bulk command as a whole and stores its batches in S3, ready to be appended one by one. */
+    /**
+     * Validates a bulk command as a whole, claims every instance's next version on the instance's
+     * own stream (the event store decides who creates an id), and stores the batches in S3, ready
+     * to be appended one by one. All or nothing: one claim lost voids the others.
+     */
     async prepareBulk(input: ProcessCommandInput): Promise<BulkPlan> {
       const command = await loadCommand(input);
       const { stream, database } = await locate(input.storage_mode, command);
-      const state = await loadStream(input.storage_mode, stream);
+      const store = storeFor(input.storage_mode);
       const existing = deps.blobs.planOf(input.command_id);
       const stored = await deps.blobs.getJsonIfExists<BulkPlan>(existing);
       const { request_hash } = commandMarkOf(input, command);
@@ -250,19 +390,23 @@ export function createActivities(deps: ActivityDeps) {
         if (stored.request_hash !== undefined && stored.request_hash !== request_hash) throw keyReused(input.command_id);
         return stored;
       }
+      const { state } = await loadStream(input.storage_mode, stream);
 
       const decision = decide(command, state, await loadContext(command, database), { batchSize: deps.bulkBatchSize });
       if (!decision.ok) throw refusal(decision.error);
       const decidedAt = now().toISOString();
-      const batches = decision.events;
+      const batches = await claimInstances(store, input, request_hash, stream, state.version, decision.events as BulkBatchDraft[], decidedAt);
       await deps.blobs.putMany(
         batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })),
       );
+      if ((await store.decideClaims(input.command_id, 'commit', { request_hash, stream })) === 'void') {
+        throw refusal(domainError('INSTANCE_EXISTS', 'another command created some of these instances first'));
+      }
       const plan: BulkPlan = {
         ...stream,
         start_version: state.version,
         batches_total: batches.length,
-        instances_total: batches.reduce((n, b) => n + ((b.payload as { instances?: unknown[] }).instances?.length ?? 0), 0),
+        instances_total: batches.reduce((n, b) => n + b.payload.instances.length, 0),
         plan_ref: existing,
         request_hash,
       };

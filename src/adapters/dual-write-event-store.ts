@@ -4,7 +4,7 @@
  * version, so a rollback to the legacy mode finds a complete history. Reads come from S3.
  */
 import type { EventEnvelope } from './event-envelope';
-import { CommandAppendedError, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from './event-store';
+import { CommandAppendedError, type ClaimDecision, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from './event-store';
 
 export class DualWriteEventStore implements EventStore {
   constructor(
@@ -34,6 +34,21 @@ export class DualWriteEventStore implements EventStore {
     } catch (err) {
       if (!(err instanceof CommandAppendedError)) throw err;
     }
+  }
+
+  async claim(entry: EventEnvelope): Promise<'claimed' | 'taken'> {
+    const result = await this.primary.claim(entry);
+    const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
+    // A retried claim may find its own S3 entry without the copy: the legacy stream must not get a gap.
+    const mine = result === 'claimed' || (await this.primary.readStream(stream, { fromVersion: entry.aggregate_version, toVersion: entry.aggregate_version }))[0]?.envelope.event_id === entry.event_id;
+    if (mine) await this.legacy.claim(entry);
+    return result;
+  }
+
+  async decideClaims(commandId: string, decision: ClaimDecision, mark: { request_hash: string; stream: StreamId }): Promise<ClaimDecision> {
+    const decided = await this.primary.decideClaims(commandId, decision, mark);
+    await this.legacy.decideClaims(commandId, decided, mark);
+    return decided;
   }
 
   findCommand(commandId: string) {

@@ -40,7 +40,16 @@ export const SCHEMA_VERSION = 1;
 
 /** A name-based UUID (v5 layout over SHA-256) of commandId and position. */
 export function eventIdFor(commandId: string, position: number): string {
-  const h = createHash('sha256').update(`spice-oms:event:${commandId}:${position}`).digest();
+  return nameBasedUuid(`spice-oms:event:${commandId}:${position}`);
+}
+
+/** The id of the claim entry a bulk command writes on one instance stream (never an event id). */
+export function claimIdFor(commandId: string, aggregateId: string): string {
+  return nameBasedUuid(`spice-oms:claim:${commandId}:${aggregateId}`);
+}
+
+function nameBasedUuid(name: string): string {
+  const h = createHash('sha256').update(name).digest();
   h[6] = (h[6] & 0x0f) | 0x50;
   h[8] = (h[8] & 0x3f) | 0x80;
   const x = h.subarray(0, 16).toString('hex');

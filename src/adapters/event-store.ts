@@ -81,7 +81,41 @@ export interface CommandRecord {
   events: StoredEvent[];
 }
 
+/**
+ * Claims: how a bulk command creates instances on their own streams without a second creation
+ * event. A claim is an entry at an instance stream's next version, taken by the same conditional
+ * write as any event there, that holds the instance's creation as the batch event carries it. It
+ * has no event body and no date index entry, so the ledger, Kafka and reconciliation never see it:
+ * the batch event stays the one creation they deliver. A claim counts once its command's decision
+ * (write-once, see decideClaims) says 'commit'; readStream shows it resolved:
+ *   commit -> the entry as written (INSTANCE_CREATED, metadata.claimed_by = the command id)
+ *   void   -> CLAIM_VOIDED (a version that changes nothing)
+ *   none   -> CLAIM_PENDING (the command is still claiming; readers wait or void it)
+ */
+export const CLAIM_VOIDED = 'CLAIM_VOIDED';
+export const CLAIM_PENDING = 'CLAIM_PENDING';
+export type ClaimDecision = 'commit' | 'void';
+
+/** The command that wrote a claim entry, or undefined for an ordinary event. */
+export function claimedBy(e: EventEnvelope): string | undefined {
+  const by = (e.metadata as { claimed_by?: unknown } | undefined)?.claimed_by;
+  return typeof by === 'string' ? by : undefined;
+}
+
+/** A claim entry as readers see it under its command's decision. */
+export function resolveClaim(e: EventEnvelope, decision: ClaimDecision | undefined): EventEnvelope {
+  if (decision === 'commit') return e;
+  return { ...e, event_type: decision === 'void' ? CLAIM_VOIDED : CLAIM_PENDING, payload: {} };
+}
+
 export interface EventStore {
+  /**
+   * Writes a claim entry (see CLAIM_VOIDED) at exactly `entry.aggregate_version` of its stream:
+   * 'taken' when that version is held already (by anything, including this very claim).
+   */
+  claim(entry: EventEnvelope): Promise<'claimed' | 'taken'>;
+  /** Records the decision on a command's claims once; returns the decision in force (maybe another writer's). */
+  decideClaims(commandId: string, decision: ClaimDecision, mark: { request_hash: string; stream: StreamId }): Promise<ClaimDecision>;
   /**
    * With options.command, the store records the command id with the append, and an append of a
    * command whose events are already stored (at any version) throws CommandAppendedError with

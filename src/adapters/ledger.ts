@@ -18,7 +18,16 @@ export interface LedgerInput {
   s3?: S3Reference | null;
   /** Defaults to the ledger's topic. */
   topic?: string;
+  /**
+   * A bulk command's claim on an instance stream (see claim() of the event store): recorded as
+   * delivered from the start, never sent (the batch event carries the creation). Its row keeps the
+   * stream's versions contiguous, so the instance's next event finds its predecessor delivered.
+   */
+  claim?: boolean;
 }
+
+/** The event type of a claim's ledger row: not a creation, nothing for Kafka. */
+export const CLAIM_ROW_TYPE = 'INSTANCE_CLAIM';
 
 export interface LedgerRow {
   position: number;
@@ -200,15 +209,16 @@ export class DeliveryLedger {
     const cols = {
       event_id: [] as string[], command_id: [] as string[], aggregate_type: [] as string[], aggregate_id: [] as string[],
       aggregate_version: [] as number[], event_type: [] as string[], topic: [] as string[], s3_reference: [] as (string | null)[],
-      payload: [] as string[], storage_mode: [] as string[],
+      payload: [] as string[], storage_mode: [] as string[], status: [] as string[],
     };
-    for (const { envelope: e, s3, topic } of unique) {
+    for (const { envelope: e, s3, topic, claim } of unique) {
       cols.event_id.push(e.event_id);
       cols.command_id.push(e.command_id);
       cols.aggregate_type.push(e.aggregate_type);
       cols.aggregate_id.push(e.aggregate_id);
       cols.aggregate_version.push(e.aggregate_version);
-      cols.event_type.push(e.event_type);
+      cols.event_type.push(claim ? CLAIM_ROW_TYPE : e.event_type);
+      cols.status.push(claim ? 'delivered' : 'pending');
       cols.topic.push(topic ?? this.topic);
       cols.s3_reference.push(s3 ? JSON.stringify(s3) : null);
       cols.payload.push(JSON.stringify(ledgerPayloadOf(e, s3 ?? null, this.maxMessageBytes)));
@@ -217,16 +227,16 @@ export class DeliveryLedger {
     const inserted: { event_id: string; position: string }[] = (
       await db.query(
         `INSERT INTO ${this.table} (event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type,
-           topic, key, s3_reference, payload, storage_mode)
+           topic, key, s3_reference, payload, storage_mode, status)
          SELECT u.event_id, u.command_id, u.aggregate_type, u.aggregate_id, u.aggregate_version, u.event_type,
-           u.topic, u.aggregate_id, u.s3_reference, u.payload, u.storage_mode
-         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[])
-           WITH ORDINALITY AS u(event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type, topic, s3_reference, payload, storage_mode, n)
+           u.topic, u.aggregate_id, u.s3_reference, u.payload, u.storage_mode, u.status
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::int[], $6::text[], $7::text[], $8::jsonb[], $9::jsonb[], $10::text[], $11::text[])
+           WITH ORDINALITY AS u(event_id, command_id, aggregate_type, aggregate_id, aggregate_version, event_type, topic, s3_reference, payload, storage_mode, status, n)
          ORDER BY u.n
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id, position`,
         [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type,
-          cols.topic, cols.s3_reference, cols.payload, cols.storage_mode],
+          cols.topic, cols.s3_reference, cols.payload, cols.storage_mode, cols.status],
       )
     ).rows;
     const positions = new Map(inserted.map((r) => [r.event_id, Number(r.position)]));

@@ -9,6 +9,8 @@ import {
   AppendedEvent,
   AppendOptions,
   AppendResult,
+  ClaimDecision,
+  claimedBy,
   CommandAppendedError,
   CommandMark,
   CommandRecord,
@@ -20,6 +22,7 @@ import {
   ReadAllOptions,
   ReadAllResult,
   ReadStreamOptions,
+  resolveClaim,
   StreamId,
   VersionConflictError,
 } from './event-store';
@@ -117,13 +120,44 @@ export class LegacyPgEventStore implements EventStore {
        ORDER BY aggregate_version`,
       [stream.aggregate_type, stream.aggregate_id, options.fromVersion ?? 1, options.toVersion ?? null],
     );
-    return rows.map((r) => ({ envelope: toEnvelope(r) }));
+    const envelopes = rows.map(toEnvelope);
+    const claimants = [...new Set(envelopes.map(claimedBy).filter((c): c is string => c !== undefined))];
+    if (claimants.length === 0) return envelopes.map((envelope) => ({ envelope }));
+    const decided = await db.query(`SELECT command_id, decision FROM ${this.commands} WHERE command_id = ANY($1::text[])`, [claimants]);
+    const decisions = new Map<string, ClaimDecision>(decided.rows.map((r) => [r.command_id, r.decision]));
+    return envelopes.map((e) => {
+      const by = claimedBy(e);
+      return { envelope: by === undefined ? e : resolveClaim(e, decisions.get(by)) };
+    });
+  }
+
+  async claim(entry: EventEnvelope): Promise<'claimed' | 'taken'> {
+    const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
+    validate(stream, 0, [entry]);
+    if (claimedBy(entry) === undefined) throw new InvalidEventError('a claim entry names its command in metadata.claimed_by');
+    const { rows } = await this.pool.query(
+      `INSERT INTO ${this.table} (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
+       VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8) ON CONFLICT DO NOTHING RETURNING position`,
+      [entry.event_id, entry.aggregate_type, entry.aggregate_id, entry.aggregate_version, entry.event_type, JSON.stringify(entry.payload ?? null), JSON.stringify(metadataOf(entry)), entry.occurred_at],
+    );
+    return rows.length === 1 ? 'claimed' : 'taken';
+  }
+
+  async decideClaims(commandId: string, decision: ClaimDecision, mark: { request_hash: string; stream: StreamId }): Promise<ClaimDecision> {
+    await this.pool.query(
+      `INSERT INTO ${this.commands} (command_id, request_hash, aggregate_type, aggregate_id, first_version, event_ids, decision)
+       VALUES ($1, $2, $3, $4, 1, '{}', $5) ON CONFLICT DO NOTHING`,
+      [commandId, mark.request_hash, mark.stream.aggregate_type, mark.stream.aggregate_id, decision],
+    );
+    const { rows } = await this.pool.query(`SELECT decision FROM ${this.commands} WHERE command_id = $1`, [commandId]);
+    if (!rows[0]?.decision) throw new InvalidEventError(`command ${commandId} was recorded without a claim decision`);
+    return rows[0].decision;
   }
 
   async findCommand(commandId: string, db: Queryable = this.pool): Promise<CommandRecord | undefined> {
     const { rows } = await db.query(`SELECT * FROM ${this.commands} WHERE command_id = $1`, [commandId]);
     const m = rows[0];
-    if (!m) return undefined;
+    if (!m || m.decision) return undefined;
     const stream = { aggregate_type: m.aggregate_type, aggregate_id: m.aggregate_id };
     const events = await this.readStream(stream, { fromVersion: m.first_version, toVersion: m.first_version + m.event_ids.length - 1 }, db);
     return { command_id: m.command_id, request_hash: m.request_hash, stream, events };
@@ -151,7 +185,8 @@ export class LegacyPgEventStore implements EventStore {
     const after = decodeCheckpoint(options.from);
     const limit = options.limit ?? 100;
     const { rows } = await db.query(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} ORDER BY transaction_id, position LIMIT $3`,
+      // Claims are not events of their own (see claim()): nothing downstream reads them from here.
+      `SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} AND NOT (metadata ? 'claimed_by') ORDER BY transaction_id, position LIMIT $3`,
       [after.transactionId, after.position, limit + 1],
     );
     const page = rows.slice(0, limit);

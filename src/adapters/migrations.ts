@@ -85,7 +85,8 @@ export const MIGRATIONS: readonly Migration[] = [
   {
     version: 4,
     name: 'legacy_commands',
-    // Written in the statement that inserts the command's events: the legacy store's command marker.
+    // Written in the statement that inserts the command's events: the legacy store's command marker
+    // (or, for a command that claims, its decision).
     sql: (s) => `
       CREATE TABLE ${s}.legacy_commands (
         command_id     text PRIMARY KEY,
@@ -93,7 +94,9 @@ export const MIGRATIONS: readonly Migration[] = [
         aggregate_type text NOT NULL,
         aggregate_id   text NOT NULL,
         first_version  integer NOT NULL CHECK (first_version >= 1),
-        event_ids      text[] NOT NULL
+        event_ids      text[] NOT NULL,
+        -- a command that claims (bulk): its write-once decision on its claims
+        decision       text CHECK (decision IN ('commit', 'void'))
       );
     `,
   },

@@ -23,6 +23,7 @@ import type { EventPayloads, EventType, InstanceData } from '../domain/events';
 import { incarnationOfEvent, isEventType } from '../domain/events';
 import { splitAggregateId } from '../domain/identifiers';
 import { ReadModelError } from './read-model-errors';
+import { CLAIM_PENDING } from './event-store';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
 
@@ -352,6 +353,10 @@ class ApplyRun {
     const missing = (await this.history.readStream(e.aggregate_type, e.aggregate_id, e.aggregate_version - 1, current + 1)).filter(
       (m) => m.aggregate_version > current && m.aggregate_version < e.aggregate_version,
     );
+    // An undecided claim (see CLAIM_PENDING in the event store) has no content yet: retry later.
+    if (missing.some((m) => m.event_type === CLAIM_PENDING)) {
+      throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: a claim before v${e.aggregate_version} is undecided`, gap);
+    }
     missing.forEach((m, i) => {
       if (m.aggregate_version !== current + 1 + i) {
         throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: the history lacks v${current + 1 + i}`, gap);
@@ -563,6 +568,58 @@ class ApplyRun {
   }
 
   /**
+   * A batch whose instances claimed versions on their own streams: each instance's creation is
+   * that version of its stream. An instance is written only where its stream's projected position
+   * is below the claim (an instance event projected first, through the claim, already holds newer
+   * data), and the position moves up to the claim, so the stream continues after it without a gap.
+   */
+  private async bulkClaimed(e: Known<'INSTANCES_BULK_CREATED'>): Promise<void> {
+    const p = e.payload;
+    const claims = p.claims!;
+    if (claims.length !== p.instances.length) invalid(e, 'claims and instances differ in number');
+    const rows = p.instances
+      .map((i: InstanceData, n) => ({
+        id: i.id,
+        class_id: i.class_id ?? p.class_id,
+        properties: i.properties ?? {},
+        relationships: i.relationships ?? {},
+        stream_id: claims[n].aggregate_id,
+        version: claims[n].version,
+      }))
+      .sort((a, b) => (a.stream_id < b.stream_id ? -1 : a.stream_id > b.stream_id ? 1 : 0));
+    await this.client.query(
+      `WITH r AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb)
+           AS r(id text, class_id text, properties jsonb, relationships jsonb, stream_id text, version integer)
+       ), pos AS (
+         INSERT INTO ${this.s}.stream_positions AS sp (aggregate_type, aggregate_id, version)
+         SELECT 'instance', r.stream_id, r.version FROM r ORDER BY r.stream_id
+         ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET version = EXCLUDED.version WHERE sp.version < EXCLUDED.version
+         RETURNING aggregate_id
+       ), written AS (
+         INSERT INTO ${this.s}.instances AS x
+           (db_name, instance_id, class_id, properties, relationships, version, deleted,
+            batch_aggregate_id, batch_version, created_at, updated_at)
+         SELECT $2, r.id, r.class_id, r.properties, r.relationships, r.version, false, $3, $4, $5, $5
+           FROM r JOIN pos ON pos.aggregate_id = r.stream_id
+         ON CONFLICT (db_name, instance_id) DO UPDATE SET class_id = EXCLUDED.class_id, properties = EXCLUDED.properties,
+           relationships = EXCLUDED.relationships, version = EXCLUDED.version, deleted = false,
+           batch_aggregate_id = EXCLUDED.batch_aggregate_id, batch_version = EXCLUDED.batch_version,
+           created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
+         RETURNING instance_id
+       )
+       INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
+       SELECT $2, r.id, rel.key, t.to_id
+         FROM r JOIN written w ON w.instance_id = r.id
+        CROSS JOIN LATERAL jsonb_each(r.relationships) AS rel
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+          CASE WHEN jsonb_typeof(rel.value) = 'array' THEN rel.value ELSE jsonb_build_array(rel.value) END) AS t(to_id)
+       ON CONFLICT DO NOTHING`,
+      [JSON.stringify(rows), p.db_name, e.aggregate_id, e.aggregate_version, e.occurred_at],
+    );
+  }
+
+  /**
    * One statement for the whole batch: the instances come in as one jsonb array, are inserted
    * from jsonb_to_recordset, and their edges derived from the rows actually written. Version 0:
    * the instances' own streams are still empty; batch_* lets the loader find their data. A
@@ -571,6 +628,7 @@ class ApplyRun {
   private async bulkCreated(e: Known<'INSTANCES_BULK_CREATED'>): Promise<void> {
     const p = e.payload;
     if (!Array.isArray(p.instances)) invalid(e, 'no instances');
+    if (Array.isArray(p.claims)) return this.bulkClaimed(e);
     const rows = p.instances.map((i: InstanceData) => ({
       id: i.id,
       class_id: i.class_id ?? p.class_id,

@@ -58,8 +58,11 @@ import {
   type AppendOptions,
   type AppendResult,
   type AppendedEvent,
+  type ClaimDecision,
   type CommandMark,
   type CommandRecord,
+  claimedBy,
+  resolveClaim,
   type EventStore,
   type ExpectedVersion,
   type ReadAllOptions,
@@ -131,6 +134,8 @@ interface CommandMarker {
   aggregate_id: string;
   first_version: number;
   event_ids: string[];
+  /** Set on the marker of a command that claims (bulk): its write-once decision on its claims. */
+  decision?: ClaimDecision;
 }
 
 /** Outcome of writing one event's pre-commit objects. */
@@ -208,6 +213,8 @@ export class S3EventStore implements EventStore {
    * its version (so the object is known uncommitted while its ETag is unchanged).
    */
   private readonly ownOrphans = new Map<string, string>();
+  /** Claim decisions seen (write-once, so safe to keep). */
+  private readonly decisions = new Map<string, ClaimDecision>();
   /** Per-stream tail of in-process appends (see exclusive()). */
   private readonly tails = new Map<string, Promise<void>>();
 
@@ -595,6 +602,7 @@ export class S3EventStore implements EventStore {
 
   /** The marker's events when they are committed at the versions it names. */
   private async recordOf(m: CommandMarker): Promise<CommandRecord | undefined> {
+    if (m.decision !== undefined) return undefined;
     const stream = { aggregate_type: m.aggregate_type, aggregate_id: m.aggregate_id };
     const events = await this.readStream(stream, { fromVersion: m.first_version, toVersion: m.first_version + m.event_ids.length - 1 });
     if (events.length !== m.event_ids.length || events.some((e, i) => e.envelope.event_id !== m.event_ids[i])) return undefined;
@@ -605,6 +613,47 @@ export class S3EventStore implements EventStore {
     const text = await getText(this.client, this.bucket, this.guard(() => this.keys.commandKey(commandId)));
     const marked = parseJson<CommandMarker>(text);
     return marked ? this.recordOf(marked) : undefined;
+  }
+
+  // ---------------------------------------------------------------- claims
+
+  async claim(entry: EventEnvelope): Promise<'claimed' | 'taken'> {
+    const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
+    this.validate(stream, [entry]);
+    if (claimedBy(entry) === undefined) throw new InvalidEventError('a claim entry names its command in metadata.claimed_by');
+    const key = this.guard(() => this.keys.streamIndexKey(stream, entry.aggregate_version));
+    if (!(await putIfAbsent(this.client, this.bucket, key, JSON.stringify(entry))).created) return 'taken';
+    this.noteVersion(stream, entry.aggregate_version);
+    return 'claimed';
+  }
+
+  async decideClaims(commandId: string, decision: ClaimDecision, mark: { request_hash: string; stream: StreamId }): Promise<ClaimDecision> {
+    const key = this.guard(() => this.keys.commandKey(commandId));
+    const marker: CommandMarker = { command_id: commandId, request_hash: mark.request_hash, ...mark.stream, first_version: 0, event_ids: [], decision };
+    if (!(await putIfAbsent(this.client, this.bucket, key, JSON.stringify(marker))).created) {
+      const existing = await this.decisionOf(commandId);
+      if (existing === undefined) throw new StoreCorruptedError(`command marker ${key} holds no claim decision`);
+      return existing;
+    }
+    this.decisions.set(commandId, decision);
+    return decision;
+  }
+
+  private async decisionOf(commandId: string): Promise<ClaimDecision | undefined> {
+    const known = this.decisions.get(commandId);
+    if (known) return known;
+    const decision = parseJson<CommandMarker>(await getText(this.client, this.bucket, this.guard(() => this.keys.commandKey(commandId))))?.decision;
+    if (decision) {
+      if (this.decisions.size >= this.hintCapacity) this.decisions.delete(this.decisions.keys().next().value as string);
+      this.decisions.set(commandId, decision);
+    }
+    return decision;
+  }
+
+  /** Claim entries under their command's decision (see resolveClaim). */
+  private async resolved(env: EventEnvelope): Promise<EventEnvelope> {
+    const by = claimedBy(env);
+    return by === undefined ? env : resolveClaim(env, await this.decisionOf(by));
   }
 
   // ---------------------------------------------------------------- reads
@@ -642,7 +691,7 @@ export class S3EventStore implements EventStore {
     const events = await mapLimit(versions, this.readConcurrency, async (v) => {
       const env = await this.readIndex(stream, v);
       if (!env) throw new StoreCorruptedError(`stream index object of version ${v} disappeared`);
-      return { envelope: env, s3: this.refOf(env) };
+      return { envelope: await this.resolved(env), s3: this.refOf(env) };
     });
     if (!Number.isFinite(to) && versions.length > 0) this.noteVersion(stream, versions[versions.length - 1]);
     return events;

@@ -72,6 +72,11 @@ export interface EventPayloads {
     batch_index: number;
     batch_count: number;
     instances: InstanceData[];
+    /**
+     * Per instance (same order): the stream and version its claim holds on the instance's own
+     * stream, where its creation is recorded too. Absent in batches stored before claims existed.
+     */
+    claims?: { aggregate_id: string; version: number }[];
   };
 }
 

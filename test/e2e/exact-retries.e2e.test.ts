@@ -99,7 +99,7 @@ test('a command whose ledger insert failed after its append completes with its o
   // Read model: the state of version 252.
   const read = await eventually(() => send('GET', `/databases/${db}/instances/hot`), (r) => r.body?.version === 252, 30_000);
   expect(read.body.properties).toEqual((events[251].envelope.payload as { instance: { properties: unknown } }).instance.properties);
-}, 400_000);
+}, 900_000);
 
 /** What retention does to a closed workflow, done by hand with the temporal CLI (deletion is asynchronous: repeated until gone). */
 async function forgetWorkflow(commandId: string): Promise<void> {

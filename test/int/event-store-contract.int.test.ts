@@ -5,7 +5,7 @@
  */
 import { Pool } from 'pg';
 import { eventIdFor, EventEnvelope } from '../../src/adapters/event-envelope';
-import { CommandAppendedError, CommandReusedError, EventStore, StreamId } from '../../src/adapters/event-store';
+import { CommandAppendedError, CommandReusedError, EventStore, StreamId, VersionConflictError } from '../../src/adapters/event-store';
 import { LegacyPgEventStore } from '../../src/adapters/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/migrations';
 import { createPool } from '../../src/adapters/postgres';
@@ -106,6 +106,48 @@ describe.each(stores)('%s event store', (_name, open) => {
     for (const l of lost) expect(l.reason).toBeInstanceOf(CommandAppendedError);
     const events = await base.readStream(s);
     expect(events.map((e) => e.envelope.event_id)).toEqual([events[0].envelope.event_id, eventIdFor(a, 0)]);
+  });
+
+  test('a claim takes the version an event would take: one wins, readers see it under its command decision, readAll never', async () => {
+    const store = open();
+    const s = stream();
+    const bulk = uniqueName('bulk');
+    const claim = (by: string, version: number): EventEnvelope => ({
+      ...event(s, `${by}-claim`, { instance: { id: 'x' } }),
+      event_type: 'INSTANCE_CREATED',
+      aggregate_version: version,
+      command_id: by,
+      metadata: { storage_mode: 's3_only', claimed_by: by },
+    });
+    const [a, b] = await Promise.all([open().claim(claim(bulk, 1)), open().claim(claim(uniqueName('other'), 1))]);
+    expect([a, b].sort()).toEqual(['claimed', 'taken']);
+    const winner = a === 'claimed' ? bulk : (await store.readStream(s))[0].envelope.command_id;
+    await expect(store.append(s, 'no_stream', [event(s, uniqueName('single'))])).rejects.toBeInstanceOf(VersionConflictError);
+    expect((await store.readStream(s)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_PENDING']);
+
+    expect(await open().decideClaims(winner, 'commit', { request_hash: 'h', stream: { aggregate_type: 'instance_batch', aggregate_id: 'db:b' } })).toBe('commit');
+    expect(await open().decideClaims(winner, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('commit');
+    const read = await open().readStream(s);
+    expect(read.map((e) => [e.envelope.aggregate_version, e.envelope.event_type, e.envelope.metadata.claimed_by])).toEqual([[1, 'INSTANCE_CREATED', winner]]);
+    expect(await open().findCommand(winner)).toBeUndefined();
+
+    // A voided claim keeps its version and changes nothing; the stream goes on after it.
+    const t = stream();
+    const loser = uniqueName('loser');
+    expect(await store.claim({ ...claim(loser, 1), aggregate_id: t.aggregate_id })).toBe('claimed');
+    expect(await open().decideClaims(loser, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('void');
+    await store.append(t, 1, [event(t, uniqueName('after'))]);
+    expect((await open().readStream(t)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_VOIDED', 'InstanceUpdated']);
+
+    const all = [];
+    for (let from: string | undefined; ; ) {
+      const page = await store.readAll({ from, limit: 1000 });
+      all.push(...page.events);
+      if (!page.hasMore) break;
+      from = page.checkpoint;
+    }
+    expect(all.filter((e) => e.envelope.metadata.claimed_by !== undefined)).toEqual([]);
+    expect(all.some((e) => e.envelope.aggregate_id === t.aggregate_id)).toBe(true);
   });
 
   test('findCommand knows nothing of a command that stored nothing', async () => {
