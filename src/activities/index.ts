@@ -337,6 +337,11 @@ export function createActivities(deps: ActivityDeps) {
       const store = storeFor(input.storage_mode);
       const { stream, database } = await locate(input.storage_mode, command);
       const mark = commandMarkOf(input, command);
+      // The durable step runs after the fast path failed, often after that one appended: ask the store first.
+      if (likelyRetry()) {
+        const stored = await storedOutcome(store, mark);
+        if (stored) return stored;
+      }
       const claimWait = { since: Date.now() };
       return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
         for (let attempt = 0; ; attempt++) {
@@ -518,6 +523,16 @@ function versionConflict(expected: number, actual: number): ApplicationFailure {
     status: 409,
     details: [{ path: 'expected_version', message: `current version is ${actual}` }],
   });
+}
+
+/** A durable or repeated attempt (outside an activity, e.g. a direct call from a script: no). */
+function likelyRetry(): boolean {
+  try {
+    const { isLocal, attempt } = Context.current().info;
+    return !isLocal || attempt > 1;
+  } catch {
+    return false;
+  }
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
