@@ -88,10 +88,11 @@ test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progre
   const count = await p.api.infra.pool.query(`SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND instance_id LIKE 'item-%' AND NOT deleted`, [db]);
   expect(count.rows[0].n).toBe(10_000);
 
-  // A bulk-created instance can be updated: its own stream starts at version 1.
-  const upd = await send('PUT', `/databases/${db}/classes/Item/instances/item-7`, { properties: { note: 'changed' } }, { prefer: 'wait=30' });
+  // A bulk-created instance can be updated: its creation is version 1 of its own stream (the claim).
+  expect((await send('GET', `/databases/${db}/instances/item-7`)).body.version).toBe(1);
+  const upd = await send('PUT', `/databases/${db}/classes/Item/instances/item-7`, { properties: { note: 'changed' } }, { prefer: 'wait=30', 'if-match': '1' });
   expect(upd.status).toBe(200);
-  expect(upd.body.result.version).toBe(1);
+  expect(upd.body.result.version).toBe(2);
 }, 240_000);
 
 test('a 20 MB bulk command travels by reference, never as a Temporal payload', async () => {
