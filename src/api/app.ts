@@ -6,7 +6,6 @@ import { isUtf8 } from 'node:buffer';
 import express, { type ErrorRequestHandler, type Express, type NextFunction, type Request, type Response } from 'express';
 import pino, { type Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { ConfigError, parseByteSize } from '../config';
 import { DomainError, isDomainErrorData } from '../domain/errors';
 import { bodyProblem, inspectBody } from './body-inspection';
 import { createObservability } from './observability';
@@ -66,7 +65,7 @@ interface ParserError {
   message?: string;
 }
 
-function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request, res: Response): ProblemError {
+function toProblem(err: unknown, bodyLimitBytes: number, logger: Logger, req: Request, res: Response): ProblemError {
   if (err instanceof ProblemError) return err;
   const e = (typeof err === 'object' && err !== null ? err : {}) as ParserError;
   switch (e.type) {
@@ -77,7 +76,7 @@ function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request
       return problem('MALFORMED_JSON', `the body is not valid JSON${at ? ` (at position ${at[1]})` : ''}`);
     }
     case 'entity.too.large':
-      return problem('PAYLOAD_TOO_LARGE', `the body exceeds the limit of ${bodyLimit}`);
+      return problem('PAYLOAD_TOO_LARGE', `the body exceeds the limit of ${bodyLimitBytes} bytes`);
     case 'encoding.unsupported':
     case 'charset.unsupported':
       return problem('UNSUPPORTED_MEDIA_TYPE', e.message ?? 'unsupported encoding or charset');
@@ -104,8 +103,6 @@ function toProblem(err: unknown, bodyLimit: string, logger: Logger, req: Request
  * also served at the root, where probes and scrapers look for them by convention.
  */
 export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-oms-api' }), options: AppOptions = {}): Express {
-  const bodyLimitBytes = parseByteSize(ports.bodyLimit);
-  if (bodyLimitBytes === undefined) throw new ConfigError(`body limit '${ports.bodyLimit}' needs a unit, e.g. 25mb`);
   const app = express();
   app.disable('x-powered-by');
   // Our ETags are stream versions (usable as If-Match); express's body-hash ETags would be mistaken for them.
@@ -133,7 +130,7 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   api.use(requireJson);
   api.use(
     express.json({
-      limit: bodyLimitBytes,
+      limit: ports.bodyLimitBytes,
       type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()),
       verify: requireUtf8,
     }),
@@ -151,7 +148,7 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
 
   const errorHandler: ErrorRequestHandler = (err, req, res, next) => {
     if (res.headersSent) return next(err);
-    sendProblem(req, res, toProblem(err, ports.bodyLimit, logger, req, res));
+    sendProblem(req, res, toProblem(err, ports.bodyLimitBytes, logger, req, res));
   };
   app.use(errorHandler);
   return app;

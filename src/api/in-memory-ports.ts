@@ -190,7 +190,7 @@ export interface InMemoryPorts extends ApiPorts {
 const DEFAULT_LIMITS = loadConfig({}).inputLimits;
 
 export function inMemoryPorts(
-  overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimit' | 'health'>> & { limits?: Partial<InputLimits> } = {},
+  overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimitBytes' | 'health'>> & { limits?: Partial<InputLimits> } = {},
 ): InMemoryPorts {
   return {
     commands: new RecordingGateway(),
@@ -198,7 +198,7 @@ export function inMemoryPorts(
     history: new InMemoryHistory(),
     health: overrides.health ?? [],
     maxWaitMs: overrides.maxWaitMs ?? 30_000,
-    bodyLimit: overrides.bodyLimit ?? '1mb',
+    bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,
     limits: { ...DEFAULT_LIMITS, ...overrides.limits },
   };
 }

@@ -170,7 +170,7 @@ export interface ApiPorts {
   health: HealthCheck[];
   /** Upper bound of ?wait=true / Prefer: wait=N. */
   maxWaitMs: number;
-  /** Largest body, with a unit ("25mb"): API_BODY_LIMIT, validated by the config. */
-  bodyLimit: string;
+  /** Largest body in bytes: API_BODY_LIMIT as the config parsed and checked it. */
+  bodyLimitBytes: number;
   limits: InputLimits;
 }

@@ -52,7 +52,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     history: infra.history,
     health,
     maxWaitMs: config.API_WAIT_MAX_MS,
-    bodyLimit: config.API_BODY_LIMIT,
+    bodyLimitBytes: config.apiBodyLimitBytes,
     limits: config.inputLimits,
   };
   const app = createApp(ports, log);

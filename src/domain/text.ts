@@ -33,5 +33,3 @@ export function refusedCharacterOf(value: string, kind: TextKind = 'data'): stri
   if (/\p{Noncharacter_Code_Point}/u.test(ch)) return `contains the noncharacter ${hex} ${at}`;
   return kind === 'label' ? `contains the control character ${hex} ${at}; labels are one line of text` : `contains the control character ${hex} ${at}`;
 }
-
-export const isStorableText = (value: string, kind: TextKind = 'data'): boolean => !RULES[kind].test(value);

@@ -11,7 +11,7 @@ let ports: InMemoryPorts;
 let app: ReturnType<typeof createApp>;
 
 beforeEach(() => {
-  ports = inMemoryPorts({ bodyLimit: '10kb' });
+  ports = inMemoryPorts({ bodyLimitBytes: 10 * 1024 });
   app = createApp(ports, silent);
 });
 
@@ -61,7 +61,7 @@ describe('malformed and mistyped bodies', () => {
     expectProblem(res, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
-  test('a body over ports.bodyLimit -> 413 PAYLOAD_TOO_LARGE', async () => {
+  test('a body over ports.bodyLimitBytes -> 413 PAYLOAD_TOO_LARGE', async () => {
     const big = JSON.stringify({ name: 'crm', description: 'x'.repeat(20_000) });
     expectProblem(await post('/api/v1/databases').send(big), 413, 'PAYLOAD_TOO_LARGE');
   });
