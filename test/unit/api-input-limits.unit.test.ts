@@ -4,13 +4,12 @@
  * nothing can have reached S3, the ledger, Kafka or the read models.
  */
 import http from 'node:http';
-import net, { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { inspectBody } from '../../src/api/body-inspection';
 import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
-import { answerClientError } from '../../src/api/problem';
 import { ConfigError, loadConfig, parseByteSize } from '../../src/config';
 import { BAD_TEXT, UNSTORABLE_FIELDS } from '../support/unstorable';
 
@@ -31,15 +30,14 @@ function expectRefused(res: request.Response, status: number, code: string, path
   expect(ports.commands.submitted).toHaveLength(0);
 }
 
-/** JSON text with the escape sequences kept as written (JSON.stringify would not write a lone surrogate escape). */
-const raw = (json: string) => json;
+/** Sends JSON text as written: JSON.stringify would not write a lone surrogate escape. */
 const send = (method: 'post' | 'put', path: string, body: string) =>
   request(app)[method](`/api/v1${path}`).set('Content-Type', 'application/json').send(body);
 
 describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, nothing submitted', () => {
   test.each(UNSTORABLE_FIELDS('crm', 'Person'))('%s', async (_field, method, path, template, errorPath) => {
     for (const [, escape] of BAD_TEXT) {
-      const res = await send(method, path, raw(template.replace('X', escape)));
+      const res = await send(method, path, template.replace('X', escape));
       // A bad key is named as it was sent.
       const named = errorPath.replace('X', JSON.parse(`"${escape}"`));
       expectRefused(res, 422, 'UNSTORABLE_STRING', [named]);
@@ -89,38 +87,6 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
       const res = await request(app).post('/api/v1/databases').set(name, value).send({ name: 'crm' });
       expectRefused(res, 400, 'INVALID_HEADER', [`headers.${name}`]);
     }
-  });
-
-  test('a NUL or control byte in a stored header is refused by the HTTP parser, answered as problem+json', async () => {
-    const server = http.createServer(app).listen(0, '127.0.0.1');
-    server.on('clientError', answerClientError);
-    await new Promise((r) => server.once('listening', r));
-    const { port } = server.address() as AddressInfo;
-    const rawRequest = (headerLines: string) =>
-      new Promise<string>((resolve, reject) => {
-        const socket = net.connect(port, '127.0.0.1', () => {
-          socket.write(`POST /api/v1/databases HTTP/1.1\r\nHost: x\r\n${headerLines}Content-Type: application/json\r\nContent-Length: 14\r\n\r\n{"name":"crm"}`);
-        });
-        let text = '';
-        socket.on('data', (c) => (text += c));
-        socket.on('end', () => resolve(text));
-        socket.on('error', reject);
-      });
-    try {
-      for (const header of ['X-Actor: ad\u0000a\r\n', 'Idempotency-Key: k\u0001\r\n', 'X-Actor: a\u007fb\r\n']) {
-        const text = await rawRequest(header);
-        const [head, body] = text.split('\r\n\r\n');
-        expect(head).toMatch(/^HTTP\/1\.1 400 /);
-        expect(head).toMatch(/content-type: application\/problem\+json/i);
-        expect(JSON.parse(body)).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST', type: 'https://spice-oms.dev/problems/malformed-request' });
-      }
-      const huge = await rawRequest(`X-Actor: ${'a'.repeat(20_000)}\r\n`);
-      expect(huge).toMatch(/^HTTP\/1\.1 431 /);
-      expect(JSON.parse(huge.split('\r\n\r\n')[1]).code).toBe('HEADERS_TOO_LARGE');
-    } finally {
-      server.close();
-    }
-    expect(ports.commands.submitted).toHaveLength(0);
   });
 
   test('query values that reach PostgreSQL as parameters (filters, search text) are refused too', async () => {
@@ -218,27 +184,46 @@ describe('request cost: one linear walk, bounded depth', () => {
     expect((await send('post', '/databases/crm/classes/Person/instances', `{"id":"a","properties":{"x":${nested(4)}}}`)).status).toBe(202);
   });
 
-  test('the walk is linear: 4x the nodes costs about 4x the time, and a hostile depth costs only the limit', () => {
+  test('the walk is linear in the nodes, whatever their depth: wide levels near the depth limit cost about what one flat level does', () => {
+    // The largest depth limit the configuration allows, where a per-node cost that grows with depth shows most.
     const limits = { ...loadConfig({}).inputLimits, maxBodyDepth: 1000 };
-    const wide = (n: number) => JSON.parse(`{"properties":{"x":[${Array.from({ length: n }, (_, i) => (i % 2 ? '{"k":"t"}' : String(i))).join(',')}]}}`);
-    // The fastest of three runs: the machine is shared, a slow run says nothing about the walk.
+    const N = 200_000;
+    const items = (n: number) => Array.from({ length: n }, (_, i) => (i % 2 ? '{"k":"t"}' : String(i))).join(',');
+    // 8 levels of 25,000 items each, every level holding the next, below a chain of 980 arrays:
+    // every node sits at depth 983..992, so a walk that copies the path per node pays ~1000 a node.
+    const wideLevels = `${`[${items(N / 8)},`.repeat(7)}[${items(N / 8)}]${']'.repeat(7)}`;
+    const deep = JSON.parse(`{"properties":{"x":${nested(980, wideLevels)}}}`);
+    const flat = JSON.parse(`{"properties":{"x":[${items(N)}]}}`);
+    // The fastest of five runs: the machine is shared, a slow run says nothing about the walk.
     const fastest = (body: unknown) =>
       Math.min(
-        ...[1, 2, 3].map(() => {
+        ...[1, 2, 3, 4, 5].map(() => {
           const started = performance.now();
           expect(inspectBody(body, limits)).toEqual([]);
           return performance.now() - started;
         }),
       );
-    const small = fastest(wide(100_000));
-    const large = fastest(wide(400_000));
-    expect(large / small).toBeLessThan(10);
+    const ratio = fastest(deep) / fastest(flat);
+    // Measured on the 2-core machine: ~0.9-1.4 for this walk, ~27 for one that copies the path per node.
+    expect(ratio).toBeLessThan(2.5);
+  });
 
-    const hostile = JSON.parse(`{"properties":{"x":${nested(100_000)}}}`);
-    const started = performance.now();
-    expect(inspectBody(hostile, limits).map((i) => i.code)).toEqual(['BODY_TOO_DEEP']);
-    expect(performance.now() - started).toBeLessThan(500);
-    expect(fastest(JSON.parse(`{"properties":{"x":${nested(990, '"s"')}}}`))).toBeLessThan(500);
+  test('a hostile depth costs only the limit: a body nested 100,000 deep is read to depth 64, no further', () => {
+    const limits = loadConfig({}).inputLimits;
+    let reads = 0;
+    // Each array counts the reads of its items and length: the work the walk does on it.
+    let chain: unknown = [];
+    for (let i = 0; i < 100_000; i++) {
+      chain = new Proxy([chain], {
+        get(target, key, receiver) {
+          reads++;
+          return Reflect.get(target, key, receiver);
+        },
+      });
+    }
+    expect(inspectBody({ properties: { x: chain } }, limits).map((i) => i.code)).toEqual(['BODY_TOO_DEEP']);
+    expect(reads).toBeGreaterThan(0);
+    expect(reads).toBeLessThan(4 * limits.maxBodyDepth);
   });
 
   test('reserved keys are still refused at any depth, with their path', async () => {
