@@ -18,11 +18,11 @@ import type {
 import type { ClassDefinition } from '../domain/ontology-class';
 import type { InstanceRef } from '../domain/instance-validation';
 import type { DatabaseState } from '../domain/state';
+import { cursorKey, MAX_PAGE_LIMIT, pageOf } from '../domain/paging';
 import { ReadModelError } from './read-model-errors';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { quoteIdent } from './postgres';
 
-export const MAX_PAGE_LIMIT = 1000;
 export const MAX_TRAVERSAL_DEPTH = 5;
 export const MAX_TRAVERSAL_NODES = 10_000;
 
@@ -48,43 +48,23 @@ export interface DecisionContextQueries {
   streamVersion(aggregateType: string, aggregateId: string): Promise<number>;
 }
 
-// ---- cursors ------------------------------------------------------------------------------
-
-/** Keyset cursors: the last key of a page (an id, or a tuple of columns), opaque to clients (base64url of a small JSON). */
-export function encodeCursor(after: string | readonly string[]): string {
-  return Buffer.from(JSON.stringify({ after }), 'utf8').toString('base64url');
-}
+// ---- cursors (src/domain/paging.ts) ---------------------------------------------------------
 
 const badCursor = (): never => {
   throw new ReadModelError('INVALID_QUERY', 'the cursor is not one this API issued', { parameter: 'cursor' });
 };
 
-function decodeAfter(cursor: string): unknown {
-  if (!/^[A-Za-z0-9_-]{1,2000}$/.test(cursor)) badCursor();
-  try {
-    return (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { after?: unknown } | null)?.after;
-  } catch {
-    return undefined;
-  }
-}
-
+/** The id after which a page of a single-column key starts. */
 export function decodeCursor(cursor: string): string {
-  const after = decodeAfter(cursor);
+  const after = cursorKey(cursor);
   return typeof after === 'string' && after.length > 0 ? after : badCursor();
 }
 
 /** A cursor over a composite key of `size` text columns. */
 export function decodeKeyCursor(cursor: string, size: number): string[] {
-  const after = decodeAfter(cursor);
+  const after = cursorKey(cursor);
   const ok = Array.isArray(after) && after.length === size && after.every((k) => typeof k === 'string');
   return ok ? (after as string[]) : badCursor();
-}
-
-/** One page of keyset results: rows holds up to limit + 1 rows, the extra one only says there is more. */
-function pageOf<R, V>(rows: R[], limit: number, view: (r: R) => V, keyOf: (r: R) => string | string[]): Page<V> {
-  const more = rows.length > limit;
-  const page = more ? rows.slice(0, limit) : rows;
-  return { items: page.map(view), next_cursor: more ? encodeCursor(keyOf(page[page.length - 1])) : null };
 }
 
 function checkInt(name: string, value: number, min: number, max: number): void {
@@ -182,7 +162,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
       `SELECT * FROM ${this.s}.databases WHERE status = 'active' AND ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
       [after, q.limit + 1],
     );
-    return pageOf(rows, q.limit, databaseView, (r) => r.name);
+    return pageOf(rows, q.limit, (r) => r.name, databaseView);
   }
 
   async getDatabase(name: string): Promise<DatabaseView | null> {
@@ -200,7 +180,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
       `SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND ($2::text IS NULL OR class_id > $2) ORDER BY class_id LIMIT $3`,
       [db, after, q.limit + 1],
     );
-    return pageOf(rows, q.limit, classView, (r) => r.class_id);
+    return pageOf(rows, q.limit, (r) => r.class_id, classView);
   }
 
   async getClass(db: string, classId: string): Promise<ClassView | null> {
@@ -234,7 +214,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
         ORDER BY instance_id LIMIT $${params.length}`,
       params,
     );
-    return pageOf(rows, q.limit, instanceView, (r) => r.instance_id);
+    return pageOf(rows, q.limit, (r) => r.instance_id, instanceView);
   }
 
   async getInstance(db: string, id: string): Promise<InstanceView | null> {
@@ -267,7 +247,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContextQuer
        LIMIT $7`,
       [db, id, dir, predicate, from, to, q.limit + 1],
     );
-    const page = pageOf(rows, q.limit, (r) => r, (r) => [r.dir, r.predicate, r.from_id, r.to_id]);
+    const page = pageOf(rows, q.limit, (r) => [r.dir, r.predicate, r.from_id, r.to_id]);
     const edge = (r: EdgeView): EdgeView => ({ from_id: r.from_id, predicate: r.predicate, to_id: r.to_id });
     return {
       outgoing: page.items.filter((r) => r.dir === 'out').map(edge),

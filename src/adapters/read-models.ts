@@ -14,13 +14,12 @@ export {
 export type { ReadModelMigrateResult, ReadModelMigration } from './read-model-schema';
 export { ReadModelProjector } from './read-model-projector';
 export type { ApplyResult, ProjectorOptions } from './read-model-projector';
+export { MAX_PAGE_LIMIT, encodeCursor } from '../domain/paging';
 export {
-  MAX_PAGE_LIMIT,
   MAX_TRAVERSAL_DEPTH,
   MAX_TRAVERSAL_NODES,
   PgReadModelQueries,
   decodeCursor,
-  encodeCursor,
 } from './read-model-queries';
 export type { BulkOrigin, DecisionContextQueries } from './read-model-queries';
 export { compareReadModels, rebuildReadModels } from './read-model-rebuild';

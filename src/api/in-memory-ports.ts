@@ -4,6 +4,8 @@
  */
 import type { EventEnvelope } from '../adapters/event-envelope';
 import { loadConfig, type InputLimits } from '../config';
+import { ReadModelError } from '../adapters/read-model-errors';
+import { cursorKey, pageOf } from '../domain/paging';
 import type {
   ApiPorts,
   ClassView,
@@ -71,11 +73,15 @@ export class RecordingGateway implements CommandGateway {
 
 const by = <T>(key: (item: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
 
-/** The in-memory cursor is the last key itself: tests can read it, clients never see it. */
+/** The read models' keyset paging over an array sorted by `key`, with the same opaque cursors. */
 function keysetPage<T>(sorted: T[], q: PageQuery, key: (item: T) => string): Page<T> {
-  const rest = q.cursor === undefined ? sorted : sorted.filter((item) => key(item) > q.cursor!);
-  const items = rest.slice(0, q.limit);
-  return { items, next_cursor: rest.length > q.limit ? key(items[items.length - 1]) : null };
+  let rest = sorted;
+  if (q.cursor !== undefined) {
+    const after = cursorKey(q.cursor);
+    if (typeof after !== 'string') throw new ReadModelError('INVALID_QUERY', 'the cursor is not one this API issued', { parameter: 'cursor' });
+    rest = sorted.filter((item) => key(item) > after);
+  }
+  return pageOf(rest.slice(0, q.limit + 1), q.limit, key);
 }
 
 export class InMemoryReadModels implements ReadModelQueries {
@@ -107,15 +113,13 @@ export class InMemoryReadModels implements ReadModelQueries {
   }
   async listInstances(db: string, q: InstanceQuery) {
     this.record('listInstances', db, q);
-    const start = q.cursor === undefined ? 0 : Number(q.cursor);
     const matching = this.instances.filter(
       (i) =>
         i.db_name === db &&
         (q.class_id === undefined || i.class_id === q.class_id) &&
         Object.entries(q.filter ?? {}).every(([k, v]) => i.properties[k] === v),
     );
-    const items = matching.slice(start, start + q.limit);
-    return { items, next_cursor: start + q.limit < matching.length ? String(start + q.limit) : null };
+    return keysetPage(matching.sort(by((i) => i.id)), q, (i) => i.id);
   }
   async getInstance(db: string, id: string) {
     this.record('getInstance', db, id);

@@ -117,11 +117,8 @@ export interface PageQuery {
   cursor?: string;
 }
 
-export interface Page<T> {
-  items: T[];
-  /** null on the last page */
-  next_cursor: string | null;
-}
+export type { Page } from '../domain/paging';
+import type { Page } from '../domain/paging';
 
 export interface InstanceQuery extends PageQuery {
   class_id?: string;

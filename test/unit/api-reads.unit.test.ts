@@ -77,7 +77,7 @@ describe('read routes', () => {
     const first = await request(app).get('/api/v1/databases/crm/classes/Person/instances?limit=2');
     expect(first.status).toBe(200);
     expect(first.body.items.map((i: { id: string }) => i.id)).toEqual(['ada', 'bob']);
-    expect(first.body.next_cursor).toBe('2');
+    expect(first.body.next_cursor).toEqual(expect.any(String));
     const second = await request(app).get(`/api/v1/databases/crm/classes/Person/instances?limit=2&cursor=${first.body.next_cursor}`);
     expect(second.body).toEqual({ items: [expect.objectContaining({ id: 'cy' })], next_cursor: null });
     expect(ports.readModels.calls.find((c) => c.method === 'listInstances')?.args).toEqual(['crm', { class_id: 'Person', limit: 2 }]);

@@ -9,6 +9,7 @@ import { aggregateStateFrom } from '../../domain/evolve';
 import type { EventEnvelope } from '../../adapters/event-envelope';
 import { classAggregateId, databaseAggregateId, instanceAggregateId, MAX_STREAM_VERSION, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
 import { classIdSchema } from '../../domain/ontology-class';
+import { cursorKey, DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, pageOf } from '../../domain/paging';
 import type { ApiPorts, Page, PageQuery } from '../ports';
 import { problem } from '../problem';
 import { intParam, parseQuery, PATH_PARAMS } from '../validation';
@@ -21,24 +22,16 @@ const FILTER_KEY = /^filter\[([^\]]*)\]$/;
 const MAX_FILTERS = 20;
 
 /** Every list is paged: no read answers with an unbounded number of items. */
-const DEFAULT_PAGE = 100;
-const MAX_PAGE = 1000;
 const pageFields = {
-  limit: intParam(1, MAX_PAGE).optional().describe(`page size, 1..${MAX_PAGE} (default ${DEFAULT_PAGE})`),
+  limit: intParam(1, MAX_PAGE_LIMIT).optional().describe(`page size, 1..${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT})`),
   cursor: z.string().min(1).max(2048).optional().describe('next_cursor of the previous page'),
 };
 const pageQuery = z.strictObject(pageFields);
-const pageOf = (q: { limit?: number; cursor?: string }): PageQuery => ({ limit: q.limit ?? DEFAULT_PAGE, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
+const pageQueryOf = (q: { limit?: number; cursor?: string }): PageQuery => ({ limit: q.limit ?? DEFAULT_PAGE_LIMIT, ...(q.cursor !== undefined ? { cursor: q.cursor } : {}) });
 
-/** History pages end at a stream version; the cursor carries it, opaque like the read models' cursors. */
-const encodeVersionCursor = (version: number): string => Buffer.from(JSON.stringify({ v: version }), 'utf8').toString('base64url');
+/** History pages end at a stream version: the cursor's key. */
 function decodeVersionCursor(cursor: string): number {
-  let v: unknown;
-  try {
-    if (/^[A-Za-z0-9_-]{1,64}$/.test(cursor)) v = (JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { v?: unknown } | null)?.v;
-  } catch {
-    // refused below
-  }
+  const v = cursorKey(cursor);
   if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v < MAX_STREAM_VERSION) return v;
   throw problem('INVALID_QUERY', 'the cursor is not one this API issued', { errors: [{ path: 'cursor', message: 'not a cursor of this history' }] });
 }
@@ -73,11 +66,11 @@ const relationshipsQuery = z
     depth: intParam(1, 5).optional().describe('traverse up to N hops in both directions (1..5); without it, the direct edges, paged'),
     limit: intParam(1, 10_000)
       .optional()
-      .describe(`without depth: page size, 1..${MAX_PAGE} (default ${DEFAULT_PAGE}); with depth: maximum nodes of the traversal, 1..10000 (default 1000)`),
+      .describe(`without depth: page size, 1..${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT}); with depth: maximum nodes of the traversal, 1..10000 (default 1000)`),
     cursor: pageFields.cursor.describe('without depth only: next_cursor of the previous page'),
   })
   .superRefine((q, ctx) => {
-    if (q.depth === undefined && q.limit !== undefined && q.limit > MAX_PAGE) ctx.addIssue({ code: 'custom', path: ['limit'], message: `a page holds at most ${MAX_PAGE} edges` });
+    if (q.depth === undefined && q.limit !== undefined && q.limit > MAX_PAGE_LIMIT) ctx.addIssue({ code: 'custom', path: ['limit'], message: `a page holds at most ${MAX_PAGE_LIMIT} edges` });
     if (q.depth !== undefined && q.cursor !== undefined) ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'a traversal is not paged; leave out cursor or depth' });
   });
 const searchQuery = z.strictObject({
@@ -119,15 +112,13 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
    * for once the page parameters are valid: naming it may need a read of its own.
    */
   async function historyPage(req: Request, aggregateType: string, streamId: () => Promise<string>): Promise<Page<EventEnvelope> | null> {
-    const q = pageOf(parseQuery(pageQuery, req.query));
+    const q = pageQueryOf(parseQuery(pageQuery, req.query));
     const after = q.cursor === undefined ? 0 : decodeVersionCursor(q.cursor);
     const aggregateId = await streamId();
     // One event past the page says whether there is a next one.
     const events = await ports.history.readStream(aggregateType, aggregateId, Math.min(after + q.limit + 1, MAX_STREAM_VERSION), after + 1);
     if (events.length === 0 && after === 0) return null;
-    const more = events.length > q.limit;
-    const items = more ? events.slice(0, q.limit) : events;
-    return { items, next_cursor: more ? encodeVersionCursor(items[items.length - 1].aggregate_version) : null };
+    return pageOf(events, q.limit, (e) => e.aggregate_version);
   }
 
   /**
@@ -157,7 +148,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
 
   return [
     get('/databases', 'listDatabases', 'List databases, paged', 'databases', 'DatabasePage', async (req, res) => {
-      res.json(await rm.listDatabases(pageOf(parseQuery(pageQuery, req.query))));
+      res.json(await rm.listDatabases(pageQueryOf(parseQuery(pageQuery, req.query))));
     }, pageQuery),
     get('/databases/:db', 'getDatabase', 'Get a database', 'databases', 'Database', async (req, res) => {
       const view = await requireDatabase(p(req, 'db'));
@@ -172,7 +163,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     }, pageQuery),
     get('/databases/:db/classes', 'listClasses', 'List the ontology classes of a database, paged', 'classes', 'ClassPage', async (req, res) => {
       const db = p(req, 'db');
-      const q = pageOf(parseQuery(pageQuery, req.query));
+      const q = pageQueryOf(parseQuery(pageQuery, req.query));
       await requireDatabase(db);
       res.json(await rm.listClasses(db, q));
     }, pageQuery),
@@ -206,7 +197,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         await requireClass(db, classId);
         const page = await rm.listInstances(db, {
           class_id: classId,
-          ...pageOf(q),
+          ...pageQueryOf(q),
           ...(Object.keys(filter).length > 0 ? { filter } : {}),
         });
         res.json(page);
@@ -249,7 +240,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         const q = parseQuery(relationshipsQuery, req.query);
         await requireInstance(db, id);
         if (q.depth === undefined) {
-          res.json(await rm.relationships(db, id, pageOf(q)));
+          res.json(await rm.relationships(db, id, pageQueryOf(q)));
           return;
         }
         res.json({ depth: q.depth, ...(await rm.traverse(db, id, q.depth, q.limit ?? 1000)) });
