@@ -117,7 +117,8 @@ async function check(req: WriteRequest): Promise<void> {
     accepted.add(commandId);
     const { status, view } = await closedStatus(commandId);
     if (status !== 'COMPLETED' && status !== 'FAILED') fail(`command ${commandId} still ${status} after ${CLOSE_WITHIN_MS} ms: ${JSON.stringify(view).slice(0, 500)}`);
-    tally[`command:${status}`] = (tally[`command:${status}`] ?? 0) + 1;
+    const outcome = status === 'FAILED' ? `command:FAILED:${(view.error as { code?: string } | undefined)?.code}` : `command:${status}`;
+    tally[outcome] = (tally[outcome] ?? 0) + 1;
     // A refused command stores no event; its request body may stay in S3 (a bulk's travels by reference).
     if (status === 'FAILED') expectUnchanged(withoutCommandBlobs(before), withoutCommandBlobs(await stored()), fail);
   }

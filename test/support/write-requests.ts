@@ -200,6 +200,13 @@ const propertyValues = (c: Ctx) =>
     ...(c.hostile.has('values') ? { unknown_prop: optional(anyValue, 3, 1) } : {}),
   });
 
+/** An update's properties: new values, or null to remove one (the required one included). */
+const propertyChanges = (c: Ctx) =>
+  fc.oneof(
+    { weight: 3, arbitrary: propertyValues(c) },
+    { weight: 1, arbitrary: fc.constantFrom('name', 'count', 'tags', 'meta').map((n): Spliced => ({ value: { [n]: null }, raw: {} })) },
+  );
+
 const relationships = (c: Ctx) =>
   optional(
     value(c, fc.dictionary(fc.constant('knows'), fc.oneof(fc.constantFrom(...c.f.instanceIds), fc.array(fc.constantFrom(...c.f.instanceIds), { maxLength: 3 })), { maxKeys: 1 })),
@@ -209,8 +216,8 @@ const relationships = (c: Ctx) =>
 
 const instanceBody = (c: Ctx, withId: boolean) =>
   objectOf({
-    ...(withId ? { id: optional(value(c, validInstanceId), 1, 3) } : {}),
-    properties: optional(propertyValues(c), 1, 12),
+    ...(withId ? { id: optional(value(c, fc.oneof({ weight: 3, arbitrary: validInstanceId }, { weight: 1, arbitrary: fc.constantFrom(...c.f.instanceIds) })), 1, 3) } : {}),
+    properties: optional(withId ? propertyValues(c) : propertyChanges(c), 1, 12),
     relationships: relationships(c),
   });
 
@@ -299,14 +306,15 @@ const maybe = (name: string, arb: fc.Arbitrary<string>, absent = 2) =>
 
 function headersFor(c: Ctx): fc.Arbitrary<Record<string, string>> {
   const h = c.hostile.has('headers');
-  const key = h ? fc.oneof(fc.uuid(), headerText(40), fc.constant('k'.repeat(5000))) : fc.uuid();
+  // A small pool of keys as well: resubmissions, and keys reused with another body.
+  const key = h ? fc.oneof(fc.uuid(), headerText(40), fc.constant('k'.repeat(5000))) : fc.oneof(fc.uuid(), fc.constantFrom('k1', 'k2', 'k3'));
   return fc
     .tuple(
       c.hostile.has('content-type') ? fc.option(fc.constantFrom(...CONTENT_TYPES), { nil: undefined }) : fc.constant('application/json'),
       // Keys name commands across the whole Temporal namespace: this run's prefix keeps them apart.
       maybe('idempotency-key', key.map((k) => `${c.f.keyPrefix}${k}`)),
       maybe('x-actor', h ? fc.oneof(headerText(40), fc.constant('a'.repeat(2000))) : fc.constant('alice@example.com')),
-      h ? maybe('if-match', fc.constantFrom('1', '"1"', '0', '-1', '"2"', '99999999999999999999', '2147483648', '"abc"', '*', 'W/"1"', ' 1 ', '1, 2')) : fc.constant({}),
+      maybe('if-match', h ? fc.constantFrom('0', '-1', '99999999999999999999', '2147483648', '"abc"', '*', 'W/"1"', ' 1 ', '1, 2') : fc.constantFrom('1', '"1"', '2', '"3"'), 4),
       maybe('prefer', h ? fc.constantFrom('wait=0', 'wait=99999999', 'respond-async', 'wait=-1', 'wait=abc', 'wait=5, wait=1') : fc.constant('wait=5'), 1),
       maybe('x-request-id', h ? headerText(300) : fc.uuid()),
     )
@@ -339,8 +347,10 @@ function requestWith(c: Ctx): fc.Arbitrary<WriteRequest> {
     fc.tuple(db, cls, bodyFor(c, instanceBody(c, true)), q).map(([d, k, body, qs]) => ({ method: 'POST' as const, path: `${base}/${d}/classes/${k}/instances${qs}`, body })),
     fc.tuple(db, cls, bodyFor(c, bulkBody(c)), q).map(([d, k, body, qs]) => ({ method: 'POST' as const, path: `${base}/${d}/classes/${k}/instances:bulk${qs}`, body })),
     fc.tuple(db, cls, inst, bodyFor(c, instanceBody(c, false)), q).map(([d, k, i, body, qs]) => ({ method: 'PUT' as const, path: `${base}/${d}/classes/${k}/instances/${i}${qs}`, body })),
-    // Deletes of the fixture's instances are rare, so updates keep meeting them.
-    fc.tuple(db, cls, c.hostile.has('path') ? inst : validInstanceId, q).map(([d, k, i, qs]) => ({ method: 'DELETE' as const, path: `${base}/${d}/classes/${k}/instances/${i}${qs}`, body: none })),
+    // Deletes of the fixture's instances are rarer than updates, which then meet them deleted or re-created.
+    fc
+      .tuple(db, cls, c.hostile.has('path') ? inst : fc.oneof({ weight: 4, arbitrary: validInstanceId }, { weight: 1, arbitrary: fc.constantFrom(...f.instanceIds) }), q)
+      .map(([d, k, i, qs]) => ({ method: 'DELETE' as const, path: `${base}/${d}/classes/${k}/instances/${i}${qs}`, body: none })),
   ];
   return fc.tuple(fc.oneof(...routes), headersFor(c)).map(([r, headers]) => ({ ...r, headers }));
 }
