@@ -94,7 +94,6 @@ const messageSchema = z.object({
 
 export class InvalidKafkaMessageError extends Error {
   readonly code = 'KAFKA_MESSAGE_INVALID';
-  readonly retryable = false;
   constructor(message: string) {
     super(message);
     this.name = 'InvalidKafkaMessageError';

@@ -12,7 +12,6 @@ import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_E
 /** Retryable: the predecessor will be delivered by whoever holds it (or by reconciliation). */
 export class PredecessorNotDelivered extends Error {
   readonly code = 'PREDECESSOR_NOT_DELIVERED';
-  readonly retryable = true;
   constructor(readonly blocked: string[], readonly published: number) {
     super(`${blocked.length} event(s) wait for their stream predecessor to be delivered (${published} published)`);
     this.name = 'PredecessorNotDelivered';
@@ -22,7 +21,6 @@ export class PredecessorNotDelivered extends Error {
 /** Retryable: the broker is unreachable or refused; the rows stay pending with attempts and last_error. */
 export class KafkaPublishError extends Error {
   readonly code = 'KAFKA_PUBLISH_FAILED';
-  readonly retryable = true;
   constructor(message: string, readonly eventIds: string[], cause: unknown) {
     super(message, { cause });
     this.name = 'KafkaPublishError';
@@ -32,7 +30,6 @@ export class KafkaPublishError extends Error {
 /** Not retryable by the relay: the event has no ledger row, so whoever asked must record it first. */
 export class EventNotRecordedError extends Error {
   readonly code = 'EVENT_NOT_RECORDED';
-  readonly retryable = false;
   constructor(readonly eventIds: string[]) {
     super(`event(s) not recorded in the ledger: ${eventIds.slice(0, 5).join(', ')}${eventIds.length > 5 ? ', ...' : ''}`);
     this.name = 'EventNotRecordedError';

@@ -77,7 +77,6 @@ export interface LedgerOptions {
 /** Not retryable: S3's conditional write makes two events at one stream version impossible, so this is a corrupted store. */
 export class LedgerStreamConflictError extends Error {
   readonly code = 'LEDGER_STREAM_CONFLICT';
-  readonly retryable = false;
   constructor(readonly eventIds: string[], cause?: unknown) {
     super(`another event is already recorded at the stream version of ${describeIds(eventIds)}`, { cause });
     this.name = 'LedgerStreamConflictError';
@@ -91,7 +90,6 @@ export class LedgerStreamConflictError extends Error {
  */
 export class EventNotRecordableError extends Error {
   readonly code = 'EVENT_NOT_RECORDABLE';
-  readonly retryable = true;
   constructor(readonly eventIds: string[], cause?: unknown) {
     super(`the ledger cannot hold the content of ${describeIds(eventIds)}`, { cause });
     this.name = 'EventNotRecordableError';

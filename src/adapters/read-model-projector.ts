@@ -175,7 +175,6 @@ export interface StreamFailure {
  */
 export class StreamsNotProjectedError extends Error {
   readonly code = 'EVENT_NOT_PROJECTABLE';
-  readonly retryable = true;
   constructor(readonly failures: StreamFailure[], readonly result: ApplyResult) {
     super(
       `${failures.length} stream(s) could not be projected: ${failures

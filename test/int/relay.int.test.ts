@@ -149,7 +149,7 @@ test('publishing is idempotent and refuses to overtake an undelivered predecesso
   await ledger.record([v1, v2, v3].map((e) => ({ envelope: e, s3: ref(e) })));
   const blocked = await relay.publish([v3.event_id, v2.event_id]).catch((e) => e);
   expect(blocked).toBeInstanceOf(PredecessorNotDelivered);
-  expect(blocked).toMatchObject({ code: 'PREDECESSOR_NOT_DELIVERED', retryable: true, published: 0 });
+  expect(blocked).toMatchObject({ code: 'PREDECESSOR_NOT_DELIVERED', published: 0 });
   expect(blocked.blocked.sort()).toEqual([v2.event_id, v3.event_id].sort());
   expect((await ledger.byEventIds([v2.event_id]))[0].status).toBe('pending');
 
