@@ -8,40 +8,50 @@ import type { EventStore } from '../adapters/event-store';
 import type { EventHistory } from '../api/ports';
 import { ReadModelProjector, compareReadModels, migrateReadModels } from '../adapters/read-models';
 import type { ReadModelComparison } from '../adapters/read-models';
-import { StreamsNotProjectedError } from '../adapters/read-model-projector';
-import { SetAsideTally } from './failure-metrics';
-import { withFailureMapping } from './failures';
+import type { Registry } from 'prom-client';
+import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
+import { activityLog, withFailureMapping } from './failures';
 
 export interface RebuildDeps {
   pool: Pool;
   eventStore: EventStore;
   history: EventHistory;
   liveSchema: string;
+  /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
+  registry?: Registry;
 }
 
 export interface RebuildChunkResult {
   checkpoint?: string;
   events: number;
   has_more: boolean;
+  /** Events of this chunk the projection left behind (a stream stops at such an event), also in spice_events_set_aside_total. */
+  set_aside: number;
+  /** The same by "stage:code", e.g. {"project:INVALID_EVENT": 1}. */
+  set_aside_by: Record<string, number>;
 }
 
 export function createRebuildActivities(d: RebuildDeps) {
+  const counter = setAsideCounter(d.registry);
   return withFailureMapping({
     async rebuildChunk(a: { target_schema: string; from?: string; limit: number }): Promise<RebuildChunkResult> {
       if (a.target_schema === d.liveSchema) throw new Error('the rebuild target must not be the live read-model schema');
       await migrateReadModels(d.pool, a.target_schema);
       const page = await d.eventStore.readAll({ from: a.from, limit: a.limit });
+      const events = page.events.map((e) => e.envelope);
+      const tally = new SetAsideTally(counter);
       // Idempotent by stream version: a retried chunk skips what it already applied.
       try {
-        await new ReadModelProjector(d.pool, a.target_schema, { history: d.history }).apply(page.events.map((e) => e.envelope));
+        await new ReadModelProjector(d.pool, a.target_schema, { history: d.history }).apply(events);
       } catch (err) {
         // The live models stop such a stream at the same event: the rebuild goes on without it, as they did.
-        if (!(err instanceof StreamsNotProjectedError)) throw err;
-        const tally = new SetAsideTally();
-        for (const f of err.failures) tally.add('project', f.code);
+        const left = projectionSetAside(err, events);
+        if (left === undefined) throw err;
+        for (const f of left) tally.add('project', f.code, [f.event_id]);
+        activityLog('rebuild: streams not projected', { target_schema: a.target_schema, streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, event_id: f.event_id, code: f.code })) });
       }
       Context.current().heartbeat(page.checkpoint);
-      return { checkpoint: page.checkpoint, events: page.events.length, has_more: page.hasMore };
+      return { checkpoint: page.checkpoint, events: events.length, has_more: page.hasMore, set_aside: tally.total, set_aside_by: tally.toJSON() };
     },
 
     async compareWithLive(a: { target_schema: string }): Promise<ReadModelComparison> {

@@ -11,15 +11,14 @@
  */
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
-import { Context } from '@temporalio/activity';
 import type { EventEnvelope, StoredEvent } from '../adapters/event-envelope';
 import { EventNotFoundError, EventStore } from '../adapters/event-store';
 import type { DeliveryLedger, LedgerRow } from '../adapters/ledger';
 import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafka-relay';
 import { quoteIdent } from '../adapters/postgres';
 import { StreamsNotProjectedError } from '../adapters/read-model-projector';
-import { SetAsideTally, setAsideCounter } from './failure-metrics';
-import { withFailureMapping } from './failures';
+import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
+import { activityLog, withFailureMapping } from './failures';
 
 export interface ReconcileDeps {
   pool: Pool;
@@ -86,8 +85,8 @@ export function createReconcileActivities(d: ReconcileDeps) {
       // An event the ledger refuses is counted and left behind, not retried by every later run:
       // the checkpoint moves past it like past the others.
       const { failed } = found.length ? await d.ledger.recordEach(found.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null }))) : { failed: [] };
-      for (const f of failed) tally.add('record', f.code);
-      if (failed.length) log('events not recorded', { codes: failed.map((f) => f.code), event_ids: failed.slice(0, 20).map((f) => f.eventId) });
+      for (const f of failed) tally.add('record', f.code, [f.eventId]);
+      if (failed.length) activityLog('events not recorded', { codes: failed.map((f) => f.code), event_ids: failed.slice(0, 20).map((f) => f.eventId) });
       const unrecorded = new Set(failed.map((f) => f.eventId));
 
       // 2. ledger -> read models and Kafka: what was just recorded, and rows still pending after the
@@ -95,17 +94,20 @@ export function createReconcileActivities(d: ReconcileDeps) {
       //    a run that dies in between leaves it pending and the next run projects it again.
       const foundIds = new Set(found.map((e) => e.envelope.event_id));
       const pending = (await d.ledger.undeliveredOlderThan(a.grace_seconds, a.max_events)).filter((r) => !foundIds.has(r.eventId));
-      const envelopes = [...found.map((e) => e.envelope), ...(await readPending(pending, tally))];
+      // An event the ledger refused never reaches Kafka, so the read models must not show it either,
+      // nor its stream's later events (the relay holds them back behind it).
+      const envelopes = [...withoutRefused(found.map((e) => e.envelope), unrecorded), ...(await readPending(pending, tally))];
       let dropped = 0;
       if (envelopes.length) {
         // Projection is idempotent by stream version: re-applying what a live workflow applied is a no-op.
         try {
           ({ dropped } = await d.projector.apply(envelopes));
         } catch (err) {
-          if (!(err instanceof StreamsNotProjectedError)) throw err;
-          dropped = err.result.dropped;
-          for (const f of err.failures) tally.add('project', f.code);
-          log('streams not projected', { streams: err.failures.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, reason: f.reason })) });
+          const left = projectionSetAside(err, envelopes);
+          if (left === undefined) throw err;
+          if (err instanceof StreamsNotProjectedError) dropped = err.result.dropped;
+          for (const f of left) tally.add('project', f.code, [f.event_id]);
+          activityLog('streams not projected', { streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, code: f.code })) });
         }
       }
       const ids = [...found.filter((e) => !unrecorded.has(e.envelope.event_id)).map((e) => e.envelope.event_id), ...pending.map((r) => r.eventId)];
@@ -114,10 +116,10 @@ export function createReconcileActivities(d: ReconcileDeps) {
           await d.relay.publishThrough(ids);
         } catch (err) {
           // The relay published every other stream before it threw for these.
-          if (err instanceof PredecessorNotDelivered) tally.add('relay', err.code, err.blocked.length);
-          else if (err instanceof EventNotRecordedError) tally.add('relay', err.code, err.eventIds.length);
+          if (err instanceof PredecessorNotDelivered) tally.add('relay', err.code, err.blocked);
+          else if (err instanceof EventNotRecordedError) tally.add('relay', err.code, err.eventIds);
           else throw err;
-          log('events not relayed', { code: (err as { code: string }).code });
+          activityLog('events not relayed', { code: err.code });
         }
       }
       await saveCheckpoint(checkpoint);
@@ -134,7 +136,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
           return (await d.readEvent(r.s3Reference)).envelope;
         } catch (err) {
           if (!(err instanceof EventNotFoundError)) throw err;
-          tally.add('read', err.code);
+          tally.add('read', err.code, [r.eventId]);
           return undefined;
         }
       }),
@@ -143,12 +145,17 @@ export function createReconcileActivities(d: ReconcileDeps) {
   }
 }
 
-function log(message: string, fields: Record<string, unknown>): void {
-  try {
-    Context.current().log.warn(message, fields);
-  } catch {
-    // called outside an activity (a test or script)
+/** The events with none of the refused ones at or before them on their stream. */
+function withoutRefused(events: EventEnvelope[], refused: ReadonlySet<string>): EventEnvelope[] {
+  if (refused.size === 0) return events;
+  const streamOf = (e: EventEnvelope) => `${e.aggregate_type}\u0000${e.aggregate_id}`;
+  const firstRefused = new Map<string, number>();
+  for (const e of events) {
+    if (!refused.has(e.event_id)) continue;
+    const key = streamOf(e);
+    firstRefused.set(key, Math.min(firstRefused.get(key) ?? Infinity, e.aggregate_version));
   }
+  return events.filter((e) => e.aggregate_version < (firstRefused.get(streamOf(e)) ?? Infinity));
 }
 
 export type ReconcileActivities = ReturnType<typeof createReconcileActivities>;

@@ -2,6 +2,8 @@
  * Invariant 5: the read models are a function of the event log. A rebuild replays S3 (readAll)
  * into a fresh schema, and the result equals the live read models built command by command.
  */
+import { randomUUID } from 'node:crypto';
+import { envelopeOf } from '../../src/adapters/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 
 let p: Pipeline;
@@ -45,5 +47,22 @@ test('a rebuild from S3 equals the live read models', async () => {
   const count = async (schema: string) => (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.instances WHERE NOT deleted`)).rows[0].n;
   expect(await count(target)).toBe(1504);
   expect(await count(p.api.infra.readModelSchema)).toBe(1504);
+  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+});
+
+test('an event the projector cannot read is set aside by the rebuild as by the live models, and counted in its outcome', async () => {
+  expect((await send('POST', '/databases', { name: 'skipped' })).status).toBe(201);
+  // Stored in S3 alone (as before today's checks): an INSTANCE_CREATED without an instance.
+  const broken = envelopeOf<unknown>(
+    { event_type: 'INSTANCE_CREATED', aggregate_type: 'instance', aggregate_id: 'skipped:broken', payload: { db_name: 'skipped' } },
+    { commandId: randomUUID(), position: 0, version: 1, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' },
+  );
+  await p.api.infra.s3Store.append({ aggregate_type: 'instance', aggregate_id: 'skipped:broken' }, 'no_stream', [broken]);
+
+  const target = `${p.api.infra.readModelSchema}_rebuild_skip`;
+  const outcome = await p.client.workflow.execute('rebuildReadModels', { taskQueue: p.taskQueue, workflowId: `rebuild-${target}`, args: [{ target_schema: target, chunk_size: 500 }] });
+  expect(outcome).toMatchObject({ equal: true, set_aside: 1, set_aside_by: { 'project:INVALID_EVENT': 1 } });
+  const pool = p.api.infra.pool;
+  expect((await pool.query(`SELECT count(*)::int AS n FROM ${target}.instances WHERE instance_id = 'broken'`)).rows[0].n).toBe(0);
   await pool.query(`DROP SCHEMA ${target} CASCADE`);
 });
