@@ -46,6 +46,15 @@ export interface ApplyResult {
   dropped: number;
 }
 
+/** Adds the counts of `r` to `total` (in place) and returns it. */
+export function addApplyResult<T extends ApplyResult>(total: T, r: ApplyResult): T {
+  total.applied += r.applied;
+  total.skipped += r.skipped;
+  total.filled += r.filled;
+  total.dropped += r.dropped;
+  return total;
+}
+
 type Known<T extends EventType> = EventEnvelope<EventPayloads[T]> & { event_type: T };
 
 interface StreamSlot {
@@ -110,12 +119,7 @@ export class ReadModelProjector {
 
   private async applyApart(events: readonly EventEnvelope[], first: unknown): Promise<ApplyResult> {
     const total: ApplyResult = { applied: 0, skipped: 0, filled: 0, dropped: 0 };
-    const add = (r: ApplyResult) => {
-      total.applied += r.applied;
-      total.skipped += r.skipped;
-      total.filled += r.filled;
-      total.dropped += r.dropped;
-    };
+    const add = (r: ApplyResult) => addApplyResult(total, r);
     const streams = new Map<string, EventEnvelope[]>();
     for (const e of events) {
       const key = streamKey(String(e?.aggregate_type), String(e?.aggregate_id));

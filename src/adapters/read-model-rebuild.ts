@@ -6,7 +6,7 @@
 import type { Pool } from 'pg';
 import type { EventEnvelope } from './event-envelope';
 import { ReadModelError } from './read-model-errors';
-import { ApplyResult, ProjectorOptions, ReadModelProjector } from './read-model-projector';
+import { addApplyResult, ApplyResult, ProjectorOptions, ReadModelProjector } from './read-model-projector';
 import { READ_MODEL_TABLES, migrateReadModels } from './read-model-schema';
 import { quoteIdent } from './postgres';
 
@@ -54,11 +54,7 @@ export async function rebuildReadModels(
   let weight = 0;
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
-    const r = await projector.apply(chunk);
-    result.applied += r.applied;
-    result.skipped += r.skipped;
-    result.filled += r.filled;
-    result.dropped += r.dropped;
+    addApplyResult(result, await projector.apply(chunk));
     result.events += chunk.length;
     result.chunks++;
     chunk = [];
