@@ -2,43 +2,29 @@
  * One stream the read models cannot take does not hold back the others in the same call, and
  * stops at its failing event: the events before it are applied, the ones after it wait.
  */
-import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres';
-import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
-import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/read-models';
+import type { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/read-models';
 import { StreamsNotProjectedError } from '../../src/adapters/read-model-projector';
-import { testConfig, uniqueName } from '../support/env';
+import { uniqueName } from '../support/env';
+import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
 
 const DB = 'isodb';
-let commands = 0;
-function event(eventType: string, aggregateType: string, aggregateId: string, version: number, payload: unknown): EventEnvelope {
-  return envelopeOf<unknown>(
-    { event_type: eventType, aggregate_type: aggregateType, aggregate_id: aggregateId, payload },
-    { commandId: `iso-cmd-${++commands}`, position: 0, version, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' },
-  );
-}
+const event = eventFactory('iso-cmd');
 const put = (type: 'INSTANCE_CREATED' | 'INSTANCE_UPDATED', id: string, version: number, v: string) =>
   event(type, 'instance', `${DB}:${id}`, version, { db_name: DB, instance: { id, class_id: 'K', properties: { v }, relationships: {} } });
 
 describe('read models: per-stream isolation', () => {
-  let pool: Pool;
   let projector: ReadModelProjector;
   let queries: PgReadModelQueries;
-  const schema = uniqueName('rm-iso');
+  let rm: ReadModelsFixture;
 
   beforeAll(async () => {
-    pool = createPool(testConfig, { max: 4 });
-    await migrateReadModels(pool, schema);
-    projector = new ReadModelProjector(pool, schema);
-    queries = new PgReadModelQueries(pool, schema);
-    await projector.apply([event('DATABASE_CREATED', 'database', DB, 1, { name: DB })]);
     const definition = { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] };
-    await projector.apply([event('ONTOLOGY_CLASS_CREATED', 'ontology_class', `${DB}:K`, 1, { db_name: DB, definition })]);
+    rm = await startReadModels(uniqueName('rm-iso'), DB, definition, event);
+    ({ projector, queries } = rm);
   });
 
   afterAll(async () => {
-    await dropReadModels(pool, schema);
-    await pool.end();
+    await rm?.close();
   });
 
   test('a poisoned v2 stops its stream after v1; the other streams of the call are applied', async () => {

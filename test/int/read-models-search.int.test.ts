@@ -3,11 +3,10 @@
  * text (SEARCH_INDEX_MAX_CHARS) so that a very long string property is projected, kept whole in
  * the read model and found by its first words, instead of failing its projection forever.
  */
-import type { Pool } from 'pg';
 import { createPool } from '../../src/adapters/postgres';
-import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
-import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/read-models';
+import { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/read-models';
 import { testConfig, uniqueName } from '../support/env';
+import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
 
 const DB = 'searchdb';
 
@@ -23,34 +22,23 @@ function longText(bytes = 1_500_000): { text: string; words: string[] } {
   return { text: words.join(' '), words };
 }
 
-let commands = 0;
-function event(eventType: string, aggregateType: string, aggregateId: string, version: number, payload: unknown): EventEnvelope {
-  return envelopeOf<unknown>(
-    { event_type: eventType, aggregate_type: aggregateType, aggregate_id: aggregateId, payload },
-    { commandId: `search-cmd-${++commands}`, position: 0, version, occurredAt: new Date().toISOString(), actor: 'test', storageMode: 's3_only' },
-  );
-}
+const event = eventFactory('search-cmd');
 
 describe('read models: the search index of very long text', () => {
-  let pool: Pool;
   let projector: ReadModelProjector;
   let queries: PgReadModelQueries;
+  let rm: ReadModelsFixture;
   const schema = uniqueName('rm-search');
   const { text, words } = longText();
 
   beforeAll(async () => {
-    pool = createPool(testConfig, { max: 4 });
-    await migrateReadModels(pool, schema);
-    projector = new ReadModelProjector(pool, schema);
-    queries = new PgReadModelQueries(pool, schema);
-    await projector.apply([event('DATABASE_CREATED', 'database', DB, 1, { name: DB })]);
     const definition = { id: 'Doc', label: 'Doc', properties: [{ name: 'title', type: 'string' }, { name: 'body', type: 'string' }], relationships: [] };
-    await projector.apply([event('ONTOLOGY_CLASS_CREATED', 'ontology_class', `${DB}:Doc`, 1, { db_name: DB, definition })]);
+    rm = await startReadModels(schema, DB, definition, event);
+    ({ projector, queries } = rm);
   });
 
   afterAll(async () => {
-    await dropReadModels(pool, schema);
-    await pool.end();
+    await rm?.close();
   });
 
   test('a 1.5 MB property of distinct words: projected whole, found by its first words and by its short neighbours', async () => {
