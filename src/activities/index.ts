@@ -79,7 +79,7 @@ interface LoadedStream {
 type BulkBatchDraft = DomainEventOf<'INSTANCES_BULK_CREATED'>;
 
 /** Parallel claim writes of one bulk command. */
-const CLAIM_CONCURRENCY = 32;
+const CLAIM_CONCURRENCY = 64;
 /** The decision record of a command voided by another one: no request of its own to name. */
 const VOIDED_BY_ANOTHER = { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } };
 /** How long a command waits for an older command's undecided claim before voiding it. */
@@ -193,6 +193,7 @@ export function createActivities(deps: ActivityDeps) {
     const items = batches.flatMap((b, batch) => b.payload.instances.map((instance) => ({ batch, instance })));
     const claimWait = { since: Date.now() };
     const claimed: LedgerInput[] = [];
+    let done = 0;
     const versions = await mapLimit(items, CLAIM_CONCURRENCY, async ({ batch, instance }) => {
       const entry: EventEnvelope = {
         event_id: claimIdFor(input.command_id, instanceStreamOf(batchStream, instance.id)),
@@ -212,7 +213,9 @@ export function createActivities(deps: ActivityDeps) {
         },
       };
       const version = await claimOne(store, entry, claimWait);
-      if (version !== undefined) claimed.push({ envelope: { ...entry, aggregate_version: version }, s3: null, claim: true });
+      // The row only holds the version for the relay's order check: the instance data stays in S3.
+      if (version !== undefined) claimed.push({ envelope: { ...entry, aggregate_version: version, payload: {} }, s3: null, claim: true });
+      if (++done % 500 === 0) heartbeat({ claims: done });
       return version;
     });
     // Every claim won gets its ledger row now, whatever the decision: a voided claim still holds a version.
@@ -261,8 +264,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function awaitClaimDecision(store: EventStore, holder: string, me: string, claimWait: { since: number }): Promise<void> {
     if (holder < me && Date.now() - claimWait.since < CLAIM_PATIENCE_MS) {
-      const ctx = Context.current();
-      if (!ctx.info.isLocal) ctx.heartbeat({ waiting_for: holder });
+      heartbeat({ waiting_for: holder });
       await sleep(20 + Math.random() * 80);
       return;
     }
@@ -523,6 +525,16 @@ function versionConflict(expected: number, actual: number): ApplicationFailure {
     status: 409,
     details: [{ path: 'expected_version', message: `current version is ${actual}` }],
   });
+}
+
+/** Liveness for activities that take long (bulk claims); local activities and direct calls have none. */
+function heartbeat(details: unknown): void {
+  try {
+    const ctx = Context.current();
+    if (!ctx.info.isLocal) ctx.heartbeat(details);
+  } catch {
+    // outside an activity
+  }
 }
 
 /** A durable or repeated attempt (outside an activity, e.g. a direct call from a script: no). */

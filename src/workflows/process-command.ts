@@ -39,6 +39,16 @@ const { decideAndAppend, prepareBulk, appendBulkBatch } = proxyActivities<Activi
   retry: infraRetry,
 });
 
+// A bulk command claims every instance on its own stream before its first batch: for tens of
+// thousands of instances that outlasts 60 s on a busy store, so it heartbeats instead.
+const claiming = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '60 seconds',
+  retry: infraRetry,
+});
+/** Histories recorded before bulk claims replay with the 60 s prepareBulk. */
+const BULK_CLAIMS = 'bulk-claims-heartbeat';
+
 // Delivery waits on the predecessor of its stream version: retry quickly while it catches up.
 const { deliver, project } = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
@@ -101,7 +111,7 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
 
 async function processBulk(input: ProcessCommandInput, progress: CommandProgress): Promise<ProcessCommandResult> {
   progress.phase = 'DECIDING';
-  const plan = await prepareBulk(input);
+  const plan = patched(BULK_CLAIMS) ? await claiming.prepareBulk(input) : await prepareBulk(input);
   progress.batches_total = plan.batches_total;
   progress.instances_total = plan.instances_total;
   progress.batches_done = 0;
