@@ -41,6 +41,8 @@ export const FAILURE_CODES: Readonly<Record<string, FailureOutcome>> = {
   REBUILD_TARGET_NOT_EMPTY: 'final',
   // An argument the read models refuse.
   INVALID_QUERY: 'final',
+  // The command id was stored for another request (decideAndAppend answers it as a refusal itself).
+  IDEMPOTENCY_KEY_REUSED: 'final',
   // Retried: the event is in S3, so the command is not undone; a fix of code or data lets it finish.
   EVENT_NOT_RECORDABLE: 'retry',
   EVENT_NOT_PROJECTABLE: 'retry',
@@ -52,6 +54,8 @@ export const FAILURE_CODES: Readonly<Record<string, FailureOutcome>> = {
   EVENT_UNAVAILABLE: 'retry',
   // An object not there (yet): an append still in flight writes it.
   EVENT_NOT_FOUND: 'retry',
+  // The command's events are stored already: the next attempt reads them instead of appending.
+  COMMAND_APPENDED: 'retry',
   // Another writer took the version: re-read and decide again. A command that named its expected
   // version is refused by decideAndAppend itself, before this table is consulted.
   VERSION_CONFLICT: 'retry',

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_CODES, toActivityFailure } from '../../src/activities/failures';
-import { EventIdReusedError, EventNotFoundError, InvalidEventError, StoreCorruptedError, VersionConflictError } from '../../src/adapters/event-store';
+import { CommandReusedError, EventIdReusedError, EventNotFoundError, InvalidEventError, StoreCorruptedError, VersionConflictError } from '../../src/adapters/event-store';
 import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered } from '../../src/adapters/kafka-relay';
 import { InvalidKafkaMessageError } from '../../src/adapters/kafka-message';
 import { EventUnavailableError } from '../../src/adapters/event-reader';
@@ -30,6 +30,7 @@ test.each([
   ['INVALID_EVENT', true, new ReadModelError('INVALID_EVENT', 'not a stored event envelope')],
   ['INVALID_EVENT', true, new KeyEncodingError('a key segment must be a non-empty string')],
   ['STORE_CORRUPTED', true, new StoreCorruptedError('stream instance/"db:x" has a gap before version 3')],
+  ['IDEMPOTENCY_KEY_REUSED', true, new CommandReusedError('c1')],
   ['REBUILD_TARGET_NOT_EMPTY', true, new ReadModelError('REBUILD_TARGET_NOT_EMPTY', 'schema already holds projected streams')],
   ['EVENT_NOT_RECORDABLE', false, new EventNotRecordableError(['e1'], new Error('unsupported Unicode escape sequence'))],
   ['EVENT_NOT_PROJECTABLE', false, new StreamsNotProjectedError([], { applied: 0, skipped: 0, filled: 0, dropped: 0 })],
@@ -75,6 +76,6 @@ test("the README's lists of final and retried codes are the table's", () => {
 });
 
 test('every code of the table has a message of its own in the status view', () => {
-  // VERSION_CONFLICT reaches the status only as a refusal, which carries its own message.
-  for (const code of Object.keys(FAILURE_CODES).filter((c) => c !== 'VERSION_CONFLICT')) expect([code, SAFE_MESSAGES[code]]).toEqual([code, expect.any(String)]);
+  // Refusals (VERSION_CONFLICT, IDEMPOTENCY_KEY_REUSED) carry their own message; COMMAND_APPENDED never leaves decideAndAppend.
+  for (const code of Object.keys(FAILURE_CODES).filter((c) => !NON_RETRYABLE_TYPES.includes(c) && c !== 'COMMAND_APPENDED')) expect([code, SAFE_MESSAGES[code]]).toEqual([code, expect.any(String)]);
 });
