@@ -42,7 +42,11 @@ function pathOf(parent: Node | undefined, key?: string | number): string {
   return formatPath(keys.reverse());
 }
 
-/** Every issue found (at most MAX_ISSUES), in document order of discovery; empty when the body passes. */
+function reverseFrom<T>(items: T[], from: number): void {
+  for (let i = from, j = items.length - 1; i < j; i++, j--) [items[i], items[j]] = [items[j], items[i]];
+}
+
+/** The first MAX_ISSUES issues found, in the walk's order; empty when the body passes. */
 export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
   const issues: BodyIssue[] = [];
   const report = (code: BodyIssueCode, parent: Node | undefined, key: string | number | undefined, message: string) => {
@@ -81,8 +85,12 @@ export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
       return [{ code: 'BODY_TOO_DEEP', path: pathOf(node), message: `nesting deeper than ${limits.maxBodyDepth} levels` }];
     }
     const value = node.value;
+    // Children are visited in document order, so scalars are reported in that order; the
+    // containers they queued are turned round, so the stack pops them in that order too.
+    const queuedFrom = stack.length;
     if (Array.isArray(value)) {
-      for (let i = value.length - 1; i >= 0; i--) visit(value[i], node, i, node.data, node.targets);
+      for (let i = 0; i < value.length; i++) visit(value[i], node, i, node.data, node.targets);
+      reverseFrom(stack, queuedFrom);
       continue;
     }
     const keys = Object.keys(value);
@@ -97,8 +105,7 @@ export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
     }
     const data = node.data || properties;
     const targets = node.targets || relationships;
-    for (let i = keys.length - 1; i >= 0; i--) {
-      const key = keys[i];
+    for (const key of keys) {
       if (key === '__proto__') {
         // JSON.parse keeps it as an own key, but copying the object (as zod does) drops it or swaps a prototype.
         report('VALIDATION_FAILED', node, key, "'__proto__' is not allowed as a key");
@@ -108,8 +115,10 @@ export function inspectBody(body: unknown, limits: InputLimits): BodyIssue[] {
       if (refused !== undefined) report('UNSTORABLE_STRING', node, key, `the key ${refused}`);
       visit((value as Record<string, unknown>)[key], node, key, data, targets);
     }
+    reverseFrom(stack, queuedFrom);
   }
-  return issues;
+  // One node may add several at once (an array of bad strings): the answer lists MAX_ISSUES.
+  return issues.slice(0, MAX_ISSUES);
 }
 
 /** The problem a body's issues are answered with: the code of the most serious kind, every issue listed. */

@@ -53,6 +53,14 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
     expect(byPath['properties.b']).toMatch(/unpaired surrogate U\+D800 at index 0/);
   });
 
+  test('at most 20 issues are listed, the first in document order, however many the body has', async () => {
+    const bad = Array.from({ length: 50 }, () => '"x\\u0000"').join(',');
+    const res = await send('post', '/databases/crm/classes/Person/instances', `{"properties":{"tags":[${bad}],"many":{${Array.from({ length: 30 }, (_, i) => `"k${i}":"\\ud800"`).join(',')}}}}`);
+    expectRefused(res, 422, 'UNSTORABLE_STRING');
+    // the first 20 in document order
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(Array.from({ length: 20 }, (_, i) => `properties.tags[${i}]`));
+  });
+
   test('control characters: refused in labels, TAB/LF/CR allowed in descriptions, all kept in property values', async () => {
     expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"two\\nlines"}'), 422, 'UNSTORABLE_STRING', ['label']);
     expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"P","relationships":[{"predicate":"k","target_class":"P","cardinality":"n:m","label":"a\\u0085"}]}'), 422, 'UNSTORABLE_STRING', ['relationships[0].label']);
