@@ -45,7 +45,7 @@
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import type { EventEnvelope, S3Reference, StoredEvent } from './event-envelope';
+import { SCHEMA_VERSION, type EventEnvelope, type S3Reference, type StoredEvent } from './event-envelope';
 import {
   CommandAppendedError,
   CommandReusedError,
@@ -61,6 +61,7 @@ import {
   type ClaimDecision,
   type CommandMark,
   type CommandRecord,
+  CLAIM_VOIDED,
   claimedBy,
   resolveClaim,
   type EventStore,
@@ -592,12 +593,39 @@ export class S3EventStore implements EventStore {
       if (sameTarget(marked, mark)) return;
       const record = await this.recordOf(marked);
       if (record) throw new CommandAppendedError(record);
-      const holder = await this.readIndex({ aggregate_type: marked.aggregate_type, aggregate_id: marked.aggregate_id }, marked.first_version);
-      if (holder === undefined) throw new RaceLost(0);
+      const markedStream = { aggregate_type: marked.aggregate_type, aggregate_id: marked.aggregate_id };
+      const holder = await this.readIndex(markedStream, marked.first_version);
+      if (holder === undefined) {
+        if (streamKeyOf(markedStream) === streamKeyOf(envs[0])) throw new RaceLost(0);
+        // Another stream of the same command: its database's life ended (a retry locates the
+        // current one), so nothing else will ever take the marked version and the marker would hold
+        // forever. Take it with a voided entry; if the dead attempt committed first, the next
+        // round answers with its events.
+        await this.fence(markedStream, marked);
+        continue;
+      }
       // The marked version went to another event for good: this attempt's versions take its place.
       if ((await putIfMatch(this.client, this.bucket, key, body, found.etag)) !== undefined) return;
     }
     throw new RaceLost(0);
+  }
+
+  /** Holds the marker's first version with an entry that changes nothing: a claim voided before it is written. */
+  private async fence(stream: StreamId, m: CommandMarker): Promise<void> {
+    const fenceId = `${m.command_id}#fence@${m.first_version}`;
+    await this.decideClaims(fenceId, 'void', { request_hash: '', stream });
+    await this.claim({
+      event_id: fenceId,
+      event_type: CLAIM_VOIDED,
+      ...stream,
+      aggregate_version: m.first_version,
+      occurred_at: new Date().toISOString(),
+      actor: 'event-store',
+      command_id: fenceId,
+      schema_version: SCHEMA_VERSION,
+      payload: {},
+      metadata: { storage_mode: 's3_only', claimed_by: fenceId, fences: m.command_id },
+    });
   }
 
   /** The marker's events when they are committed at the versions it names. */

@@ -154,3 +154,28 @@ describe.each(stores)('%s event store', (_name, open) => {
     expect(await open().findCommand(uniqueName('never'))).toBeUndefined();
   });
 });
+
+describe('S3 event store: an attempt that died between its command marker and its commit', () => {
+  test('a retry in a re-created database stores the command there and fences the dead life, where the old attempt can no longer commit', async () => {
+    const oldLife: StreamId = { aggregate_type: 'ontology_class', aggregate_id: uniqueName('db') + ':C' };
+    const newLife: StreamId = { aggregate_type: 'ontology_class', aggregate_id: oldLife.aggregate_id.replace(':', '@2:') };
+    const a = uniqueName('cmd-dead');
+    const dead = s3.storeAt('stores');
+    // The first attempt marked version 1 of the old life and wrote the event's objects, then died.
+    const zombie = { ...event(oldLife, a, { life: 1 }), aggregate_version: 1 };
+    expect((await dead.prepareEvent(zombie)).kind).toBe('ready');
+    await (dead as unknown as { markCommand(envs: EventEnvelope[], m: { command_id: string; request_hash: string }): Promise<void> }).markCommand([zombie], mark(a).command);
+
+    const retried = await s3.storeAt('stores').append(newLife, 'no_stream', [event(newLife, a, { life: 2 })], mark(a));
+    expect(retried.events.map((e) => e.version)).toEqual([1]);
+    const found = await s3.storeAt('stores').findCommand(a);
+    expect(found?.stream).toEqual(newLife);
+    expect(found?.events.map((e) => e.envelope.payload)).toEqual([{ life: 2 }]);
+
+    // The dead attempt wakes up: its commit meets the fence, and the old life's stream holds no event of the command.
+    expect((await dead.commitEvent(zombie)).kind).toBe('conflict');
+    const old = await s3.storeAt('stores').readStream(oldLife);
+    expect(old.map((e) => [e.envelope.aggregate_version, e.envelope.event_type])).toEqual([[1, 'CLAIM_VOIDED']]);
+    expect((await s3.storeAt('stores').findCommand(a))?.stream).toEqual(newLife);
+  }, 60_000);
+});
