@@ -83,7 +83,9 @@ export async function startPipeline(name: string, config: Config = testConfig, o
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
   const messages: ConsumedMessage[] = [];
-  const consumer: Consumer = infra.kafka.consumer({ groupId: `${id}-test`, maxWaitTimeInMs: 50 });
+  // Outage tests pause Kafka: kafkajs gives up on some errors met while the broker comes back
+  // (e.g. group coordinator not found), and a consumer that stays down would miss what follows.
+  const consumer: Consumer = infra.kafka.consumer({ groupId: `${id}-test`, maxWaitTimeInMs: 50, retry: { restartOnFailure: async () => true } });
   await consumer.connect();
   await consumer.subscribe({ topic: infra.topic, fromBeginning: true });
   await consumer.run({
