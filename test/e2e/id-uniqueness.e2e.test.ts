@@ -1,19 +1,17 @@
 /**
  * One id, one creation: the event store decides who creates an instance id (a claim on the
- * instance's own stream, taken by single and bulk creates alike), across two workers that share
- * nothing in memory (each has its own connections, stores, caches and locks, as two processes
- * would). Each id is created exactly once in S3, the ledger, Kafka and the read models, and a
- * rebuild from S3 equals the live read models.
+ * instance's own stream, taken by single and bulk creates alike), across two worker processes
+ * (the test's own and a child process) that share nothing in memory. Each id is created exactly
+ * once in S3, the ledger, Kafka and the read models, and a rebuild from S3 equals the live read
+ * models.
  */
-import { NativeConnection, Worker } from '@temporalio/worker';
-import { connectInfrastructure, Infrastructure } from '../../src/composition';
-import { createCommandWorker } from '../../src/command-worker';
 import type { EventEnvelope } from '../../src/adapters/event-envelope';
-import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
+import { startPipeline, Pipeline } from '../support/pipeline';
+import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
 import { eventually, testConfig } from '../support/env';
 
 let p: Pipeline;
-let second: { infra: Infrastructure; worker: Worker; running: Promise<void>; connection: NativeConnection };
+let second: WorkerProcess | undefined;
 const db = 'unique';
 
 async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -27,31 +25,14 @@ const finished = (commandId: string) =>
 beforeAll(async () => {
   p = await startPipeline('e2e-unique');
   const first = p.api.infra;
-  // The second worker process: its own infrastructure over the same schemas, prefix and topic.
-  const infra = await connectInfrastructure(testConfig, { schema: first.schema, readModelSchema: first.readModelSchema, s3Prefix: p.prefix, topic: first.topic });
-  const connection = await NativeConnection.connect({ address: testConfig.temporalAddress });
-  const worker = await createCommandWorker({
-    connection,
-    namespace: testConfig.TEMPORAL_NAMESPACE,
-    taskQueue: p.taskQueue,
-    deps: infra.activityDeps(),
-    rebuild: infra.rebuildDeps(),
-    reconcile: infra.reconcileDeps(),
-    workflowBundle: await workflowBundle(),
-    tuning: { identity: 'second-worker' },
-  });
-  second = { infra, worker, connection, running: worker.run() };
+  // The second worker is another OS process over the same schemas, prefix, topic and task queue.
+  second = await startWorkerProcess({ schema: first.schema, readModelSchema: first.readModelSchema, s3Prefix: p.prefix, topic: first.topic, taskQueue: p.taskQueue, identity: 'second-worker' });
   expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
   const cls = { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] };
   expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
-});
+}, 180_000);
 afterAll(async () => {
-  if (second) {
-    second.worker.shutdown();
-    await second.running.catch(() => undefined);
-    await second.connection.close();
-    await second.infra.close();
-  }
+  await second?.stop();
   await p?.close();
 });
 
@@ -139,9 +120,24 @@ test('a bulk racing 100 single creates of its ids: every id is created exactly o
   const completedSingles = singlesDone.filter((s) => s.status === 'COMPLETED').length;
   expect(completedSingles + (bulkDone.status === 'COMPLETED' ? 100 : 0)).toBe(100);
 
+  // Both processes took part in the race.
+  expect(await workerIdentities([bulkDone, ...singlesDone].map((d) => d.command_id))).toContain('second-worker');
   await expectOnceEach(ids);
   await expectRebuildEqualsLive();
 }, 400_000);
+
+/** The identities of the workers that started workflow tasks of these commands. */
+async function workerIdentities(commandIds: string[]): Promise<Set<string>> {
+  const identities = new Set<string>();
+  for (const id of commandIds) {
+    const history = await p.client.workflow.getHandle(`command-${id}`).fetchHistory();
+    for (const e of history.events ?? []) {
+      const identity = e.workflowTaskStartedEventAttributes?.identity ?? e.activityTaskStartedEventAttributes?.identity;
+      if (identity) identities.add(identity);
+    }
+  }
+  return identities;
+}
 
 test('an instance deleted and then re-created by a bulk can be read, updated, deleted and created again', async () => {
   expect((await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'phoenix', properties: { n: 1 } }, { prefer: 'wait=30' })).status).toBe(201);

@@ -1,0 +1,89 @@
+/**
+ * A worker in its own OS process, for tests that need two processes on one task queue: nothing
+ * shared in memory, not even the Node runtime. Started by startWorkerProcess(); the isolation
+ * (schemas, S3 prefix, topic, task queue) of the test's pipeline comes in SPICE_TEST_WORKER as JSON.
+ * Prints "ready" once it polls, and drains on SIGTERM.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { NativeConnection } from '@temporalio/worker';
+import { connectInfrastructure } from '../../src/composition';
+import { bundleInChildProcess, createCommandWorker } from '../../src/command-worker';
+import { loadConfig } from '../../src/config';
+
+export interface WorkerProcessSpec {
+  schema: string;
+  readModelSchema: string;
+  s3Prefix: string;
+  topic: string;
+  taskQueue: string;
+  identity: string;
+}
+
+export interface WorkerProcess {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+/** Spawns the worker and resolves once it polls the task queue. */
+export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000): Promise<WorkerProcess> {
+  const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), __filename], {
+    env: { ...process.env, SPICE_TEST_WORKER: JSON.stringify(spec) },
+    stdio: ['ignore', 'pipe', 'inherit'],
+    cwd: path.join(__dirname, '..', '..'),
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      void stop();
+      reject(new Error(`worker process not ready within ${timeoutMs} ms`));
+    }, timeoutMs);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) {
+        clearTimeout(timer);
+        resolve({ pid: child.pid!, stop });
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`worker process exited with ${code} before it was ready`));
+    });
+  });
+}
+
+async function main(spec: WorkerProcessSpec): Promise<void> {
+  const config = loadConfig();
+  const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
+  await infra.relay.start();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createCommandWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: spec.taskQueue,
+    deps: infra.activityDeps(),
+    rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
+    workflowBundle: await bundleInChildProcess(),
+    tuning: { identity: spec.identity },
+  });
+  process.once('SIGTERM', () => worker.shutdown());
+  const running = worker.run();
+  process.stdout.write('ready\n');
+  await running;
+  await connection.close();
+  await infra.close();
+}
+
+if (require.main === module) {
+  main(JSON.parse(process.env.SPICE_TEST_WORKER ?? '{}') as WorkerProcessSpec).then(
+    () => process.exit(0),
+    (err) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}
