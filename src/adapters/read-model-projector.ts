@@ -570,6 +570,17 @@ class ApplyRun {
     await this.client.query(`DELETE FROM ${this.s}.edges WHERE db_name = $1 AND from_id = $2`, [db, id]);
   }
 
+  /** The edges of the instances a batch statement wrote: its CTEs `r` (the rows) and `written`, db_name in $2. */
+  private edgesOfWritten(): string {
+    return `INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
+       SELECT $2, r.id, rel.key, t.to_id
+         FROM r JOIN written w ON w.instance_id = r.id
+        CROSS JOIN LATERAL jsonb_each(r.relationships) AS rel
+        CROSS JOIN LATERAL jsonb_array_elements_text(
+          CASE WHEN jsonb_typeof(rel.value) = 'array' THEN rel.value ELSE jsonb_build_array(rel.value) END) AS t(to_id)
+       ON CONFLICT DO NOTHING`;
+  }
+
   /**
    * A batch whose instances claimed versions on their own streams: each instance's creation is
    * that version of its stream. An instance is written only where its stream's projected position
@@ -580,15 +591,8 @@ class ApplyRun {
     const p = e.payload;
     const claims = p.claims!;
     if (claims.length !== p.instances.length) invalid(e, 'claims and instances differ in number');
-    const rows = p.instances
-      .map((i: InstanceData, n) => ({
-        id: i.id,
-        class_id: i.class_id ?? p.class_id,
-        properties: i.properties ?? {},
-        relationships: i.relationships ?? {},
-        stream_id: claims[n].aggregate_id,
-        version: claims[n].version,
-      }))
+    const rows = batchRows(p)
+      .map((row, n) => ({ ...row, stream_id: claims[n].aggregate_id, version: claims[n].version }))
       .sort((a, b) => (a.stream_id < b.stream_id ? -1 : a.stream_id > b.stream_id ? 1 : 0));
     await this.client.query(
       `WITH r AS (
@@ -611,13 +615,7 @@ class ApplyRun {
            created_at = EXCLUDED.created_at, updated_at = EXCLUDED.updated_at
          RETURNING instance_id
        )
-       INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
-       SELECT $2, r.id, rel.key, t.to_id
-         FROM r JOIN written w ON w.instance_id = r.id
-        CROSS JOIN LATERAL jsonb_each(r.relationships) AS rel
-        CROSS JOIN LATERAL jsonb_array_elements_text(
-          CASE WHEN jsonb_typeof(rel.value) = 'array' THEN rel.value ELSE jsonb_build_array(rel.value) END) AS t(to_id)
-       ON CONFLICT DO NOTHING`,
+       ${this.edgesOfWritten()}`,
       [JSON.stringify(rows), p.db_name, e.aggregate_id, e.aggregate_version, e.occurred_at],
     );
   }
@@ -632,12 +630,7 @@ class ApplyRun {
     const p = e.payload;
     if (!Array.isArray(p.instances)) invalid(e, 'no instances');
     if (Array.isArray(p.claims)) return this.bulkClaimed(e);
-    const rows = p.instances.map((i: InstanceData) => ({
-      id: i.id,
-      class_id: i.class_id ?? p.class_id,
-      properties: i.properties ?? {},
-      relationships: i.relationships ?? {},
-    }));
+    const rows = batchRows(p);
     await this.client.query(
       `WITH r AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(id text, class_id text, properties jsonb, relationships jsonb)
@@ -652,14 +645,13 @@ class ApplyRun {
            WHERE x.deleted
          RETURNING instance_id
        )
-       INSERT INTO ${this.s}.edges (db_name, from_id, predicate, to_id)
-       SELECT $2, r.id, rel.key, t.to_id
-         FROM r JOIN written w ON w.instance_id = r.id
-        CROSS JOIN LATERAL jsonb_each(r.relationships) AS rel
-        CROSS JOIN LATERAL jsonb_array_elements_text(
-          CASE WHEN jsonb_typeof(rel.value) = 'array' THEN rel.value ELSE jsonb_build_array(rel.value) END) AS t(to_id)
-       ON CONFLICT DO NOTHING`,
+       ${this.edgesOfWritten()}`,
       [JSON.stringify(rows), p.db_name, e.aggregate_id, e.aggregate_version, e.occurred_at],
     );
   }
+}
+
+/** A batch's instances as the rows its statement reads from jsonb_to_recordset. */
+function batchRows(p: EventPayloads['INSTANCES_BULK_CREATED']): Array<{ id: string; class_id: string; properties: object; relationships: object }> {
+  return p.instances.map((i: InstanceData) => ({ id: i.id, class_id: i.class_id ?? p.class_id, properties: i.properties ?? {}, relationships: i.relationships ?? {} }));
 }
