@@ -196,6 +196,11 @@ export class CommandReusedError extends EventStoreError {
   }
 }
 
+/** What an append of a command meets when the command id is stored already: its own events, or another request's. */
+export function commandStoredError(record: CommandRecord, mark: CommandMark): CommandAppendedError | CommandReusedError {
+  return record.request_hash === mark.request_hash ? new CommandAppendedError(record) : new CommandReusedError(record.command_id);
+}
+
 export class EventNotFoundError extends EventStoreError {
   constructor(message: string) {
     super('EVENT_NOT_FOUND', message);

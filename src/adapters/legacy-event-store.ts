@@ -11,10 +11,9 @@ import {
   AppendResult,
   ClaimDecision,
   claimedBy,
-  CommandAppendedError,
   CommandMark,
   CommandRecord,
-  CommandReusedError,
+  commandStoredError,
   EventIdReusedError,
   EventStore,
   ExpectedVersion,
@@ -104,7 +103,7 @@ export class LegacyPgEventStore implements EventStore {
       if (inserted) return inserted;
       if (options.command) {
         const record = await this.findCommand(options.command.command_id, db);
-        if (record) throw record.request_hash === options.command.request_hash ? new CommandAppendedError(record) : new CommandReusedError(record.command_id);
+        if (record) throw commandStoredError(record, options.command);
       }
       const retried = await this.alreadyStored(stream, events, db);
       if (retried) return retried;

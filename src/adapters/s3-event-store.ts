@@ -49,6 +49,7 @@ import { SCHEMA_VERSION, type EventEnvelope, type S3Reference, type StoredEvent 
 import {
   CommandAppendedError,
   CommandReusedError,
+  commandStoredError,
   EventIdReusedError,
   EventNotFoundError,
   EventStoreError,
@@ -403,7 +404,7 @@ export class S3EventStore implements EventStore {
     } catch (e) {
       // Two attempts of one command at the marked version (their occurred_at differ): the other one's events are stored.
       const record = command && e instanceof EventIdReusedError ? await this.findCommand(command.command_id) : undefined;
-      if (record) throw record.request_hash === command!.request_hash ? new CommandAppendedError(record) : new CommandReusedError(record.command_id);
+      if (record) throw commandStoredError(record, command!);
       throw e;
     }
   }
@@ -503,7 +504,7 @@ export class S3EventStore implements EventStore {
     if (command) {
       // A retry of a command stored at a later version than this attempt's stale base.
       const record = await this.findCommand(command.command_id);
-      if (record) throw record.request_hash === command.request_hash ? new CommandAppendedError(record) : new CommandReusedError(command.command_id);
+      if (record) throw commandStoredError(record, command);
     }
     throw new RaceLost(0, [], this.versionHint(stream));
   }
