@@ -271,6 +271,14 @@ export function createActivities(deps: ActivityDeps) {
     await store.decideClaims(holder, 'void', VOIDED_BY_ANOTHER);
   }
 
+  /** Commits the bulk's claims (write-once); refused when another command voided them first. */
+  async function commitClaims(store: EventStore, commandId: string, request_hash: string, plan: BulkPlan): Promise<void> {
+    const stream = { aggregate_type: plan.aggregate_type, aggregate_id: plan.aggregate_id };
+    if ((await store.decideClaims(commandId, 'commit', { request_hash, stream })) === 'void') {
+      throw refusal(domainError('INSTANCE_EXISTS', 'another command created some of these instances first'));
+    }
+  }
+
   async function loadContext(command: Command, database: DatabaseState | undefined): Promise<DecideContext> {
     const needs = contextNeeds(command);
     const ctx: DecideContext = database !== undefined ? { database } : {};
@@ -395,20 +403,23 @@ export function createActivities(deps: ActivityDeps) {
       if (stored) {
         // A retry after the plan was written, or a later run of the same command id (Temporal's retention).
         if (stored.request_hash !== undefined && stored.request_hash !== request_hash) throw keyReused(input.command_id);
+        await commitClaims(store, input.command_id, request_hash, stored);
         return stored;
       }
       const { state } = await loadStream(input.storage_mode, stream);
 
       const decision = decide(command, state, await loadContext(command, database), { batchSize: deps.bulkBatchSize });
-      if (!decision.ok) throw refusal(decision.error);
+      if (!decision.ok) {
+        // An earlier attempt may have claimed before the context changed (its class deleted since): those claims must not stand.
+        if (repeatAttempt()) await store.decideClaims(input.command_id, 'void', { request_hash, stream });
+        throw refusal(decision.error);
+      }
       const decidedAt = now().toISOString();
       const batches = await claimInstances(store, input, request_hash, stream, state.version, decision.events as BulkBatchDraft[], decidedAt);
       await deps.blobs.putMany(
         batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })),
       );
-      if ((await store.decideClaims(input.command_id, 'commit', { request_hash, stream })) === 'void') {
-        throw refusal(domainError('INSTANCE_EXISTS', 'another command created some of these instances first'));
-      }
+      // The plan first, then the decision: a committed bulk always has a plan to append, so a retry never decides it again.
       const plan: BulkPlan = {
         ...stream,
         start_version: state.version,
@@ -418,6 +429,7 @@ export function createActivities(deps: ActivityDeps) {
         request_hash,
       };
       await deps.blobs.putJson(existing, plan);
+      await commitClaims(store, input.command_id, request_hash, plan);
       return plan;
     },
 
@@ -534,6 +546,15 @@ function heartbeat(details: unknown): void {
     if (!ctx.info.isLocal) ctx.heartbeat(details);
   } catch {
     // outside an activity
+  }
+}
+
+/** Not the activity's first attempt: an earlier one may have written before it failed. */
+function repeatAttempt(): boolean {
+  try {
+    return Context.current().info.attempt > 1;
+  } catch {
+    return false;
   }
 }
 
