@@ -35,6 +35,8 @@ export interface ActivityDeps {
   projector: { apply(events: EventEnvelope[]): Promise<unknown> };
   context: ContextQueries;
   bulkBatchSize?: number;
+  /** How long a command waits for an older command's undecided claim before voiding it (default 30 s). */
+  claimPatienceMs?: number;
   cacheSize?: number;
   clock?: () => Date;
 }

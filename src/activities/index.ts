@@ -84,6 +84,8 @@ const CLAIM_CONCURRENCY = 64;
 const VOIDED_BY_ANOTHER = { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } };
 /** How long a command waits for an older command's undecided claim before voiding it. */
 const CLAIM_PATIENCE_MS = 30_000;
+/** When a command first met each holder of an undecided claim in its way. */
+type ClaimWaits = Map<string, number>;
 
 /** An instance created by a batch lives in the batch stream's database (and its life): same scope before the ':'. */
 function instanceStreamOf(batchStream: StreamId, instanceId: string): string {
@@ -191,7 +193,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function claimInstances(store: EventStore, input: ProcessCommandInput, request_hash: string, batchStream: StreamId, startVersion: number, batches: BulkBatchDraft[], decidedAt: string): Promise<BulkBatchDraft[]> {
     const items = batches.flatMap((b, batch) => b.payload.instances.map((instance) => ({ batch, instance })));
-    const claimWait = { since: Date.now() };
+    const claimWait: ClaimWaits = new Map();
     const claimed: LedgerInput[] = [];
     let done = 0;
     const versions = await mapLimit(items, CLAIM_CONCURRENCY, async ({ batch, instance }) => {
@@ -237,7 +239,7 @@ export function createActivities(deps: ActivityDeps) {
    * live. Finds its own claim of an earlier attempt; waits for an undecided claim of another command
    * (or voids it, see awaitClaimDecision).
    */
-  async function claimOne(store: EventStore, entry: EventEnvelope, claimWait: { since: number }): Promise<number | undefined> {
+  async function claimOne(store: EventStore, entry: EventEnvelope, claimWait: ClaimWaits): Promise<number | undefined> {
     const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
     const me = entry.command_id;
     for (let version = 1; ; ) {
@@ -260,10 +262,14 @@ export function createActivities(deps: ActivityDeps) {
   /**
    * Another command's undecided claim stands in the way. Wound-wait, so two bulks that share ids
    * can never wait for each other: the older command id voids the younger one's claims, the younger
-   * waits for the older (and voids it too after CLAIM_PATIENCE_MS, in case its run died).
+   * waits for the older (and voids it too after CLAIM_PATIENCE_MS, in case its run died). The
+   * patience counts from when this command first met the holder: a bulk that has been claiming
+   * longer than that must not void a live older command at once.
    */
-  async function awaitClaimDecision(store: EventStore, holder: string, me: string, claimWait: { since: number }): Promise<void> {
-    if (holder < me && Date.now() - claimWait.since < CLAIM_PATIENCE_MS) {
+  async function awaitClaimDecision(store: EventStore, holder: string, me: string, claimWait: ClaimWaits): Promise<void> {
+    const since = claimWait.get(holder) ?? Date.now();
+    claimWait.set(holder, since);
+    if (holder < me && Date.now() - since < (deps.claimPatienceMs ?? CLAIM_PATIENCE_MS)) {
       heartbeat({ waiting_for: holder });
       await sleep(20 + Math.random() * 80);
       return;
@@ -352,7 +358,7 @@ export function createActivities(deps: ActivityDeps) {
         const stored = await storedOutcome(store, mark);
         if (stored) return stored;
       }
-      const claimWait = { since: Date.now() };
+      const claimWait: ClaimWaits = new Map();
       return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
         for (let attempt = 0; ; attempt++) {
           const { state, pendingClaim, claimBefore } = await loadStream(input.storage_mode, stream);
