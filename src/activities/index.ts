@@ -80,6 +80,8 @@ type BulkBatchDraft = DomainEventOf<'INSTANCES_BULK_CREATED'>;
 
 /** Parallel claim writes of one bulk command. */
 const CLAIM_CONCURRENCY = 64;
+/** Claim ledger rows per statement. */
+const CLAIM_ROWS_PER_RECORD = 1000;
 /** The decision record of a command voided by another one: no request of its own to name. */
 const VOIDED_BY_ANOTHER = { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } };
 /** How long a command waits for an older command's undecided claim before voiding it. */
@@ -194,7 +196,17 @@ export function createActivities(deps: ActivityDeps) {
   async function claimInstances(store: EventStore, input: ProcessCommandInput, request_hash: string, batchStream: StreamId, startVersion: number, batches: BulkBatchDraft[], decidedAt: string): Promise<BulkBatchDraft[]> {
     const items = batches.flatMap((b, batch) => b.payload.instances.map((instance) => ({ batch, instance })));
     const claimWait: ClaimWaits = new Map();
+    // Every claim won gets its ledger row, whatever the decision (a voided claim still holds a
+    // version): recorded in chunks while the claims go on, not in one statement after them.
     const claimed: LedgerInput[] = [];
+    let recorded: Promise<unknown> = Promise.resolve();
+    const flush = () => {
+      const rows = claimed.splice(0);
+      if (rows.length === 0) return;
+      const next = recorded.then(() => deps.ledger.record(rows));
+      next.catch(() => undefined); // awaited after the claims: not an unhandled rejection meanwhile
+      recorded = next;
+    };
     let done = 0;
     const versions = await mapLimit(items, CLAIM_CONCURRENCY, async ({ batch, instance }) => {
       const entry: EventEnvelope = {
@@ -217,11 +229,12 @@ export function createActivities(deps: ActivityDeps) {
       const version = await claimOne(store, entry, claimWait);
       // The row only holds the version for the relay's order check: the instance data stays in S3.
       if (version !== undefined) claimed.push({ envelope: { ...entry, aggregate_version: version, payload: {} }, s3: null, claim: true });
+      if (claimed.length >= CLAIM_ROWS_PER_RECORD) flush();
       if (++done % 500 === 0) heartbeat({ claims: done });
       return version;
     });
-    // Every claim won gets its ledger row now, whatever the decision: a voided claim still holds a version.
-    await deps.ledger.record(claimed);
+    flush();
+    await recorded;
     const lost = items.flatMap((it, i) => (versions[i] === undefined ? [{ path: `instances[${i}].id`, message: `instance '${it.instance.id}' already exists` }] : []));
     if (lost.length > 0) {
       await store.decideClaims(input.command_id, 'void', { request_hash, stream: batchStream });
