@@ -2,7 +2,7 @@
  * Bad input gets a clear 4xx problem+json answer and never reaches S3, the ledger, Kafka or the
  * read models, and starts no command. Each case is checked against all of them, before and after.
  */
-import { startPipeline, Pipeline } from '../support/pipeline';
+import { startPipeline, Pipeline, storedCounts } from '../support/pipeline';
 import { BAD_TEXT, UNSTORABLE_FIELDS } from '../support/unstorable';
 
 let p: Pipeline;
@@ -20,22 +20,7 @@ async function raw(method: string, path: string, body?: string, headers: Record<
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: json };
 }
 
-async function snapshot() {
-  // Let any in-flight delivery land before counting, so a change would be seen.
-  await new Promise((r) => setTimeout(r, 300));
-  const rm = `${p.taskQueue.replace(/-/g, '_')}_rm`;
-  const { rows } = await p.api.infra.pool.query(
-    `SELECT (SELECT count(*) FROM ${rm}.databases) + (SELECT count(*) FROM ${rm}.classes) + (SELECT count(*) FROM ${rm}.instances)
-          + (SELECT count(*) FROM ${rm}.edges) + (SELECT count(*) FROM ${rm}.stream_positions) AS n`,
-  );
-  return {
-    s3: (await p.s3Keys('')).length,
-    ledger: (await p.ledgerRows()).length,
-    kafka: p.messages.length,
-    readModels: Number(rows[0].n),
-    commands: (await p.client.workflow.count(`TaskQueue = '${p.taskQueue}'`)).count,
-  };
-}
+const snapshot = () => storedCounts(p);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-bad');

@@ -6,17 +6,14 @@
 import { commandIdForKey } from '../../src/api/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, uniqueName } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkcrash';
 /** Command ids whose bulk plan cannot be written while listed (the attempt dies there). */
 const planDownFor = new Set<string>();
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 const statusOf = (commandId: string) => send('GET', `/commands/${commandId}`).then((r) => r.body);
 const cls = { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] };
 

@@ -4,6 +4,7 @@
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -13,15 +14,7 @@ afterAll(async () => {
   await p?.close();
 });
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 const wait = { prefer: 'wait=30' };
 const db = 'library';

@@ -4,15 +4,12 @@
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkdb';
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-bulk');

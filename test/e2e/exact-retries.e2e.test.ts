@@ -12,17 +12,14 @@ import { eventIdFor } from '../../src/adapters/event-envelope';
 import { commandIdForKey } from '../../src/api/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'retries';
 /** Command ids whose ledger insert fails while they are listed here (the event is in S3 by then). */
 const ledgerDownFor = new Set<string>();
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 const statusOf = (commandId: string) => send('GET', `/commands/${commandId}`).then((r) => r.body);
 const finished = (commandId: string, timeoutMs = 120_000) =>

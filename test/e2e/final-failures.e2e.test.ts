@@ -11,15 +11,12 @@ import { createCommandWorker } from '../../src/command-worker';
 import { ProcessCommandInput, workflowIdOf } from '../../src/workflows/definitions';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { eventually, testConfig } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'finals';
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 const statusOf = async (commandId: string) => (await send('GET', `/commands/${commandId}`)).body;
 

@@ -9,16 +9,13 @@ import type { EventEnvelope } from '../../src/adapters/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
 import { eventually, testConfig } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 let second: WorkerProcess | undefined;
 const db = 'unique';
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 const finished = (commandId: string) =>
   eventually(() => send('GET', `/commands/${commandId}`).then((r) => r.body), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 180_000, 200);
 

@@ -7,18 +7,16 @@
 import net from 'node:net';
 import { loadConfig } from '../../src/config';
 import { eventually } from '../support/env';
-import { startPipeline, Pipeline } from '../support/pipeline';
+import { startPipeline, Pipeline, storedCounts } from '../support/pipeline';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'limits';
 const wait = { prefer: 'wait=60' };
 const LIMIT = loadConfig({}).inputLimits.maxStringLength;
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, type: res.headers.get('content-type') ?? '', body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  sendJson(p.url, method, path, body, headers).then((a) => ({ ...a, type: a.headers.get('content-type') ?? '' }));
 
 /** Exactly `length` characters of distinct words, each starting with `tag` so a search finds one text only. */
 function distinctWords(tag: string, length: number): string {
@@ -32,21 +30,7 @@ function distinctWords(tag: string, length: number): string {
   return words.join(' ').slice(0, length);
 }
 
-async function snapshot() {
-  // Let any in-flight delivery land before counting, so a change would be seen.
-  await new Promise((r) => setTimeout(r, 300));
-  const rm = p.api.infra.readModelSchema;
-  const { rows } = await p.api.infra.pool.query(
-    `SELECT (SELECT count(*) FROM ${rm}.instances) + (SELECT count(*) FROM ${rm}.stream_positions) AS n`,
-  );
-  return {
-    s3: (await p.s3Keys('')).length,
-    ledger: (await p.ledgerRows()).length,
-    kafka: p.messages.length,
-    readModels: Number(rows[0].n),
-    commands: (await p.client.workflow.count(`TaskQueue = '${p.taskQueue}'`)).count,
-  };
-}
+const snapshot = () => storedCounts(p);
 
 /** Each event of a completed command has its delivered ledger row and its Kafka message. */
 async function expectDelivered(events: Array<{ event_id: string }>) {

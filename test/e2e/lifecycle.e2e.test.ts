@@ -11,6 +11,7 @@ import { envelopeOf } from '../../src/adapters/event-envelope';
 import { encodeSegment } from '../../src/adapters/s3-keys';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 beforeAll(async () => {
@@ -20,15 +21,7 @@ afterAll(async () => {
   await p?.close();
 });
 
-async function send(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${p.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json', prefer: 'wait=30' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await res.text();
-  return { status: res.status, body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown) => sendJson(p.url, method, path, body, { prefer: 'wait=30' });
 
 /** Version index entries of one stream in S3. */
 const indexOf = async (type: string, aggregateId: string) => (await p.s3Keys(`indexes/by-aggregate/${type}/${encodeSegment(aggregateId)}/`)).sort();

@@ -6,14 +6,12 @@
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 import { pauseService, resumeAll } from '../support/outage';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'outage';
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 const status = async (id: string) => (await send('GET', `/commands/${id}`)).body;
 
 beforeAll(async () => {

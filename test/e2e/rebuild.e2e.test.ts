@@ -5,14 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import { envelopeOf } from '../../src/adapters/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'rebuilt';
 
-async function send(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const send = (method: string, path: string, body?: unknown) => sendJson(p.url, method, path, body, { prefer: 'wait=30' });
 
 beforeAll(async () => {
   p = await startPipeline('e2e-rebuild');

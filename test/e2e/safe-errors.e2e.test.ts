@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { eventually, uniqueName } from '../support/env';
 import { startPipeline, type Pipeline } from '../support/pipeline';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const lines: Array<Record<string, unknown>> = [];
@@ -25,11 +26,8 @@ afterAll(async () => {
   await p?.close();
 });
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, text, requestId: res.headers.get('x-request-id') ?? '', body: text ? JSON.parse(text) : undefined };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) =>
+  sendJson(p.url, method, path, body, headers).then((a) => ({ ...a, requestId: a.headers.get('x-request-id') ?? '' }));
 
 const loggedFor = (requestId: string) =>
   lines

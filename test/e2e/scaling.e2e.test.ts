@@ -6,14 +6,12 @@ import { NativeConnection } from '@temporalio/worker';
 import { createCommandWorker } from '../../src/command-worker';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { testConfig, eventually } from '../support/env';
+import { sendJson } from '../support/http';
 
 let p: Pipeline;
 const db = 'scaled';
 
-async function send(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, body: (await res.json()) as any };
-}
+const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-scale');

@@ -134,3 +134,24 @@ export async function startPipeline(name: string, config: Config = testConfig, o
     },
   };
 }
+
+/**
+ * How much the pipeline holds in each place (S3 objects, ledger rows, Kafka messages, read-model
+ * rows, workflows on its task queue): a refused request must leave every count as it was.
+ */
+export async function storedCounts(p: Pipeline) {
+  // Let any in-flight delivery land before counting, so a change would be seen.
+  await new Promise((r) => setTimeout(r, 300));
+  const rm = p.api.infra.readModelSchema;
+  const { rows } = await p.api.infra.pool.query(
+    `SELECT (SELECT count(*) FROM ${rm}.databases) + (SELECT count(*) FROM ${rm}.classes) + (SELECT count(*) FROM ${rm}.instances)
+          + (SELECT count(*) FROM ${rm}.edges) + (SELECT count(*) FROM ${rm}.stream_positions) AS n`,
+  );
+  return {
+    s3: (await p.s3Keys('')).length,
+    ledger: (await p.ledgerRows()).length,
+    kafka: p.messages.length,
+    readModels: Number(rows[0].n),
+    commands: (await p.client.workflow.count(`TaskQueue = '${p.taskQueue}'`)).count,
+  };
+}
