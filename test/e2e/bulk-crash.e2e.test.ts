@@ -6,7 +6,7 @@
 import { commandIdForKey } from '../../src/api/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, uniqueName } from '../support/env';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkcrash';
@@ -29,8 +29,7 @@ beforeAll(async () => {
       }),
     }),
   });
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, cls);
 });
 afterAll(async () => {
   await p?.close();

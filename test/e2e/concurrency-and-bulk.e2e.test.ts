@@ -4,7 +4,7 @@
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkdb';
@@ -13,9 +13,7 @@ const send = (method: string, path: string, body?: unknown, headers: Record<stri
 
 beforeAll(async () => {
   p = await startPipeline('e2e-bulk');
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }, { name: 'note', type: 'string' }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }, { name: 'note', type: 'string' }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

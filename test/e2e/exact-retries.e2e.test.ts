@@ -12,7 +12,7 @@ import { eventIdFor } from '../../src/adapters/event-envelope';
 import { commandIdForKey } from '../../src/api/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'retries';
@@ -39,9 +39,7 @@ beforeAll(async () => {
       },
     }),
   });
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

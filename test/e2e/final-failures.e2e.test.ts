@@ -11,7 +11,7 @@ import { createCommandWorker } from '../../src/command-worker';
 import { ProcessCommandInput, workflowIdOf } from '../../src/workflows/definitions';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { eventually, testConfig } from '../support/env';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'finals';
@@ -37,9 +37,7 @@ async function startDirect(command: ProcessCommandInput['command'], taskQueue = 
 
 beforeAll(async () => {
   p = await startPipeline('e2e-finals');
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

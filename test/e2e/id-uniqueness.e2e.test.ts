@@ -9,7 +9,7 @@ import type { EventEnvelope } from '../../src/adapters/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
 import { eventually, testConfig } from '../support/env';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 let second: WorkerProcess | undefined;
@@ -24,9 +24,7 @@ beforeAll(async () => {
   const first = p.api.infra;
   // The second worker is another OS process over the same schemas, prefix, topic and task queue.
   second = await startWorkerProcess({ schema: first.schema, readModelSchema: first.readModelSchema, s3Prefix: p.prefix, topic: first.topic, taskQueue: p.taskQueue, identity: 'second-worker' });
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 }, 180_000);
 afterAll(async () => {
   await second?.stop();

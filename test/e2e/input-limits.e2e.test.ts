@@ -8,7 +8,7 @@ import net from 'node:net';
 import { loadConfig } from '../../src/config';
 import { eventually } from '../support/env';
 import { startPipeline, Pipeline, storedCounts } from '../support/pipeline';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'limits';
@@ -49,9 +49,7 @@ const search = async (q: string) => ((await send('GET', `/databases/${db}/search
 
 beforeAll(async () => {
   p = await startPipeline('e2e-limits');
-  expect((await send('POST', '/databases', { name: db }, wait)).status).toBe(201);
-  const cls = { id: 'Doc', label: 'Doc', properties: [{ name: 'text', type: 'string' }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, wait)).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'Doc', label: 'Doc', properties: [{ name: 'text', type: 'string' }], relationships: [] });
   await p.waitForMessages(2);
 }, 60_000);
 afterAll(async () => {

@@ -6,7 +6,7 @@
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 import { pauseService, resumeAll } from '../support/outage';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'outage';
@@ -16,9 +16,7 @@ const status = async (id: string) => (await send('GET', `/commands/${id}`)).body
 
 beforeAll(async () => {
   p = await startPipeline('e2e-outage');
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'Thing', label: 'Thing', properties: [{ name: 'n', type: 'integer' }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'Thing', label: 'Thing', properties: [{ name: 'n', type: 'integer' }], relationships: [] });
 });
 afterAll(async () => {
   resumeAll();

@@ -10,15 +10,14 @@ import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
 import type { ReconcileResult } from '../../src/activities/reconcile';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
+import { seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'isolated';
 
 beforeAll(async () => {
   p = await startPipeline('e2e-isolation');
-  const send = (path: string, body: unknown) => fetch(`${p.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: JSON.stringify(body) });
-  expect((await send('/databases', { name: db })).status).toBe(201);
-  expect((await send(`/databases/${db}/classes`, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

@@ -7,15 +7,14 @@ import { decide, initialState } from '../../src/domain';
 import { envelopeOf } from '../../src/adapters/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
+import { seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'reconciled';
 
 beforeAll(async () => {
   p = await startPipeline('e2e-reconcile');
-  const send = (path: string, body: unknown) => fetch(`${p.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: JSON.stringify(body) });
-  expect((await send('/databases', { name: db })).status).toBe(201);
-  expect((await send(`/databases/${db}/classes`, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'integer' }], relationships: [] })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'integer' }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { eventually, uniqueName } from '../support/env';
 import { startPipeline, type Pipeline } from '../support/pipeline';
-import { sendJson } from '../support/http';
+import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const lines: Array<Record<string, unknown>> = [];
@@ -18,9 +18,7 @@ beforeAll(async () => {
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
   p = await startPipeline('e2e-safe', undefined, { apiLogger: logger });
   internals = new RegExp(`10\\.20\\.30\\.40|55432|INSERT INTO|${p.api.infra.schema}|delivery_ledger|raise_exception|P0001`);
-  expect((await send('POST', '/databases', { name: db }, { prefer: 'wait=30' })).status).toBe(201);
-  const cls = { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] };
-  expect((await send('POST', `/databases/${db}/classes`, cls, { prefer: 'wait=30' })).status).toBe(201);
+  await seedDatabase(p.url, db, { id: 'K', label: 'K', properties: [{ name: 'v', type: 'string' }], relationships: [] });
 });
 afterAll(async () => {
   await p?.close();

@@ -15,3 +15,10 @@ export async function sendJson(baseUrl: string, method: string, path: string, bo
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, body: text ? JSON.parse(text) : undefined };
 }
+
+/** A database with one class, both created and waited for: where most e2e files start. */
+export async function seedDatabase(baseUrl: string, db: string, cls: Record<string, unknown>): Promise<void> {
+  const wait = { prefer: 'wait=30' };
+  expect((await sendJson(baseUrl, 'POST', '/databases', { name: db }, wait)).status).toBe(201);
+  expect((await sendJson(baseUrl, 'POST', `/databases/${db}/classes`, cls, wait)).status).toBe(201);
+}
