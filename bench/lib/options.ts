@@ -1,0 +1,33 @@
+/** The benchmark's command line (see bench/run.ts) and the names of this run's isolated resources. */
+import path from 'node:path';
+import { loadConfig } from '../../src/config';
+
+const argv = process.argv.slice(2);
+const flag = (n: string) => argv.includes(`--${n}`);
+export const opt = (n: string): string | undefined => {
+  const i = argv.indexOf(`--${n}`);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+export const QUICK = flag('quick');
+const ALL_PATHS = ['workflow', 'direct', 'poll-5000', 'poll-100'];
+export const PATHS = (opt('paths')?.split(',') ?? ALL_PATHS).flatMap((p) => (p === 'poll' ? ['poll-5000', 'poll-100'] : p.startsWith('poll') && !p.includes('-') ? [] : [p]));
+export const LEVELS = (opt('levels') ?? '1,8,32,128').split(',').map(Number);
+export const HOT = !flag('no-hot');
+export const BULK = flag('no-bulk') ? 0 : Number(opt('bulk') ?? (QUICK ? 5000 : 100_000));
+export const MEASURE_S = Number(opt('measure') ?? (QUICK ? 4 : 20));
+export const WARMUP_S = Number(opt('warmup') ?? (QUICK ? 1 : 5));
+export const HOT_CLIENTS = 16;
+export const WORKER = opt('worker') ?? 'shipped';
+export const PROFILE_SAMPLES = QUICK ? 10 : 40;
+for (const p of PATHS) if (!ALL_PATHS.includes(p) && !/^poll-\d+$/.test(p)) throw new Error(`unknown path ${p}`);
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const RESULTS = path.join(ROOT, 'bench', 'results');
+export const RUN = `b${Date.now().toString(36)}`;
+export const base = loadConfig();
+export const PG_DB = `spice_bench_${RUN}`;
+export const BUCKET = `spice-bench-${RUN}`;
+export const ONTO_DB = 'bench';
+export const CLASS = 'Item';
+export const now = () => performance.timeOrigin + performance.now();
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

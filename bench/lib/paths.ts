@@ -1,0 +1,102 @@
+/** One path end to end: start its processes, set up the ontology, run every scenario (and the bulk), check invariants, stop. */
+import path from 'node:path';
+import type cliProgress from 'cli-progress';
+import type { Kafka } from 'kafkajs';
+import type { Pool } from 'pg';
+import { Client, Connection } from '@temporalio/client';
+import type { createS3Client } from '../../src/adapters/s3-client';
+import { runBulk } from './bulk';
+import { inlineClient, restClient, type PathEnv } from './clients';
+import { checkInvariants } from './invariants';
+import { KafkaTracker, ReadModelWatcher } from './observers';
+import { BUCKET, BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, WORKER, base, opt, sleep } from './options';
+import { freePort, startChild, stopChild, waitHttp, type Child } from './processes';
+import { ProcMonitor, sample, stackPids } from './procstats';
+import { profileWorkflows } from './profile';
+import type { Rec, Report } from './records';
+import { runScenario } from './scenario';
+
+export async function runPath(report: Report, pathName: string, mon: ProcMonitor, bar: cliProgress.SingleBar, barBase: number, barPer: number, pool: Pool, s3: ReturnType<typeof createS3Client>, kafkaClient: Kafka): Promise<void> {
+  const logDir = path.join(RESULTS, RUN, 'logs');
+  const topic = `bench-${RUN}-${pathName}`;
+  const common = { PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
+  let env: PathEnv;
+  const children: Child[] = [];
+  let temporal: { client: Client; connection: Connection } | undefined;
+  bar.update(barBase, { phase: `${pathName}: starting processes` });
+  if (pathName === 'workflow') {
+    const port = await freePort();
+    const taskQueue = `bench-${RUN}`;
+    const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue };
+    children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
+    children.push(await startChild('api', ['src/api/server.ts'], e, null, logDir));
+    await waitHttp(`http://127.0.0.1:${port}/health`);
+    const connection = await Connection.connect({ address: base.temporalAddress });
+    temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
+    env = { name: pathName, ...restClient(`http://127.0.0.1:${port}`), schema: 'spice', rmSchema: 'read_models', prefix: '', topic, children, commandIdsForProfile: [], apiUrl: `http://127.0.0.1:${port}` };
+  } else {
+    const mode = pathName === 'direct' ? 'direct' : 'poll';
+    const schema = `bench_${pathName.replace('-', '_')}`;
+    const port = await freePort();
+    const e = { ...common, BENCH_MODE: mode, BENCH_SCHEMA: schema, BENCH_PREFIX: `${schema}/`, BENCH_PORT: String(port) };
+    children.push(await startChild('app', ['bench/inline-server.ts'], e, /listening/, logDir));
+    if (mode === 'poll') {
+      const interval = pathName.slice(5);
+      children.push(await startChild('relay', ['bench/poll-relay.ts'], { ...e, POLL_INTERVAL_MS: interval, POLL_BATCH: opt('poll-batch') ?? '100' }, /relay ready/, logDir));
+    }
+    env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
+  }
+  const names = pathName === 'workflow' ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
+  mon.tracked = [
+    ...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)),
+    { name: 'bench', pid: process.pid },
+    ...stackPids(),
+  ];
+  const kafka = new KafkaTracker(kafkaClient, topic);
+  const rm = new ReadModelWatcher(pool, env.rmSchema);
+  const allRecs: Rec[] = [];
+  try {
+    await env.setup();
+    // The polling path projects asynchronously: the class must be in the read models before instances can be created.
+    for (let i = 0; ; i++) {
+      const { rows } = await pool.query(`SELECT 1 FROM ${env.rmSchema}.classes WHERE db_name = $1 AND class_id = $2`, [ONTO_DB, CLASS]).catch(() => ({ rows: [] as unknown[] }));
+      if (rows.length) break;
+      if (i > 600) throw new Error('class never reached the read model');
+      await sleep(100);
+    }
+    await kafka.start();
+    rm.start();
+    const scenarios: { name: string; clients: number; hot: boolean }[] = [
+      ...LEVELS.map((c) => ({ name: `c${c}`, clients: c, hot: false })),
+      ...(HOT ? [{ name: `hot${HOT_CLIENTS}`, clients: HOT_CLIENTS, hot: true }] : []),
+    ];
+    const span = barPer / (scenarios.length + (pathName === 'workflow' && BULK ? 2 : 0));
+    let k = 0;
+    for (const sc of scenarios) {
+      const { res, recs } = await runScenario(report, env, sc.name, sc.clients, sc.hot, kafka, rm, mon, bar, barBase + span * k++, span);
+      allRecs.push(...recs);
+      report.results.push(res);
+    }
+    if (pathName === 'workflow' && BULK) {
+      report.bulk = await runBulk(report.violations, env, kafka, pool, mon, bar, barBase + span * k, span * 2);
+    }
+    bar.update(barBase + barPer, { phase: `${pathName}: checking invariants` });
+    const inv = await checkInvariants(report.violations, env, allRecs, kafka, pool, s3);
+    report.notes.push(`${pathName}: checked ${inv.streams} streams / ${inv.events} events in S3, ledger, Kafka (${inv.kafkaDuplicates} duplicate deliveries) and read models: ${inv.violations} violation(s)`);
+    if (temporal && env.commandIdsForProfile?.length) {
+      bar.update(barBase + barPer, { phase: `${pathName}: reading workflow histories` });
+      const byCmd = new Map(allRecs.filter((r) => r.commandId).map((r) => [r.commandId!, r]));
+      const prof = await profileWorkflows(temporal.client, env.commandIdsForProfile, byCmd);
+      for (const r of report.results) if (r.path === pathName && prof[r.scenario]) r.profile = prof[r.scenario];
+    }
+  } finally {
+    rm.stop();
+    await kafka.stop();
+    for (const c of [...children].reverse()) {
+      const t = mon.tracked.find((x) => x.name === c.name);
+      if (t) report.notes.push(`${pathName}: ${c.name} VmHWM (lifetime peak RSS) ${Math.round(sample(t).hwm / 1048576)} MB`);
+      await stopChild(c);
+    }
+    await temporal?.connection.close();
+  }
+}
