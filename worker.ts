@@ -4,12 +4,12 @@
  */
 import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
-import { loadConfig } from './src/config';
-import { createLogger } from './src/logger';
-import { connectInfrastructure } from './src/composition';
-import { bundleInChildProcess, createCommandWorker } from './src/command-worker';
-import { ensureReconcileSchedule } from './src/reconcile-schedule';
-import { serveProcessMetrics } from './src/metrics-server';
+import { loadConfig } from './src/app/config';
+import { createLogger } from './src/app/logger';
+import { connectInfrastructure } from './src/app/composition';
+import { bundleInChildProcess, createCommandWorker } from './src/app/command-worker';
+import { ensureReconcileSchedule } from './src/app/reconcile-schedule';
+import { serveProcessMetrics } from './src/app/metrics-server';
 
 async function main(): Promise<void> {
   const config = loadConfig();

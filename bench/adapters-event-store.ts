@@ -7,10 +7,10 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { envelopeOf, type EventEnvelope } from '../src/adapters/event-envelope';
-import { VersionConflictError, type StreamId } from '../src/adapters/event-store';
-import { S3EventStore, createS3Client } from '../src/adapters/s3-event-store';
-import { loadConfig } from '../src/config';
+import { envelopeOf, type EventEnvelope } from '../src/contracts/event-envelope';
+import { VersionConflictError, type StreamId } from '../src/ports/event-store';
+import { S3EventStore, createS3Client } from '../src/adapters/s3/s3-event-store';
+import { loadConfig } from '../src/app/config';
 
 const arg = (name: string, dflt: number) => {
   const i = process.argv.indexOf(`--${name}`);

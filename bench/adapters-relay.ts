@@ -8,13 +8,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { eventIdFor, EventEnvelope, S3Reference } from '../src/adapters/event-envelope';
-import { createKafka, ensureTopic } from '../src/adapters/kafka';
-import { KafkaRelay } from '../src/adapters/kafka-relay';
-import { DeliveryLedger } from '../src/adapters/ledger';
-import { dropSchema, migrate } from '../src/adapters/migrations';
-import { createPool } from '../src/adapters/postgres';
-import { loadConfig } from '../src/config';
+import { eventIdFor, EventEnvelope, S3Reference } from '../src/contracts/event-envelope';
+import { createKafka, ensureTopic } from '../src/adapters/kafka/kafka';
+import { KafkaRelay } from '../src/adapters/kafka/kafka-relay';
+import { DeliveryLedger } from '../src/adapters/postgres/ledger';
+import { dropSchema, migrate } from '../src/adapters/postgres/migrations';
+import { createPool } from '../src/adapters/postgres/postgres';
+import { loadConfig } from '../src/app/config';
 
 const { values: args } = parseArgs({
   options: {

@@ -4,11 +4,11 @@
  * the real stack, timing each dependency call. `npx tsx bench/bulk-claims.ts [instances]`.
  */
 import { randomUUID } from 'node:crypto';
-import { loadConfig } from '../src/config';
-import { connectInfrastructure } from '../src/composition';
+import { loadConfig } from '../src/app/config';
+import { connectInfrastructure } from '../src/app/composition';
 import { createActivities, type ActivityDeps } from '../src/activities';
-import type { ProcessCommandInput } from '../src/workflows/definitions';
-import type { EventStore } from '../src/adapters/event-store';
+import type { ProcessCommandInput } from '../src/contracts/workflows';
+import type { EventStore } from '../src/ports/event-store';
 
 const n = Number(process.argv[2] ?? 10_000);
 const spent = new Map<string, { ms: number; calls: number }>();

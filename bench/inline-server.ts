@@ -10,11 +10,11 @@
 import http from 'node:http';
 import { randomUUID, createHash } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { loadConfig } from '../src/config';
-import { connectInfrastructure } from '../src/composition';
+import { loadConfig } from '../src/app/config';
+import { connectInfrastructure } from '../src/app/composition';
 import { createActivities } from '../src/activities';
 import { commandSchemas, type CommandType } from '../src/domain/commands';
-import type { ProcessCommandInput } from '../src/workflows/definitions';
+import type { ProcessCommandInput } from '../src/contracts/workflows';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,10 +6,10 @@
  * Env: BENCH_SCHEMA, BENCH_PREFIX, KAFKA_TOPIC, POLL_INTERVAL_MS (5000), POLL_BATCH (100).
  */
 import type { EachBatchPayload } from 'kafkajs';
-import { loadConfig } from '../src/config';
-import { connectInfrastructure } from '../src/composition';
-import { parseEventMessage, isStub } from '../src/adapters/kafka-message';
-import type { EventEnvelope } from '../src/adapters/event-envelope';
+import { loadConfig } from '../src/app/config';
+import { connectInfrastructure } from '../src/app/composition';
+import { parseEventMessage, isStub } from '../src/contracts/kafka-message';
+import type { EventEnvelope } from '../src/contracts/event-envelope';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,9 +4,9 @@
  * "maxConcurrentWorkflowTaskExecutions":100}), for tuning experiments. Nothing in src/ changes.
  */
 import { NativeConnection, Runtime, DefaultLogger, WorkerOptions } from '@temporalio/worker';
-import { loadConfig } from '../src/config';
-import { connectInfrastructure } from '../src/composition';
-import { createCommandWorker } from '../src/command-worker';
+import { loadConfig } from '../src/app/config';
+import { connectInfrastructure } from '../src/app/composition';
+import { createCommandWorker } from '../src/app/command-worker';
 
 async function main(): Promise<void> {
   const config = loadConfig();

@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../src/workflows-path';
+import { WORKFLOWS_PATH } from '../src/app/workflows-path';
 
 async function main(): Promise<void> {
   const out = process.argv[2];

@@ -5,7 +5,7 @@
  * it survives restarts; progress is printed from its query.
  */
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/app/config';
 import type { RebuildOutcome } from '../src/workflows/rebuild-read-models';
 
 async function main(): Promise<void> {

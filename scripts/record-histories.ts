@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/app/config';
 import { stackPaths } from './stack/services';
 import { startPipeline } from '../test/support/pipeline';
 

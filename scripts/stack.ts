@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/app/config';
 import { buildServices, stackPaths, ServiceSpec, portOpen } from './stack/services';
 import { StackError, isAlive, spawnDetached, stopPid, sleep, lastLine } from './stack/proc';
 

@@ -4,7 +4,7 @@
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
-import { loadConfig } from '../src/config';
+import { loadConfig } from '../src/app/config';
 
 const cfg = loadConfig();
 const children: ChildProcess[] = [];
@@ -34,7 +34,7 @@ process.once('SIGINT', () => shutdown(0));
 process.once('SIGTERM', () => shutdown(0));
 
 launch('worker', ['worker.ts']);
-launch('api', ['src/api/server.ts']);
+launch('api', ['src/app/api-server.ts']);
 process.stdout.write(
   [
     '',

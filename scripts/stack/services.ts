@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
-import { Config } from '../../src/config';
+import { Config } from '../../src/app/config';
 import { run, runQuiet, commandExists } from './proc';
 
 export const VERSIONS = {

@@ -1,9 +1,9 @@
 /** What the activities are built over: interfaces, so tests and benchmarks can inject other adapters. */
-import type { StorageMode } from '../config';
+import type { StorageMode } from '../contracts/storage-mode';
 import type { ClassCatalog, DatabaseState, TargetCatalog } from '../domain';
-import type { EventEnvelope, S3Reference, StoredEvent } from '../adapters/event-envelope';
-import type { EventStore } from '../adapters/event-store';
-import type { LedgerInput } from '../adapters/ledger';
+import type { EventEnvelope, S3Reference, StoredEvent } from '../contracts/event-envelope';
+import type { EventStore } from '../ports/event-store';
+import type { LedgerInput } from '../adapters/postgres/ledger';
 
 export interface ContextQueries {
   /** The database as the read models have it: the life they hold (incarnation) and whether it is active. */

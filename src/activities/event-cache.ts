@@ -2,7 +2,7 @@
  * Events this worker just appended, kept for the delivery and projection activities of the same
  * command that usually run on the same worker: they skip an S3 read. Only a shortcut: a miss reads S3.
  */
-import type { EventEnvelope } from '../adapters/event-envelope';
+import type { EventEnvelope } from '../contracts/event-envelope';
 
 export class EventCache {
   private readonly map = new Map<string, EventEnvelope>();

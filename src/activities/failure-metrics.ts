@@ -4,9 +4,9 @@
  * low-cardinality: a fixed stage and a code from a short list, never an id.
  */
 import { Counter, Registry, register as defaultRegistry } from 'prom-client';
-import type { EventEnvelope } from '../adapters/event-envelope';
-import { ReadModelError } from '../adapters/read-model-errors';
-import { StreamsNotProjectedError } from '../adapters/read-model-projector';
+import type { EventEnvelope } from '../contracts/event-envelope';
+import { ReadModelError } from '../ports/read-model-errors';
+import { StreamsNotProjectedError } from '../adapters/postgres/read-model-projector';
 
 export type SetAsideStage = 'record' | 'relay' | 'read' | 'project';
 

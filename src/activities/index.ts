@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import type { StorageMode } from '../config';
+import type { StorageMode } from '../contracts/storage-mode';
 import {
   Command,
   DecideContext,
@@ -24,8 +24,8 @@ import {
   streamOf,
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
-import { EventEnvelope, S3Reference, StoredEvent, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../adapters/event-envelope';
-import { mapLimit } from '../adapters/s3-client';
+import { EventEnvelope, S3Reference, StoredEvent, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
+import { mapLimit } from '../adapters/s3/s3-client';
 import {
   CLAIM_PENDING,
   CLAIM_VOIDED,
@@ -38,10 +38,10 @@ import {
   ExpectedVersion,
   StreamId,
   VersionConflictError,
-} from '../adapters/event-store';
-import { ReadModelError } from '../adapters/read-model-errors';
-import type { AppendedEventRef, ProcessCommandInput } from '../workflows/definitions';
-import type { LedgerInput } from '../adapters/ledger';
+} from '../ports/event-store';
+import { ReadModelError } from '../ports/read-model-errors';
+import type { AppendedEventRef, ProcessCommandInput } from '../contracts/workflows';
+import type { LedgerInput } from '../adapters/postgres/ledger';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';

@@ -4,10 +4,10 @@
  */
 import type { Pool } from 'pg';
 import { Context } from '@temporalio/activity';
-import type { EventStore } from '../adapters/event-store';
-import type { EventHistory } from '../api/ports';
-import { ReadModelProjector, compareReadModels, migrateReadModels } from '../adapters/read-models';
-import type { ReadModelComparison } from '../adapters/read-models';
+import type { EventStore } from '../ports/event-store';
+import type { EventHistory } from '../ports/event-history';
+import { ReadModelProjector, compareReadModels, migrateReadModels } from '../adapters/postgres/read-models';
+import type { ReadModelComparison } from '../adapters/postgres/read-models';
 import type { Registry } from 'prom-client';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';

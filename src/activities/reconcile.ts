@@ -11,12 +11,12 @@
  */
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
-import type { EventEnvelope, StoredEvent } from '../adapters/event-envelope';
-import { EventNotFoundError, EventStore } from '../adapters/event-store';
-import type { DeliveryLedger, LedgerRow } from '../adapters/ledger';
-import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafka-relay';
-import { quoteIdent } from '../adapters/postgres';
-import { StreamsNotProjectedError } from '../adapters/read-model-projector';
+import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
+import { EventNotFoundError, EventStore } from '../ports/event-store';
+import type { DeliveryLedger, LedgerRow } from '../adapters/postgres/ledger';
+import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafka/kafka-relay';
+import { quoteIdent } from '../adapters/postgres/postgres';
+import { StreamsNotProjectedError } from '../adapters/postgres/read-model-projector';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';
 

@@ -3,8 +3,8 @@
  * concurrency; every event it accepted is then copied into the legacy PostgreSQL table at the same
  * version, so a rollback to the legacy mode finds a complete history. Reads come from S3.
  */
-import type { EventEnvelope } from './event-envelope';
-import { CommandAppendedError, type ClaimDecision, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from './event-store';
+import type { EventEnvelope } from '../contracts/event-envelope';
+import { CommandAppendedError, type ClaimDecision, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from '../ports/event-store';
 
 export class DualWriteEventStore implements EventStore {
   constructor(

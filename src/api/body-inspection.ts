@@ -8,7 +8,7 @@
  * nodes that are reported. It stops at the first node deeper than the limit, which bounds the work
  * on a hostile body to the limit, not to the body's depth.
  */
-import type { InputLimits } from '../config';
+import type { InputLimits } from '../contracts/input-limits';
 import type { ErrorDetail } from '../domain/errors';
 import { formatPath } from '../domain/paths';
 import { refusedCharacterOf, type TextKind } from '../domain/text';

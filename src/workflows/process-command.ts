@@ -24,7 +24,7 @@ import {
   ProcessCommandInput,
   ProcessCommandResult,
   progressQuery,
-} from './definitions';
+} from '../contracts/workflows';
 
 /** Infrastructure failures retry without limit in time, with backoff capped at 10 s; refusals never do. */
 const infraRetry: RetryPolicy = {

@@ -1,4 +1,4 @@
-/** reconcileDeliveries: run by a Temporal schedule (see src/reconcile-schedule.ts). */
+/** reconcileDeliveries: run by a Temporal schedule (see src/app/reconcile-schedule.ts). */
 import { proxyActivities } from '@temporalio/workflow';
 import type { ReconcileActivities, ReconcileResult } from '../activities/reconcile';
 

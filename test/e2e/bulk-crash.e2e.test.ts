@@ -3,7 +3,7 @@
  * whatever it decides, its claims follow that decision (no instance left created by a bulk that
  * ended FAILED, no plan appended for a bulk whose claims were voided).
  */
-import { commandIdForKey } from '../../src/api/command-gateway';
+import { commandIdForKey } from '../../src/app/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';

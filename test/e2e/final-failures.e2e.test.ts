@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { Worker } from '@temporalio/worker';
 import { NativeConnection } from '@temporalio/worker';
-import { createCommandWorker } from '../../src/command-worker';
-import { ProcessCommandInput, workflowIdOf } from '../../src/workflows/definitions';
+import { createCommandWorker } from '../../src/app/command-worker';
+import { ProcessCommandInput, workflowIdOf } from '../../src/contracts/workflows';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { eventually, testConfig } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';

@@ -5,7 +5,7 @@
  * once in S3, the ledger, Kafka and the read models, and a rebuild from S3 equals the live read
  * models.
  */
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
 import { eventually, testConfig } from '../support/env';

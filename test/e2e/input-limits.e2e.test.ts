@@ -5,7 +5,7 @@
  * problem+json by the server startApi starts.
  */
 import net from 'node:net';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 import { eventually } from '../support/env';
 import { startPipeline, Pipeline, storedCounts } from '../support/pipeline';
 import { sendJson, seedDatabase } from '../support/http';

@@ -7,8 +7,8 @@
  * Checked on S3, the ledger, Kafka and the read models, not only on HTTP answers.
  */
 import { randomUUID } from 'node:crypto';
-import { envelopeOf } from '../../src/adapters/event-envelope';
-import { encodeSegment } from '../../src/adapters/s3-keys';
+import { envelopeOf } from '../../src/contracts/event-envelope';
+import { encodeSegment } from '../../src/adapters/s3/s3-keys';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 import { sendJson } from '../support/http';

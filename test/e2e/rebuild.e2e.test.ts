@@ -3,7 +3,7 @@
  * into a fresh schema, and the result equals the live read models built command by command.
  */
 import { randomUUID } from 'node:crypto';
-import { envelopeOf } from '../../src/adapters/event-envelope';
+import { envelopeOf } from '../../src/contracts/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { sendJson } from '../support/http';
 

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { register } from 'prom-client';
-import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
+import { envelopeOf, EventEnvelope } from '../../src/contracts/event-envelope';
 import type { ReconcileResult } from '../../src/activities/reconcile';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';

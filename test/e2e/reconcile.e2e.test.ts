@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { decide, initialState } from '../../src/domain';
-import { envelopeOf } from '../../src/adapters/event-envelope';
+import { envelopeOf } from '../../src/contracts/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 import { seedDatabase } from '../support/http';

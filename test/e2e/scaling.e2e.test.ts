@@ -3,7 +3,7 @@
  * one of them goes away (its in-flight work is picked up by the other).
  */
 import { NativeConnection } from '@temporalio/worker';
-import { createCommandWorker } from '../../src/command-worker';
+import { createCommandWorker } from '../../src/app/command-worker';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { testConfig, eventually } from '../support/env';
 import { sendJson } from '../support/http';

@@ -2,7 +2,7 @@
  * The storage modes of the migration, end to end: legacy (PostgreSQL event table only),
  * dual_write (S3 decides, PostgreSQL holds a copy at the same versions) and s3_only.
  */
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually } from '../support/env';
 

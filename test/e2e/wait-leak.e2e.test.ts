@@ -7,8 +7,8 @@ import http from 'node:http';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Client, Connection } from '@temporalio/client';
-import { startApi, type RunningApi } from '../../src/api/server';
-import { workflowIdOf } from '../../src/workflows/definitions';
+import { startApi, type RunningApi } from '../../src/app/api-server';
+import { workflowIdOf } from '../../src/contracts/workflows';
 import { testConfig, uniqueName } from '../support/env';
 
 // The API runs in this process, so its handles and heap are ours to count; gc without a node flag.

@@ -10,7 +10,7 @@
  */
 import http from 'node:http';
 import fc from 'fast-check';
-import { workflowIdOf } from '../../src/workflows/definitions';
+import { workflowIdOf } from '../../src/contracts/workflows';
 import { eventually, uniqueName } from '../support/env';
 import { startPipeline, type Pipeline } from '../support/pipeline';
 import { bodyBytes, describeRequest, FIXTURE_PROPERTIES, writeRequests, type Fixture, type WriteRequest } from '../support/write-requests';

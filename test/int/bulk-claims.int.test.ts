@@ -4,12 +4,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { connectInfrastructure, Infrastructure } from '../../src/composition';
+import { connectInfrastructure, Infrastructure } from '../../src/app/composition';
 import { createActivities } from '../../src/activities';
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
-import type { EventStore } from '../../src/adapters/event-store';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
+import type { EventStore } from '../../src/ports/event-store';
 import { instanceAggregateId } from '../../src/domain/identifiers';
-import type { ProcessCommandInput } from '../../src/workflows/definitions';
+import type { ProcessCommandInput } from '../../src/contracts/workflows';
 import { testConfig, uniqueName } from '../support/env';
 
 let infra: Infrastructure;

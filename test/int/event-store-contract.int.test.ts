@@ -4,11 +4,11 @@
  * are two store instances that share nothing in memory.
  */
 import { Pool } from 'pg';
-import { eventIdFor, EventEnvelope } from '../../src/adapters/event-envelope';
-import { CommandAppendedError, CommandReusedError, EventStore, StreamId, VersionConflictError } from '../../src/adapters/event-store';
-import { LegacyPgEventStore } from '../../src/adapters/legacy-event-store';
-import { dropSchema, migrate } from '../../src/adapters/migrations';
-import { createPool } from '../../src/adapters/postgres';
+import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
+import { CommandAppendedError, CommandReusedError, EventStore, StreamId, VersionConflictError } from '../../src/ports/event-store';
+import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
+import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
+import { createPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
 

@@ -2,7 +2,7 @@
  * S3EventStore against the real MinIO: replay in time order (readAll), crash between the writes
  * of an append, and hostile ids. Every test works in its own key prefix.
  */
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { testConfig, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
 

@@ -2,8 +2,8 @@
  * S3EventStore against the real MinIO: optimistic concurrency, idempotent retries and the
  * expected-version semantics. Every test works in its own key prefix.
  */
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
-import { EventIdReusedError, VersionConflictError, type ExpectedVersion } from '../../src/adapters/event-store';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
+import { EventIdReusedError, VersionConflictError, type ExpectedVersion } from '../../src/ports/event-store';
 import { uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
 

@@ -1,9 +1,9 @@
 /** The delivery ledger against the real PostgreSQL: migrations, idempotent record, in-order reading. */
 import { Pool } from 'pg';
-import { EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
-import { DeliveryLedger, LedgerStreamConflictError } from '../../src/adapters/ledger';
-import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/migrations';
-import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres';
+import { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
+import { DeliveryLedger, LedgerStreamConflictError } from '../../src/adapters/postgres/ledger';
+import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/postgres/migrations';
+import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
 

@@ -1,10 +1,10 @@
 /** The legacy PostgreSQL event store (legacy and dual_write modes): optimistic concurrency and read order. */
 import { Pool } from 'pg';
-import { eventIdFor, EventEnvelope } from '../../src/adapters/event-envelope';
-import { EventIdReusedError, InvalidEventError, StreamId, VersionConflictError } from '../../src/adapters/event-store';
-import { LegacyPgEventStore } from '../../src/adapters/legacy-event-store';
-import { dropSchema, migrate } from '../../src/adapters/migrations';
-import { createPool } from '../../src/adapters/postgres';
+import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
+import { EventIdReusedError, InvalidEventError, StreamId, VersionConflictError } from '../../src/ports/event-store';
+import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
+import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
+import { createPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 
 const schema = uniqueName('legacy');

@@ -3,9 +3,9 @@
  * domain's default batch size), projected one event per call as the command workflow does.
  */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres';
-import { envelopeOf } from '../../src/adapters/event-envelope';
-import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/read-models';
+import { createPool } from '../../src/adapters/postgres/postgres';
+import { envelopeOf } from '../../src/contracts/event-envelope';
+import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/postgres/read-models';
 import { CommandInput, decide } from '../../src/domain';
 import { testConfig, uniqueName } from '../support/env';
 

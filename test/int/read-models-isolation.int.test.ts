@@ -2,8 +2,8 @@
  * One stream the read models cannot take does not hold back the others in the same call, and
  * stops at its failing event: the events before it are applied, the ones after it wait.
  */
-import type { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/read-models';
-import { StreamsNotProjectedError } from '../../src/adapters/read-model-projector';
+import type { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/postgres/read-models';
+import { StreamsNotProjectedError } from '../../src/adapters/postgres/read-model-projector';
 import { uniqueName } from '../support/env';
 import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
 

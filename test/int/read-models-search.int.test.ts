@@ -3,8 +3,8 @@
  * text (SEARCH_INDEX_MAX_CHARS) so that a very long string property is projected, kept whole in
  * the read model and found by its first words, instead of failing its projection forever.
  */
-import { createPool } from '../../src/adapters/postgres';
-import { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/read-models';
+import { createPool } from '../../src/adapters/postgres/postgres';
+import { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/postgres/read-models';
 import { testConfig, uniqueName } from '../support/env';
 import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
 

@@ -4,8 +4,8 @@
  * with a context loaded from the read models themselves, the way the command workflow does it.
  */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres';
-import { EventEnvelope, envelopeOf } from '../../src/adapters/event-envelope';
+import { createPool } from '../../src/adapters/postgres/postgres';
+import { EventEnvelope, envelopeOf } from '../../src/contracts/event-envelope';
 import {
   PgReadModelQueries,
   READ_MODEL_MIGRATIONS,
@@ -16,7 +16,7 @@ import {
   isReadModelError,
   migrateReadModels,
   rebuildReadModels,
-} from '../../src/adapters/read-models';
+} from '../../src/adapters/postgres/read-models';
 import {
   AggregateState,
   CommandInput,

@@ -5,13 +5,13 @@
  */
 import { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'pg';
-import { EventEnvelope } from '../../src/adapters/event-envelope';
-import { createKafka, ensureTopic } from '../../src/adapters/kafka';
-import { parseEventMessage } from '../../src/adapters/kafka-message';
-import { KafkaPublishError, KafkaRelay, PredecessorNotDelivered } from '../../src/adapters/kafka-relay';
-import { DeliveryLedger } from '../../src/adapters/ledger';
-import { dropSchema, migrate } from '../../src/adapters/migrations';
-import { createPool } from '../../src/adapters/postgres';
+import { EventEnvelope } from '../../src/contracts/event-envelope';
+import { createKafka, ensureTopic } from '../../src/adapters/kafka/kafka';
+import { parseEventMessage } from '../../src/contracts/kafka-message';
+import { KafkaPublishError, KafkaRelay, PredecessorNotDelivered } from '../../src/adapters/kafka/kafka-relay';
+import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
+import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
+import { createPool } from '../../src/adapters/postgres/postgres';
 import { pauseService, resumeAll } from '../support/outage';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';

@@ -2,14 +2,14 @@
 import { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { Pool } from 'pg';
 import { Registry } from 'prom-client';
-import { EventEnvelope, S3Reference } from '../../src/adapters/event-envelope';
-import { createEventReader, EventUnavailableError } from '../../src/adapters/event-reader';
-import { createKafka, ensureTopic } from '../../src/adapters/kafka';
-import { isStub, parseEventMessage } from '../../src/adapters/kafka-message';
-import { KafkaRelay, PredecessorNotDelivered } from '../../src/adapters/kafka-relay';
-import { DeliveryLedger } from '../../src/adapters/ledger';
-import { dropSchema, migrate } from '../../src/adapters/migrations';
-import { createPool } from '../../src/adapters/postgres';
+import { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
+import { createEventReader, EventUnavailableError } from '../../src/adapters/kafka/event-reader';
+import { createKafka, ensureTopic } from '../../src/adapters/kafka/kafka';
+import { isStub, parseEventMessage } from '../../src/contracts/kafka-message';
+import { KafkaRelay, PredecessorNotDelivered } from '../../src/adapters/kafka/kafka-relay';
+import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
+import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
+import { createPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
 

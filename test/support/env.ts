@@ -1,6 +1,6 @@
 /** What integration tests share: the stack's config and names that keep concurrent runs apart. */
 import { randomBytes } from 'node:crypto';
-import { loadConfig, Config } from '../../src/config';
+import { loadConfig, Config } from '../../src/app/config';
 
 export const testConfig: Config = loadConfig();
 

@@ -1,9 +1,9 @@
 /** Event envelopes and S3 store fixtures that adapter tests share. */
-import { envelopeOf, eventIdFor, type EventEnvelope } from '../../src/adapters/event-envelope';
-import type { StreamId } from '../../src/adapters/event-store';
-import { listKeys } from '../../src/adapters/s3-client';
-import { S3EventStore, createS3Client } from '../../src/adapters/s3-event-store';
-import type { StorageMode } from '../../src/config';
+import { envelopeOf, eventIdFor, type EventEnvelope } from '../../src/contracts/event-envelope';
+import type { StreamId } from '../../src/ports/event-store';
+import { listKeys } from '../../src/adapters/s3/s3-client';
+import { S3EventStore, createS3Client } from '../../src/adapters/s3/s3-event-store';
+import type { StorageMode } from '../../src/contracts/storage-mode';
 import { testConfig, uniqueName } from './env';
 
 /** A stored-looking envelope at a given stream version (ledger and relay tests build streams by hand). */

@@ -3,7 +3,7 @@
  * fixes it, when a service is down instead of letting each test time out on its own.
  */
 import net from 'node:net';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 
 const open = (host: string, port: number) =>
   new Promise<boolean>((resolve) => {

@@ -7,10 +7,10 @@ import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker
 import { Client, Connection } from '@temporalio/client';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
-import { listKeys } from '../../src/adapters/s3-client';
-import { createCommandWorker, WORKFLOWS_PATH } from '../../src/command-worker';
-import { startApi, RunningApi } from '../../src/api/server';
-import type { Config } from '../../src/config';
+import { listKeys } from '../../src/adapters/s3/s3-client';
+import { createCommandWorker, WORKFLOWS_PATH } from '../../src/app/command-worker';
+import { startApi, RunningApi } from '../../src/app/api-server';
+import type { Config } from '../../src/app/config';
 import type { ActivityDeps } from '../../src/activities';
 import { testConfig, uniqueName, eventually } from './env';
 

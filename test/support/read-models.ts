@@ -1,8 +1,8 @@
 /** Read models in a schema of their own, with a database and one class projected, for int tests of the projector. */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres';
-import { envelopeOf, EventEnvelope } from '../../src/adapters/event-envelope';
-import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/read-models';
+import { createPool } from '../../src/adapters/postgres/postgres';
+import { envelopeOf, EventEnvelope } from '../../src/contracts/event-envelope';
+import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/postgres/read-models';
 import { testConfig } from './env';
 
 export type EventFactory = (eventType: string, aggregateType: string, aggregateId: string, version: number, payload: unknown) => EventEnvelope;

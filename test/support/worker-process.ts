@@ -7,9 +7,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
-import { connectInfrastructure } from '../../src/composition';
-import { bundleInChildProcess, createCommandWorker } from '../../src/command-worker';
-import { loadConfig } from '../../src/config';
+import { connectInfrastructure } from '../../src/app/composition';
+import { bundleInChildProcess, createCommandWorker } from '../../src/app/command-worker';
+import { loadConfig } from '../../src/app/config';
 
 export interface WorkerProcessSpec {
   schema: string;

@@ -7,16 +7,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { FAILURE_CODES, toActivityFailure } from '../../src/activities/failures';
-import { CommandReusedError, EventIdReusedError, EventNotFoundError, InvalidEventError, StoreCorruptedError, VersionConflictError } from '../../src/adapters/event-store';
-import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered } from '../../src/adapters/kafka-relay';
-import { InvalidKafkaMessageError } from '../../src/adapters/kafka-message';
-import { EventUnavailableError } from '../../src/adapters/event-reader';
-import { EventNotRecordableError, LedgerStreamConflictError } from '../../src/adapters/ledger';
-import { ReadModelError } from '../../src/adapters/read-model-errors';
-import { StreamsNotProjectedError } from '../../src/adapters/read-model-projector';
-import { KeyEncodingError } from '../../src/adapters/s3-keys';
+import { CommandReusedError, EventIdReusedError, EventNotFoundError, InvalidEventError, StoreCorruptedError, VersionConflictError } from '../../src/ports/event-store';
+import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered } from '../../src/adapters/kafka/kafka-relay';
+import { InvalidKafkaMessageError } from '../../src/contracts/kafka-message';
+import { EventUnavailableError } from '../../src/adapters/kafka/event-reader';
+import { EventNotRecordableError, LedgerStreamConflictError } from '../../src/adapters/postgres/ledger';
+import { ReadModelError } from '../../src/ports/read-model-errors';
+import { StreamsNotProjectedError } from '../../src/adapters/postgres/read-model-projector';
+import { KeyEncodingError } from '../../src/adapters/s3/s3-keys';
 import { SAFE_MESSAGES } from '../../src/api/failure-view';
-import { NON_RETRYABLE_TYPES } from '../../src/workflows/definitions';
+import { NON_RETRYABLE_TYPES } from '../../src/contracts/workflows';
 
 const stream = { aggregate_type: 'instance', aggregate_id: 'db:x' };
 

@@ -4,7 +4,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { DomainError } from '../../src/domain/errors';
-import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
+import { inMemoryPorts, type InMemoryPorts } from '../support/in-memory-ports';
 
 const silent = pino({ level: 'silent' });
 let ports: InMemoryPorts;

@@ -9,8 +9,8 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { inspectBody } from '../../src/api/body-inspection';
-import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
-import { ConfigError, loadConfig, parseByteSize } from '../../src/config';
+import { inMemoryPorts, type InMemoryPorts } from '../support/in-memory-ports';
+import { ConfigError, loadConfig, parseByteSize } from '../../src/app/config';
 import { BAD_TEXT, UNSTORABLE_FIELDS } from '../support/unstorable';
 
 const silent = pino({ level: 'silent' });

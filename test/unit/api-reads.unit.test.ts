@@ -1,9 +1,9 @@
 import pino from 'pino';
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { createApp } from '../../src/api/app';
-import { inMemoryPorts, type InMemoryPorts } from '../../src/api/in-memory-ports';
+import { inMemoryPorts, type InMemoryPorts } from '../support/in-memory-ports';
 
 const silent = pino({ level: 'silent' });
 const T = '2024-05-01T10:00:00.000Z';

@@ -7,8 +7,9 @@ import pino from 'pino';
 import request from 'supertest';
 import { createApp } from '../../src/api/app';
 import { safeFailureOf, safeRetryOf } from '../../src/api/failure-view';
-import { inMemoryPorts } from '../../src/api/in-memory-ports';
-import { FAILURE_DETAIL, type HealthCheck } from '../../src/api/ports';
+import { inMemoryPorts } from '../support/in-memory-ports';
+import { FAILURE_DETAIL } from '../../src/ports/command-gateway';
+import { type HealthCheck } from '../../src/ports/health';
 
 /** A logger whose lines the test can read. */
 function capturedLogger() {

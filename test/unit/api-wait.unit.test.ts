@@ -6,7 +6,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
-import { inMemoryPorts } from '../../src/api/in-memory-ports';
+import { inMemoryPorts } from '../support/in-memory-ports';
 
 test('a client that disconnects during ?wait aborts the wait', async () => {
   const ports = inMemoryPorts({ maxWaitMs: 60_000 });

@@ -1,5 +1,5 @@
 /** SEARCH_INDEX_MAX_CHARS is bounded so that no text can make a tsvector exceed PostgreSQL's 1 MB. */
-import { ConfigError, loadConfig } from '../../src/config';
+import { ConfigError, loadConfig } from '../../src/app/config';
 
 test('SEARCH_INDEX_MAX_CHARS: 100,000 by default, 1,000..150,000 accepted, anything else refused by name', () => {
   expect(loadConfig({}).SEARCH_INDEX_MAX_CHARS).toBe(100_000);

@@ -3,8 +3,8 @@ import pino from 'pino';
 import request from 'supertest';
 import { setAsideCounter } from '../../src/activities/failure-metrics';
 import { createApp } from '../../src/api/app';
-import { inMemoryPorts } from '../../src/api/in-memory-ports';
-import { serveProcessMetrics } from '../../src/metrics-server';
+import { inMemoryPorts } from '../support/in-memory-ports';
+import { serveProcessMetrics } from '../../src/app/metrics-server';
 
 beforeAll(() => {
   setAsideCounter().inc({ stage: 'record', code: 'EVENT_NOT_RECORDABLE' });

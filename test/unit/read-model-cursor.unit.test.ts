@@ -1,4 +1,4 @@
-import { ReadModelError, decodeCursor, encodeCursor, isReadModelError } from '../../src/adapters/read-models';
+import { ReadModelError, decodeCursor, encodeCursor, isReadModelError } from '../../src/adapters/postgres/read-models';
 import { cursorKey, DEFAULT_PAGE_LIMIT, encodeCursor as sharedEncode, MAX_PAGE_LIMIT, pageOf } from '../../src/domain/paging';
 
 describe('read-model page cursors', () => {

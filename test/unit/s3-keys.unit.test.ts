@@ -7,7 +7,7 @@ import {
   isHashedSegment,
   normalizePrefix,
   versionSegment,
-} from '../../src/adapters/s3-keys';
+} from '../../src/adapters/s3/s3-keys';
 
 const HOSTILE = [
   '../x',

@@ -1,8 +1,8 @@
 /** What a reconciliation or rebuild run sets aside: each event once, and a single stream's projector error like any other. */
 import { Registry } from 'prom-client';
-import { envelopeOf } from '../../src/adapters/event-envelope';
-import { ReadModelError } from '../../src/adapters/read-model-errors';
-import { StreamsNotProjectedError } from '../../src/adapters/read-model-projector';
+import { envelopeOf } from '../../src/contracts/event-envelope';
+import { ReadModelError } from '../../src/ports/read-model-errors';
+import { StreamsNotProjectedError } from '../../src/adapters/postgres/read-model-projector';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from '../../src/activities/failure-metrics';
 
 const event = (id: string, version: number) =>

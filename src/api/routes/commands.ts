@@ -8,7 +8,8 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } from '../../domain/commands';
 import type { Logger } from 'pino';
-import { FAILURE_DETAIL, type ApiPorts, type CommandStatusView } from '../ports';
+import { type ApiPorts } from '../ports';
+import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gateway';
 import { problem, ProblemError, statusOfCode } from '../problem';
 import {
   actorOf,

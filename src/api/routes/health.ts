@@ -3,7 +3,7 @@
  * readiness runs every dependency check, each bounded, so one hung service cannot hang the probe.
  */
 import type { Logger } from 'pino';
-import type { HealthCheck } from '../ports';
+import type { HealthCheck } from '../../ports/health';
 import { problem } from '../problem';
 import type { RouteSpec } from './route-spec';
 

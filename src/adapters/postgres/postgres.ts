@@ -3,7 +3,6 @@
  * holds the delivery ledger and read models (and, in the legacy storage mode, the old event table).
  */
 import { Pool, PoolClient, PoolConfig } from 'pg';
-import type { Config } from '../config';
 
 /** Anything that runs a query: the pool, or a client inside a transaction. */
 export type Queryable = Pick<Pool, 'query'> | PoolClient;
@@ -11,7 +10,14 @@ export type Queryable = Pick<Pool, 'query'> | PoolClient;
 /** The session setting the read models' search trigger reads its prefix length from (read-model-schema.ts). */
 export const SEARCH_MAX_CHARS_SETTING = 'spice_oms.search_max_chars';
 
-export function createPool(config: Pick<Config, 'databaseUrl' | 'PG_POOL_MAX'> & Partial<Pick<Config, 'SEARCH_INDEX_MAX_CHARS'>>, overrides: PoolConfig = {}): Pool {
+/** The fields of the app's config the pool needs (adapters never import the config module itself). */
+export interface PoolSettings {
+  databaseUrl: string;
+  PG_POOL_MAX: number;
+  SEARCH_INDEX_MAX_CHARS?: number;
+}
+
+export function createPool(config: PoolSettings, overrides: PoolConfig = {}): Pool {
   const pool = new Pool({
     connectionString: config.databaseUrl,
     max: config.PG_POOL_MAX,

@@ -17,9 +17,14 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
-import type { Config } from '../config';
 
-export type S3ClientConfig = Pick<Config, 's3Endpoint' | 'S3_ACCESS_KEY' | 'S3_SECRET_KEY' | 'S3_REGION'>;
+/** The fields of the app's config the client needs (adapters never import the config module itself). */
+export interface S3ClientConfig {
+  s3Endpoint: string;
+  S3_ACCESS_KEY: string;
+  S3_SECRET_KEY: string;
+  S3_REGION: string;
+}
 
 export interface S3ClientOptions {
   /** Sockets per agent (default 64). */

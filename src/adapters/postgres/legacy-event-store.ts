@@ -4,7 +4,7 @@
  * rests on the unique (aggregate_type, aggregate_id, aggregate_version) constraint.
  */
 import type { Pool } from 'pg';
-import type { EventEnvelope, StoredEvent } from './event-envelope';
+import type { EventEnvelope, StoredEvent } from '../../contracts/event-envelope';
 import {
   AppendedEvent,
   AppendOptions,
@@ -24,7 +24,7 @@ import {
   resolveClaim,
   StreamId,
   VersionConflictError,
-} from './event-store';
+} from '../../ports/event-store';
 import { DEFAULT_SCHEMA } from './migrations';
 import { afterCursorSql, GlobalCursor, isUniqueViolation, Queryable, quoteIdent, START_CURSOR } from './postgres';
 

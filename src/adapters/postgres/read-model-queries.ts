@@ -4,22 +4,12 @@
  * show in the API views; the context queries report them where decide() can tell them apart.
  */
 import type { Pool } from 'pg';
-import type {
-  ClassView,
-  DatabaseView,
-  EdgeView,
-  InstanceQuery,
-  InstanceView,
-  Page,
-  PageQuery,
-  ReadModelQueries,
-  RelationshipPage,
-} from '../api/ports';
-import type { ClassDefinition } from '../domain/ontology-class';
-import type { InstanceRef } from '../domain/instance-validation';
-import type { DatabaseState } from '../domain/state';
-import { cursorKey, MAX_PAGE_LIMIT, pageOf } from '../domain/paging';
-import { ReadModelError } from './read-model-errors';
+import type { ClassView, DatabaseView, EdgeView, InstanceQuery, InstanceView, Page, PageQuery, ReadModelQueries, RelationshipPage } from '../../ports/read-models';
+import type { ClassDefinition } from '../../domain/ontology-class';
+import type { InstanceRef } from '../../domain/instance-validation';
+import type { DatabaseState } from '../../domain/state';
+import { cursorKey, MAX_PAGE_LIMIT, pageOf } from '../../domain/paging';
+import { ReadModelError } from '../../ports/read-model-errors';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { quoteIdent } from './postgres';
 

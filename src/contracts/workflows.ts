@@ -5,10 +5,10 @@
  */
 import { defineQuery } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
-import type { StorageMode } from '../config';
+import type { StorageMode } from './storage-mode';
 import type { CommandInput, CommandType } from '../domain';
 import { ERROR_CODES } from '../domain/errors';
-import type { S3Reference } from '../adapters/event-envelope';
+import type { S3Reference } from './event-envelope';
 
 export const WORKFLOW_TYPE = 'processCommand';
 

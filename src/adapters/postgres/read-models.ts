@@ -2,8 +2,8 @@
  * Read models: projections of the event log into PostgreSQL (entities, graph edges, full-text
  * search) and the queries over them. Split by concern; this module is the one to import.
  */
-export { ReadModelError, isReadModelError } from './read-model-errors';
-export type { ReadModelErrorCode } from './read-model-errors';
+export { ReadModelError, isReadModelError } from '../../ports/read-model-errors';
+export type { ReadModelErrorCode } from '../../ports/read-model-errors';
 export {
   DEFAULT_READ_MODEL_SCHEMA,
   READ_MODEL_MIGRATIONS,
@@ -14,7 +14,7 @@ export {
 export type { ReadModelMigrateResult, ReadModelMigration } from './read-model-schema';
 export { ReadModelProjector } from './read-model-projector';
 export type { ApplyResult, ProjectorOptions } from './read-model-projector';
-export { MAX_PAGE_LIMIT, encodeCursor } from '../domain/paging';
+export { MAX_PAGE_LIMIT, encodeCursor } from '../../domain/paging';
 export {
   MAX_TRAVERSAL_DEPTH,
   MAX_TRAVERSAL_NODES,

@@ -3,7 +3,7 @@
  * into, kept in S3 and passed to workflows and activities by reference.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { S3Reference } from './event-envelope';
+import type { S3Reference } from '../../contracts/event-envelope';
 import { getText, mapLimit, putObject } from './s3-client';
 
 export class CommandBlobStore {

@@ -4,9 +4,9 @@
  * (S3 does), only what is needed to deliver it and to show where it stands.
  */
 import type { Pool } from 'pg';
-import type { StorageMode } from '../config';
-import type { EventEnvelope, S3Reference } from './event-envelope';
-import { EventStub, ledgerPayloadOf } from './kafka-message';
+import type { StorageMode } from '../../contracts/storage-mode';
+import type { EventEnvelope, S3Reference } from '../../contracts/event-envelope';
+import { EventStub, ledgerPayloadOf } from '../../contracts/kafka-message';
 import { DEFAULT_SCHEMA } from './migrations';
 import { afterCursorSql, GlobalCursor, isDataError, isUniqueViolation, Queryable, quoteIdent } from './postgres';
 

@@ -3,7 +3,7 @@
  * workflows (as plain data) and the API. The domain produces drafts; this adds identity and place.
  */
 import { createHash } from 'node:crypto';
-import type { StorageMode } from '../config';
+import type { StorageMode } from './storage-mode';
 
 export interface EventDraft<P = unknown> {
   event_type: string;

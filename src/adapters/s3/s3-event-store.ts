@@ -45,7 +45,7 @@
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SCHEMA_VERSION, type EventEnvelope, type S3Reference, type StoredEvent } from './event-envelope';
+import { SCHEMA_VERSION, type EventEnvelope, type S3Reference, type StoredEvent } from '../../contracts/event-envelope';
 import {
   CommandAppendedError,
   CommandReusedError,
@@ -71,7 +71,7 @@ import {
   type ReadAllResult,
   type ReadStreamOptions,
   type StreamId,
-} from './event-store';
+} from '../../ports/event-store';
 import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, mapLimit, putIfAbsent, putIfMatch, putObject } from './s3-client';
 import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
 

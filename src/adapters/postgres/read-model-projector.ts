@@ -17,13 +17,13 @@
  * from the history.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { EventEnvelope } from './event-envelope';
-import type { EventHistory } from '../api/ports';
-import type { EventPayloads, EventType, InstanceData } from '../domain/events';
-import { incarnationOfEvent, isEventType } from '../domain/events';
-import { splitAggregateId } from '../domain/identifiers';
-import { ReadModelError } from './read-model-errors';
-import { CLAIM_PENDING } from './event-store';
+import type { EventEnvelope } from '../../contracts/event-envelope';
+import type { EventHistory } from '../../ports/event-history';
+import type { EventPayloads, EventType, InstanceData } from '../../domain/events';
+import { incarnationOfEvent, isEventType } from '../../domain/events';
+import { splitAggregateId } from '../../domain/identifiers';
+import { ReadModelError } from '../../ports/read-model-errors';
+import { CLAIM_PENDING } from '../../ports/event-store';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
 

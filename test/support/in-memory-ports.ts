@@ -2,27 +2,16 @@
  * In-memory stand-ins of the ports that record every call: for unit tests of the HTTP mapping
  * and for running the API without the stack. They hold no business rules; tests script outcomes.
  */
-import type { EventEnvelope } from '../adapters/event-envelope';
-import { loadConfig, type InputLimits } from '../config';
-import { ReadModelError } from '../adapters/read-model-errors';
-import { cursorKey, pageOf } from '../domain/paging';
-import type {
-  ApiPorts,
-  ClassView,
-  CommandGateway,
-  CommandStatusView,
-  DatabaseView,
-  EdgeView,
-  EventHistory,
-  HealthCheck,
-  InstanceQuery,
-  InstanceView,
-  Page,
-  PageQuery,
-  ReadModelQueries,
-  SubmitCommand,
-  SubmitOutcome,
-} from './ports';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
+import { loadConfig } from '../../src/app/config';
+import type { InputLimits } from '../../src/contracts/input-limits';
+import { ReadModelError } from '../../src/ports/read-model-errors';
+import { cursorKey, pageOf } from '../../src/domain/paging';
+import type { ApiPorts } from '../../src/api/ports';
+import type { ClassView, DatabaseView, EdgeView, InstanceQuery, InstanceView, Page, PageQuery, ReadModelQueries } from '../../src/ports/read-models';
+import type { CommandGateway, CommandStatusView, SubmitCommand, SubmitOutcome } from '../../src/ports/command-gateway';
+import type { EventHistory } from '../../src/ports/event-history';
+import type { HealthCheck } from '../../src/ports/health';
 
 export class RecordingGateway implements CommandGateway {
   readonly submitted: SubmitCommand[] = [];

@@ -3,7 +3,7 @@
  * parsing it for consumers. The body of a large event travels only by its S3 reference.
  */
 import { z } from 'zod';
-import type { StorageMode } from '../config';
+import type { StorageMode } from './storage-mode';
 import type { EventEnvelope, S3Reference } from './event-envelope';
 
 export interface EventStub {

@@ -5,15 +5,16 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createCommandWorker } from '../command-worker';
+import { createCommandWorker } from './command-worker';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
-import { Config, loadConfig } from '../config';
-import { createLogger, type Logger } from '../logger';
-import { connectInfrastructure, Infrastructure, InfraOptions } from '../composition';
-import { createApp } from './app';
-import { answerClientError } from './problem';
+import { Config, loadConfig } from './config';
+import { createLogger, type Logger } from './logger';
+import { connectInfrastructure, Infrastructure, InfraOptions } from './composition';
+import { createApp } from '../api/app';
+import { answerClientError } from '../api/problem';
 import { TemporalCommandGateway } from './command-gateway';
-import type { ApiPorts, HealthCheck } from './ports';
+import type { ApiPorts } from '../api/ports';
+import type { HealthCheck } from '../ports/health';
 
 export interface RunningApi {
   server: Server;

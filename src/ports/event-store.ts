@@ -6,7 +6,7 @@
  * (VERSION_CONFLICT, EVENT_ID_REUSED -> 409) without parsing messages. Temporal serialises errors
  * across activity boundaries, so the code (not the prototype) is what callers should match on.
  */
-import type { EventEnvelope, S3Reference, StoredEvent } from './event-envelope';
+import type { EventEnvelope, S3Reference, StoredEvent } from '../contracts/event-envelope';
 
 /** Which stream: one per aggregate. */
 export interface StreamId {

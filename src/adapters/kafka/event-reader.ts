@@ -4,8 +4,8 @@
  * A stub (large event) has no body to fall back to, so then the read fails and is retried.
  */
 import { Counter, Registry, register as defaultRegistry } from 'prom-client';
-import type { EventEnvelope, S3Reference } from './event-envelope';
-import { isStub, KafkaEventMessage, parseEventMessage } from './kafka-message';
+import type { EventEnvelope, S3Reference } from '../../contracts/event-envelope';
+import { isStub, KafkaEventMessage, parseEventMessage } from '../../contracts/kafka-message';
 
 export type ReadSource = 's3' | 'payload_fallback';
 

@@ -4,8 +4,8 @@
  * name), so queries keep answering while it runs.
  */
 import type { Pool } from 'pg';
-import type { EventEnvelope } from './event-envelope';
-import { ReadModelError } from './read-model-errors';
+import type { EventEnvelope } from '../../contracts/event-envelope';
+import { ReadModelError } from '../../ports/read-model-errors';
 import { addApplyResult, ApplyResult, ProjectorOptions, ReadModelProjector } from './read-model-projector';
 import { READ_MODEL_TABLES, migrateReadModels } from './read-model-schema';
 import { quoteIdent } from './postgres';

@@ -6,22 +6,23 @@
 import type { Pool } from 'pg';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
-import { Config, StorageMode } from './config';
-import { createPool } from './adapters/postgres';
-import { migrate, DEFAULT_SCHEMA } from './adapters/migrations';
-import { createS3Client, ensureBucket, S3EventStore } from './adapters/s3-event-store';
-import { LegacyPgEventStore } from './adapters/legacy-event-store';
-import { DualWriteEventStore } from './adapters/dual-write-event-store';
-import { createLedger, DeliveryLedger } from './adapters/ledger';
-import { createKafka, ensureTopic } from './adapters/kafka';
-import { createRelay, KafkaRelay } from './adapters/kafka-relay';
-import { CommandBlobStore } from './adapters/command-blobs';
-import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from './adapters/read-models';
-import type { EventStore } from './adapters/event-store';
-import type { ActivityDeps } from './activities';
-import type { RebuildDeps } from './activities/rebuild';
-import type { ReconcileDeps } from './activities/reconcile';
-import type { EventHistory } from './api/ports';
+import type { Config } from './config';
+import type { StorageMode } from '../contracts/storage-mode';
+import { createPool } from '../adapters/postgres/postgres';
+import { migrate, DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
+import { createS3Client, ensureBucket, S3EventStore } from '../adapters/s3/s3-event-store';
+import { LegacyPgEventStore } from '../adapters/postgres/legacy-event-store';
+import { DualWriteEventStore } from '../adapters/dual-write-event-store';
+import { createLedger, DeliveryLedger } from '../adapters/postgres/ledger';
+import { createKafka, ensureTopic } from '../adapters/kafka/kafka';
+import { createRelay, KafkaRelay } from '../adapters/kafka/kafka-relay';
+import { CommandBlobStore } from '../adapters/s3/command-blobs';
+import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from '../adapters/postgres/read-models';
+import type { EventStore } from '../ports/event-store';
+import type { ActivityDeps } from '../activities';
+import type { RebuildDeps } from '../activities/rebuild';
+import type { ReconcileDeps } from '../activities/reconcile';
+import type { EventHistory } from '../ports/event-history';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */

@@ -5,6 +5,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { storageModeOf, type StorageMode } from '../contracts/storage-mode';
+import type { InputLimits } from '../contracts/input-limits';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
@@ -110,20 +112,6 @@ export const configSchema = z.object({
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
-export type StorageMode = 'legacy' | 'dual_write' | 's3_only';
-
-/** What the API refuses before a command is built; see README "Input limits". */
-export interface InputLimits {
-  /** Nesting of objects and arrays in a body (the body itself is level 1). */
-  maxBodyDepth: number;
-  /** UTF-16 code units of one string inside an instance's property values. */
-  maxStringLength: number;
-  maxPropertiesPerInstance: number;
-  maxPredicatesPerInstance: number;
-  /** Relationship target ids in one request, over all its instances and predicates. */
-  maxIdsPerRequest: number;
-}
-
 export interface Config extends RawConfig {
   storageMode: StorageMode;
   apiBodyLimitBytes: number;
@@ -138,11 +126,6 @@ export interface Config extends RawConfig {
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
-}
-
-export function storageModeOf(enableS3: boolean, dualWrite: boolean): StorageMode {
-  if (!enableS3) return 'legacy';
-  return dualWrite ? 'dual_write' : 's3_only';
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {

@@ -3,9 +3,14 @@
  * process ensures its topics at start.
  */
 import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer, ProducerConfig, ICustomPartitioner } from 'kafkajs';
-import type { Config } from '../config';
 
-export function createKafka(config: Pick<Config, 'kafkaBrokers'> & Partial<Pick<Config, 'KAFKA_REQUEST_TIMEOUT_MS'>>, overrides: Partial<KafkaConfig> = {}): Kafka {
+/** The fields of the app's config the client needs (adapters never import the config module itself). */
+export interface KafkaSettings {
+  kafkaBrokers: string[];
+  KAFKA_REQUEST_TIMEOUT_MS?: number;
+}
+
+export function createKafka(config: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
   return new Kafka({
     clientId: 'spice-oms',
     brokers: config.kafkaBrokers,

@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from './workflows-path';
-import { createActivities, ActivityDeps } from './activities';
-import { createRebuildActivities, RebuildDeps } from './activities/rebuild';
-import { createReconcileActivities, ReconcileDeps } from './activities/reconcile';
+import { createActivities, ActivityDeps } from '../activities';
+import { createRebuildActivities, RebuildDeps } from '../activities/rebuild';
+import { createReconcileActivities, ReconcileDeps } from '../activities/reconcile';
 
 export interface CommandWorkerOptions {
   connection: NativeConnection;
@@ -33,7 +33,7 @@ export { WORKFLOWS_PATH };
 export async function bundleInChildProcess(): Promise<{ codePath: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-oms-bundle-'));
   const codePath = path.join(dir, 'workflow-bundle.js');
-  const script = path.join(__dirname, '..', 'scripts', 'bundle-workflows.ts');
+  const script = path.join(__dirname, '..', '..', 'scripts', 'bundle-workflows.ts');
   await new Promise<void>((resolve, reject) => {
     execFile(process.execPath, [...process.execArgv, script, codePath], { env: process.env }, (err, _out, stderr) =>
       err ? reject(new Error(`bundling the workflow code failed: ${stderr || err.message}`)) : resolve(),

@@ -10,9 +10,9 @@ import {
   WorkflowNotFoundError,
   type WorkflowHandle,
 } from '@temporalio/client';
-import type { StorageMode } from '../config';
+import type { StorageMode } from '../contracts/storage-mode';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
-import type { LedgerRow } from '../adapters/ledger';
+import type { LedgerRow } from '../adapters/postgres/ledger';
 import {
   CommandProgress,
   ProcessCommandInput,
@@ -21,9 +21,9 @@ import {
   WORKFLOW_TYPE,
   progressQuery,
   workflowIdOf,
-} from '../workflows/definitions';
-import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from './failure-view';
-import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from './ports';
+} from '../contracts/workflows';
+import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from '../api/failure-view';
+import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from '../ports/command-gateway';
 
 const PROGRESS_QUERY_TIMEOUT_MS = 2000;
 const UNTOUCHED_HISTORY_LENGTH = 2;

@@ -5,9 +5,9 @@
  */
 import type { Kafka, Message, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 import type { PoolClient } from 'pg';
-import type { Delivery, DeliveryLedger, LedgerRow, LockedRow } from './ledger';
+import type { Delivery, DeliveryLedger, LedgerRow, LockedRow } from '../postgres/ledger';
 import { createIdempotentProducer, recordingPartitioner } from './kafka';
-import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from './kafka-message';
+import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../contracts/kafka-message';
 
 /** Retryable: the predecessor will be delivered by whoever holds it (or by reconciliation). */
 export class PredecessorNotDelivered extends Error {
