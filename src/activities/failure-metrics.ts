@@ -6,7 +6,7 @@
 import { Counter, Registry, register as defaultRegistry } from 'prom-client';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import { ReadModelError } from '../ports/read-model-errors';
-import { StreamsNotProjectedError } from '../adapters/postgres/read-model-projector';
+import { StreamsNotProjectedError } from '../ports/projector';
 
 export type SetAsideStage = 'record' | 'relay' | 'read' | 'project';
 

@@ -25,7 +25,7 @@ import {
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
 import { EventEnvelope, S3Reference, StoredEvent, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
-import { mapLimit } from '../adapters/s3/s3-client';
+import { mapLimit } from '../lib/map-limit';
 import {
   CLAIM_PENDING,
   CLAIM_VOIDED,
@@ -41,7 +41,7 @@ import {
 } from '../ports/event-store';
 import { ReadModelError } from '../ports/read-model-errors';
 import type { AppendedEventRef, ProcessCommandInput } from '../contracts/workflows';
-import type { LedgerInput } from '../adapters/postgres/ledger';
+import type { LedgerInput } from '../ports/ledger';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';

@@ -2,20 +2,16 @@
  * Activities of the read-model rebuild: replay the event store (readAll, in time order) into a
  * fresh schema chunk by chunk, then compare it with the live read models.
  */
-import type { Pool } from 'pg';
 import { Context } from '@temporalio/activity';
 import type { EventStore } from '../ports/event-store';
-import type { EventHistory } from '../ports/event-history';
-import { ReadModelProjector, compareReadModels, migrateReadModels } from '../adapters/postgres/read-models';
-import type { ReadModelComparison } from '../adapters/postgres/read-models';
+import type { ReadModelComparison, ReadModelRebuild } from '../ports/read-model-rebuild';
 import type { Registry } from 'prom-client';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';
 
 export interface RebuildDeps {
-  pool: Pool;
   eventStore: EventStore;
-  history: EventHistory;
+  readModels: ReadModelRebuild;
   liveSchema: string;
   /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
   registry?: Registry;
@@ -36,13 +32,13 @@ export function createRebuildActivities(d: RebuildDeps) {
   return withFailureMapping({
     async rebuildChunk(a: { target_schema: string; from?: string; limit: number }): Promise<RebuildChunkResult> {
       if (a.target_schema === d.liveSchema) throw new Error('the rebuild target must not be the live read-model schema');
-      await migrateReadModels(d.pool, a.target_schema);
+      await d.readModels.prepare(a.target_schema);
       const page = await d.eventStore.readAll({ from: a.from, limit: a.limit });
       const events = page.events.map((e) => e.envelope);
       const tally = new SetAsideTally(counter);
       // Idempotent by stream version: a retried chunk skips what it already applied.
       try {
-        await new ReadModelProjector(d.pool, a.target_schema, { history: d.history }).apply(events);
+        await d.readModels.projectorFor(a.target_schema).apply(events);
       } catch (err) {
         // The live models stop such a stream at the same event: the rebuild goes on without it, as they did.
         const left = projectionSetAside(err, events);
@@ -55,7 +51,7 @@ export function createRebuildActivities(d: RebuildDeps) {
     },
 
     async compareWithLive(a: { target_schema: string }): Promise<ReadModelComparison> {
-      return compareReadModels(d.pool, d.liveSchema, a.target_schema);
+      return d.readModels.compareWithLive(a.target_schema);
     },
   });
 }

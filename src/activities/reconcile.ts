@@ -9,22 +9,20 @@
  * other rows and streams go on, and the checkpoint moves. Only a failure of a service itself
  * (PostgreSQL, S3 or Kafka unreachable) fails the run, which Temporal retries.
  */
-import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
 import { EventNotFoundError, EventStore } from '../ports/event-store';
-import type { DeliveryLedger, LedgerRow } from '../adapters/postgres/ledger';
-import { EventNotRecordedError, PredecessorNotDelivered } from '../adapters/kafka/kafka-relay';
-import { quoteIdent } from '../adapters/postgres/postgres';
-import { StreamsNotProjectedError } from '../adapters/postgres/read-model-projector';
+import type { Ledger, LedgerRow } from '../ports/ledger';
+import { EventNotRecordedError, PredecessorNotDelivered } from '../ports/relay';
+import type { CheckpointStore } from '../ports/checkpoints';
+import { StreamsNotProjectedError } from '../ports/projector';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';
 
 export interface ReconcileDeps {
-  pool: Pool;
-  schema: string;
+  checkpoints: CheckpointStore;
   eventStore: EventStore;
-  ledger: Pick<DeliveryLedger, 'recordEach' | 'byEventIds' | 'undeliveredOlderThan'>;
+  ledger: Pick<Ledger, 'recordEach' | 'byEventIds' | 'undeliveredOlderThan'>;
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };
   projector: { apply(events: EventEnvelope[]): Promise<{ dropped: number }> };
   readEvent(ref: NonNullable<StoredEvent['s3']>): Promise<StoredEvent>;
@@ -48,20 +46,15 @@ export interface ReconcileResult {
 const CHECKPOINT = 'event-store-scan';
 
 export function createReconcileActivities(d: ReconcileDeps) {
-  const table = `${quoteIdent(d.schema)}.reconciler_checkpoints`;
   const counter = setAsideCounter(d.registry);
 
   async function loadCheckpoint(): Promise<string | undefined> {
-    const r = await d.pool.query(`SELECT checkpoint FROM ${table} WHERE name = $1`, [CHECKPOINT]);
-    return r.rows[0]?.checkpoint ?? undefined;
+    return d.checkpoints.load(CHECKPOINT);
   }
 
   async function saveCheckpoint(checkpoint: string | undefined): Promise<void> {
     if (checkpoint === undefined) return;
-    await d.pool.query(
-      `INSERT INTO ${table} (name, checkpoint) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET checkpoint = $2, updated_at = now()`,
-      [CHECKPOINT, checkpoint],
-    );
+    await d.checkpoints.save(CHECKPOINT, checkpoint);
   }
 
   return withFailureMapping({

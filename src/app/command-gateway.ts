@@ -12,7 +12,7 @@ import {
 } from '@temporalio/client';
 import type { StorageMode } from '../contracts/storage-mode';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
-import type { LedgerRow } from '../adapters/postgres/ledger';
+import type { LedgerRow } from '../ports/ledger';
 import {
   CommandProgress,
   ProcessCommandInput,

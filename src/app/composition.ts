@@ -18,6 +18,8 @@ import { createKafka, ensureTopic } from '../adapters/kafka/kafka';
 import { createRelay, KafkaRelay } from '../adapters/kafka/kafka-relay';
 import { CommandBlobStore } from '../adapters/s3/command-blobs';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from '../adapters/postgres/read-models';
+import { PgReadModelRebuild } from '../adapters/postgres/read-model-rebuild';
+import { PgCheckpointStore } from '../adapters/postgres/checkpoints';
 import type { EventStore } from '../ports/event-store';
 import type { ActivityDeps } from '../activities';
 import type { RebuildDeps } from '../activities/rebuild';
@@ -125,10 +127,9 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       projector,
       context: readModels,
     }),
-    rebuildDeps: () => ({ pool, eventStore: eventStores[config.storageMode], history, liveSchema: readModelSchema }),
+    rebuildDeps: () => ({ eventStore: eventStores[config.storageMode], readModels: new PgReadModelRebuild(pool, readModelSchema, history), liveSchema: readModelSchema }),
     reconcileDeps: () => ({
-      pool,
-      schema,
+      checkpoints: new PgCheckpointStore(pool, schema),
       eventStore: eventStores[config.storageMode],
       ledger,
       relay,

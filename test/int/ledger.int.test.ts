@@ -1,7 +1,8 @@
 /** The delivery ledger against the real PostgreSQL: migrations, idempotent record, in-order reading. */
 import { Pool } from 'pg';
 import { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
-import { DeliveryLedger, LedgerStreamConflictError } from '../../src/adapters/postgres/ledger';
+import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
+import { LedgerStreamConflictError } from '../../src/ports/ledger';
 import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/postgres/migrations';
 import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';

@@ -3,7 +3,7 @@
  * stops at its failing event: the events before it are applied, the ones after it wait.
  */
 import type { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/postgres/read-models';
-import { StreamsNotProjectedError } from '../../src/adapters/postgres/read-model-projector';
+import { StreamsNotProjectedError } from '../../src/ports/projector';
 import { uniqueName } from '../support/env';
 import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
 

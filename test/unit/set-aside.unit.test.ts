@@ -2,7 +2,7 @@
 import { Registry } from 'prom-client';
 import { envelopeOf } from '../../src/contracts/event-envelope';
 import { ReadModelError } from '../../src/ports/read-model-errors';
-import { StreamsNotProjectedError } from '../../src/adapters/postgres/read-model-projector';
+import { StreamsNotProjectedError } from '../../src/ports/projector';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from '../../src/activities/failure-metrics';
 
 const event = (id: string, version: number) =>

@@ -5,36 +5,11 @@
  */
 import type { Kafka, Message, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 import type { PoolClient } from 'pg';
-import type { Delivery, DeliveryLedger, LedgerRow, LockedRow } from '../postgres/ledger';
+import type { DeliveryLedger, LockedRow } from '../postgres/ledger';
+import type { Delivery, LedgerRow } from '../../ports/ledger';
+import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered, type Relay } from '../../ports/relay';
 import { createIdempotentProducer, recordingPartitioner } from './kafka';
 import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../contracts/kafka-message';
-
-/** Retryable: the predecessor will be delivered by whoever holds it (or by reconciliation). */
-export class PredecessorNotDelivered extends Error {
-  readonly code = 'PREDECESSOR_NOT_DELIVERED';
-  constructor(readonly blocked: string[], readonly published: number) {
-    super(`${blocked.length} event(s) wait for their stream predecessor to be delivered (${published} published)`);
-    this.name = 'PredecessorNotDelivered';
-  }
-}
-
-/** Retryable: the broker is unreachable or refused; the rows stay pending with attempts and last_error. */
-export class KafkaPublishError extends Error {
-  readonly code = 'KAFKA_PUBLISH_FAILED';
-  constructor(message: string, readonly eventIds: string[], cause: unknown) {
-    super(message, { cause });
-    this.name = 'KafkaPublishError';
-  }
-}
-
-/** Not retryable by the relay: the event has no ledger row, so whoever asked must record it first. */
-export class EventNotRecordedError extends Error {
-  readonly code = 'EVENT_NOT_RECORDED';
-  constructor(readonly eventIds: string[]) {
-    super(`event(s) not recorded in the ledger: ${eventIds.slice(0, 5).join(', ')}${eventIds.length > 5 ? ', ...' : ''}`);
-    this.name = 'EventNotRecordedError';
-  }
-}
 
 export interface PublishResult {
   published: Delivery[];
@@ -57,7 +32,7 @@ interface Outgoing {
   bytes: number;
 }
 
-export class KafkaRelay {
+export class KafkaRelay implements Relay {
   private producer: Promise<Producer> | null = null;
   private readonly partitions = new WeakMap<object, number>();
 

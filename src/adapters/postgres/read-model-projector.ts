@@ -25,6 +25,7 @@ import { splitAggregateId } from '../../domain/identifiers';
 import { ReadModelError } from '../../ports/read-model-errors';
 import { CLAIM_PENDING } from '../../ports/event-store';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
+import { addApplyResult, StreamsNotProjectedError, type ApplyResult, type Projector, type StreamFailure } from '../../ports/projector';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
 
 export interface ProjectorOptions {
@@ -34,25 +35,6 @@ export interface ProjectorOptions {
    * and nothing is applied, so the caller's retry finds the gap filled.
    */
   history?: EventHistory;
-}
-
-export interface ApplyResult {
-  applied: number;
-  /** Events at or below their stream's projected version (already applied). */
-  skipped: number;
-  /** Predecessors read from the history to close gaps. */
-  filled: number;
-  /** Events of a database life that is over (or never projected as current): their positions advance, nothing else. */
-  dropped: number;
-}
-
-/** Adds the counts of `r` to `total` (in place) and returns it. */
-export function addApplyResult<T extends ApplyResult>(total: T, r: ApplyResult): T {
-  total.applied += r.applied;
-  total.skipped += r.skipped;
-  total.filled += r.filled;
-  total.dropped += r.dropped;
-  return total;
 }
 
 type Known<T extends EventType> = EventEnvelope<EventPayloads[T]> & { event_type: T };
@@ -65,7 +47,7 @@ interface StreamSlot {
 
 const streamKey = (type: string, id: string): string => `${type}\u0000${id}`;
 
-export class ReadModelProjector {
+export class ReadModelProjector implements Projector {
   private readonly s: string;
 
   constructor(
@@ -156,38 +138,6 @@ export class ReadModelProjector {
     }
     if (failures.length) throw new StreamsNotProjectedError(failures, total);
     return total;
-  }
-}
-
-/** The stream and the event where its projection stopped, and why (a code, never the server's text). */
-export interface StreamFailure {
-  aggregate_type: string;
-  aggregate_id: string;
-  event_id: string;
-  aggregate_version: number;
-  /** INVALID_EVENT or PROJECTION_GAP from the projector, EVENT_NOT_PROJECTABLE when PostgreSQL refused the data. */
-  code: string;
-  /** The code, or the SQLSTATE PostgreSQL refused the data with. */
-  reason: string;
-  /** The streams' later events in this call were not applied. */
-  error: unknown;
-}
-
-/**
- * Retryable (a fix of code or data may make it apply), thrown after every other stream of the
- * call was applied. `failures` lists one event per stream that could not be projected.
- */
-export class StreamsNotProjectedError extends Error {
-  readonly code = 'EVENT_NOT_PROJECTABLE';
-  constructor(readonly failures: StreamFailure[], readonly result: ApplyResult) {
-    super(
-      `${failures.length} stream(s) could not be projected: ${failures
-        .slice(0, 3)
-        .map((f) => `${f.aggregate_type}/${f.aggregate_id} v${f.aggregate_version} (${f.reason})`)
-        .join(', ')}${failures.length > 3 ? ', ...' : ''}`,
-      { cause: failures[0]?.error },
-    );
-    this.name = 'StreamsNotProjectedError';
   }
 }
 

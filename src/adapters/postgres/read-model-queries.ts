@@ -9,34 +9,13 @@ import type { ClassDefinition } from '../../domain/ontology-class';
 import type { InstanceRef } from '../../domain/instance-validation';
 import type { DatabaseState } from '../../domain/state';
 import { cursorKey, MAX_PAGE_LIMIT, pageOf } from '../../domain/paging';
+import type { BulkOrigin, DecisionContext } from '../../ports/decision-context';
 import { ReadModelError } from '../../ports/read-model-errors';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { quoteIdent } from './postgres';
 
 export const MAX_TRAVERSAL_DEPTH = 5;
 export const MAX_TRAVERSAL_NODES = 10_000;
-
-/** Where the data of an instance created by a bulk command lives: one event of the batch stream. */
-export interface BulkOrigin {
-  aggregate_type: 'instance_batch';
-  aggregate_id: string;
-  version: number;
-}
-
-/** What the command workflow reads to build decide()'s context. */
-export interface DecisionContextQueries {
-  databaseState(db: string): Promise<DatabaseState>;
-  /** Live classes of the database by id (a ClassCatalog). */
-  classCatalog(db: string): Promise<Record<string, ClassDefinition>>;
-  /** Known instances among `ids` (deleted ones flagged); unknown ids are left out. */
-  instanceRefs(db: string, ids: readonly string[]): Promise<Record<string, InstanceRef | undefined>>;
-  /** Live instances whose class is exactly classId (subclasses not included). */
-  countInstances(db: string, classId: string): Promise<number>;
-  /** The batch event an instance was created by, or null when it was created on its own stream. */
-  bulkOrigin(db: string, instanceId: string): Promise<BulkOrigin | null>;
-  /** The version projected for a stream (0 when none): lets a reader wait for its own write. */
-  streamVersion(aggregateType: string, aggregateId: string): Promise<number>;
-}
 
 // ---- cursors (src/domain/paging.ts) ---------------------------------------------------------
 
@@ -135,7 +114,7 @@ const databaseView = (r: DatabaseRow): DatabaseView => ({
 
 // ---- queries --------------------------------------------------------------------------------
 
-export class PgReadModelQueries implements ReadModelQueries, DecisionContextQueries {
+export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   private readonly s: string;
 
   constructor(

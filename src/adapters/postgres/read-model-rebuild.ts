@@ -6,9 +6,12 @@
 import type { Pool } from 'pg';
 import type { EventEnvelope } from '../../contracts/event-envelope';
 import { ReadModelError } from '../../ports/read-model-errors';
-import { addApplyResult, ApplyResult, ProjectorOptions, ReadModelProjector } from './read-model-projector';
+import { ProjectorOptions, ReadModelProjector } from './read-model-projector';
+import { addApplyResult, ApplyResult } from '../../ports/projector';
 import { READ_MODEL_TABLES, migrateReadModels } from './read-model-schema';
 import { quoteIdent } from './postgres';
+import type { ReadModelComparison, ReadModelRebuild, RowDifferenceKind, TableComparison } from '../../ports/read-model-rebuild';
+import type { EventHistory } from '../../ports/event-history';
 
 export interface RebuildOptions extends ProjectorOptions {
   /** Events per transaction. */
@@ -73,30 +76,6 @@ export async function rebuildReadModels(
 
 // ---- comparison -----------------------------------------------------------------------------
 
-export type RowDifferenceKind = 'missing_in_a' | 'missing_in_b' | 'different';
-
-export interface RowDifference {
-  kind: RowDifferenceKind;
-  /** The row's primary key values, in key column order. */
-  key: unknown[];
-  a: Record<string, unknown> | null;
-  b: Record<string, unknown> | null;
-}
-
-export interface TableComparison {
-  table: string;
-  missing_in_a: number;
-  missing_in_b: number;
-  different: number;
-  /** The first differences by key, up to the sample limit. */
-  samples: RowDifference[];
-}
-
-export interface ReadModelComparison {
-  equal: boolean;
-  tables: TableComparison[];
-}
-
 /**
  * Row by row over every read-model table, keyed by primary key. Nothing is ignored but generated
  * columns (the search vector follows from properties): all timestamps come from events, so a
@@ -137,4 +116,25 @@ export async function compareReadModels(
     });
   }
   return { equal: tables.every((t) => t.missing_in_a + t.missing_in_b + t.different === 0), tables };
+}
+
+/** The rebuild port over PostgreSQL: scratch schemas next to the live read models of `liveSchema`. */
+export class PgReadModelRebuild implements ReadModelRebuild {
+  constructor(
+    private readonly pool: Pool,
+    private readonly liveSchema: string,
+    private readonly history: EventHistory,
+  ) {}
+
+  async prepare(schema: string): Promise<void> {
+    await migrateReadModels(this.pool, schema);
+  }
+
+  projectorFor(schema: string): ReadModelProjector {
+    return new ReadModelProjector(this.pool, schema, { history: this.history });
+  }
+
+  compareWithLive(schema: string): Promise<ReadModelComparison> {
+    return compareReadModels(this.pool, this.liveSchema, schema);
+  }
 }

@@ -13,7 +13,8 @@ export {
 } from './read-model-schema';
 export type { ReadModelMigrateResult, ReadModelMigration } from './read-model-schema';
 export { ReadModelProjector } from './read-model-projector';
-export type { ApplyResult, ProjectorOptions } from './read-model-projector';
+export type { ProjectorOptions } from './read-model-projector';
+export type { ApplyResult } from '../../ports/projector';
 export { MAX_PAGE_LIMIT, encodeCursor } from '../../domain/paging';
 export {
   MAX_TRAVERSAL_DEPTH,
@@ -21,13 +22,6 @@ export {
   PgReadModelQueries,
   decodeCursor,
 } from './read-model-queries';
-export type { BulkOrigin, DecisionContextQueries } from './read-model-queries';
 export { compareReadModels, rebuildReadModels } from './read-model-rebuild';
-export type {
-  ReadModelComparison,
-  RebuildOptions,
-  RebuildResult,
-  RowDifference,
-  RowDifferenceKind,
-  TableComparison,
-} from './read-model-rebuild';
+export type { RebuildOptions, RebuildResult } from './read-model-rebuild';
+export type { ReadModelComparison, RowDifference, RowDifferenceKind, TableComparison } from '../../ports/read-model-rebuild';

@@ -2,11 +2,13 @@
  * Command bodies too large for a Temporal payload (bulk), and the batches a bulk command is split
  * into, kept in S3 and passed to workflows and activities by reference.
  */
+import type { BlobStore } from '../../ports/blobs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Reference } from '../../contracts/event-envelope';
-import { getText, mapLimit, putObject } from './s3-client';
+import { getText, putObject } from './s3-client';
+import { mapLimit } from '../../lib/map-limit';
 
-export class CommandBlobStore {
+export class CommandBlobStore implements BlobStore {
   constructor(
     private readonly o: { client: S3Client; bucket: string; endpoint: string; prefix?: string },
   ) {}

@@ -72,7 +72,8 @@ import {
   type ReadStreamOptions,
   type StreamId,
 } from '../../ports/event-store';
-import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, mapLimit, putIfAbsent, putIfMatch, putObject } from './s3-client';
+import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, putIfAbsent, putIfMatch, putObject } from './s3-client';
+import { mapLimit } from '../../lib/map-limit';
 import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
 
 export { createS3Client, ensureBucket } from './s3-client';
