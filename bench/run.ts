@@ -3,7 +3,7 @@
  * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench]`.
  *
  * Runs one workload through three paths against the local stack, each in its own processes:
- *   workflow   the shipped API (src/api/server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models
+ *   workflow   the shipped API (src/app/api-server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models
  *   direct     bench/inline-server.ts: the same activity code and adapters inline per request, no Temporal (the floor)
  *   poll-N     bench/inline-server.ts (S3 + outbox row per request) + bench/poll-relay.ts (outbox polled every N ms,
  *              published to Kafka; a Kafka consumer projects): the design being replaced
@@ -17,8 +17,8 @@ import path from 'node:path';
 import { Pool } from 'pg';
 import { Kafka, logLevel } from 'kafkajs';
 import cliProgress from 'cli-progress';
-import { loadConfig, Config } from '../src/config';
-import { createS3Client } from '../src/adapters/s3-client';
+import { loadConfig, Config } from '../src/app/config';
+import { createS3Client } from '../src/adapters/s3/s3-client';
 import { BUCKET, BULK, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, WARMUP_S, WORKER, base } from './lib/options';
 import { runPath } from './lib/paths';
 import { ProcMonitor } from './lib/procstats';

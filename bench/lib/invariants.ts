@@ -3,8 +3,8 @@
  * matching and delivered, Kafka order per key, no lost or duplicated commands, read models at the last version.
  */
 import type { Pool } from 'pg';
-import { createS3Client, listKeys } from '../../src/adapters/s3-client';
-import { S3KeyLayout, encodeSegment } from '../../src/adapters/s3-keys';
+import { createS3Client, listKeys } from '../../src/adapters/s3/s3-client';
+import { S3KeyLayout, encodeSegment } from '../../src/adapters/s3/s3-keys';
 import type { PathEnv } from './clients';
 import type { KafkaTracker } from './observers';
 import type { Rec } from './records';

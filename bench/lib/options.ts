@@ -1,6 +1,6 @@
 /** The benchmark's command line (see bench/run.ts) and the names of this run's isolated resources. */
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(`--${n}`);

@@ -4,7 +4,7 @@ import type cliProgress from 'cli-progress';
 import type { Kafka } from 'kafkajs';
 import type { Pool } from 'pg';
 import { Client, Connection } from '@temporalio/client';
-import type { createS3Client } from '../../src/adapters/s3-client';
+import type { createS3Client } from '../../src/adapters/s3/s3-client';
 import { runBulk } from './bulk';
 import { inlineClient, restClient, type PathEnv } from './clients';
 import { checkInvariants } from './invariants';
@@ -29,7 +29,7 @@ export async function runPath(report: Report, pathName: string, mon: ProcMonitor
     const taskQueue = `bench-${RUN}`;
     const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue };
     children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
-    children.push(await startChild('api', ['src/api/server.ts'], e, null, logDir));
+    children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
     await waitHttp(`http://127.0.0.1:${port}/health`);
     const connection = await Connection.connect({ address: base.temporalAddress });
     temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
