@@ -50,7 +50,10 @@ export async function runScenario(
         const rec: Rec = { scenario: name, kind, instance, tSubmit: now() };
         recs.push(rec);
         // The expected version is known up front for a client's own instances: watch the read model from submit on.
-        if (!hot) rm.watch(rec, kind === 'create' ? 1 : 2), (rec.version = kind === 'create' ? 1 : 2);
+        if (!hot) {
+          rec.version = kind === 'create' ? 1 : 2;
+          rm.watch(rec, rec.version);
+        }
         try {
           await env.exec(kind, instance, ++n, rec);
         } catch (err) {
