@@ -36,8 +36,8 @@ module.exports = defineConfig(
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     languageOptions: { ecmaVersion: 2022, sourceType: 'module' },
     rules: {
-      // `_`-prefixed parameters are the convention for ones an interface requires but this implementation ignores.
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      // A `_` prefix marks a name unused on purpose (a property left out of a rest copy, an ignored parameter).
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
   {
