@@ -5,6 +5,7 @@
  * The boundaries rule keeps the imports of src/ one way (see README, "Layout"):
  *   app -> api / activities / workflows -> ports / contracts -> domain
  *   adapters -> ports / contracts / domain
+ * lib/ holds generic helpers any layer may use and imports nothing of ours.
  * Nothing but app/ imports api/ or adapters/; workflows import activities for their types only
  * (`import type`), so no activity code is bundled into the workflow sandbox; src/ never imports
  * test/, bench/ or scripts/, which may import anything.
@@ -15,8 +16,9 @@ const tseslint = require('typescript-eslint');
 const boundaries = require('eslint-plugin-boundaries');
 const prettier = require('eslint-config-prettier');
 
-/** Layer -> the layers it may import (its own files always). */
+/** Layer -> the layers it may import (its own files always; lib/ always: small generic helpers that import nothing of ours). */
 const LAYERS = {
+  lib: [],
   domain: [],
   contracts: ['domain'],
   ports: ['contracts', 'domain'],
@@ -69,7 +71,7 @@ module.exports = defineConfig(
           policies: [
             ...Object.entries(LAYERS).map(([type, allowed]) => ({
               from: { element: { type } },
-              allow: [type, ...allowed].map(element),
+              allow: [...new Set([type, 'lib', ...allowed])].map(element),
             })),
             { from: { element: { type: 'workflows' } }, allow: { ...element('activities'), dependency: { kind: 'type' } } },
             { from: { element: { type: 'tooling' } }, allow: [...Object.keys(LAYERS), 'tooling'].map(element) },
