@@ -24,7 +24,7 @@ import {
   streamOf,
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
-import { EventEnvelope, S3Reference, StoredEvent, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
+import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
 import { mapLimit } from '../lib/map-limit';
 import {
   CLAIM_PENDING,

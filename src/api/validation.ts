@@ -105,6 +105,7 @@ export function paramValidator(name: PathParam) {
 }
 
 const MAX_SEGMENT = 512;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this refuses
 const UNSAFE_DECODED = /[\u0000-\u001f\u007f/\\]/;
 
 /**

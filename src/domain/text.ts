@@ -11,6 +11,7 @@
 export type TextKind = 'data' | 'description' | 'label';
 
 const UNSTORABLE = /[\0\p{Cs}\p{Noncharacter_Code_Point}]/u;
+// eslint-disable-next-line no-control-regex -- control characters are exactly what this matches
 const UNSTORABLE_OR_CONTROL_EXCEPT_WHITESPACE = /[\0-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\p{Cs}\p{Noncharacter_Code_Point}]/u;
 const UNSTORABLE_OR_CONTROL = /[\p{Cc}\p{Cs}\p{Noncharacter_Code_Point}]/u;
 

@@ -8,7 +8,7 @@
 import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
-import { eventually, testConfig } from '../support/env';
+import { eventually } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;

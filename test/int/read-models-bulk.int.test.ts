@@ -65,7 +65,6 @@ describe('read models: bulk throughput', () => {
     const started = Date.now();
     for (const e of events) await projector.apply([e]);
     const elapsed = Date.now() - started;
-    // eslint-disable-next-line no-console
     console.log(`projected ${N} instances in ${elapsed} ms (${Math.round(N / (elapsed / 1000))}/s)`);
     expect(elapsed).toBeLessThan(30_000);
 

@@ -140,7 +140,11 @@ export class InMemoryReadModels implements ReadModelQueries {
         if (!edges.some((x) => x.from_id === e.from_id && x.predicate === e.predicate && x.to_id === e.to_id)) {
           edges.push({ from_id: e.from_id, predicate: e.predicate, to_id: e.to_id });
         }
-        for (const n of [e.from_id, e.to_id]) if (!seen.has(n) && seen.size < limit) (seen.add(n), next.push(n));
+        for (const n of [e.from_id, e.to_id]) {
+          if (seen.has(n) || seen.size >= limit) continue;
+          seen.add(n);
+          next.push(n);
+        }
       }
       frontier = next;
     }

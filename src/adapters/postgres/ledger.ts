@@ -4,9 +4,7 @@
  * (S3 does), only what is needed to deliver it and to show where it stands.
  */
 import type { Pool } from 'pg';
-import type { StorageMode } from '../../contracts/storage-mode';
-import type { EventEnvelope, S3Reference } from '../../contracts/event-envelope';
-import { EventStub, ledgerPayloadOf } from '../../contracts/kafka-message';
+import { ledgerPayloadOf } from '../../contracts/kafka-message';
 import { DEFAULT_SCHEMA } from './migrations';
 import {
   CLAIM_ROW_TYPE,
@@ -38,7 +36,7 @@ const COLUMNS = `position, transaction_id::text AS transaction_id, event_id, com
   aggregate_version, event_type, topic, key, s3_reference, payload, storage_mode, status, attempts, last_error,
   created_at, updated_at, delivered_at, kafka_partition, kafka_offset`;
 
-type DbRow = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+type DbRow = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- pg rows are untyped; columns are read by name
 
 function toRow(r: DbRow): LedgerRow {
   return {

@@ -42,7 +42,7 @@ const COLUMNS = `position, transaction_id::text AS transaction_id, event_id, agg
 /** Concurrent 'any' appends race for the same next version; the loser recomputes it. */
 const MAX_ANY_ATTEMPTS = 20;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg rows are untyped; columns are read by name
 type DbRow = Record<string, any>;
 
 function toEnvelope(r: DbRow): EventEnvelope {

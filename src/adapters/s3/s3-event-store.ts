@@ -782,7 +782,7 @@ export class S3EventStore implements EventStore {
       const page = await listKeys(this.client, this.bucket, root, { startAfter, max: Math.min(1000, Math.max(16, Math.ceil(want * 1.25))) });
       const keys = page.objects.map((o) => o.Key!).filter(Boolean);
       if (keys.length === 0) return { events, checkpoint, hasMore: false };
-      let eligible = keys.findIndex((k) => {
+      const eligible = keys.findIndex((k) => {
         const m = /\/(\d{13})_[^/]+\.json$/.exec(k);
         return !m || Number(m[1]) > watermark;
       });
