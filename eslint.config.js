@@ -57,10 +57,7 @@ module.exports = defineConfig(
     files: ['src/**/*.ts', 'test/**/*.ts', 'bench/**/*.ts', 'scripts/**/*.ts'],
     plugins: { boundaries },
     settings: {
-      'boundaries/elements': [
-        ...Object.keys(LAYERS).map((type) => ({ type, pattern: `src/${type}` })),
-        { type: 'tooling', pattern: ['test', 'bench', 'scripts'] },
-      ],
+      'boundaries/elements': [...Object.keys(LAYERS).map((type) => ({ type, pattern: `src/${type}` })), { type: 'tooling', pattern: ['test', 'bench', 'scripts'] }],
       'import/resolver': { node: { extensions: ['.ts', '.js', '.json'] } },
     },
     rules: {

@@ -62,9 +62,17 @@ async function main(): Promise<void> {
       for (let s = 0; s < STREAMS && events.length < N; s++) {
         const commandId = `${run}-${s}-${v}`;
         events.push({
-          event_id: eventIdFor(commandId, 0), event_type: 'InstanceUpdated', aggregate_type: 'Instance',
-          aggregate_id: `inst-${s}`, aggregate_version: v, occurred_at: new Date().toISOString(), actor: 'bench',
-          command_id: commandId, schema_version: 1, payload: { blob }, metadata: { storage_mode: 's3_only' },
+          event_id: eventIdFor(commandId, 0),
+          event_type: 'InstanceUpdated',
+          aggregate_type: 'Instance',
+          aggregate_id: `inst-${s}`,
+          aggregate_version: v,
+          occurred_at: new Date().toISOString(),
+          actor: 'bench',
+          command_id: commandId,
+          schema_version: 1,
+          payload: { blob },
+          metadata: { storage_mode: 's3_only' },
         });
       }
     }

@@ -59,7 +59,15 @@ async function main(): Promise<void> {
   }
   spent.clear();
   const id = randomUUID();
-  const bulk = { ...input({ command_type: 'BULK_CREATE_INSTANCES', db_name: db, batch_id: id, payload: { class_id: 'Item', instances: Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, properties: { n: i } })) } }), command_id: id };
+  const bulk = {
+    ...input({
+      command_type: 'BULK_CREATE_INSTANCES',
+      db_name: db,
+      batch_id: id,
+      payload: { class_id: 'Item', instances: Array.from({ length: n }, (_, i) => ({ id: `item-${i}`, properties: { n: i } })) },
+    }),
+    command_id: id,
+  };
   const t0 = performance.now();
   const plan = await acts.prepareBulk(bulk);
   const t1 = performance.now();

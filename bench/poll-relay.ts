@@ -32,10 +32,7 @@ async function main(): Promise<void> {
     while (!stopping) {
       let n = 0;
       try {
-        const { rows } = await infra.pool.query(
-          `SELECT event_id FROM ${schema}.delivery_ledger WHERE status <> 'delivered' ORDER BY position LIMIT $1`,
-          [batch],
-        );
+        const { rows } = await infra.pool.query(`SELECT event_id FROM ${schema}.delivery_ledger WHERE status <> 'delivered' ORDER BY position LIMIT $1`, [batch]);
         n = rows.length;
         if (n) await infra.relay.publish(rows.map((r: { event_id: string }) => r.event_id));
       } catch (err) {

@@ -27,7 +27,18 @@ import { chart, machine, markdown, targets } from './lib/report';
 
 async function main(): Promise<void> {
   fs.mkdirSync(path.join(RESULTS, RUN, 'logs'), { recursive: true });
-  const meta = { run: RUN, mode: QUICK ? 'quick' : 'full', date: new Date().toISOString(), paths: PATHS, levels: LEVELS, measure_s: MEASURE_S, warmup_s: WARMUP_S, bulk: BULK, worker: WORKER, machine: machine() };
+  const meta = {
+    run: RUN,
+    mode: QUICK ? 'quick' : 'full',
+    date: new Date().toISOString(),
+    paths: PATHS,
+    levels: LEVELS,
+    measure_s: MEASURE_S,
+    warmup_s: WARMUP_S,
+    bulk: BULK,
+    worker: WORKER,
+    machine: machine(),
+  };
   // Isolation: a database and a bucket of this run; topics, schemas and prefixes per path.
   const admin = new Pool({ connectionString: base.databaseUrl, max: 1 });
   await admin.query(`CREATE DATABASE ${PG_DB}`);

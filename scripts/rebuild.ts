@@ -28,7 +28,9 @@ async function main(): Promise<void> {
     const outcome = (await handle.result()) as RebuildOutcome;
     process.stdout.write(`${outcome.events} events replayed into ${outcome.target_schema}: ${outcome.equal ? 'equal to the live read models' : 'DIFFERS from the live read models'}\n`);
     if (outcome.set_aside > 0) {
-      const by = Object.entries(outcome.set_aside_by ?? {}).map(([k, n]) => `${k}=${n}`).join(', ');
+      const by = Object.entries(outcome.set_aside_by ?? {})
+        .map(([k, n]) => `${k}=${n}`)
+        .join(', ');
       process.stdout.write(`  ${outcome.set_aside} event(s) set aside, not projected (${by}); their ids are in the worker's log\n`);
     }
     for (const d of outcome.differences) process.stdout.write(`  ${d.table}: ${d.missing_in_live} missing in live, ${d.missing_in_rebuild} missing in rebuild, ${d.different} different\n`);

@@ -183,7 +183,10 @@ async function main(): Promise<void> {
       if (!(await status())) process.exitCode = 1;
       break;
     case 'logs':
-      logs(rest.find((a) => !a.startsWith('-')), rest.includes('-f'));
+      logs(
+        rest.find((a) => !a.startsWith('-')),
+        rest.includes('-f'),
+      );
       break;
     default:
       process.stderr.write('usage: stack install|up|down [service...] | status | logs [service] [-f]   (services: postgres, minio, kafka, temporal)\n');

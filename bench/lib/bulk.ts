@@ -6,7 +6,16 @@ import type { KafkaTracker } from './observers';
 import type { ProcMonitor } from './procstats';
 import { BULK, CLASS, ONTO_DB, now, sleep } from './options';
 
-export async function runBulk(violations: string[], env: PathEnv, kafka: KafkaTracker, pool: Pool, mon: ProcMonitor, bar: cliProgress.SingleBar, barBase: number, span: number): Promise<Record<string, unknown>> {
+export async function runBulk(
+  violations: string[],
+  env: PathEnv,
+  kafka: KafkaTracker,
+  pool: Pool,
+  mon: ProcMonitor,
+  bar: cliProgress.SingleBar,
+  barBase: number,
+  span: number,
+): Promise<Record<string, unknown>> {
   const instances = Array.from({ length: BULK }, (_, i) => ({ id: `bulk-${i}`, properties: { n: i } }));
   const body = JSON.stringify({ instances });
   const v1 = `${env.apiUrl}/api/v1`;
@@ -23,7 +32,9 @@ export async function runBulk(violations: string[], env: PathEnv, kafka: KafkaTr
   for (;;) {
     status = await json(await fetch(`${v1}/commands/${accepted.command_id}`));
     batchesTotal = status?.progress?.batches_total ?? batchesTotal;
-    bar.update(barBase + span * Math.min(0.95, (status?.progress?.batches_done ?? 0) / Math.max(1, batchesTotal)), { phase: `workflow bulk ${BULK}: ${status?.status} ${status?.progress?.batches_done ?? 0}/${batchesTotal}` });
+    bar.update(barBase + span * Math.min(0.95, (status?.progress?.batches_done ?? 0) / Math.max(1, batchesTotal)), {
+      phase: `workflow bulk ${BULK}: ${status?.status} ${status?.progress?.batches_done ?? 0}/${batchesTotal}`,
+    });
     if (status?.status === 'COMPLETED' || status?.status === 'FAILED') break;
     if (now() - t0 > 600_000) break;
     await sleep(250);
@@ -63,4 +74,3 @@ export async function runBulk(violations: string[], env: PathEnv, kafka: KafkaTr
     peakRssMb: mon.peaksMb(),
   };
 }
-

@@ -21,8 +21,7 @@ function panel(title: string, yLabel: string, series: Series[], ox: number, w: n
   const ly1 = logY ? Math.ceil(Math.log10(yMax)) : 0;
   const top = logY ? 0 : niceMax(yMax);
   const px = (x: number) => ox + m.l + ((lx(x) - x0) / (x1 - x0)) * (w - m.l - m.r);
-  const py = (y: number) =>
-    m.t + (h - m.t - m.b) * (1 - (logY ? (Math.log10(Math.max(y, 10 ** ly0)) - ly0) / Math.max(1, ly1 - ly0) : y / top));
+  const py = (y: number) => m.t + (h - m.t - m.b) * (1 - (logY ? (Math.log10(Math.max(y, 10 ** ly0)) - ly0) / Math.max(1, ly1 - ly0) : y / top));
   const out: string[] = [];
   out.push(`<text x="${ox + w / 2}" y="18" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
   const ticks = logY ? Array.from({ length: ly1 - ly0 + 1 }, (_, i) => 10 ** (ly0 + i)) : Array.from({ length: 5 }, (_, i) => (top * i) / 4);

@@ -18,7 +18,15 @@ export interface PathEnv {
 }
 
 const props = (n: number) => ({ n, note: `bench ${n}` });
-const itemClass = { id: CLASS, label: CLASS, properties: [{ name: 'n', type: 'integer', required: true }, { name: 'note', type: 'string' }], relationships: [] };
+const itemClass = {
+  id: CLASS,
+  label: CLASS,
+  properties: [
+    { name: 'n', type: 'integer', required: true },
+    { name: 'note', type: 'string' },
+  ],
+  relationships: [],
+};
 
 export async function json(res: Response): Promise<any> {
   const t = await res.text();

@@ -10,7 +10,10 @@ export class KafkaTracker {
   /** per key: versions of first occurrences, in arrival order */
   order = new Map<string, number[]>();
   private consumer;
-  constructor(kafka: Kafka, private topic: string) {
+  constructor(
+    kafka: Kafka,
+    private topic: string,
+  ) {
     this.consumer = kafka.consumer({ groupId: `${topic}-bench-observer`, maxWaitTimeInMs: 20, minBytes: 1 });
   }
   async start(): Promise<void> {
@@ -43,7 +46,10 @@ export class ReadModelWatcher {
   private pending = new Map<string, { version: number; recs: Rec[] }>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  constructor(private pool: Pool, private rmSchema: string) {}
+  constructor(
+    private pool: Pool,
+    private rmSchema: string,
+  ) {}
   watch(rec: Rec, version: number): void {
     const p = this.pending.get(rec.instance);
     if (p) {

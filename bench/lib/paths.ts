@@ -16,7 +16,17 @@ import { profileWorkflows } from './profile';
 import type { Rec, Report } from './records';
 import { runScenario } from './scenario';
 
-export async function runPath(report: Report, pathName: string, mon: ProcMonitor, bar: cliProgress.SingleBar, barBase: number, barPer: number, pool: Pool, s3: ReturnType<typeof createS3Client>, kafkaClient: Kafka): Promise<void> {
+export async function runPath(
+  report: Report,
+  pathName: string,
+  mon: ProcMonitor,
+  bar: cliProgress.SingleBar,
+  barBase: number,
+  barPer: number,
+  pool: Pool,
+  s3: ReturnType<typeof createS3Client>,
+  kafkaClient: Kafka,
+): Promise<void> {
   const logDir = path.join(RESULTS, RUN, 'logs');
   const topic = `bench-${RUN}-${pathName}`;
   const common = { PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
@@ -33,7 +43,17 @@ export async function runPath(report: Report, pathName: string, mon: ProcMonitor
     await waitHttp(`http://127.0.0.1:${port}/health`);
     const connection = await Connection.connect({ address: base.temporalAddress });
     temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
-    env = { name: pathName, ...restClient(`http://127.0.0.1:${port}`), schema: 'spice', rmSchema: 'read_models', prefix: '', topic, children, commandIdsForProfile: [], apiUrl: `http://127.0.0.1:${port}` };
+    env = {
+      name: pathName,
+      ...restClient(`http://127.0.0.1:${port}`),
+      schema: 'spice',
+      rmSchema: 'read_models',
+      prefix: '',
+      topic,
+      children,
+      commandIdsForProfile: [],
+      apiUrl: `http://127.0.0.1:${port}`,
+    };
   } else {
     const mode = pathName === 'direct' ? 'direct' : 'poll';
     const schema = `bench_${pathName.replace('-', '_')}`;
@@ -47,11 +67,7 @@ export async function runPath(report: Report, pathName: string, mon: ProcMonitor
     env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
   }
   const names = pathName === 'workflow' ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
-  mon.tracked = [
-    ...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)),
-    { name: 'bench', pid: process.pid },
-    ...stackPids(),
-  ];
+  mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stackPids()];
   const kafka = new KafkaTracker(kafkaClient, topic);
   const rm = new ReadModelWatcher(pool, env.rmSchema);
   const allRecs: Rec[] = [];
@@ -82,7 +98,9 @@ export async function runPath(report: Report, pathName: string, mon: ProcMonitor
     }
     bar.update(barBase + barPer, { phase: `${pathName}: checking invariants` });
     const inv = await checkInvariants(report.violations, env, allRecs, kafka, pool, s3);
-    report.notes.push(`${pathName}: checked ${inv.streams} streams / ${inv.events} events in S3, ledger, Kafka (${inv.kafkaDuplicates} duplicate deliveries) and read models: ${inv.violations} violation(s)`);
+    report.notes.push(
+      `${pathName}: checked ${inv.streams} streams / ${inv.events} events in S3, ledger, Kafka (${inv.kafkaDuplicates} duplicate deliveries) and read models: ${inv.violations} violation(s)`,
+    );
     if (temporal && env.commandIdsForProfile?.length) {
       bar.update(barBase + barPer, { phase: `${pathName}: reading workflow histories` });
       const byCmd = new Map(allRecs.filter((r) => r.commandId).map((r) => [r.commandId!, r]));

@@ -14,7 +14,9 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
   const lines: string[] = [];
   lines.push(`Run \`${RUN}\` (${meta.mode}), ${meta.date}; measure ${MEASURE_S} s after ${WARMUP_S} s warm-up per level; latencies in ms.`);
   lines.push('');
-  lines.push('| path | level | cmd/s | errors | submit→COMPLETED p50/p90/p99/max | submit→Kafka p50/p90/p99/max | submit→read model p50/p90/p99/max | CPU s (app procs) | CPU s (temporal/minio/kafka/pg) | peak RSS MB (app procs) |');
+  lines.push(
+    '| path | level | cmd/s | errors | submit→COMPLETED p50/p90/p99/max | submit→Kafka p50/p90/p99/max | submit→read model p50/p90/p99/max | CPU s (app procs) | CPU s (temporal/minio/kafka/pg) | peak RSS MB (app procs) |',
+  );
   lines.push('|---|---|---:|---:|---|---|---|---|---|---|');
   for (const r of results) {
     const q = (p: Pct | null) => `${fmtP(p, 'p50')}/${fmtP(p, 'p90')}/${fmtP(p, 'p99')}/${fmtP(p, 'max')}`;
@@ -28,7 +30,15 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
   if (bulkResult) {
     lines.push('');
     const b = bulkResult as any;
-    lines.push(`Bulk (workflow, BULK_CREATE_INSTANCES of ${b.instances}): ${b.status} in ${b.completed_s} s (accepted in ${b.accepted_ms} ms), all batches consumed from Kafka at ${b.kafka_s} s, read model complete at ${b.read_model_s} s (${b.batches} batch events; ${b.instances_per_s} instances/s). CPU s: ${Object.entries(b.cpuSeconds).map(([k, v]) => `${k} ${v}`).join(', ')}; peak RSS MB: ${Object.entries(b.peakRssMb).map(([k, v]) => `${k} ${v}`).join(', ')}.`);
+    lines.push(
+      `Bulk (workflow, BULK_CREATE_INSTANCES of ${b.instances}): ${b.status} in ${b.completed_s} s (accepted in ${b.accepted_ms} ms), all batches consumed from Kafka at ${b.kafka_s} s, read model complete at ${b.read_model_s} s (${b.batches} batch events; ${b.instances_per_s} instances/s). CPU s: ${Object.entries(
+        b.cpuSeconds,
+      )
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; peak RSS MB: ${Object.entries(b.peakRssMb)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}.`,
+    );
   }
   const profiled = results.filter((r) => r.profile);
   if (profiled.length) {
@@ -67,7 +77,9 @@ export function targets(report: Report): string[] {
   if (bulkResult) {
     const b = bulkResult as any;
     const total = Math.max(b.completed_s ?? Infinity, b.kafka_s ?? Infinity, b.read_model_s ?? Infinity);
-    out.push(`bulk ${b.instances} stored, delivered, projected <= 60 s: ${total} s — ${total <= 60 && b.instances >= 100000 ? 'MET' : b.instances < 100000 ? `(only ${b.instances} instances in this run)` : 'MISSED'}`);
+    out.push(
+      `bulk ${b.instances} stored, delivered, projected <= 60 s: ${total} s — ${total <= 60 && b.instances >= 100000 ? 'MET' : b.instances < 100000 ? `(only ${b.instances} instances in this run)` : 'MISSED'}`,
+    );
   }
   const w128 = get('workflow', 128);
   if (w128) {
@@ -88,7 +100,9 @@ export function chart(results: Report['results']): string {
 export function machine(): Record<string, unknown> {
   const v = (cmd: string) => {
     try {
-      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n')[0];
+      return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+        .trim()
+        .split('\n')[0];
     } catch {
       return 'unknown';
     }

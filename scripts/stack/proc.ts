@@ -4,7 +4,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export class StackError extends Error {
-  constructor(readonly service: string, message: string, readonly logFile?: string) {
+  constructor(
+    readonly service: string,
+    message: string,
+    readonly logFile?: string,
+  ) {
     super(`${service}: ${message}${logFile ? ` (log: ${logFile})` : ''}`);
   }
 }
@@ -54,7 +58,11 @@ export function runQuiet(cmd: string, args: string[], timeoutMs = 5000): Promise
 
 export function lastLine(file: string): string {
   try {
-    const lines = fs.readFileSync(file, 'utf8').trim().split('\n').filter((l) => l.trim() && !l.startsWith('go: downloading'));
+    const lines = fs
+      .readFileSync(file, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => l.trim() && !l.startsWith('go: downloading'));
     return (lines.pop() ?? '').slice(0, 300);
   } catch {
     return '';

@@ -138,20 +138,33 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
       const dir = path.join(p.data, 'temporal');
       fs.mkdirSync(dir, { recursive: true });
       const args = [
-        'server', 'start-dev',
-        '--ip', host,
-        '--port', String(cfg.TEMPORAL_PORT),
-        '--ui-port', String(cfg.TEMPORAL_UI_PORT),
-        '--metrics-port', String(cfg.TEMPORAL_METRICS_PORT),
-        '--http-port', String(cfg.TEMPORAL_HTTP_PORT),
-        '--namespace', cfg.TEMPORAL_NAMESPACE,
-        '--db-filename', path.join(dir, 'temporal.db'),
+        'server',
+        'start-dev',
+        '--ip',
+        host,
+        '--port',
+        String(cfg.TEMPORAL_PORT),
+        '--ui-port',
+        String(cfg.TEMPORAL_UI_PORT),
+        '--metrics-port',
+        String(cfg.TEMPORAL_METRICS_PORT),
+        '--http-port',
+        String(cfg.TEMPORAL_HTTP_PORT),
+        '--namespace',
+        cfg.TEMPORAL_NAMESPACE,
+        '--db-filename',
+        path.join(dir, 'temporal.db'),
         // WAL keeps the single SQLite connection from serialising readers behind every fsync.
-        '--sqlite-pragma', 'journal_mode=WAL',
-        '--sqlite-pragma', 'synchronous=NORMAL',
-        '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
-        '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-        '--log-level', 'warn',
+        '--sqlite-pragma',
+        'journal_mode=WAL',
+        '--sqlite-pragma',
+        'synchronous=NORMAL',
+        '--dynamic-config-value',
+        'system.enableActivityEagerExecution=true',
+        '--dynamic-config-value',
+        'frontend.enableUpdateWorkflowExecution=true',
+        '--log-level',
+        'warn',
       ];
       for (const sa of SEARCH_ATTRIBUTES) args.push('--search-attribute', `${sa}=Keyword`);
       return { cmd: p.temporalBin, args };
@@ -239,9 +252,16 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
       return {
         cmd: 'java',
         args: [
-          `-Xmx${cfg.KAFKA_HEAP}`, `-Xms${cfg.KAFKA_HEAP}`, '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20',
-          '-Djava.awt.headless=true', `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
-          '-cp', cp, 'kafka.Kafka', props,
+          `-Xmx${cfg.KAFKA_HEAP}`,
+          `-Xms${cfg.KAFKA_HEAP}`,
+          '-XX:+UseG1GC',
+          '-XX:MaxGCPauseMillis=20',
+          '-Djava.awt.headless=true',
+          `-Dlog4j.configuration=file:${path.join(dir, 'log4j.properties')}`,
+          '-cp',
+          cp,
+          'kafka.Kafka',
+          props,
         ],
       };
     },
@@ -296,12 +316,18 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
       return {
         cmd: path.join(bin, 'postgres'),
         args: [
-          '-D', p.pgData,
-          '-c', `listen_addresses=${host}`,
-          '-c', `port=${cfg.PG_PORT}`,
-          '-c', `unix_socket_directories=${p.pgSocketDir}`,
-          '-c', 'max_connections=300',
-          '-c', 'shared_buffers=256MB',
+          '-D',
+          p.pgData,
+          '-c',
+          `listen_addresses=${host}`,
+          '-c',
+          `port=${cfg.PG_PORT}`,
+          '-c',
+          `unix_socket_directories=${p.pgSocketDir}`,
+          '-c',
+          'max_connections=300',
+          '-c',
+          'shared_buffers=256MB',
         ],
         ...owner,
       };
@@ -319,9 +345,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
       const role = cfg.PG_USER.replace(/"/g, '""');
       const pw = cfg.PG_PASSWORD.replace(/'/g, "''");
       const exists = await psql(`SELECT 1 FROM pg_roles WHERE rolname = '${cfg.PG_USER.replace(/'/g, "''")}'`);
-      const sql = exists.output.trim() === '1'
-        ? `ALTER ROLE "${role}" WITH LOGIN PASSWORD '${pw}'`
-        : `CREATE ROLE "${role}" WITH LOGIN CREATEDB PASSWORD '${pw}'`;
+      const sql = exists.output.trim() === '1' ? `ALTER ROLE "${role}" WITH LOGIN PASSWORD '${pw}'` : `CREATE ROLE "${role}" WITH LOGIN CREATEDB PASSWORD '${pw}'`;
       const r1 = await psql(sql);
       if (!r1.ok) throw new Error(`postgres: cannot create role ${cfg.PG_USER}: ${r1.output.trim()}`);
       const db = await psql(`SELECT 1 FROM pg_database WHERE datname = '${cfg.PG_DATABASE}'`);
@@ -358,7 +382,10 @@ function removeStalePostmasterPid(dataDir: string): void {
 export function postgresBinDir(): string | null {
   const base = '/usr/lib/postgresql';
   if (!fs.existsSync(base)) return null;
-  const majors = fs.readdirSync(base).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(b) - Number(a));
+  const majors = fs
+    .readdirSync(base)
+    .filter((d) => /^\d+$/.test(d))
+    .sort((a, b) => Number(b) - Number(a));
   for (const m of majors) {
     const bin = path.join(base, m, 'bin');
     if (fs.existsSync(path.join(bin, 'postgres')) && fs.existsSync(path.join(bin, 'initdb'))) return bin;
@@ -367,7 +394,10 @@ export function postgresBinDir(): string | null {
 }
 
 function postgresUser(): { uid: number; gid: number } {
-  const line = fs.readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('postgres:'));
+  const line = fs
+    .readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
   if (!line) throw new Error("postgres: the 'postgres' system user is missing (it comes with Debian's postgresql package)");
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };

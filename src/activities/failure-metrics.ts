@@ -76,7 +76,8 @@ export interface ProjectionSetAside {
  * ReadModelError as is; for a run that is one stream set aside like any other.
  */
 export function projectionSetAside(err: unknown, events: readonly EventEnvelope[]): ProjectionSetAside[] | undefined {
-  if (err instanceof StreamsNotProjectedError) return err.failures.map((f) => ({ code: f.code, event_id: f.event_id, aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, aggregate_version: f.aggregate_version }));
+  if (err instanceof StreamsNotProjectedError)
+    return err.failures.map((f) => ({ code: f.code, event_id: f.event_id, aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, aggregate_version: f.aggregate_version }));
   if (!(err instanceof ReadModelError) || (err.code !== 'INVALID_EVENT' && err.code !== 'PROJECTION_GAP') || events.length === 0) return undefined;
   const named = typeof err.details.event_id === 'string' ? events.find((e) => e.event_id === err.details.event_id) : undefined;
   const e = named ?? [...events].sort((a, b) => a.aggregate_version - b.aggregate_version)[0];

@@ -141,7 +141,10 @@ export function createActivities(deps: ActivityDeps) {
 
   function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
     const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
-    states.set(key, appended.reduce((st, e) => evolve(st, e), before));
+    states.set(
+      key,
+      appended.reduce((st, e) => evolve(st, e), before),
+    );
   }
 
   /**
@@ -163,7 +166,10 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   async function outcomeOf(record: CommandRecord): Promise<AppendOutcome> {
-    const refs = await recordAndRemember(record.events.map((e) => e.envelope), record.events.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })));
+    const refs = await recordAndRemember(
+      record.events.map((e) => e.envelope),
+      record.events.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })),
+    );
     return { ...record.stream, version: refs[refs.length - 1].version, events: refs };
   }
 
@@ -193,7 +199,15 @@ export function createActivities(deps: ActivityDeps) {
    * Claims every instance of the bulk on its own stream; returns the batches with their claims.
    * Refuses with INSTANCE_EXISTS (after voiding its own claims) when any instance is live.
    */
-  async function claimInstances(store: EventStore, input: ProcessCommandInput, request_hash: string, batchStream: StreamId, startVersion: number, batches: BulkBatchDraft[], decidedAt: string): Promise<BulkBatchDraft[]> {
+  async function claimInstances(
+    store: EventStore,
+    input: ProcessCommandInput,
+    request_hash: string,
+    batchStream: StreamId,
+    startVersion: number,
+    batches: BulkBatchDraft[],
+    decidedAt: string,
+  ): Promise<BulkBatchDraft[]> {
     const items = batches.flatMap((b, batch) => b.payload.instances.map((instance) => ({ batch, instance })));
     const claimWait: ClaimWaits = new Map();
     // Every claim won gets its ledger row, whatever the decision (a voided claim still holds a
@@ -255,7 +269,7 @@ export function createActivities(deps: ActivityDeps) {
   async function claimOne(store: EventStore, entry: EventEnvelope, claimWait: ClaimWaits): Promise<number | undefined> {
     const stream = { aggregate_type: entry.aggregate_type, aggregate_id: entry.aggregate_id };
     const me = entry.command_id;
-    for (let version = 1; ; ) {
+    for (let version = 1; ;) {
       if ((await store.claim({ ...entry, aggregate_version: version })) === 'claimed') return version;
       const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
       const mine = envelopes.find((e) => claimedBy(e) === me);
@@ -329,7 +343,13 @@ export function createActivities(deps: ActivityDeps) {
     });
   }
 
-  function envelopes(input: ProcessCommandInput, drafts: { event_type: string; aggregate_type: string; aggregate_id: string; payload: unknown }[], firstVersion: number, occurredAt: string, positionOffset = 0): EventEnvelope[] {
+  function envelopes(
+    input: ProcessCommandInput,
+    drafts: { event_type: string; aggregate_type: string; aggregate_id: string; payload: unknown }[],
+    firstVersion: number,
+    occurredAt: string,
+    positionOffset = 0,
+  ): EventEnvelope[] {
     return drafts.map((d, i) =>
       envelopeOf(d, {
         commandId: input.command_id,
@@ -435,9 +455,7 @@ export function createActivities(deps: ActivityDeps) {
       }
       const decidedAt = now().toISOString();
       const batches = await claimInstances(store, input, request_hash, stream, state.version, decision.events as BulkBatchDraft[], decidedAt);
-      await deps.blobs.putMany(
-        batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })),
-      );
+      await deps.blobs.putMany(batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })));
       // The plan first, then the decision: a committed bulk always has a plan to append, so a retry never decides it again.
       const plan: BulkPlan = {
         ...stream,
@@ -545,7 +563,11 @@ function keyReused(commandId: string): ApplicationFailure {
 /** What the store records with the command's events; the API's request hash when it sent one. */
 function commandMarkOf(input: ProcessCommandInput, command: Command): CommandMark {
   const request_hash =
-    input.request_hash ?? createHash('sha256').update(JSON.stringify(command)).update(`|${input.expected_version ?? ''}`).digest('hex');
+    input.request_hash ??
+    createHash('sha256')
+      .update(JSON.stringify(command))
+      .update(`|${input.expected_version ?? ''}`)
+      .digest('hex');
   return { command_id: input.command_id, request_hash };
 }
 

@@ -44,7 +44,10 @@ export function createRebuildActivities(d: RebuildDeps) {
         const left = projectionSetAside(err, events);
         if (left === undefined) throw err;
         for (const f of left) tally.add('project', f.code, [f.event_id]);
-        activityLog('rebuild: streams not projected', { target_schema: a.target_schema, streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, event_id: f.event_id, code: f.code })) });
+        activityLog('rebuild: streams not projected', {
+          target_schema: a.target_schema,
+          streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, event_id: f.event_id, code: f.code })),
+        });
       }
       Context.current().heartbeat(page.checkpoint);
       return { checkpoint: page.checkpoint, events: events.length, has_more: page.hasMore, set_aside: tally.total, set_aside_by: tally.toJSON() };

@@ -89,7 +89,13 @@ export function createReconcileActivities(d: ReconcileDeps) {
       const pending = (await d.ledger.undeliveredOlderThan(a.grace_seconds, a.max_events)).filter((r) => !foundIds.has(r.eventId));
       // An event the ledger refused never reaches Kafka, so the read models must not show it either,
       // nor its stream's later events (the relay holds them back behind it).
-      const envelopes = [...withoutRefused(found.map((e) => e.envelope), unrecorded), ...(await readPending(pending, tally))];
+      const envelopes = [
+        ...withoutRefused(
+          found.map((e) => e.envelope),
+          unrecorded,
+        ),
+        ...(await readPending(pending, tally)),
+      ];
       let dropped = 0;
       if (envelopes.length) {
         // Projection is idempotent by stream version: re-applying what a live workflow applied is a no-op.
@@ -100,7 +106,9 @@ export function createReconcileActivities(d: ReconcileDeps) {
           if (left === undefined) throw err;
           if (err instanceof StreamsNotProjectedError) dropped = err.result.dropped;
           for (const f of left) tally.add('project', f.code, [f.event_id]);
-          activityLog('streams not projected', { streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, code: f.code })) });
+          activityLog('streams not projected', {
+            streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, code: f.code })),
+          });
         }
       }
       const ids = [...found.filter((e) => !unrecorded.has(e.envelope.event_id)).map((e) => e.envelope.event_id), ...pending.map((r) => r.eventId)];

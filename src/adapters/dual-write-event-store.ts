@@ -4,7 +4,17 @@
  * version, so a rollback to the legacy mode finds a complete history. Reads come from S3.
  */
 import type { EventEnvelope } from '../contracts/event-envelope';
-import { CommandAppendedError, type ClaimDecision, type AppendOptions, type AppendResult, type EventStore, type ExpectedVersion, type ReadAllOptions, type ReadStreamOptions, type StreamId } from '../ports/event-store';
+import {
+  CommandAppendedError,
+  type ClaimDecision,
+  type AppendOptions,
+  type AppendResult,
+  type EventStore,
+  type ExpectedVersion,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type StreamId,
+} from '../ports/event-store';
 
 export class DualWriteEventStore implements EventStore {
   constructor(
@@ -18,11 +28,20 @@ export class DualWriteEventStore implements EventStore {
       result = await this.primary.append(stream, expectedVersion, events, options);
     } catch (err) {
       // An earlier attempt stored the command in S3 and may have died before its copy.
-      if (err instanceof CommandAppendedError) await this.copy(err.record.stream, err.record.events.map((e) => e.envelope), options);
+      if (err instanceof CommandAppendedError)
+        await this.copy(
+          err.record.stream,
+          err.record.events.map((e) => e.envelope),
+          options,
+        );
       throw err;
     }
     if (result.events.length === 0) return result;
-    await this.copy(stream, events.map((e, i) => ({ ...e, aggregate_version: result.events[i].version })), options);
+    await this.copy(
+      stream,
+      events.map((e, i) => ({ ...e, aggregate_version: result.events[i].version })),
+      options,
+    );
     return result;
   }
 

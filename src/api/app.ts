@@ -131,7 +131,13 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   api.use(
     express.json({
       limit: ports.bodyLimitBytes,
-      type: (req) => JSON_MEDIA_TYPE.test(String(req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()),
+      type: (req) =>
+        JSON_MEDIA_TYPE.test(
+          String(req.headers['content-type'] ?? '')
+            .split(';')[0]
+            .trim()
+            .toLowerCase(),
+        ),
       verify: requireUtf8,
     }),
   );

@@ -135,7 +135,11 @@ const COMPONENT_SCHEMAS: Json = {
       request_id: str,
       errors: {
         type: 'array',
-        items: { type: 'object', required: ['path', 'message'], properties: { path: str, message: str, code: { type: 'string', description: 'the rule this issue breaks, when the body check found it' } } },
+        items: {
+          type: 'object',
+          required: ['path', 'message'],
+          properties: { path: str, message: str, code: { type: 'string', description: 'the rule this issue breaks, when the body check found it' } },
+        },
       },
       current_version: { type: 'integer', description: 'VERSION_CONFLICT only' },
       command_id: str,

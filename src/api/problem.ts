@@ -87,8 +87,7 @@ export function statusOfCode(code: string): number | undefined {
 
 export const problemTypeOf = (code: string): string => PROBLEM_TYPE_BASE + code.toLowerCase().replace(/_/g, '-');
 
-export const titleOf = (code: string): string =>
-  isKnownCode(code) ? TITLES[code] : code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' ');
+export const titleOf = (code: string): string => (isKnownCode(code) ? TITLES[code] : code.charAt(0) + code.slice(1).toLowerCase().replace(/_/g, ' '));
 
 export interface ProblemInit {
   code: string;
@@ -120,8 +119,7 @@ export class ProblemError extends Error {
   }
 }
 
-export const problem = (code: ProblemCode, detail: string, more: Omit<ProblemInit, 'code' | 'detail'> = {}): ProblemError =>
-  new ProblemError({ code, detail, ...more });
+export const problem = (code: ProblemCode, detail: string, more: Omit<ProblemInit, 'code' | 'detail'> = {}): ProblemError => new ProblemError({ code, detail, ...more });
 
 /**
  * Node's HTTP parser refuses some requests before express sees them (a NUL or another control
@@ -133,8 +131,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     socket.destroy();
     return;
   }
-  const code: ApiProblemCode =
-    err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'MALFORMED_REQUEST';
+  const code: ApiProblemCode = err.code === 'HPE_HEADER_OVERFLOW' ? 'HEADERS_TOO_LARGE' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 'REQUEST_TIMEOUT' : 'MALFORMED_REQUEST';
   const status = API_PROBLEM_STATUS[code];
   const body = JSON.stringify({
     type: problemTypeOf(code),
@@ -143,9 +140,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
     detail: code === 'MALFORMED_REQUEST' ? 'the request could not be parsed as HTTP/1.1 (e.g. a control character in a header)' : titleOf(code).toLowerCase(),
     code,
   });
-  socket.end(
-    `HTTP/1.1 ${status} ${titleOf(code)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-  );
+  socket.end(`HTTP/1.1 ${status} ${titleOf(code)}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function sendProblem(req: Request, res: Response, p: ProblemError): void {

@@ -53,8 +53,7 @@ export function parseQuery<S extends z.ZodType>(schema: S, query: unknown): z.ou
   return parsed.data;
 }
 
-export const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
+export const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * A body field that duplicates a path segment must agree with it; then the path's value is used,
@@ -95,9 +94,11 @@ export function paramValidator(name: PathParam) {
   return (_req: Request, _res: Response, next: NextFunction, value: unknown): void => {
     const parsed = PATH_PARAMS[name].safeParse(value);
     if (!parsed.success) {
-      next(problem('INVALID_ID', `path parameter '${name}' is not a valid identifier`, {
-        errors: [{ path: name, message: parsed.error.issues[0]?.message ?? 'invalid' }],
-      }));
+      next(
+        problem('INVALID_ID', `path parameter '${name}' is not a valid identifier`, {
+          errors: [{ path: name, message: parsed.error.issues[0]?.message ?? 'invalid' }],
+        }),
+      );
       return;
     }
     next();
@@ -123,9 +124,11 @@ export function rejectHostilePaths(req: Request, _res: Response, next: NextFunct
       return;
     }
     if (decoded === '.' || decoded === '..' || UNSAFE_DECODED.test(decoded) || segment.length > MAX_SEGMENT) {
-      next(problem('INVALID_ID', 'a path segment contains a dot segment, a separator, a control character or is too long', {
-        errors: [{ path: 'path', message: `refused segment '${segment.slice(0, 64)}'` }],
-      }));
+      next(
+        problem('INVALID_ID', 'a path segment contains a dot segment, a separator, a control character or is too long', {
+          errors: [{ path: 'path', message: `refused segment '${segment.slice(0, 64)}'` }],
+        }),
+      );
       return;
     }
   }
@@ -143,8 +146,7 @@ function singleHeader(req: Request, name: string): string | undefined {
   return value;
 }
 
-const invalidHeader = (name: string, message: string) =>
-  problem('INVALID_HEADER', `header ${name} ${message}`, { errors: [{ path: `headers.${name}`, message }] });
+const invalidHeader = (name: string, message: string) => problem('INVALID_HEADER', `header ${name} ${message}`, { errors: [{ path: `headers.${name}`, message }] });
 
 export function idempotencyKeyOf(req: Request): string | undefined {
   const value = singleHeader(req, 'Idempotency-Key');

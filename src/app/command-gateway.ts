@@ -3,25 +3,11 @@
  * the first run, never a second one), and reads a command's status back from its run and the ledger.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import {
-  Client,
-  WorkflowExecutionAlreadyStartedError,
-  WorkflowFailedError,
-  WorkflowNotFoundError,
-  type WorkflowHandle,
-} from '@temporalio/client';
+import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { StorageMode } from '../contracts/storage-mode';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
 import type { LedgerRow } from '../ports/ledger';
-import {
-  CommandProgress,
-  ProcessCommandInput,
-  ProcessCommandResult,
-  SearchAttributes,
-  WORKFLOW_TYPE,
-  progressQuery,
-  workflowIdOf,
-} from '../contracts/workflows';
+import { CommandProgress, ProcessCommandInput, ProcessCommandResult, SearchAttributes, WORKFLOW_TYPE, progressQuery, workflowIdOf } from '../contracts/workflows';
 import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from '../api/failure-view';
 import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from '../ports/command-gateway';
 
@@ -78,7 +64,10 @@ export class TemporalCommandGateway implements CommandGateway {
       payload: cmd.payload,
     } as CommandInput;
     const json = JSON.stringify(command);
-    const requestHash = createHash('sha256').update(json).update(`|${cmd.expected_version ?? ''}`).digest('hex');
+    const requestHash = createHash('sha256')
+      .update(json)
+      .update(`|${cmd.expected_version ?? ''}`)
+      .digest('hex');
     const submittedAt = new Date().toISOString();
     const input: ProcessCommandInput = {
       command_id: commandId,

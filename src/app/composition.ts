@@ -75,7 +75,10 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       migrate(pool, schema),
       migrateReadModels(pool, readModelSchema),
       ensureBucket(s3, config.S3_BUCKET),
-      admin.connect().then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS)).finally(() => admin.disconnect()),
+      admin
+        .connect()
+        .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS))
+        .finally(() => admin.disconnect()),
     ]);
   } catch (err) {
     await pool.end().catch(() => undefined);

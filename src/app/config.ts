@@ -30,9 +30,7 @@ const byteSize = z.string().superRefine((text, ctx) => {
   if (bytes === undefined) ctx.addIssue({ code: 'custom', message: `'${text}' is not a size with a unit, e.g. 512kb, 25mb, 1gb (units b, kb, mb, gb)` });
   else if (bytes < MIN_BODY_LIMIT || bytes > MAX_BODY_LIMIT) ctx.addIssue({ code: 'custom', message: `'${text}' must be from 1kb to 1gb` });
 });
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const configSchema = z.object({
   // Stack: where services, binaries and data live (outside the repository, keyed by version).
@@ -51,7 +49,10 @@ export const configSchema = z.object({
   S3_ACCESS_KEY: z.string().min(3).default('spiceadmin'),
   S3_SECRET_KEY: z.string().min(8).default('spice-secret-key'),
   S3_REGION: z.string().default('us-east-1'),
-  S3_BUCKET: z.string().regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3 bucket name').default('spice-event-store'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'S3 bucket name')
+    .default('spice-event-store'),
   /** Set to use an external S3 (AWS or another MinIO) instead of the stack's MinIO. */
   S3_ENDPOINT: z.string().url().optional(),
 
@@ -59,7 +60,10 @@ export const configSchema = z.object({
   KAFKA_CONTROLLER_PORT: port.default(9093),
   KAFKA_TOPIC: z.string().min(1).default('spice.ontology.events'),
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(1000).default(6),
-  KAFKA_HEAP: z.string().regex(/^\d+[mg]$/).default('512m'),
+  KAFKA_HEAP: z
+    .string()
+    .regex(/^\d+[mg]$/)
+    .default('512m'),
   /** Bytes; a message body is kept well below the broker's 1 MiB default max.message.bytes. */
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(10_000).default(900_000),
   KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(5000),
@@ -68,7 +72,10 @@ export const configSchema = z.object({
   PG_PORT: port.default(55432),
   PG_USER: z.string().min(1).default('spice'),
   PG_PASSWORD: z.string().min(1).default('spice'),
-  PG_DATABASE: z.string().regex(/^[a-z_][a-z0-9_]*$/).default('spice_oms'),
+  PG_DATABASE: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]*$/)
+    .default('spice_oms'),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
   DATABASE_URL: z.string().optional(),
 
@@ -151,9 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiUrl: `http://${h}:${c.TEMPORAL_UI_PORT}`,
     s3Endpoint: c.S3_ENDPOINT ?? `http://${h}:${c.MINIO_PORT}`,
     kafkaBrokers: (c.KAFKA_BROKERS ?? `${h}:${c.KAFKA_PORT}`).split(',').map((b) => b.trim()),
-    databaseUrl:
-      c.DATABASE_URL ??
-      `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
+    databaseUrl: c.DATABASE_URL ?? `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
     apiUrl: `http://${h}:${c.API_PORT}`,
   };
 }

@@ -6,17 +6,9 @@
  */
 import { z } from 'zod';
 import { BATCH_ID_PATTERN, DATABASE_NAME_PATTERN, INSTANCE_ID_PATTERN } from './identifiers';
-import {
-  classIdSchema,
-  descriptionSchema,
-  classDefinitionSchema,
-  propertyListSchema,
-  relationshipListSchema,
-} from './ontology-class';
+import { classIdSchema, descriptionSchema, classDefinitionSchema, propertyListSchema, relationshipListSchema } from './ontology-class';
 
-export const databaseNameSchema = z
-  .string()
-  .regex(DATABASE_NAME_PATTERN, 'must match ' + DATABASE_NAME_PATTERN.source);
+export const databaseNameSchema = z.string().regex(DATABASE_NAME_PATTERN, 'must match ' + DATABASE_NAME_PATTERN.source);
 export const instanceIdSchema = z.string().regex(INSTANCE_ID_PATTERN, 'must match ' + INSTANCE_ID_PATTERN.source);
 export const batchIdSchema = z.string().regex(BATCH_ID_PATTERN, 'must match ' + BATCH_ID_PATTERN.source);
 
@@ -116,7 +108,10 @@ export const COMMAND_TYPES = Object.keys(commandSchemas) as CommandType[];
 export const createInstanceRequestSchema = createInstancePayloadSchema.extend({ id: instanceIdSchema.optional() });
 export const bulkCreateInstancesRequestSchema = z.strictObject({
   class_id: classIdSchema,
-  instances: z.array(bulkItemSchema.extend({ id: instanceIdSchema.optional() })).min(1).max(MAX_BULK_INSTANCES),
+  instances: z
+    .array(bulkItemSchema.extend({ id: instanceIdSchema.optional() }))
+    .min(1)
+    .max(MAX_BULK_INSTANCES),
 });
 export const requestSchemas = {
   ...commandSchemas,
@@ -157,18 +152,9 @@ export type CreateInstanceRequest = z.output<typeof createInstanceRequestSchema>
 export type BulkCreateInstancesRequest = z.output<typeof bulkCreateInstancesRequestSchema>;
 
 /** Fills missing instance ids using the caller's generator (uuid, ulid, ...), keeping given ones. */
-export function assignInstanceIds(
-  request: CreateInstanceRequest,
-  newId: () => string,
-): CommandPayload<'CREATE_INSTANCE'>;
-export function assignInstanceIds(
-  request: BulkCreateInstancesRequest,
-  newId: () => string,
-): CommandPayload<'BULK_CREATE_INSTANCES'>;
-export function assignInstanceIds(
-  request: CreateInstanceRequest | BulkCreateInstancesRequest,
-  newId: () => string,
-): CommandPayload<'CREATE_INSTANCE'> | CommandPayload<'BULK_CREATE_INSTANCES'> {
+export function assignInstanceIds(request: CreateInstanceRequest, newId: () => string): CommandPayload<'CREATE_INSTANCE'>;
+export function assignInstanceIds(request: BulkCreateInstancesRequest, newId: () => string): CommandPayload<'BULK_CREATE_INSTANCES'>;
+export function assignInstanceIds(request: CreateInstanceRequest | BulkCreateInstancesRequest, newId: () => string): CommandPayload<'CREATE_INSTANCE'> | CommandPayload<'BULK_CREATE_INSTANCES'> {
   if ('instances' in request) {
     return { ...request, instances: request.instances.map((item) => ({ ...item, id: item.id ?? newId() })) };
   }

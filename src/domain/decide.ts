@@ -6,25 +6,11 @@
 import { Command, CommandInput, CommandOf, commandSchema } from './commands';
 import { DomainError, DomainErrorData, ErrorDetail, domainError } from './errors';
 import { DomainEvent, DomainEventOf, InstanceChanges, InstanceData } from './events';
-import {
-  FIRST_INCARNATION,
-  StreamRef,
-  batchAggregateId,
-  classAggregateId,
-  databaseAggregateId,
-  instanceAggregateId,
-} from './identifiers';
+import { FIRST_INCARNATION, StreamRef, batchAggregateId, classAggregateId, databaseAggregateId, instanceAggregateId } from './identifiers';
 import { InstanceRef, TargetCatalog, validateInstance } from './instance-validation';
 import { ClassCatalog, ClassDefinition, checkClassReferences } from './ontology-class';
 import { formatPath, own } from './paths';
-import {
-  AggregateState,
-  ClassState,
-  DatabaseState,
-  InstanceBatchState,
-  InstanceState,
-  initialState,
-} from './state';
+import { AggregateState, ClassState, DatabaseState, InstanceBatchState, InstanceState, initialState } from './state';
 
 export interface DecideContext {
   /**
@@ -103,8 +89,7 @@ export interface ContextNeeds {
 }
 
 export function contextNeeds(command: CommandInput | Command): ContextNeeds {
-  const targetIds = (rels: Record<string, string | string[] | null> | undefined): string[] =>
-    Object.values(rels ?? {}).flatMap((v) => (v === null ? [] : Array.isArray(v) ? v : [v]));
+  const targetIds = (rels: Record<string, string | string[] | null> | undefined): string[] => Object.values(rels ?? {}).flatMap((v) => (v === null ? [] : Array.isArray(v) ? v : [v]));
   const unique = (ids: string[]): string[] => [...new Set(ids)];
   switch (command.command_type) {
     case 'CREATE_DATABASE':
@@ -139,12 +124,7 @@ export function contextNeeds(command: CommandInput | Command): ContextNeeds {
  * refused with INVALID_COMMAND (all schema issues in details) when malformed. `state` is the
  * command's own aggregate (initial state when omitted).
  */
-export function decide(
-  command: CommandInput | Command | unknown,
-  state?: AggregateState,
-  context: DecideContext = {},
-  options: DecideOptions = {},
-): DecideResult {
+export function decide(command: CommandInput | Command | unknown, state?: AggregateState, context: DecideContext = {}, options: DecideOptions = {}): DecideResult {
   const parsed = commandSchema.safeParse(command);
   if (!parsed.success) {
     return refuse(
@@ -189,22 +169,13 @@ export function decide(
 }
 
 /** Throwing form of decide() for callers outside workflows. */
-export function decideOrThrow(
-  command: CommandInput | Command | unknown,
-  state?: AggregateState,
-  context?: DecideContext,
-  options?: DecideOptions,
-): DomainEvent[] {
+export function decideOrThrow(command: CommandInput | Command | unknown, state?: AggregateState, context?: DecideContext, options?: DecideOptions): DomainEvent[] {
   const result = decide(command, state, context, options);
   if (!result.ok) throw DomainError.fromData(result.error);
   return result.events;
 }
 
-function event<T extends DomainEvent['event_type']>(
-  event_type: T,
-  stream: StreamRef,
-  payload: DomainEventOf<T>['payload'],
-): DomainEventOf<T> {
+function event<T extends DomainEvent['event_type']>(event_type: T, stream: StreamRef, payload: DomainEventOf<T>['payload']): DomainEventOf<T> {
   return { event_type, aggregate_type: stream.aggregate_type, aggregate_id: stream.aggregate_id, payload } as DomainEventOf<T>;
 }
 
@@ -265,9 +236,7 @@ function updateClass(cmd: CommandOf<'UPDATE_ONTOLOGY_CLASS'>, state: ClassState,
   if (changes.relationships !== undefined) definition.relationships = changes.relationships;
 
   if (definition.abstract && !state.definition.abstract && (context.instanceCount ?? 0) > 0) {
-    return refuse('CLASS_HAS_INSTANCES', `class '${definition.id}' has instances and cannot become abstract`, [
-      { path: 'abstract', message: `${context.instanceCount} instance(s) exist` },
-    ]);
+    return refuse('CLASS_HAS_INSTANCES', `class '${definition.id}' has instances and cannot become abstract`, [{ path: 'abstract', message: `${context.instanceCount} instance(s) exist` }]);
   }
   const details = checkClassReferences(definition, catalogWith(context.classes, definition));
   if (details.length > 0) return refuse('VALIDATION_FAILED', `class '${definition.id}' refers to missing classes`, details);
@@ -279,9 +248,7 @@ function deleteClass(cmd: CommandOf<'DELETE_ONTOLOGY_CLASS'>, state: ClassState,
   if (state.status !== 'active') return refuse('CLASS_NOT_FOUND', `class '${cmd.payload.id}' does not exist`);
   const count = context.instanceCount ?? 0;
   if (count > 0 && !cmd.payload.force) {
-    return refuse('CLASS_HAS_INSTANCES', `class '${cmd.payload.id}' still has ${count} instance(s); use force to delete anyway`, [
-      { path: 'force', message: `${count} instance(s) exist` },
-    ]);
+    return refuse('CLASS_HAS_INSTANCES', `class '${cmd.payload.id}' still has ${count} instance(s); use force to delete anyway`, [{ path: 'force', message: `${count} instance(s) exist` }]);
   }
   const { stream, db } = scopeOf(cmd, context);
   return accept(
@@ -335,9 +302,7 @@ function missingInstance(cmd: CommandOf<'UPDATE_INSTANCE'> | CommandOf<'DELETE_I
   }
   const { class_id } = cmd.payload;
   if (class_id !== undefined && class_id !== state.instance.class_id) {
-    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' is not of class '${class_id}'`, [
-      { path: 'class_id', message: `instance '${cmd.payload.id}' is not of class '${class_id}'` },
-    ]);
+    return refuse('INSTANCE_NOT_FOUND', `instance '${cmd.payload.id}' is not of class '${class_id}'`, [{ path: 'class_id', message: `instance '${cmd.payload.id}' is not of class '${class_id}'` }]);
   }
   return undefined;
 }
@@ -353,7 +318,9 @@ function updateInstance(cmd: CommandOf<'UPDATE_INSTANCE'>, state: InstanceState,
   if (cmd.payload.properties !== undefined) changes.properties = cmd.payload.properties;
   if (cmd.payload.relationships !== undefined) changes.relationships = cmd.payload.relationships;
   const changedTargets = new Set(
-    Object.entries(changes.relationships ?? {}).filter(([, v]) => v !== null).map(([k]) => k),
+    Object.entries(changes.relationships ?? {})
+      .filter(([, v]) => v !== null)
+      .map(([k]) => k),
   );
   // The whole new state must fit the class; only changed relationships need their targets loaded.
   const result = validateInstance(
@@ -386,12 +353,7 @@ function deleteInstance(cmd: CommandOf<'DELETE_INSTANCE'>, state: InstanceState,
   );
 }
 
-function bulkCreateInstances(
-  cmd: CommandOf<'BULK_CREATE_INSTANCES'>,
-  state: InstanceBatchState,
-  context: DecideContext,
-  batchSize: number,
-): DecideResult {
+function bulkCreateInstances(cmd: CommandOf<'BULK_CREATE_INSTANCES'>, state: InstanceBatchState, context: DecideContext, batchSize: number): DecideResult {
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
   if (state.status === 'active') return refuse('BATCH_EXISTS', `batch '${cmd.batch_id}' was already recorded`);
   const { class_id, instances } = cmd.payload;
@@ -406,11 +368,7 @@ function bulkCreateInstances(
     if (isLive(own(context.targets, item.id))) {
       existing.push({ path: `instances[${index}].id`, message: `instance '${item.id}' already exists` });
     }
-    const result = validateInstance(
-      { ...item, class_id },
-      { classes: context.classes ?? {}, targets: context.targets ?? {}, pending },
-      { basePath: `instances[${index}]` },
-    );
+    const result = validateInstance({ ...item, class_id }, { classes: context.classes ?? {}, targets: context.targets ?? {}, pending }, { basePath: `instances[${index}]` });
     invalid.push(...result.details);
     valid.push(result.instance);
   });
@@ -437,4 +395,3 @@ function bulkCreateInstances(
   }
   return accept(...events);
 }
-

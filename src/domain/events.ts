@@ -102,8 +102,7 @@ export type DomainEvent = { [T in EventType]: DomainEventOf<T> }[EventType];
 /** Alias that says what decide() returns: events without their envelope. */
 export type DomainEventDraft = DomainEvent;
 
-export const isEventType = (value: unknown): value is EventType =>
-  typeof value === 'string' && Object.prototype.hasOwnProperty.call(EVENT_TYPES, value);
+export const isEventType = (value: unknown): value is EventType => typeof value === 'string' && Object.prototype.hasOwnProperty.call(EVENT_TYPES, value);
 
 /** The database life a stored class/instance/batch event belongs to; events older than incarnations belong to the first. */
 export function incarnationOfEvent(event: { payload: unknown }): number {

@@ -4,15 +4,7 @@
  */
 import { DomainEvent, EVENT_TYPES, InstanceData, isEventType } from './events';
 import type { AggregateType } from './identifiers';
-import {
-  AggregateState,
-  ClassState,
-  DatabaseState,
-  InstanceBatchState,
-  InstanceState,
-  StateOf,
-  initialState,
-} from './state';
+import { AggregateState, ClassState, DatabaseState, InstanceBatchState, InstanceState, StateOf, initialState } from './state';
 
 /** A draft or a stored envelope; the envelope's aggregate_version wins over counting when present. */
 export type EventLike = Pick<DomainEvent, 'event_type' | 'aggregate_type' | 'aggregate_id' | 'payload'> & {
@@ -118,17 +110,9 @@ function evolveBatch(state: InstanceBatchState, event: DomainEvent, version: num
  * Folds a whole stream (or the tail after a snapshot, when `from` is given). The aggregate type
  * is taken from the first event; pass it explicitly for a stream that may be empty.
  */
-export function aggregateStateFrom<T extends AggregateType>(
-  events: readonly (EventLike | StoredEventLike)[],
-  aggregateType: T,
-  from?: StateOf<T>,
-): StateOf<T>;
+export function aggregateStateFrom<T extends AggregateType>(events: readonly (EventLike | StoredEventLike)[], aggregateType: T, from?: StateOf<T>): StateOf<T>;
 export function aggregateStateFrom(events: readonly (EventLike | StoredEventLike)[]): AggregateState;
-export function aggregateStateFrom(
-  events: readonly (EventLike | StoredEventLike)[],
-  aggregateType?: AggregateType,
-  from?: AggregateState,
-): AggregateState {
+export function aggregateStateFrom(events: readonly (EventLike | StoredEventLike)[], aggregateType?: AggregateType, from?: AggregateState): AggregateState {
   const type = aggregateType ?? (events[0]?.aggregate_type as AggregateType | undefined);
   if (type === undefined) throw new Error('aggregateStateFrom: empty stream and no aggregate type given');
   return events.reduce<AggregateState>((state, event) => evolve(state, event), from ?? initialState(type));
@@ -139,10 +123,7 @@ export function aggregateStateFrom(
  * delete. The loader seeds their state from the batch event that holds them (found through the
  * read model); events on the instance stream are then folded on top with `from`.
  */
-export function instanceStateFromBatch(
-  event: EventLike | StoredEventLike,
-  instanceId: string,
-): InstanceState | undefined {
+export function instanceStateFromBatch(event: EventLike | StoredEventLike, instanceId: string): InstanceState | undefined {
   if (event.event_type !== EVENT_TYPES.INSTANCES_BULK_CREATED) return undefined;
   const payload = event.payload as { db_name: string; instances: InstanceData[] };
   const instance = payload.instances.find((i) => i.id === instanceId);

@@ -5,14 +5,7 @@
  */
 import type { ErrorDetail } from './errors';
 import type { InstanceData, RelationshipValues } from './events';
-import {
-  ClassCatalog,
-  MANY_TARGET_CARDINALITIES,
-  RelationshipDefinition,
-  effectiveProperties,
-  effectiveRelationships,
-  isSubclassOf,
-} from './ontology-class';
+import { ClassCatalog, MANY_TARGET_CARDINALITIES, RelationshipDefinition, effectiveProperties, effectiveRelationships, isSubclassOf } from './ontology-class';
 import { joinPath, own } from './paths';
 import { checkPropertyValue } from './property-types';
 
@@ -51,11 +44,7 @@ export interface InstanceValidation {
  * command changed (updates leave untouched relationships alone, their targets need not be loaded);
  * undefined checks all. `basePath` prefixes detail paths, e.g. "instances[3]" in a bulk.
  */
-export function validateInstance(
-  draft: InstanceDraft,
-  context: InstanceValidationContext,
-  options: { basePath?: string; checkTargetsOf?: ReadonlySet<string> } = {},
-): InstanceValidation {
+export function validateInstance(draft: InstanceDraft, context: InstanceValidationContext, options: { basePath?: string; checkTargetsOf?: ReadonlySet<string> } = {}): InstanceValidation {
   const base = options.basePath ?? '';
   const details: ErrorDetail[] = [];
   const propertiesPath = joinPath(base, 'properties');
@@ -109,12 +98,7 @@ export function validateInstance(
   };
 }
 
-function normaliseTargets(
-  def: RelationshipDefinition,
-  value: string | string[],
-  path: string,
-  details: ErrorDetail[],
-): string | string[] | undefined {
+function normaliseTargets(def: RelationshipDefinition, value: string | string[], path: string, details: ErrorDetail[]): string | string[] | undefined {
   const many = MANY_TARGET_CARDINALITIES.includes(def.cardinality);
   if (!many) {
     if (Array.isArray(value)) {
@@ -136,21 +120,18 @@ function normaliseTargets(
   return ok ? ids : undefined;
 }
 
-function checkTarget(
-  def: RelationshipDefinition,
-  targetId: string,
-  path: string,
-  context: InstanceValidationContext,
-): ErrorDetail[] {
+function checkTarget(def: RelationshipDefinition, targetId: string, path: string, context: InstanceValidationContext): ErrorDetail[] {
   const pendingClass = context.pending?.get(targetId);
   const ref = own(context.targets, targetId);
   const classId = pendingClass ?? (ref !== undefined && ref.deleted !== true ? ref.class_id : undefined);
   if (classId === undefined) return [{ path, message: `target instance '${targetId}' does not exist` }];
   if (!isSubclassOf(classId, def.target_class, context.classes)) {
-    return [{
-      path,
-      message: `target instance '${targetId}' is a '${classId}', relationship '${def.predicate}' needs a '${def.target_class}'`,
-    }];
+    return [
+      {
+        path,
+        message: `target instance '${targetId}' is a '${classId}', relationship '${def.predicate}' needs a '${def.target_class}'`,
+      },
+    ];
   }
   return [];
 }

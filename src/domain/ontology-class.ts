@@ -54,11 +54,25 @@ const MAX_MEMBERS = 500;
 export const propertyListSchema = z
   .array(propertyDefinitionSchema)
   .max(MAX_MEMBERS)
-  .superRefine((list, ctx) => reportDuplicates(list.map((p) => p.name), 'name', 'property', ctx));
+  .superRefine((list, ctx) =>
+    reportDuplicates(
+      list.map((p) => p.name),
+      'name',
+      'property',
+      ctx,
+    ),
+  );
 export const relationshipListSchema = z
   .array(relationshipDefinitionSchema)
   .max(MAX_MEMBERS)
-  .superRefine((list, ctx) => reportDuplicates(list.map((r) => r.predicate), 'predicate', 'predicate', ctx));
+  .superRefine((list, ctx) =>
+    reportDuplicates(
+      list.map((r) => r.predicate),
+      'predicate',
+      'predicate',
+      ctx,
+    ),
+  );
 
 function reportDuplicates(names: string[], field: string, what: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();

@@ -131,14 +131,7 @@ export interface EventStore {
   aggregateAt(stream: StreamId, version: number): Promise<StoredEvent[]>;
 }
 
-export type EventStoreErrorCode =
-  | 'VERSION_CONFLICT'
-  | 'EVENT_ID_REUSED'
-  | 'INVALID_EVENT'
-  | 'EVENT_NOT_FOUND'
-  | 'STORE_CORRUPTED'
-  | 'COMMAND_APPENDED'
-  | 'IDEMPOTENCY_KEY_REUSED';
+export type EventStoreErrorCode = 'VERSION_CONFLICT' | 'EVENT_ID_REUSED' | 'INVALID_EVENT' | 'EVENT_NOT_FOUND' | 'STORE_CORRUPTED' | 'COMMAND_APPENDED' | 'IDEMPOTENCY_KEY_REUSED';
 
 export class EventStoreError extends Error {
   constructor(

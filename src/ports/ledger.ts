@@ -67,7 +67,10 @@ export interface Delivery {
 /** Not retryable: S3's conditional write makes two events at one stream version impossible, so this is a corrupted store. */
 export class LedgerStreamConflictError extends Error {
   readonly code = 'LEDGER_STREAM_CONFLICT';
-  constructor(readonly eventIds: string[], cause?: unknown) {
+  constructor(
+    readonly eventIds: string[],
+    cause?: unknown,
+  ) {
     super(`another event is already recorded at the stream version of ${describeIds(eventIds)}`, { cause });
     this.name = 'LedgerStreamConflictError';
   }
@@ -80,7 +83,10 @@ export class LedgerStreamConflictError extends Error {
  */
 export class EventNotRecordableError extends Error {
   readonly code = 'EVENT_NOT_RECORDABLE';
-  constructor(readonly eventIds: string[], cause?: unknown) {
+  constructor(
+    readonly eventIds: string[],
+    cause?: unknown,
+  ) {
     super(`the ledger cannot hold the content of ${describeIds(eventIds)}`, { cause });
     this.name = 'EventNotRecordableError';
   }

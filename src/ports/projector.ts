@@ -40,7 +40,10 @@ export interface StreamFailure {
  */
 export class StreamsNotProjectedError extends Error {
   readonly code = 'EVENT_NOT_PROJECTABLE';
-  constructor(readonly failures: StreamFailure[], readonly result: ApplyResult) {
+  constructor(
+    readonly failures: StreamFailure[],
+    readonly result: ApplyResult,
+  ) {
     super(
       `${failures.length} stream(s) could not be projected: ${failures
         .slice(0, 3)

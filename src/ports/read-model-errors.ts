@@ -30,5 +30,4 @@ export class ReadModelError extends Error {
   }
 }
 
-export const isReadModelError = (err: unknown, code?: ReadModelErrorCode): err is ReadModelError =>
-  err instanceof ReadModelError && (code === undefined || err.code === code);
+export const isReadModelError = (err: unknown, code?: ReadModelErrorCode): err is ReadModelError => err instanceof ReadModelError && (code === undefined || err.code === code);

@@ -3,7 +3,10 @@
 /** Retryable: the predecessor will be delivered by whoever holds it (or by reconciliation). */
 export class PredecessorNotDelivered extends Error {
   readonly code = 'PREDECESSOR_NOT_DELIVERED';
-  constructor(readonly blocked: string[], readonly published: number) {
+  constructor(
+    readonly blocked: string[],
+    readonly published: number,
+  ) {
     super(`${blocked.length} event(s) wait for their stream predecessor to be delivered (${published} published)`);
     this.name = 'PredecessorNotDelivered';
   }
@@ -12,7 +15,11 @@ export class PredecessorNotDelivered extends Error {
 /** Retryable: the broker is unreachable or refused; the rows stay pending with attempts and last_error. */
 export class KafkaPublishError extends Error {
   readonly code = 'KAFKA_PUBLISH_FAILED';
-  constructor(message: string, readonly eventIds: string[], cause: unknown) {
+  constructor(
+    message: string,
+    readonly eventIds: string[],
+    cause: unknown,
+  ) {
     super(message, { cause });
     this.name = 'KafkaPublishError';
   }

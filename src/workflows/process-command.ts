@@ -7,24 +7,9 @@
  * the steps continue as regular activities, retried without limit and visible as such (pending
  * activity, attempt count, last failure) in the status endpoint and the Web UI.
  */
-import {
-  proxyActivities,
-  proxyLocalActivities,
-  patched,
-  setHandler,
-  ApplicationFailure,
-  ActivityFailure,
-  RetryPolicy,
-} from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, patched, setHandler, ApplicationFailure, ActivityFailure, RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import {
-  AppendedEventRef,
-  CommandProgress,
-  NON_RETRYABLE_TYPES,
-  ProcessCommandInput,
-  ProcessCommandResult,
-  progressQuery,
-} from '../contracts/workflows';
+import { AppendedEventRef, CommandProgress, NON_RETRYABLE_TYPES, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
 
 /** Infrastructure failures retry without limit in time, with backoff capped at 10 s; refusals never do. */
 const infraRetry: RetryPolicy = {

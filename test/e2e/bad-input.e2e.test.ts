@@ -26,12 +26,25 @@ beforeAll(async () => {
   p = await startPipeline('e2e-bad');
   const wait = { prefer: 'wait=30' };
   expect((await raw('POST', '/databases', JSON.stringify({ name: db }), wait)).status).toBe(201);
-  const cls = { id: 'Doc', label: 'Doc', properties: [{ name: 'title', type: 'string', required: true }, { name: 'pages', type: 'integer' }], relationships: [] };
+  const cls = {
+    id: 'Doc',
+    label: 'Doc',
+    properties: [
+      { name: 'title', type: 'string', required: true },
+      { name: 'pages', type: 'integer' },
+    ],
+    relationships: [],
+  };
   expect((await raw('POST', `/databases/${db}/classes`, JSON.stringify(cls), wait)).status).toBe(201);
   const note = {
     id: 'Note',
     label: 'Note',
-    properties: [{ name: 'text', type: 'string' }, { name: 'doc', type: 'json' }, { name: 'tags', type: 'array', items: 'string' }, { name: 'amount', type: 'decimal' }],
+    properties: [
+      { name: 'text', type: 'string' },
+      { name: 'doc', type: 'json' },
+      { name: 'tags', type: 'array', items: 'string' },
+      { name: 'amount', type: 'decimal' },
+    ],
     relationships: [{ predicate: 'about', target_class: 'Doc', cardinality: 'n:m' }],
   };
   expect((await raw('POST', `/databases/${db}/classes`, JSON.stringify(note), wait)).status).toBe(201);
@@ -64,7 +77,12 @@ const cases: Array<[string, () => Promise<{ status: number; type: string; body: 
   ['a noncharacter in an array item', () => raw('POST', `/databases/${db}/classes/Note/instances`, '{"properties":{"tags":["\\uffff"]}}', wait), 422, 'UNSTORABLE_STRING'],
   ['U+0000 in a relationship target', () => raw('POST', `/databases/${db}/classes/Note/instances`, '{"relationships":{"about":["a\\u0000"]}}', wait), 422, 'UNSTORABLE_STRING'],
   ['U+0000 in an update', () => raw('PUT', `/databases/${db}/classes/Doc/instances/d1`, '{"properties":{"title":"\\u0000"}}', wait), 422, 'UNSTORABLE_STRING'],
-  ['U+0000 in a bulk instance', () => raw('POST', `/databases/${db}/classes/Note/instances:bulk`, '{"instances":[{"properties":{"text":"ok"}},{"properties":{"text":"\\u0000"}}]}', wait), 422, 'UNSTORABLE_STRING'],
+  [
+    'U+0000 in a bulk instance',
+    () => raw('POST', `/databases/${db}/classes/Note/instances:bulk`, '{"instances":[{"properties":{"text":"ok"}},{"properties":{"text":"\\u0000"}}]}', wait),
+    422,
+    'UNSTORABLE_STRING',
+  ],
   ['a non-ASCII X-Actor', () => raw('POST', `/databases/${db}/classes/Note/instances`, '{"properties":{"text":"ok"}}', { ...wait, 'x-actor': 'J\u00fcrgen' }), 400, 'INVALID_HEADER'],
   ['a decimal beyond 2^53', () => raw('POST', `/databases/${db}/classes/Note/instances`, '{"properties":{"amount":9007199254740993}}', wait), 422, 'UNSAFE_NUMBER'],
   ['a json value beyond 2^53', () => raw('POST', `/databases/${db}/classes/Note/instances`, '{"properties":{"doc":{"id":12345678901234567890}}}', wait), 422, 'UNSAFE_NUMBER'],

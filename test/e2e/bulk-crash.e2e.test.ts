@@ -40,10 +40,24 @@ test('a bulk that dies after its claims and is refused on retry (its class delet
   const a = commandIdForKey(key);
   planDownFor.add(a);
   try {
-    const accepted = await send('POST', `/databases/${db}/classes/Item/instances:bulk`, { instances: [{ id: 'g1', properties: { n: 1 } }, { id: 'g2', properties: { n: 2 } }] }, { 'idempotency-key': key });
+    const accepted = await send(
+      'POST',
+      `/databases/${db}/classes/Item/instances:bulk`,
+      {
+        instances: [
+          { id: 'g1', properties: { n: 1 } },
+          { id: 'g2', properties: { n: 2 } },
+        ],
+      },
+      { 'idempotency-key': key },
+    );
     expect(accepted.status).toBe(202);
     expect(accepted.body.command_id).toBe(a);
-    await eventually(() => statusOf(a), (s) => s.status === 'RETRYING', 60_000);
+    await eventually(
+      () => statusOf(a),
+      (s) => s.status === 'RETRYING',
+      60_000,
+    );
     // The claims are in S3 by now.
     const claimed = await p.api.infra.s3Store.readStream({ aggregate_type: 'instance', aggregate_id: `${db}:g1` });
     expect(claimed.map((e) => e.envelope.metadata.claimed_by)).toEqual([a]);
@@ -51,7 +65,12 @@ test('a bulk that dies after its claims and is refused on retry (its class delet
   } finally {
     planDownFor.delete(a);
   }
-  const done = await eventually(() => statusOf(a), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 120_000, 200);
+  const done = await eventually(
+    () => statusOf(a),
+    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
+    120_000,
+    200,
+  );
   expect(done.status).toBe('FAILED');
 
   // Nothing of the bulk stands: its claims are voided, the ids are free.

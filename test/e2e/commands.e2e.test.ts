@@ -55,7 +55,10 @@ test('CREATE_DATABASE: 201 with the event in S3, one ledger row delivered, one K
   expect(rows[0].kafka_offset).not.toBeNull();
 
   // Kafka: keyed by aggregate id, with the headers and the S3 reference.
-  await eventually(async () => p.messagesFor(db).length, (n) => n >= 1);
+  await eventually(
+    async () => p.messagesFor(db).length,
+    (n) => n >= 1,
+  );
   const [msg] = p.messagesFor(db);
   expect(msg.headers).toMatchObject({ 'event-id': event.event_id, 'event-type': 'DATABASE_CREATED', 'aggregate-version': '1' });
   expect(msg.value.message_type).toBe('EVENT');
@@ -78,7 +81,10 @@ test('classes: create, update (partial -> full definition), read with schema', a
   expect(cls.body).toMatchObject({ id: 'Person', label: 'Human', version: 2 });
   expect(JSON.stringify(cls.body.definition)).toContain('knows');
   expect(await indexKeys('ontology_class')).toHaveLength(2);
-  await eventually(async () => p.messagesFor(`${db}:Person`).map((m) => m.headers['aggregate-version']), (v) => v.join() === '1,2');
+  await eventually(
+    async () => p.messagesFor(`${db}:Person`).map((m) => m.headers['aggregate-version']),
+    (v) => v.join() === '1,2',
+  );
 });
 
 test('instances: create, update, relationships, delete; S3, ledger, Kafka and read models agree', async () => {
@@ -121,8 +127,14 @@ test('instances: create, update, relationships, delete; S3, ledger, Kafka and re
 
   // Ledger and Kafka: one row and (at least) one message per event, in version order per stream.
   const rows = await p.ledgerRows(`aggregate_id = $1`, [`${db}:ada`]);
-  expect(rows.map((r) => [r.aggregate_version, r.status])).toEqual([[1, 'delivered'], [2, 'delivered']]);
-  await eventually(async () => p.messagesFor(`${db}:ada`).length, (n) => n >= 2);
+  expect(rows.map((r) => [r.aggregate_version, r.status])).toEqual([
+    [1, 'delivered'],
+    [2, 'delivered'],
+  ]);
+  await eventually(
+    async () => p.messagesFor(`${db}:ada`).length,
+    (n) => n >= 2,
+  );
   expect(p.messagesFor(`${db}:ada`).map((m) => m.headers['aggregate-version'])).toEqual(['1', '2']);
 });
 
@@ -167,7 +179,11 @@ test('a resubmitted command (same Idempotency-Key) returns the first command and
 
 test('search attributes let the CLI and Web UI filter commands', async () => {
   const q = `CommandType = 'CREATE_INSTANCE' AND DatabaseName = '${db}' AND TaskQueue = '${p.taskQueue}'`;
-  const n = await eventually(async () => (await p.client.workflow.count(q)).count, (c) => c >= 3, 20_000);
+  const n = await eventually(
+    async () => (await p.client.workflow.count(q)).count,
+    (c) => c >= 3,
+    20_000,
+  );
   expect(n).toBeGreaterThanOrEqual(3);
 });
 
@@ -182,7 +198,11 @@ test('health: live always, ready checks Temporal, S3, PostgreSQL and Kafka', asy
 });
 
 test('traversal follows relationships both ways, bounded by depth', async () => {
-  for (const [id, knows] of [['t1', []], ['t2', ['t1']], ['t3', ['t2']]] as const) {
+  for (const [id, knows] of [
+    ['t1', []],
+    ['t2', ['t1']],
+    ['t3', ['t2']],
+  ] as const) {
     expect((await send('POST', `/databases/${db}/classes/Person/instances`, { id, properties: { name: id }, relationships: { knows } }, wait)).status).toBe(201);
   }
   const one = await send('GET', `/databases/${db}/instances/t3/relationships?depth=1`);
@@ -198,21 +218,33 @@ test('DELETE_ONTOLOGY_CLASS is refused while instances exist, forced deletes; DE
   const refused = await send('DELETE', `/databases/${db}/classes/Person`, undefined, wait);
   expect(refused.status).toBe(409);
   expect(refused.body.code).toBe('CLASS_HAS_INSTANCES');
-  expect(await eventsOf(`${db}:Person`)).toEqual([['ONTOLOGY_CLASS_CREATED', 'delivered'], ['ONTOLOGY_CLASS_UPDATED', 'delivered']]);
+  expect(await eventsOf(`${db}:Person`)).toEqual([
+    ['ONTOLOGY_CLASS_CREATED', 'delivered'],
+    ['ONTOLOGY_CLASS_UPDATED', 'delivered'],
+  ]);
 
   const forced = await send('DELETE', `/databases/${db}/classes/Person?force=true`, undefined, wait);
   expect(forced.status).toBe(200);
   expect(forced.body.result).toMatchObject({ version: 3, events: [expect.objectContaining({ event_type: 'ONTOLOGY_CLASS_DELETED' })] });
   expect((await send('GET', `/databases/${db}/classes/Person`)).status).toBe(404);
   expect(await indexKeys('ontology_class')).toHaveLength(3);
-  await eventually(async () => p.messagesFor(`${db}:Person`).map((m) => m.headers['event-type']), (t) => t.includes('ONTOLOGY_CLASS_DELETED'));
+  await eventually(
+    async () => p.messagesFor(`${db}:Person`).map((m) => m.headers['event-type']),
+    (t) => t.includes('ONTOLOGY_CLASS_DELETED'),
+  );
 
   const gone = await send('DELETE', `/databases/${db}`, undefined, wait);
   expect(gone.status).toBe(200);
-  expect(await eventsOf(db)).toEqual([['DATABASE_CREATED', 'delivered'], ['DATABASE_DELETED', 'delivered']]);
+  expect(await eventsOf(db)).toEqual([
+    ['DATABASE_CREATED', 'delivered'],
+    ['DATABASE_DELETED', 'delivered'],
+  ]);
   expect((await send('GET', `/databases/${db}`)).status).toBe(404);
   expect((await send('GET', '/databases')).body.items?.map((d: any) => d.name) ?? []).not.toContain(db);
-  await eventually(async () => p.messagesFor(db).map((m) => m.headers['event-type']), (t) => t.join() === 'DATABASE_CREATED,DATABASE_DELETED');
+  await eventually(
+    async () => p.messagesFor(db).map((m) => m.headers['event-type']),
+    (t) => t.join() === 'DATABASE_CREATED,DATABASE_DELETED',
+  );
   // The history in S3 keeps everything: deletion is an event, not an erasure.
   expect(await indexKeys('database')).toHaveLength(2);
 });

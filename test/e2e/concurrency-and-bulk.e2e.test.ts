@@ -13,7 +13,15 @@ const send = (method: string, path: string, body?: unknown, headers: Record<stri
 
 beforeAll(async () => {
   p = await startPipeline('e2e-bulk');
-  await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }, { name: 'note', type: 'string' }], relationships: [] });
+  await seedDatabase(p.url, db, {
+    id: 'Item',
+    label: 'Item',
+    properties: [
+      { name: 'n', type: 'integer', required: true },
+      { name: 'note', type: 'string' },
+    ],
+    relationships: [],
+  });
 });
 afterAll(async () => {
   await p?.close();
@@ -21,13 +29,16 @@ afterAll(async () => {
 
 test('100 concurrent updates of one instance end at version 101 with no lost update', async () => {
   expect((await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'hot', properties: { n: 0 } }, { prefer: 'wait=30' })).status).toBe(201);
-  const accepted = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: i + 1, note: `writer ${i}` } })),
-  );
+  const accepted = await Promise.all(Array.from({ length: 100 }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: i + 1, note: `writer ${i}` } })));
   expect(accepted.map((r) => r.status)).toEqual(Array(100).fill(202));
   const results = await Promise.all(
     accepted.map((a) =>
-      eventually(async () => send('GET', `/commands/${a.body.command_id}`), (s) => s.body.status === 'COMPLETED' || s.body.status === 'FAILED', 120_000, 250),
+      eventually(
+        async () => send('GET', `/commands/${a.body.command_id}`),
+        (s) => s.body.status === 'COMPLETED' || s.body.status === 'FAILED',
+        120_000,
+        250,
+      ),
     ),
   );
   expect(results.map((r) => r.body.status)).toEqual(Array(100).fill('COMPLETED'));
@@ -43,9 +54,16 @@ test('100 concurrent updates of one instance end at version 101 with no lost upd
   expect(rows.map((r) => r.aggregate_version)).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
   expect(new Set(rows.map((r) => r.status))).toEqual(new Set(['delivered']));
   // Kafka: in version order (first occurrence of each event id).
-  await eventually(async () => new Set(p.messagesFor(`${db}:hot`).map((m) => m.headers['event-id'])).size, (n) => n === 101, 60_000);
+  await eventually(
+    async () => new Set(p.messagesFor(`${db}:hot`).map((m) => m.headers['event-id'])).size,
+    (n) => n === 101,
+    60_000,
+  );
   const seen = new Set<string>();
-  const order = p.messagesFor(`${db}:hot`).filter((m) => !seen.has(m.headers['event-id']) && seen.add(m.headers['event-id'])).map((m) => Number(m.headers['aggregate-version']));
+  const order = p
+    .messagesFor(`${db}:hot`)
+    .filter((m) => !seen.has(m.headers['event-id']) && seen.add(m.headers['event-id']))
+    .map((m) => Number(m.headers['aggregate-version']));
   expect(order).toEqual(Array.from({ length: 101 }, (_, i) => i + 1));
   // Read model: the last writer's state at version 101.
   const read = await send('GET', `/databases/${db}/instances/hot`);
@@ -80,7 +98,10 @@ test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progre
   expect(new Set(rows.map((r) => r.status))).toEqual(new Set(['delivered']));
   const page = await send('GET', `/databases/${db}/classes/Item/instances?limit=1&filter[n]=9999`);
   expect(page.body.items.map((i: any) => i.id)).toEqual(['item-9999']);
-  const count = await p.api.infra.pool.query(`SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND instance_id LIKE 'item-%' AND NOT deleted`, [db]);
+  const count = await p.api.infra.pool.query(
+    `SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND instance_id LIKE 'item-%' AND NOT deleted`,
+    [db],
+  );
   expect(count.rows[0].n).toBe(10_000);
 
   // A bulk-created instance can be updated: its creation is version 1 of its own stream (the claim).
@@ -99,7 +120,12 @@ test('a 20 MB bulk command travels by reference, never as a Temporal payload', a
   const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   expect(res.status).toBe(202);
   const { command_id } = (await res.json()) as { command_id: string };
-  const final = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 240_000, 500);
+  const final = await eventually(
+    async () => (await send('GET', `/commands/${command_id}`)).body,
+    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
+    240_000,
+    500,
+  );
   expect(final.status).toBe('COMPLETED');
   expect(final.result.event_count).toBe(4);
   // The workflow's history holds the reference, not the body.

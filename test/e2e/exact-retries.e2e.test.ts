@@ -23,7 +23,12 @@ const send = (method: string, path: string, body?: unknown, headers: Record<stri
 
 const statusOf = (commandId: string) => send('GET', `/commands/${commandId}`).then((r) => r.body);
 const finished = (commandId: string, timeoutMs = 120_000) =>
-  eventually(() => statusOf(commandId), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', timeoutMs, 200);
+  eventually(
+    () => statusOf(commandId),
+    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
+    timeoutMs,
+    200,
+  );
 
 const stream = (id: string) => ({ aggregate_type: 'instance', aggregate_id: `${db}:${id}` });
 
@@ -56,16 +61,29 @@ test('a command whose ledger insert failed after its append completes with its o
     const accepted = await send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: -1 } }, { 'idempotency-key': key });
     expect(accepted.status).toBe(202);
     // A's event is in S3 at version 2, its ledger row is not: the command retries.
-    const stored = await eventually(() => p.api.infra.s3Store.readStream(stream('hot')), (events) => events.length === 2, 30_000);
+    const stored = await eventually(
+      () => p.api.infra.s3Store.readStream(stream('hot')),
+      (events) => events.length === 2,
+      30_000,
+    );
     expect(stored[1].envelope.event_id).toBe(eventA);
-    await eventually(() => statusOf(a), (s) => s.status === 'RETRYING', 30_000);
+    await eventually(
+      () => statusOf(a),
+      (s) => s.status === 'RETRYING',
+      30_000,
+    );
 
     // 250 updates land in S3 after A (their delivery waits for A's ledger row, as stream order wants).
     for (let i = 1; i <= 250; i++) {
       const r = await send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: i } });
       expect(r.status).toBe(202);
       updates.push(r.body.command_id);
-      if (i % 25 === 0) await eventually(() => p.api.infra.s3Store.currentVersion(stream('hot')), (v) => v === i + 2, 60_000);
+      if (i % 25 === 0)
+        await eventually(
+          () => p.api.infra.s3Store.currentVersion(stream('hot')),
+          (v) => v === i + 2,
+          60_000,
+        );
     }
   } finally {
     ledgerDownFor.delete(a);
@@ -85,14 +103,33 @@ test('a command whose ledger insert failed after its append completes with its o
   expect(new Set(events.map((e) => e.envelope.event_id)).size).toBe(252);
   expect(events.filter((e) => e.envelope.event_id === eventA).map((e) => e.envelope.aggregate_version)).toEqual([2]);
   // Ledger: one row per version, A's at version 2, everything delivered.
-  const rows = await eventually(() => p.ledgerRows('aggregate_id = $1', [`${db}:hot`]), (r) => r.length === 252 && r.every((x) => x.status === 'delivered'), 60_000);
+  const rows = await eventually(
+    () => p.ledgerRows('aggregate_id = $1', [`${db}:hot`]),
+    (r) => r.length === 252 && r.every((x) => x.status === 'delivered'),
+    60_000,
+  );
   expect(rows.map((r) => r.aggregate_version).sort((x, y) => x - y)).toEqual(Array.from({ length: 252 }, (_, i) => i + 1));
   expect(rows.filter((r) => r.event_id === eventA).map((r) => r.aggregate_version)).toEqual([2]);
   // Kafka: A's event only ever at version 2.
-  await eventually(async () => new Set(p.messagesFor(`${db}:hot`).map((m) => m.headers['event-id'])).size, (n) => n === 252, 60_000);
-  expect(new Set(p.messagesFor(`${db}:hot`).filter((m) => m.headers['event-id'] === eventA).map((m) => m.headers['aggregate-version']))).toEqual(new Set(['2']));
+  await eventually(
+    async () => new Set(p.messagesFor(`${db}:hot`).map((m) => m.headers['event-id'])).size,
+    (n) => n === 252,
+    60_000,
+  );
+  expect(
+    new Set(
+      p
+        .messagesFor(`${db}:hot`)
+        .filter((m) => m.headers['event-id'] === eventA)
+        .map((m) => m.headers['aggregate-version']),
+    ),
+  ).toEqual(new Set(['2']));
   // Read model: the state of version 252.
-  const read = await eventually(() => send('GET', `/databases/${db}/instances/hot`), (r) => r.body?.version === 252, 30_000);
+  const read = await eventually(
+    () => send('GET', `/databases/${db}/instances/hot`),
+    (r) => r.body?.version === 252,
+    30_000,
+  );
   expect(read.body.properties).toEqual((events[251].envelope.payload as { instance: { properties: unknown } }).instance.properties);
 }, 900_000);
 

@@ -65,7 +65,12 @@ test('LEDGER_STREAM_CONFLICT (another event recorded at the version): FAILED wit
 
 test('EVENT_NOT_RECORDABLE (content PostgreSQL refuses): RETRYING with that code while other streams complete', async () => {
   const poisoned = await startDirect({ command_type: 'CREATE_INSTANCE', db_name: db, payload: { id: 'nul', class_id: 'K', properties: { v: 'a\u0000b' }, relationships: {} } } as never);
-  const view = await eventually(() => statusOf(poisoned), (v) => v.status === 'RETRYING' && v.retry?.code === 'EVENT_NOT_RECORDABLE', 30_000, 250);
+  const view = await eventually(
+    () => statusOf(poisoned),
+    (v) => v.status === 'RETRYING' && v.retry?.code === 'EVENT_NOT_RECORDABLE',
+    30_000,
+    250,
+  );
   expect(view.retry.last_failure).not.toMatch(/unsupported Unicode|INSERT|127\.0\.0\.1/);
 
   // Another stream is not held back by it.
@@ -80,12 +85,20 @@ test('EVENT_NOT_PROJECTABLE (the read models refuse what the ledger and Kafka to
   // read models meet the U+0000.
   const big = `${'x'.repeat(950_000)}\u0000`;
   const commandId = await startDirect({ command_type: 'CREATE_INSTANCE', db_name: db, payload: { id: 'unprojectable', class_id: 'K', properties: { v: big }, relationships: {} } } as never);
-  const view = await eventually(() => statusOf(commandId), (v) => v.status === 'RETRYING' && v.retry?.code === 'EVENT_NOT_PROJECTABLE', 30_000, 250);
+  const view = await eventually(
+    () => statusOf(commandId),
+    (v) => v.status === 'RETRYING' && v.retry?.code === 'EVENT_NOT_PROJECTABLE',
+    30_000,
+    250,
+  );
   expect(view.retry.last_failure).not.toMatch(/unsupported Unicode|INSERT|127\.0\.0\.1/);
   const [row] = await p.ledgerRows('aggregate_id = $1', [`${db}:unprojectable`]);
   expect(row).toMatchObject({ status: 'delivered' });
   expect(row.payload.truncated).toBe(true);
-  await eventually(async () => p.messagesFor(`${db}:unprojectable`).length, (n) => n === 1);
+  await eventually(
+    async () => p.messagesFor(`${db}:unprojectable`).length,
+    (n) => n === 1,
+  );
   expect((await send('GET', `/databases/${db}/instances/unprojectable`)).status).toBe(404);
   await p.client.workflow.getHandle(workflowIdOf(commandId)).terminate('test done');
 });
@@ -107,7 +120,12 @@ test('EVENT_NOT_RECORDED (delivery of an event without a ledger row): FAILED wit
   const running = worker.run();
   try {
     const commandId = await startDirect({ command_type: 'CREATE_INSTANCE', db_name: db, payload: { id: 'lost', class_id: 'K', properties: { v: 'x' }, relationships: {} } } as never, taskQueue);
-    const view = await eventually(() => statusOf(commandId), (v) => v.status === 'FAILED' || v.retry?.attempt > 3, 30_000, 250);
+    const view = await eventually(
+      () => statusOf(commandId),
+      (v) => v.status === 'FAILED' || v.retry?.attempt > 3,
+      30_000,
+      250,
+    );
     expect(view.status).toBe('FAILED');
     expect(view.error).toMatchObject({ code: 'EVENT_NOT_RECORDED' });
   } finally {

@@ -17,7 +17,12 @@ const db = 'unique';
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 const finished = (commandId: string) =>
-  eventually(() => send('GET', `/commands/${commandId}`).then((r) => r.body), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 180_000, 200);
+  eventually(
+    () => send('GET', `/commands/${commandId}`).then((r) => r.body),
+    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
+    180_000,
+    200,
+  );
 
 beforeAll(async () => {
   p = await startPipeline('e2e-unique');
@@ -45,7 +50,7 @@ function creations(events: EventEnvelope[]): Map<string, number> {
 async function creationsEverywhere(): Promise<{ s3: Map<string, number>; ledger: Map<string, number>; kafka: Map<string, number> }> {
   const store = p.api.infra.s3Store;
   const all: EventEnvelope[] = [];
-  for (let from: string | undefined; ; ) {
+  for (let from: string | undefined; ;) {
     const page = await store.readAll({ from, limit: 1000 });
     all.push(...page.events.map((e) => e.envelope));
     if (!page.hasMore) break;
@@ -61,9 +66,17 @@ async function creationsEverywhere(): Promise<{ s3: Map<string, number>; ledger:
 
 async function expectOnceEach(ids: string[]): Promise<void> {
   // Wait until Kafka has every delivered event, then compare the three stores id by id.
-  await eventually(async () => (await p.ledgerRows(`status <> 'delivered'`)).length, (n) => n === 0, 60_000);
+  await eventually(
+    async () => (await p.ledgerRows(`status <> 'delivered'`)).length,
+    (n) => n === 0,
+    60_000,
+  );
   const sent = (await p.ledgerRows(`event_type <> 'INSTANCE_CLAIM'`)).length;
-  await eventually(async () => new Set(p.messages.map((m) => m.headers['event-id'])).size, (n) => n >= sent, 60_000);
+  await eventually(
+    async () => new Set(p.messages.map((m) => m.headers['event-id'])).size,
+    (n) => n >= sent,
+    60_000,
+  );
   const { s3, ledger, kafka } = await creationsEverywhere();
   for (const id of ids) {
     expect([id, s3.get(id)]).toEqual([id, 1]);
@@ -137,7 +150,17 @@ async function workerIdentities(commandIds: string[]): Promise<Set<string>> {
 test('an instance deleted and then re-created by a bulk can be read, updated, deleted and created again', async () => {
   expect((await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'phoenix', properties: { n: 1 } }, { prefer: 'wait=30' })).status).toBe(201);
   expect((await send('DELETE', `/databases/${db}/classes/Item/instances/phoenix`, undefined, { prefer: 'wait=30' })).status).toBe(200);
-  const bulk = await send('POST', `/databases/${db}/classes/Item/instances:bulk`, { instances: [{ id: 'phoenix', properties: { n: 2 } }, { id: 'ash', properties: { n: 3 } }] }, { prefer: 'wait=30' });
+  const bulk = await send(
+    'POST',
+    `/databases/${db}/classes/Item/instances:bulk`,
+    {
+      instances: [
+        { id: 'phoenix', properties: { n: 2 } },
+        { id: 'ash', properties: { n: 3 } },
+      ],
+    },
+    { prefer: 'wait=30' },
+  );
   expect(bulk.body.status).toBe('COMPLETED');
 
   const read = await send('GET', `/databases/${db}/instances/phoenix`);
@@ -164,7 +187,11 @@ test('an instance deleted and then re-created by a bulk can be read, updated, de
   ]);
   expect(stream[2].envelope.metadata.claimed_by).toBe(bulk.body.command_id);
   // Ledger: version 3 is the claim's row, delivered from the start and never sent; the creation travels in the batch.
-  const rows = await eventually(() => p.ledgerRows('aggregate_id = $1', [`${db}:phoenix`]), (r) => r.length === 6 && r.every((x) => x.status === 'delivered'), 30_000);
+  const rows = await eventually(
+    () => p.ledgerRows('aggregate_id = $1', [`${db}:phoenix`]),
+    (r) => r.length === 6 && r.every((x) => x.status === 'delivered'),
+    30_000,
+  );
   expect(rows.map((r) => [r.aggregate_version, r.event_type]).sort((x, y) => x[0] - y[0])).toEqual([
     [1, 'INSTANCE_CREATED'],
     [2, 'INSTANCE_DELETED'],
@@ -173,7 +200,11 @@ test('an instance deleted and then re-created by a bulk can be read, updated, de
     [5, 'INSTANCE_DELETED'],
     [6, 'INSTANCE_CREATED'],
   ]);
-  await eventually(async () => p.messagesFor(`${db}:phoenix`).length, (n) => n >= 5, 30_000);
+  await eventually(
+    async () => p.messagesFor(`${db}:phoenix`).length,
+    (n) => n >= 5,
+    30_000,
+  );
   expect([...new Set(p.messagesFor(`${db}:phoenix`).map((m) => m.headers['aggregate-version']))].sort()).toEqual(['1', '2', '4', '5', '6']);
   expect((await send('GET', `/databases/${db}/instances/phoenix`)).body).toMatchObject({ version: 6, properties: { n: 5 } });
   await expectOnceEach(['ash']);

@@ -67,7 +67,10 @@ test('a string property of exactly the limit, single create: COMPLETED, read bac
   expect({ status: res.status, state: res.body.status }).toEqual({ status: 201, state: 'COMPLETED' });
   await expectDelivered(res.body.events);
 
-  const read = await eventually(async () => send('GET', `/databases/${db}/instances/solo`), (r) => r.status === 200);
+  const read = await eventually(
+    async () => send('GET', `/databases/${db}/instances/solo`),
+    (r) => r.status === 200,
+  );
   expect(read.body.properties.text.length).toBe(LIMIT);
   expect(read.body.properties.text === text).toBe(true);
   // The index holds a bounded prefix (SEARCH_INDEX_MAX_CHARS): a word from the start is found.
@@ -82,7 +85,10 @@ test('strings of exactly the limit in a bulk: COMPLETED, each instance read back
   await expectDelivered(res.body.events);
 
   for (const [id, text] of Object.entries(texts)) {
-    const read = await eventually(async () => send('GET', `/databases/${db}/instances/${id}`), (r) => r.status === 200);
+    const read = await eventually(
+      async () => send('GET', `/databases/${db}/instances/${id}`),
+      (r) => r.status === 200,
+    );
     expect(read.body.properties.text.length).toBe(LIMIT);
     expect(read.body.properties.text === text).toBe(true);
     expect(await search(`${id}2`)).toEqual([id]);
@@ -94,8 +100,21 @@ test('one character over the limit, single or in a bulk: 422 STRING_TOO_LONG nam
   const text = distinctWords('over', LIMIT + 1);
 
   const single = await send('POST', `/databases/${db}/classes/Doc/instances`, { id: 'over', properties: { text } }, wait);
-  const bulk = await send('POST', `/databases/${db}/classes/Doc/instances:bulk`, { instances: [{ id: 'fine', properties: { text: 'short' } }, { id: 'over2', properties: { text } }] }, wait);
-  for (const [res, path] of [[single, 'properties.text'], [bulk, 'instances[1].properties.text']] as const) {
+  const bulk = await send(
+    'POST',
+    `/databases/${db}/classes/Doc/instances:bulk`,
+    {
+      instances: [
+        { id: 'fine', properties: { text: 'short' } },
+        { id: 'over2', properties: { text } },
+      ],
+    },
+    wait,
+  );
+  for (const [res, path] of [
+    [single, 'properties.text'],
+    [bulk, 'instances[1].properties.text'],
+  ] as const) {
     expect({ status: res.status, code: res.body.code }).toEqual({ status: 422, code: 'STRING_TOO_LONG' });
     expect(res.type).toMatch(/^application\/problem\+json/);
     expect(res.body.errors).toEqual([{ code: 'STRING_TOO_LONG', path, message: `is ${LIMIT + 1} characters long; the limit is ${LIMIT}` }]);

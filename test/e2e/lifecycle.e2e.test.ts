@@ -55,7 +55,10 @@ describe('a deleted and re-created database', () => {
     expect((await send('PUT', `/databases/${db}/classes/Person/instances/ada`, { properties: { name: 'Ada L.' } })).status).toBe(200);
     expect(await indexOf('instance', `${db}:ada`)).toHaveLength(2);
     const history = await send('GET', `/databases/${db}/instances/ada/history`);
-    expect(history.body.items.map((e: any) => [e.event_type, e.payload.db_incarnation])).toEqual([['INSTANCE_CREATED', 1], ['INSTANCE_UPDATED', 1]]);
+    expect(history.body.items.map((e: any) => [e.event_type, e.payload.db_incarnation])).toEqual([
+      ['INSTANCE_CREATED', 1],
+      ['INSTANCE_UPDATED', 1],
+    ]);
   });
 
   test('while deleted: history and time travel answer 404, writes are refused and store nothing', async () => {
@@ -117,7 +120,10 @@ describe('a deleted and re-created database', () => {
     // Ledger and Kafka: keyed by the new stream ids, delivered.
     expect(await ledgerOf(`${db}@3:Person`)).toEqual([['ONTOLOGY_CLASS_CREATED', 1, 'delivered']]);
     expect(await ledgerOf(`${db}@3:ada`)).toEqual([['INSTANCE_CREATED', 1, 'delivered']]);
-    await eventually(async () => kafkaTypes(`${db}@3:ada`), (t) => t.length === 1);
+    await eventually(
+      async () => kafkaTypes(`${db}@3:ada`),
+      (t) => t.length === 1,
+    );
     const [msg] = p.messagesFor(`${db}@3:ada`);
     expect(msg.value.payload).toMatchObject({ aggregate_id: `${db}@3:ada`, payload: { db_name: db, db_incarnation: 3 } });
 
@@ -152,7 +158,10 @@ describe('a deleted and re-created database', () => {
       ['INSTANCE_UPDATED', 2, 'delivered'],
       ['INSTANCE_UPDATED', 3, 'delivered'],
     ]);
-    await eventually(async () => kafkaTypes(`${db}:ada`), (t) => t.length === 3);
+    await eventually(
+      async () => kafkaTypes(`${db}:ada`),
+      (t) => t.length === 3,
+    );
     expect((await send('GET', `/databases/${db}/instances/ada`)).body).toMatchObject({ properties: { name: 'Ada II' }, version: 1 });
     expect((await send('GET', `/databases/${db}/instances/ada/history`)).body.items).toHaveLength(1);
   });
@@ -186,7 +195,18 @@ describe('read models still on the deleted life', () => {
     await pool.query(
       `INSERT INTO ${rm}.classes (db_name, class_id, label, description, parent_class, abstract, definition, version, created_at, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-      [ghostRow.db_name, ghostRow.class_id, ghostRow.label, ghostRow.description, ghostRow.parent_class, ghostRow.abstract, ghostRow.definition, ghostRow.version, ghostRow.created_at, ghostRow.updated_at],
+      [
+        ghostRow.db_name,
+        ghostRow.class_id,
+        ghostRow.label,
+        ghostRow.description,
+        ghostRow.parent_class,
+        ghostRow.abstract,
+        ghostRow.definition,
+        ghostRow.version,
+        ghostRow.created_at,
+        ghostRow.updated_at,
+      ],
     );
     const keys = await allIndexKeys();
     const rows = (await p.ledgerRows()).length;
@@ -198,7 +218,10 @@ describe('read models still on the deleted life', () => {
     });
     expect(res.status).toBe(202);
     const { command_id } = (await res.json()) as { command_id: string };
-    const retrying = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (v) => v.status === 'RETRYING');
+    const retrying = await eventually(
+      async () => (await send('GET', `/commands/${command_id}`)).body,
+      (v) => v.status === 'RETRYING',
+    );
     expect(retrying.retry).toMatchObject({ code: 'READ_MODELS_BEHIND', last_failure: expect.stringContaining('have not reached the database life') });
     expect(await allIndexKeys()).toEqual(keys);
     expect((await p.ledgerRows()).length).toBe(rows);
@@ -207,7 +230,11 @@ describe('read models still on the deleted life', () => {
     // decides against the new life, where Ghost does not exist.
     const dbEvents = (await p.api.infra.s3Store.readStream({ aggregate_type: 'database', aggregate_id: db })).map((e) => e.envelope);
     await p.api.infra.projector.apply(dbEvents);
-    const failed = await eventually(async () => (await send('GET', `/commands/${command_id}`)).body, (v) => v.status === 'FAILED', 30_000);
+    const failed = await eventually(
+      async () => (await send('GET', `/commands/${command_id}`)).body,
+      (v) => v.status === 'FAILED',
+      30_000,
+    );
     expect(failed.error).toMatchObject({ code: 'CLASS_NOT_FOUND' });
     expect(await allIndexKeys()).toEqual(keys);
     expect((await p.ledgerRows()).length).toBe(rows);
@@ -247,7 +274,10 @@ describe('the class in an instance path', () => {
       ['INSTANCE_UPDATED', 2, 'delivered'],
       ['INSTANCE_DELETED', 3, 'delivered'],
     ]);
-    await eventually(async () => kafkaTypes(`${db}:ada`), (t) => t.join() === 'INSTANCE_CREATED,INSTANCE_UPDATED,INSTANCE_DELETED');
+    await eventually(
+      async () => kafkaTypes(`${db}:ada`),
+      (t) => t.join() === 'INSTANCE_CREATED,INSTANCE_UPDATED,INSTANCE_DELETED',
+    );
     expect((await send('GET', `/databases/${db}/instances/ada`)).status).toBe(404);
   });
 });

@@ -29,7 +29,12 @@ test('Kafka away: the event is stored and recorded, delivery retries, and comple
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'k1', properties: { n: 1 } });
     expect(accepted.status).toBe(202);
     const id = accepted.body.command_id;
-    const retrying = await eventually(() => status(id), (s) => s.status === 'RETRYING', 120_000, 500);
+    const retrying = await eventually(
+      () => status(id),
+      (s) => s.status === 'RETRYING',
+      120_000,
+      500,
+    );
     expect(retrying.retry.activity).toBe('deliver');
     // Stored in S3 and the ledger already; pending there with the failed attempt noted.
     const rows = await p.ledgerRows('aggregate_id = $1', [`${db}:k1`]);
@@ -40,12 +45,21 @@ test('Kafka away: the event is stored and recorded, delivery retries, and comple
     expect((await p.s3Keys('indexes/by-aggregate/instance/')).some((k) => k.includes('k1'))).toBe(true);
 
     resumeAll();
-    const done = await eventually(() => status(id), (s) => s.status === 'COMPLETED', 90_000, 500);
+    const done = await eventually(
+      () => status(id),
+      (s) => s.status === 'COMPLETED',
+      90_000,
+      500,
+    );
     expect(done.events[0].delivery.status).toBe('delivered');
     const after = await p.ledgerRows('aggregate_id = $1', [`${db}:k1`]);
     expect(after).toHaveLength(1);
     expect(after[0].status).toBe('delivered');
-    await eventually(async () => p.messagesFor(`${db}:k1`).length, (n) => n >= 1, 30_000);
+    await eventually(
+      async () => p.messagesFor(`${db}:k1`).length,
+      (n) => n >= 1,
+      30_000,
+    );
   } finally {
     resumeAll();
   }
@@ -58,12 +72,22 @@ test('MinIO away: the command retries and completes when MinIO is back; nothing 
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'm1', properties: { n: 2 } });
     expect(accepted.status).toBe(202);
     id = accepted.body.command_id;
-    await eventually(() => status(id), (s) => s.status === 'RETRYING', 120_000, 500);
+    await eventually(
+      () => status(id),
+      (s) => s.status === 'RETRYING',
+      120_000,
+      500,
+    );
     expect(await p.ledgerRows('aggregate_id = $1', [`${db}:m1`])).toHaveLength(0);
   } finally {
     resumeAll();
   }
-  const done = await eventually(() => status(id!), (s) => s.status === 'COMPLETED', 120_000, 500);
+  const done = await eventually(
+    () => status(id!),
+    (s) => s.status === 'COMPLETED',
+    120_000,
+    500,
+  );
   expect(done.result.version).toBe(1);
   expect((await send('GET', `/databases/${db}/instances/m1`)).body.properties).toEqual({ n: 2 });
   expect(await p.ledgerRows('aggregate_id = $1', [`${db}:m1`])).toHaveLength(1);

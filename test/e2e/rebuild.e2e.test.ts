@@ -23,7 +23,15 @@ test('a rebuild from S3 equals the live read models', async () => {
   expect((await send('POST', '/databases', { name: db, description: 'to be rebuilt' })).status).toBe(201);
   expect((await send('POST', '/databases', { name: 'gone' })).status).toBe(201);
   expect((await send('DELETE', '/databases/gone')).status).toBe(200);
-  const cls = { id: 'Node', label: 'Node', properties: [{ name: 'label', type: 'string', required: true }, { name: 'weight', type: 'decimal' }], relationships: [{ predicate: 'next', target_class: 'Node', cardinality: 'n:1' }] };
+  const cls = {
+    id: 'Node',
+    label: 'Node',
+    properties: [
+      { name: 'label', type: 'string', required: true },
+      { name: 'weight', type: 'decimal' },
+    ],
+    relationships: [{ predicate: 'next', target_class: 'Node', cardinality: 'n:1' }],
+  };
   expect((await send('POST', `/databases/${db}/classes`, cls)).status).toBe(201);
   expect((await send('PUT', `/databases/${db}/classes/Node`, { description: 'a linked list' })).status).toBe(200);
   for (let i = 0; i < 5; i++) {
@@ -32,7 +40,9 @@ test('a rebuild from S3 equals the live read models', async () => {
   }
   expect((await send('PUT', `/databases/${db}/classes/Node/instances/n2`, { properties: { weight: 2.5 } })).status).toBe(200);
   expect((await send('DELETE', `/databases/${db}/classes/Node/instances/n4`)).status).toBe(200);
-  const bulk = await send('POST', `/databases/${db}/classes/Node/instances:bulk`, { instances: Array.from({ length: 1500 }, (_, i) => ({ id: `b${i}`, properties: { label: `bulk ${i}` }, relationships: { next: 'n0' } })) });
+  const bulk = await send('POST', `/databases/${db}/classes/Node/instances:bulk`, {
+    instances: Array.from({ length: 1500 }, (_, i) => ({ id: `b${i}`, properties: { label: `bulk ${i}` }, relationships: { next: 'n0' } })),
+  });
   expect(bulk.status).toBe(201);
 
   const target = `${p.api.infra.readModelSchema}_rebuild`;

@@ -82,9 +82,16 @@ test('one unrecordable event, one unprojectable one and a blocked successor do n
   for (const e of good) expect(status[e.event_id]).toBe('delivered');
 
   // Kafka and the read models have the good ones.
-  for (const e of [...good, broken]) await eventually(async () => p.messages.filter((m) => m.headers['event-id'] === e.event_id).length, (n) => n === 1);
+  for (const e of [...good, broken])
+    await eventually(
+      async () => p.messages.filter((m) => m.headers['event-id'] === e.event_id).length,
+      (n) => n === 1,
+    );
   expect(p.messages.filter((m) => [poison.event_id, successor.event_id, squatted.event_id].includes(m.headers['event-id']))).toHaveLength(0);
-  for (const [id, v] of [['good-1', 'one'], ['good-2', 'two']]) {
+  for (const [id, v] of [
+    ['good-1', 'one'],
+    ['good-2', 'two'],
+  ]) {
     const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
     expect(read.status).toBe(200);
     expect(((await read.json()) as { properties: unknown }).properties).toEqual({ v });

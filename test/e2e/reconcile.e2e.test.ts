@@ -43,10 +43,16 @@ test('events in S3 without a ledger row, and ledger rows never delivered, are ta
   const result = await p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${randomUUID()}`, args: [{ grace_seconds: 0 }] });
   expect(result).toMatchObject({ recorded: 1, redelivered: 1 });
 
-  for (const [eventId, id] of [[unrecorded, 'orphan-1'], [undelivered, 'orphan-2']]) {
+  for (const [eventId, id] of [
+    [unrecorded, 'orphan-1'],
+    [undelivered, 'orphan-2'],
+  ]) {
     const rows = await p.ledgerRows('event_id = $1', [eventId]);
     expect(rows.map((r) => r.status)).toEqual(['delivered']);
-    await eventually(async () => p.messages.filter((m) => m.headers['event-id'] === eventId).length, (n) => n >= 1);
+    await eventually(
+      async () => p.messages.filter((m) => m.headers['event-id'] === eventId).length,
+      (n) => n >= 1,
+    );
     const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
     expect(read.status).toBe(200);
   }

@@ -53,7 +53,12 @@ test('a command retried on a PostgreSQL error shows RETRYING with its activity a
     const res = await send('POST', `/databases/${db}/classes/K/instances`, stuck, { prefer: 'wait=2', 'idempotency-key': key });
     expect(res.status).toBe(202);
     const commandId = res.body.command_id as string;
-    const retrying = await eventually(() => send('GET', `/commands/${commandId}`), (r) => r.body.status === 'RETRYING', 30_000, 250);
+    const retrying = await eventually(
+      () => send('GET', `/commands/${commandId}`),
+      (r) => r.body.status === 'RETRYING',
+      30_000,
+      250,
+    );
     expect(retrying.body.retry).toMatchObject({ activity: expect.any(String), attempt: expect.any(Number), code: 'DEPENDENCY_FAILED', last_failure: expect.any(String) });
     expect(withoutS3Refs(retrying.text)).not.toMatch(internals);
     expect(loggedFor(retrying.requestId)).toContain('could not reach 10.20.30.40:55432');

@@ -40,10 +40,21 @@ test('a second worker on the same task queue serves commands, also after the fir
 
     // The first worker leaves; everything submitted afterwards is the second one's.
     p.worker.shutdown();
-    await eventually(async () => p.worker.getState(), (s) => s === 'STOPPED', 30_000);
+    await eventually(
+      async () => p.worker.getState(),
+      (s) => s === 'STOPPED',
+      30_000,
+    );
     const accepted = await Promise.all(Array.from({ length: 10 }, (_, i) => send('POST', `/databases/${db}/classes/S/instances`, { id: `s${i}` })));
     const done = await Promise.all(
-      accepted.map((a) => eventually(async () => (await send('GET', `/commands/${a.body.command_id}`)).body, (s) => s.status === 'COMPLETED', 60_000, 200)),
+      accepted.map((a) =>
+        eventually(
+          async () => (await send('GET', `/commands/${a.body.command_id}`)).body,
+          (s) => s.status === 'COMPLETED',
+          60_000,
+          200,
+        ),
+      ),
     );
     expect(done.map((d) => d.result.version)).toEqual(Array(10).fill(1));
     // The workflow tasks of those commands were completed by the second worker.

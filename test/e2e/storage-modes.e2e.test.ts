@@ -20,7 +20,10 @@ async function run(p: Pipeline, db: string) {
   const legacy = await p.api.infra.pool.query(`SELECT event_id, aggregate_version FROM ${p.api.infra.schema}.legacy_events WHERE aggregate_id = $1 ORDER BY aggregate_version`, [`${db}:i1`]);
   const s3 = (await p.s3Keys('indexes/by-aggregate/instance/')).filter((k) => k.includes('i1'));
   const ledger = await p.ledgerRows('aggregate_id = $1', [`${db}:i1`]);
-  await eventually(async () => p.messagesFor(`${db}:i1`).length, (n) => n >= 2);
+  await eventually(
+    async () => p.messagesFor(`${db}:i1`).length,
+    (n) => n >= 2,
+  );
   const read = await send('GET', `/databases/${db}/instances/i1`);
   return { legacy: legacy.rows, s3, ledger, messages: p.messagesFor(`${db}:i1`), read: read.body };
 }
@@ -40,7 +43,10 @@ describe.each([
   test('commands complete; events land where the mode says, with the mode in their metadata', async () => {
     const r = await run(p, `m${mode.replace('_', '')}`);
     expect(r.read).toMatchObject({ id: 'i1', version: 2, properties: { v: 2 } });
-    expect(r.ledger.map((l) => [l.aggregate_version, l.status, l.storage_mode])).toEqual([[1, 'delivered', mode], [2, 'delivered', mode]]);
+    expect(r.ledger.map((l) => [l.aggregate_version, l.status, l.storage_mode])).toEqual([
+      [1, 'delivered', mode],
+      [2, 'delivered', mode],
+    ]);
     expect(r.legacy.map((l) => l.aggregate_version)).toEqual([1, 2]);
     expect(r.legacy.map((l) => l.event_id)).toEqual(r.ledger.map((l) => l.event_id));
     expect(r.messages.map((m) => m.value.metadata.storage_mode)).toEqual([mode, mode]);

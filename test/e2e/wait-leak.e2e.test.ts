@@ -27,10 +27,7 @@ let stuckCommandId: string | undefined;
 beforeAll(async () => {
   const id = uniqueName('e2e-wait');
   schema = id.replace(/-/g, '_');
-  api = await startApi(
-    { ...testConfig, API_WAIT_MAX_MS: WAIT_MS },
-    { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${id}/`, topic: id, port: 0, taskQueue: `${id}-no-worker` },
-  );
+  api = await startApi({ ...testConfig, API_WAIT_MAX_MS: WAIT_MS }, { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${id}/`, topic: id, port: 0, taskQueue: `${id}-no-worker` });
   url = `${api.url}/api/v1`;
 });
 
@@ -40,7 +37,10 @@ afterAll(async () => {
     // Nothing would ever close it: a run left open forever is litter in the shared Temporal server.
     const connection = await Connection.connect({ address: testConfig.temporalAddress });
     const client = new Client({ connection, namespace: testConfig.TEMPORAL_NAMESPACE });
-    await client.workflow.getHandle(workflowIdOf(stuckCommandId)).terminate('test done').catch(() => undefined);
+    await client.workflow
+      .getHandle(workflowIdOf(stuckCommandId))
+      .terminate('test done')
+      .catch(() => undefined);
     await connection.close();
   }
   await api.infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
@@ -52,16 +52,12 @@ const body = JSON.stringify({ name: 'stuck', description: 'never processed' });
 /** One request per connection (no keep-alive pool), so the sockets counted are the API's own. */
 function send(key: string): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${url}/databases?wait=true`,
-      { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': key } },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => (text += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
-      },
-    );
+    const req = http.request(`${url}/databases?wait=true`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': key } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text ? JSON.parse(text) : undefined }));
+    });
     req.on('error', reject);
     req.end(body);
   });

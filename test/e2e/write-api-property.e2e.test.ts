@@ -33,15 +33,12 @@ interface Answer {
 function send(r: { method: string; path: string; headers: Record<string, string>; body?: Buffer }): Promise<Answer> {
   const url = new URL(p.api.url);
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 120_000 },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
+    const req = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 120_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
     req.on('timeout', () => req.destroy(new Error('no answer within 120 s')));
     req.on('error', reject);
     req.end(r.body);
@@ -61,9 +58,7 @@ interface Stored {
 async function stored(): Promise<Stored> {
   const { pool, readModelSchema } = p.api.infra;
   const tables = ['databases', 'classes', 'instances', 'edges', 'stream_positions'];
-  const rm = await pool.query(
-    `SELECT ${tables.map((t) => `(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${readModelSchema}.${t} t) AS ${t}`).join(', ')}`,
-  );
+  const rm = await pool.query(`SELECT ${tables.map((t) => `(SELECT md5(coalesce(string_agg(t::text, '|' ORDER BY t::text), '')) FROM ${readModelSchema}.${t} t) AS ${t}`).join(', ')}`);
   return {
     s3: (await p.s3Keys()).sort(),
     ledger: (await p.ledgerRows()).map((r) => `${r.event_id}@${r.aggregate_id}:${r.aggregate_version}`),
@@ -151,10 +146,7 @@ afterAll(async () => {
 
 test(`the write API over ${RUNS} generated requests: no 5xx, 4xx as problem+json, nothing stored when refused, no command left open`, async () => {
   try {
-    await fc.assert(
-      fc.asyncProperty(writeRequests(fixture), check),
-      { numRuns: RUNS, seed: SEED, endOnFailure: process.env.FUZZ_SHRINK !== 'true' },
-    );
+    await fc.assert(fc.asyncProperty(writeRequests(fixture), check), { numRuns: RUNS, seed: SEED, endOnFailure: process.env.FUZZ_SHRINK !== 'true' });
   } catch (err) {
     throw new Error(`write-api property failed; reproduce with FUZZ_SEED=${SEED} FUZZ_RUNS=${RUNS}\n${(err as Error).message}`);
   }
@@ -177,6 +169,10 @@ test(`the write API over ${RUNS} generated requests: no 5xx, 4xx as problem+json
   const eventRows = ledger.filter((r) => r.s3_reference !== null);
   expect(eventRows.map((r) => r.event_id).sort()).toEqual(stored);
   expect(ledger.filter((r) => r.status !== 'delivered').map((r) => `${r.event_id} ${r.status}`)).toEqual([]);
-  await eventually(async () => new Set(p.messages.map((m) => m.headers['event-id'])).size, (n) => n >= stored.length, 30_000);
+  await eventually(
+    async () => new Set(p.messages.map((m) => m.headers['event-id'])).size,
+    (n) => n >= stored.length,
+    30_000,
+  );
   expect([...new Set(p.messages.map((m) => m.headers['event-id']))].sort()).toEqual(stored);
 }, 1_800_000);

@@ -34,7 +34,7 @@ afterAll(async () => {
   await infra?.close();
 });
 
-test('a bulk waits its patience from the moment it meets an older command\'s undecided claim, not from its own start: the older one, still running, keeps its claim', async () => {
+test("a bulk waits its patience from the moment it meets an older command's undecided claim, not from its own start: the older one, still running, keeps its claim", async () => {
   const patienceMs = 2000;
   const older = `a-${randomUUID()}`;
   const younger = `b-${randomUUID()}`;
@@ -67,7 +67,18 @@ test('a bulk waits its patience from the moment it meets an older command\'s und
     },
   });
   const acts = createActivities({ ...base, eventStores: { ...base.eventStores, s3_only: slow }, claimPatienceMs: patienceMs });
-  const bulk = { command_type: 'BULK_CREATE_INSTANCES', db_name: db, batch_id: younger, payload: { class_id: 'Item', instances: [{ id: 'y', properties: { n: 1 } }, { id: 'x', properties: { n: 2 } }] } };
+  const bulk = {
+    command_type: 'BULK_CREATE_INSTANCES',
+    db_name: db,
+    batch_id: younger,
+    payload: {
+      class_id: 'Item',
+      instances: [
+        { id: 'y', properties: { n: 1 } },
+        { id: 'x', properties: { n: 2 } },
+      ],
+    },
+  };
   const running = acts.prepareBulk(inputOf(younger, bulk)).then(
     () => 'planned',
     (e: ApplicationFailure) => e.type,

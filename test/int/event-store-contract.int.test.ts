@@ -69,9 +69,7 @@ describe.each(stores)('%s event store', (_name, open) => {
     const retry = open().append(s, 252, [event(s, a, { n: 'a' }, '2026-03-02T00:00:05.000Z')], mark(a));
     await expect(retry).rejects.toBeInstanceOf(CommandAppendedError);
     const err = (await retry.catch((e) => e)) as CommandAppendedError;
-    expect(err.record.events.map((e) => [e.envelope.event_id, e.envelope.aggregate_version, e.envelope.occurred_at])).toEqual([
-      [eventIdFor(a, 0), 2, '2026-03-01T23:59:59.000Z'],
-    ]);
+    expect(err.record.events.map((e) => [e.envelope.event_id, e.envelope.aggregate_version, e.envelope.occurred_at])).toEqual([[eventIdFor(a, 0), 2, '2026-03-01T23:59:59.000Z']]);
     expect(await store.currentVersion(s)).toBe(252);
 
     const found = await open().findCommand(a);
@@ -97,9 +95,7 @@ describe.each(stores)('%s event store', (_name, open) => {
     const base = open();
     await base.append(s, 'no_stream', [event(s, uniqueName('create'))]);
     const a = uniqueName('cmd-c');
-    const results = await Promise.allSettled(
-      Array.from({ length: 6 }, (_, i) => open().append(s, 1, [event(s, a, {}, new Date(Date.now() + i).toISOString())], mark(a))),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => open().append(s, 1, [event(s, a, {}, new Date(Date.now() + i).toISOString())], mark(a))));
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(won.length).toBeGreaterThanOrEqual(1);
@@ -140,7 +136,7 @@ describe.each(stores)('%s event store', (_name, open) => {
     expect((await open().readStream(t)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_VOIDED', 'InstanceUpdated']);
 
     const all = [];
-    for (let from: string | undefined; ; ) {
+    for (let from: string | undefined; ;) {
       const page = await store.readAll({ from, limit: 1000 });
       all.push(...page.events);
       if (!page.hasMore) break;

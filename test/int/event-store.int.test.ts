@@ -20,9 +20,7 @@ describe('optimistic concurrency', () => {
     const setup = storeAt('occ50');
     await setup.append(stream, 'no_stream', [event(stream)]);
     // one store per writer: no shared version hint, as with 50 worker processes
-    const results = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, i) => storeAt('occ50').append(stream, 1, [event(stream, { writer: i })])),
-    );
+    const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => storeAt('occ50').append(stream, 1, [event(stream, { writer: i })])));
     const won = results.filter((r) => r.status === 'fulfilled');
     const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
     expect(won).toHaveLength(1);
@@ -153,8 +151,7 @@ describe('idempotent retries', () => {
 describe('expected version semantics', () => {
   const store = storeAt('expected');
   const fresh = () => ({ aggregate_type: 'Doc', aggregate_id: uniqueName('d') });
-  const conflict = (p: Promise<unknown>, expected: ExpectedVersion, actual: number) =>
-    expect(p).rejects.toMatchObject({ code: 'VERSION_CONFLICT', expected, actual });
+  const conflict = (p: Promise<unknown>, expected: ExpectedVersion, actual: number) => expect(p).rejects.toMatchObject({ code: 'VERSION_CONFLICT', expected, actual });
 
   it('no_stream: appends to an empty stream, conflicts on an existing one', async () => {
     const s = fresh();
@@ -200,7 +197,11 @@ describe('expected version semantics', () => {
 
   it('readStream ranges and aggregateAt (time travel)', async () => {
     const s = fresh();
-    await store.append(s, 0, [1, 2, 3, 4, 5].map((n) => event(s, { n })));
+    await store.append(
+      s,
+      0,
+      [1, 2, 3, 4, 5].map((n) => event(s, { n })),
+    );
     const n = (evs: { envelope: EventEnvelope }[]) => evs.map((e) => (e.envelope.payload as { n: number }).n);
     expect(n(await store.readStream(s, { fromVersion: 2, toVersion: 4 }))).toEqual([2, 3, 4]);
     expect(n(await store.readStream(s, { fromVersion: 4 }))).toEqual([4, 5]);

@@ -12,8 +12,7 @@ const schema = uniqueName('ledger').replace(/-/g, '_');
 let pool: Pool;
 let ledger: DeliveryLedger;
 
-const envelope = (aggregateId: string, version: number, commandId?: string): EventEnvelope =>
-  versionedEnvelope(aggregateId, version, { commandId, eventType: 'InstanceCreated' });
+const envelope = (aggregateId: string, version: number, commandId?: string): EventEnvelope => versionedEnvelope(aggregateId, version, { commandId, eventType: 'InstanceCreated' });
 
 const ref = (e: EventEnvelope): S3Reference => ({ bucket: 'b', key: `events/${e.event_id}.json`, endpoint: 'http://x', event_id: e.event_id });
 

@@ -36,9 +36,7 @@ describe('read models: bulk throughput', () => {
       if (!result.ok) throw new Error(JSON.stringify(result.error));
       const commandId = `bulk-cmd-${++commands}`;
       const occurredAt = new Date().toISOString();
-      return result.events.map((d, i) =>
-        envelopeOf<unknown>(d, { commandId, position: i, version: i + 1, occurredAt, actor: 'bench', storageMode: 's3_only' }),
-      );
+      return result.events.map((d, i) => envelopeOf<unknown>(d, { commandId, position: i, version: i + 1, occurredAt, actor: 'bench', storageMode: 's3_only' }));
     };
     await projector.apply(await run({ command_type: 'CREATE_DATABASE', payload: { name: DB } }));
     await projector.apply(
@@ -48,7 +46,10 @@ describe('read models: bulk throughput', () => {
         payload: {
           id: 'Item',
           label: 'Item',
-          properties: [{ name: 'title', type: 'string', required: true }, { name: 'rank', type: 'integer' }],
+          properties: [
+            { name: 'title', type: 'string', required: true },
+            { name: 'rank', type: 'integer' },
+          ],
           relationships: [{ predicate: 'next', target_class: 'Item', cardinality: 'n:1' }],
         },
       }),

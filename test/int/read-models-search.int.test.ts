@@ -32,7 +32,15 @@ describe('read models: the search index of very long text', () => {
   const { text, words } = longText();
 
   beforeAll(async () => {
-    const definition = { id: 'Doc', label: 'Doc', properties: [{ name: 'title', type: 'string' }, { name: 'body', type: 'string' }], relationships: [] };
+    const definition = {
+      id: 'Doc',
+      label: 'Doc',
+      properties: [
+        { name: 'title', type: 'string' },
+        { name: 'body', type: 'string' },
+      ],
+      relationships: [],
+    };
     rm = await startReadModels(schema, DB, definition, event);
     ({ projector, queries } = rm);
   });
@@ -66,7 +74,12 @@ describe('read models: the search index of very long text', () => {
       ...Array.from({ length: 50 }, (_, i) => ({ id: `b-${i}`, class_id: 'Doc', properties: { title: `small ${i} okapi` }, relationships: {} })),
     ];
     const batch = event('INSTANCES_BULK_CREATED', 'instance_batch', `${DB}:big-batch`, 1, {
-      db_name: DB, batch_id: 'big-batch', class_id: 'Doc', batch_index: 0, batch_count: 1, instances,
+      db_name: DB,
+      batch_id: 'big-batch',
+      class_id: 'Doc',
+      batch_index: 0,
+      batch_count: 1,
+      instances,
     });
     await expect(projector.apply([batch])).resolves.toMatchObject({ applied: 1 });
     expect((await queries.getInstance(DB, 'b-huge'))?.properties.body).toBe(text);

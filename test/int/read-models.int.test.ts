@@ -93,9 +93,7 @@ class Harness {
     const commandId = `cmd-${++this.commands}`;
     this.clock += 1000;
     const occurredAt = new Date(this.clock).toISOString();
-    const stored = result.events.map((draft, i) =>
-      envelopeOf<unknown>(draft, { commandId, position: i, version: base + i + 1, occurredAt, actor: 'tester', storageMode: 's3_only' }),
-    );
+    const stored = result.events.map((draft, i) => envelopeOf<unknown>(draft, { commandId, position: i, version: base + i + 1, occurredAt, actor: 'tester', storageMode: 's3_only' }));
     this.events.push(...stored);
     return stored;
   }
@@ -124,8 +122,7 @@ describe('read models (PostgreSQL)', () => {
   let queries: PgReadModelQueries;
   let h: Harness;
   const s = `"${schema}"`;
-  const rows = async <T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> =>
-    (await pool.query(sql, params)).rows as T[];
+  const rows = async <T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query(sql, params)).rows as T[];
 
   beforeAll(async () => {
     pool = createPool(testConfig, { max: 8 });
@@ -145,9 +142,7 @@ describe('read models (PostgreSQL)', () => {
     expect(results.map((r) => r.applied).sort()).toEqual([[], [], READ_MODEL_MIGRATIONS.map((m) => m.version)]);
     expect((await migrateReadModels(pool, scratch)).applied).toEqual([]);
     const indexes = await rows<{ indexname: string }>(`SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY 1`, [scratch]);
-    expect(indexes.map((i) => i.indexname)).toEqual(
-      expect.arrayContaining(['edges_incoming_idx', 'instances_properties_idx', 'instances_search_idx', 'instances_class_idx']),
-    );
+    expect(indexes.map((i) => i.indexname)).toEqual(expect.arrayContaining(['edges_incoming_idx', 'instances_properties_idx', 'instances_search_idx', 'instances_class_idx']));
   });
 
   test('DATABASE_CREATED and ontology class events', async () => {
@@ -213,9 +208,7 @@ describe('read models (PostgreSQL)', () => {
     expect(search[0].search).toContain("'lovelace'");
 
     await h.run({ command_type: 'DELETE_INSTANCE', db_name: DB, payload: { id: 'bob' } });
-    expect(await rows(`SELECT version, deleted, properties, class_id FROM ${s}.instances WHERE instance_id = 'bob'`)).toEqual([
-      { version: 2, deleted: true, properties: {}, class_id: 'Person' },
-    ]);
+    expect(await rows(`SELECT version, deleted, properties, class_id FROM ${s}.instances WHERE instance_id = 'bob'`)).toEqual([{ version: 2, deleted: true, properties: {}, class_id: 'Person' }]);
     expect(await rows(`SELECT count(*)::int AS n FROM ${s}.edges WHERE from_id = 'bob'`)).toEqual([{ n: 0 }]);
     expect(await queries.getInstance(DB, 'bob')).toBeNull();
     expect(await queries.instanceRefs(DB, ['ada', 'bob', 'nobody'])).toEqual({
@@ -278,9 +271,7 @@ describe('read models (PostgreSQL)', () => {
     const elapsed = Date.now() - started;
     expect(elapsed).toBeLessThan(5000);
 
-    expect(await rows(`SELECT count(*)::int AS n, min(version) AS lo, max(version) AS hi FROM ${s}.instances WHERE batch_aggregate_id = $1`, [`${DB}:bulk-1`])).toEqual([
-      { n: 1000, lo: 0, hi: 0 },
-    ]);
+    expect(await rows(`SELECT count(*)::int AS n, min(version) AS lo, max(version) AS hi FROM ${s}.instances WHERE batch_aggregate_id = $1`, [`${DB}:bulk-1`])).toEqual([{ n: 1000, lo: 0, hi: 0 }]);
     expect(await rows(`SELECT count(*)::int AS n FROM ${s}.edges WHERE from_id LIKE 'p%'`)).toEqual([{ n: 1999 }]);
     expect(await queries.bulkOrigin(DB, 'p00010')).toEqual({ aggregate_type: 'instance_batch', aggregate_id: `${DB}:bulk-1`, version: 1 });
     expect(await queries.bulkOrigin(DB, 'ada')).toBeNull();
@@ -426,10 +417,7 @@ describe('read models (PostgreSQL)', () => {
     await h.run({ command_type: 'CREATE_INSTANCE', db_name: db, payload: { id: 't1', class_id: 'Thing', properties: { name: 'one' } } });
     const oldLife = await h.decide({ command_type: 'UPDATE_INSTANCE', db_name: db, payload: { id: 't1', properties: { name: 'ghost' } } });
     // deleted and re-created in the event store; the read models have not seen it yet
-    const lifecycle = [
-      ...(await h.decide({ command_type: 'DELETE_DATABASE', payload: { name: db } })),
-      ...(await h.decide({ command_type: 'CREATE_DATABASE', payload: { name: db } })),
-    ];
+    const lifecycle = [...(await h.decide({ command_type: 'DELETE_DATABASE', payload: { name: db } })), ...(await h.decide({ command_type: 'CREATE_DATABASE', payload: { name: db } }))];
     const [recreated] = await h.decide({ command_type: 'CREATE_ONTOLOGY_CLASS', db_name: db, payload: { ...thing, label: 'Thing II' } });
     expect(recreated).toMatchObject({ aggregate_id: `${db}@3:Thing`, payload: { db_incarnation: 3 } });
 
@@ -437,7 +425,10 @@ describe('read models (PostgreSQL)', () => {
     const err = await projector.apply([recreated]).catch((e: unknown) => e);
     expect(isReadModelError(err, 'PROJECTION_GAP')).toBe(true);
     expect(await queries.getClass(db, 'Thing')).toMatchObject({ label: 'Thing', version: 1 });
-    const history = { readStream: async (type: string, id: string, to?: number, from?: number) => h.stream(type, id).filter((e) => (to === undefined || e.aggregate_version <= to) && (from === undefined || e.aggregate_version >= from)) };
+    const history = {
+      readStream: async (type: string, id: string, to?: number, from?: number) =>
+        h.stream(type, id).filter((e) => (to === undefined || e.aggregate_version <= to) && (from === undefined || e.aggregate_version >= from)),
+    };
     const healing = new ReadModelProjector(pool, schema, { history });
     expect(await healing.apply([recreated])).toEqual({ applied: 1, skipped: 0, filled: 2, dropped: 0 });
     expect(await queries.databaseState(db)).toMatchObject({ status: 'active', version: 3, incarnation: 3 });

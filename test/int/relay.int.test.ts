@@ -164,7 +164,10 @@ test('a large event goes to Kafka as a stub under the size limit, and the reader
   const base = envelope('large', 1);
   const big = { ...base, payload: { blob: 'y'.repeat(maxBytes + 50_000) } };
   const small = envelope('large', 2);
-  await ledger.record([{ envelope: big, s3: ref(big) }, { envelope: small, s3: ref(small) }]);
+  await ledger.record([
+    { envelope: big, s3: ref(big) },
+    { envelope: small, s3: ref(small) },
+  ]);
   await relay.publish([big.event_id, small.event_id]);
   const [row] = await ledger.byEventIds([big.event_id]);
 
@@ -194,7 +197,10 @@ test('a large event goes to Kafka as a stub under the size limit, and the reader
   // The reader: body from "S3" (injected), fallback to the payload when S3 fails, none for a stub.
   const registry = new Registry();
   let s3Up = true;
-  const s3 = new Map([[ref(big).key, big], [ref(small).key, small]]);
+  const s3 = new Map([
+    [ref(big).key, big],
+    [ref(small).key, small],
+  ]);
   const reader = createEventReader({
     registry,
     readEvent: async (r) => {

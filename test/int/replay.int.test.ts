@@ -9,7 +9,10 @@ import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../support/pipeline';
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 test('there are recorded histories to replay', () => {
   expect(files.filter((f) => f.startsWith('v1-')).length).toBeGreaterThanOrEqual(5);

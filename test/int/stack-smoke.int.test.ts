@@ -59,17 +59,13 @@ test('a workflow reaches MinIO, PostgreSQL and Kafka, and a consumer reads the m
   const connection = await Connection.connect({ address: cfg.temporalAddress });
   const client = new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
   try {
-    const result = await worker.runUntil(
-      client.workflow.execute(smokeWorkflow, { taskQueue, workflowId: `smoke-${id}`, args: [id] }),
-    );
+    const result = await worker.runUntil(client.workflow.execute(smokeWorkflow, { taskQueue, workflowId: `smoke-${id}`, args: [id] }));
 
     // MinIO: the object is there, and the conditional write really is conditional.
     const obj = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `smoke/${id}.json` }));
     expect(JSON.parse(await obj.Body!.transformToString())).toEqual({ id });
     expect(obj.ETag).toBe(result.etag);
-    await expect(
-      s3.send(new PutObjectCommand({ Bucket: bucket, Key: `smoke/${id}.json`, Body: 'other', IfNoneMatch: '*' })),
-    ).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
+    await expect(s3.send(new PutObjectCommand({ Bucket: bucket, Key: `smoke/${id}.json`, Body: 'other', IfNoneMatch: '*' }))).rejects.toMatchObject({ $metadata: { httpStatusCode: 412 } });
 
     // PostgreSQL: the row the activity inserted.
     const rows = await pool.query(`SELECT n, id FROM ${table}`);
@@ -85,7 +81,11 @@ test('a workflow reaches MinIO, PostgreSQL and Kafka, and a consumer reads the m
         seen.push({ key: String(message.key), value: String(message.value), offset: message.offset });
       },
     });
-    await eventually(async () => seen.length, (n) => n >= 1, 30_000);
+    await eventually(
+      async () => seen.length,
+      (n) => n >= 1,
+      30_000,
+    );
     await consumer.disconnect();
     expect(seen).toEqual([{ key: id, value: JSON.stringify({ id }), offset: result.offset }]);
 

@@ -7,11 +7,7 @@ import type { StorageMode } from '../../src/contracts/storage-mode';
 import { testConfig, uniqueName } from './env';
 
 /** A stored-looking envelope at a given stream version (ledger and relay tests build streams by hand). */
-export function versionedEnvelope(
-  aggregateId: string,
-  version: number,
-  o: { commandId?: string; eventType?: string; payload?: unknown; storageMode?: StorageMode } = {},
-): EventEnvelope {
+export function versionedEnvelope(aggregateId: string, version: number, o: { commandId?: string; eventType?: string; payload?: unknown; storageMode?: StorageMode } = {}): EventEnvelope {
   const commandId = o.commandId ?? `cmd-${aggregateId}-${version}`;
   return {
     event_id: eventIdFor(commandId, 0),
@@ -39,10 +35,7 @@ export function s3StoreFixture(name: string) {
     storeAt: (sub: string) => new S3EventStore({ client, bucket: testConfig.S3_BUCKET, endpoint: testConfig.s3Endpoint, prefix: `${runPrefix}/${sub}` }),
     /** A new event for a stream; append assigns its version. */
     event(stream: StreamId, payload: unknown = {}, occurredAt = '2026-03-01T12:00:00.000Z'): EventEnvelope {
-      return envelopeOf(
-        { event_type: 'ThingHappened', ...stream, payload },
-        { commandId: uniqueName(`cmd${seq++}`), position: 0, version: 0, occurredAt, actor: 'test', storageMode: 's3_only' },
-      );
+      return envelopeOf({ event_type: 'ThingHappened', ...stream, payload }, { commandId: uniqueName(`cmd${seq++}`), position: 0, version: 0, occurredAt, actor: 'test', storageMode: 's3_only' });
     },
     async listAll(prefix: string): Promise<string[]> {
       return (await listKeys(client, testConfig.S3_BUCKET, prefix)).objects.map((o) => o.Key!);

@@ -21,8 +21,7 @@ export class RecordingGateway implements CommandGateway {
   private readonly byKey = new Map<string, string>();
   private seq = 0;
   /** What wait() answers; by default the stored view (or null). */
-  onWait: (commandId: string, timeoutMs: number, signal?: AbortSignal) => CommandStatusView | null | Promise<CommandStatusView | null> = (id) =>
-    this.views.get(id) ?? null;
+  onWait: (commandId: string, timeoutMs: number, signal?: AbortSignal) => CommandStatusView | null | Promise<CommandStatusView | null> = (id) => this.views.get(id) ?? null;
 
   async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
     this.submitted.push(cmd);
@@ -60,7 +59,10 @@ export class RecordingGateway implements CommandGateway {
   }
 }
 
-const by = <T>(key: (item: T) => string) => (a: T, b: T) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+const by =
+  <T>(key: (item: T) => string) =>
+  (a: T, b: T) =>
+    key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0;
 
 /** The read models' keyset paging over an array sorted by `key`, with the same opaque cursors. */
 function keysetPage<T>(sorted: T[], q: PageQuery, key: (item: T) => string): Page<T> {
@@ -103,10 +105,7 @@ export class InMemoryReadModels implements ReadModelQueries {
   async listInstances(db: string, q: InstanceQuery) {
     this.record('listInstances', db, q);
     const matching = this.instances.filter(
-      (i) =>
-        i.db_name === db &&
-        (q.class_id === undefined || i.class_id === q.class_id) &&
-        Object.entries(q.filter ?? {}).every(([k, v]) => i.properties[k] === v),
+      (i) => i.db_name === db && (q.class_id === undefined || i.class_id === q.class_id) && Object.entries(q.filter ?? {}).every(([k, v]) => i.properties[k] === v),
     );
     return keysetPage(matching.sort(by((i) => i.id)), q, (i) => i.id);
   }
@@ -186,9 +185,7 @@ export interface InMemoryPorts extends ApiPorts {
 /** The defaults of .env.example, from the one config module. */
 const DEFAULT_LIMITS = loadConfig({}).inputLimits;
 
-export function inMemoryPorts(
-  overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimitBytes' | 'health'>> & { limits?: Partial<InputLimits> } = {},
-): InMemoryPorts {
+export function inMemoryPorts(overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimitBytes' | 'health'>> & { limits?: Partial<InputLimits> } = {}): InMemoryPorts {
   return {
     commands: new RecordingGateway(),
     readModels: new InMemoryReadModels(),

@@ -120,7 +120,11 @@ export async function startPipeline(name: string, config: Config = testConfig, o
       return messages.filter((m) => m.key === aggregateId);
     },
     async waitForMessages(n: number, timeoutMs = 30_000) {
-      await eventually(async () => messages.length, (len) => len >= n, timeoutMs);
+      await eventually(
+        async () => messages.length,
+        (len) => len >= n,
+        timeoutMs,
+      );
     },
     async close() {
       await consumer.disconnect().catch(() => undefined);

@@ -2,14 +2,14 @@
 
 /** Escapes (as written in JSON text) of what no store can hold, or is refused with it. */
 export const BAD_TEXT: Array<[string, string]> = [
-    ['U+0000', '\\u0000'],
-    ['a lone high surrogate', '\\ud800'],
-    ['a lone low surrogate', '\\udc00'],
-    ['a reversed surrogate pair', '\\udc00\\ud800'],
-    ['the noncharacter U+FFFF', '\\uffff'],
-    ['the noncharacter U+FFFE', '\\ufffe'],
-    ['the noncharacter U+FDD0', '\\ufdd0'],
-    ['the noncharacter U+1FFFF', '\\ud83f\\udfff'],
+  ['U+0000', '\\u0000'],
+  ['a lone high surrogate', '\\ud800'],
+  ['a lone low surrogate', '\\udc00'],
+  ['a reversed surrogate pair', '\\udc00\\ud800'],
+  ['the noncharacter U+FFFF', '\\uffff'],
+  ['the noncharacter U+FFFE', '\\ufffe'],
+  ['the noncharacter U+FDD0', '\\ufdd0'],
+  ['the noncharacter U+1FFFF', '\\ud83f\\udfff'],
 ];
 
 /**

@@ -106,12 +106,10 @@ const rawNumber: fc.Arbitrary<Spliced> = fc.constantFrom(...RAW_NUMBERS).map((te
   return { value: key, raw: { [key]: text } };
 });
 
-const deepValue: fc.Arbitrary<Spliced> = fc
-  .tuple(fc.constantFrom(50, 1_000, 20_000, 100_000), fc.boolean())
-  .map(([depth, arrays]) => {
-    const key = `\u00a7d${placeholderSeq++}\u00a7`;
-    return { value: key, raw: { [key]: arrays ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) } };
-  });
+const deepValue: fc.Arbitrary<Spliced> = fc.tuple(fc.constantFrom(50, 1_000, 20_000, 100_000), fc.boolean()).map(([depth, arrays]) => {
+  const key = `\u00a7d${placeholderSeq++}\u00a7`;
+  return { value: key, raw: { [key]: arrays ? '['.repeat(depth) + ']'.repeat(depth) : '{"a":'.repeat(depth) + '1' + '}'.repeat(depth) } };
+});
 
 const plain = <T>(arb: fc.Arbitrary<T>): fc.Arbitrary<Spliced> => arb.map((value) => ({ value, raw: {} }));
 
@@ -181,9 +179,7 @@ const hostileSegment = fc.oneof(
 );
 
 const segment = (c: Ctx, fixed: fc.Arbitrary<string>, valid: fc.Arbitrary<string>) =>
-  c.hostile.has('path')
-    ? fc.oneof(fixed, valid.map(encodeURIComponent), hostileSegment)
-    : fc.oneof({ weight: 6, arbitrary: fixed }, { weight: 1, arbitrary: valid.map(encodeURIComponent) });
+  c.hostile.has('path') ? fc.oneof(fixed, valid.map(encodeURIComponent), hostileSegment) : fc.oneof({ weight: 6, arbitrary: fixed }, { weight: 1, arbitrary: valid.map(encodeURIComponent) });
 
 // ---- bodies per route ------------------------------------------------------------------------
 
@@ -193,8 +189,18 @@ const propertyValues = (c: Ctx) =>
     count: optional(value(c, fc.integer())),
     price: optional(value(c, fc.double({ min: -1e9, max: 1e9, noNaN: true }))),
     flag: optional(value(c, fc.boolean())),
-    day: optional(value(c, fc.date({ min: new Date('1900-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)))),
-    at: optional(value(c, fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => d.toISOString()))),
+    day: optional(
+      value(
+        c,
+        fc.date({ min: new Date('1900-01-01'), max: new Date('2100-01-01'), noInvalidDate: true }).map((d) => d.toISOString().slice(0, 10)),
+      ),
+    ),
+    at: optional(
+      value(
+        c,
+        fc.date({ noInvalidDate: true, min: new Date('1970-01-01'), max: new Date('2100-01-01') }).map((d) => d.toISOString()),
+      ),
+    ),
     meta: optional(value(c, fc.jsonValue({ maxDepth: 3 }))),
     tags: optional(value(c, fc.array(legalText(12), { maxLength: 5 }))),
     ...(c.hostile.has('values') ? { unknown_prop: optional(anyValue, 3, 1) } : {}),
@@ -202,17 +208,10 @@ const propertyValues = (c: Ctx) =>
 
 /** An update's properties: new values, or null to remove one (the required one included). */
 const propertyChanges = (c: Ctx) =>
-  fc.oneof(
-    { weight: 3, arbitrary: propertyValues(c) },
-    { weight: 1, arbitrary: fc.constantFrom('name', 'count', 'tags', 'meta').map((n): Spliced => ({ value: { [n]: null }, raw: {} })) },
-  );
+  fc.oneof({ weight: 3, arbitrary: propertyValues(c) }, { weight: 1, arbitrary: fc.constantFrom('name', 'count', 'tags', 'meta').map((n): Spliced => ({ value: { [n]: null }, raw: {} })) });
 
 const relationships = (c: Ctx) =>
-  optional(
-    value(c, fc.dictionary(fc.constant('knows'), fc.oneof(fc.constantFrom(...c.f.instanceIds), fc.array(fc.constantFrom(...c.f.instanceIds), { maxLength: 3 })), { maxKeys: 1 })),
-    3,
-    1,
-  );
+  optional(value(c, fc.dictionary(fc.constant('knows'), fc.oneof(fc.constantFrom(...c.f.instanceIds), fc.array(fc.constantFrom(...c.f.instanceIds), { maxLength: 3 })), { maxKeys: 1 })), 3, 1);
 
 const instanceBody = (c: Ctx, withId: boolean) =>
   objectOf({
@@ -312,7 +311,10 @@ function headersFor(c: Ctx): fc.Arbitrary<Record<string, string>> {
     .tuple(
       c.hostile.has('content-type') ? fc.option(fc.constantFrom(...CONTENT_TYPES), { nil: undefined }) : fc.constant('application/json'),
       // Keys name commands across the whole Temporal namespace: this run's prefix keeps them apart.
-      maybe('idempotency-key', key.map((k) => `${c.f.keyPrefix}${k}`)),
+      maybe(
+        'idempotency-key',
+        key.map((k) => `${c.f.keyPrefix}${k}`),
+      ),
       maybe('x-actor', h ? fc.oneof(headerText(40), fc.constant('a'.repeat(2000))) : fc.constant('alice@example.com')),
       maybe('if-match', h ? fc.constantFrom('0', '-1', '99999999999999999999', '2147483648', '"abc"', '*', 'W/"1"', ' 1 ', '1, 2') : fc.constantFrom('1', '"1"', '2', '"3"'), 4),
       maybe('prefer', h ? fc.constantFrom('wait=0', 'wait=99999999', 'respond-async', 'wait=-1', 'wait=abc', 'wait=5, wait=1') : fc.constant('wait=5'), 1),
@@ -375,7 +377,12 @@ export function bodyBytes(body: Body): Buffer | undefined {
 /** A short, printable account of a request for failure messages (huge values abbreviated). */
 export function describeRequest(r: WriteRequest): string {
   const bytes = bodyBytes(r.body);
-  const text = bytes === undefined ? '(no body)' : bytes.length > 600 ? `${bytes.subarray(0, 300).toString('utf8')} ...(${bytes.length} bytes)... ${bytes.subarray(-100).toString('utf8')}` : bytes.toString('utf8');
+  const text =
+    bytes === undefined
+      ? '(no body)'
+      : bytes.length > 600
+        ? `${bytes.subarray(0, 300).toString('utf8')} ...(${bytes.length} bytes)... ${bytes.subarray(-100).toString('utf8')}`
+        : bytes.toString('utf8');
   const headers = Object.fromEntries(Object.entries(r.headers).map(([k, v]) => [k, v.length > 100 ? `${v.slice(0, 100)}...(${v.length})` : v]));
   const path = r.path.length > 300 ? `${r.path.slice(0, 300)}...(${r.path.length})` : r.path;
   return `${r.method} ${path} ${JSON.stringify(headers)} ${JSON.stringify(text)}`;

@@ -70,7 +70,10 @@ test("the README's lists of final and retried codes are the table's", () => {
     expect(line).toBeDefined();
     return [...line!.matchAll(/`([A-Z][A-Z0-9_]+)`/g)].map((m) => m[1]).sort();
   };
-  const of = (outcome: string) => Object.keys(FAILURE_CODES).filter((c) => FAILURE_CODES[c] === outcome).sort();
+  const of = (outcome: string) =>
+    Object.keys(FAILURE_CODES)
+      .filter((c) => FAILURE_CODES[c] === outcome)
+      .sort();
   expect(listed('Final')).toEqual(of('final'));
   expect(listed('Retried')).toEqual(of('retry'));
 });

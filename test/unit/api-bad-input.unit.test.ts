@@ -102,9 +102,7 @@ describe('schema violations -> 422 VALIDATION_FAILED listing every issue', () =>
     });
     expectProblem(res, 422, 'VALIDATION_FAILED');
     const paths = (res.body.errors as Array<{ path: string }>).map((e) => e.path).sort();
-    expect(paths).toEqual(
-      ['id', 'label', 'properties[0].items', 'properties[1].name', 'properties[2].type', 'relationships[0].cardinality'].sort(),
-    );
+    expect(paths).toEqual(['id', 'label', 'properties[0].items', 'properties[1].name', 'properties[2].type', 'relationships[0].cardinality'].sort());
   });
 
   test('instance: bad id, non-object properties, bad relationship target', async () => {
@@ -156,7 +154,13 @@ describe('hostile ids in path segments -> 400 INVALID_ID', () => {
 
   test.each(hostile.filter(([, path]) => !path.includes('/classes/')))('PUT/POST under a database path with %s', async (_what, path) => {
     expectProblem(await request(app).put(`${path}/classes/X`).send({ label: 'x' }), 400, 'INVALID_ID');
-    expectProblem(await request(app).post(`${path}/classes/X/instances:bulk`).send({ instances: [{ id: 'a' }] }), 400, 'INVALID_ID');
+    expectProblem(
+      await request(app)
+        .post(`${path}/classes/X/instances:bulk`)
+        .send({ instances: [{ id: 'a' }] }),
+      400,
+      'INVALID_ID',
+    );
   });
 
   test('GET reads are refused too and never reach the read models', async () => {

@@ -30,9 +30,7 @@ describe('write routes submit the right command', () => {
       resource_url: '/api/v1/databases/crm',
     });
     expect(res.headers.location).toBe('/api/v1/commands/cmd-1');
-    expect(ports.commands.submitted).toEqual([
-      { command_type: 'CREATE_DATABASE', payload: { name: 'crm', description: 'customers' }, actor: 'anonymous' },
-    ]);
+    expect(ports.commands.submitted).toEqual([{ command_type: 'CREATE_DATABASE', payload: { name: 'crm', description: 'customers' }, actor: 'anonymous' }]);
   });
 
   test('DELETE /databases/{db} -> DELETE_DATABASE', async () => {
@@ -116,7 +114,9 @@ describe('write routes submit the right command', () => {
   });
 
   test('PUT instance -> UPDATE_INSTANCE, DELETE instance -> DELETE_INSTANCE', async () => {
-    await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').send({ properties: { name: 'Ada L.' }, relationships: { knows: null } });
+    await request(app)
+      .put('/api/v1/databases/crm/classes/Person/instances/ada')
+      .send({ properties: { name: 'Ada L.' }, relationships: { knows: null } });
     await request(app).delete('/api/v1/databases/crm/classes/Person/instances/ada');
     expect(ports.commands.submitted).toEqual([
       {
@@ -130,9 +130,13 @@ describe('write routes submit the right command', () => {
   });
 
   test('PUT instance: the class travels from the path; a different class_id in the body is refused, nothing submitted', async () => {
-    const same = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').send({ class_id: 'Person', properties: { name: 'A' } });
+    const same = await request(app)
+      .put('/api/v1/databases/crm/classes/Person/instances/ada')
+      .send({ class_id: 'Person', properties: { name: 'A' } });
     expect(same.status).toBe(202);
-    const other = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').send({ class_id: 'Company', properties: { name: 'A' } });
+    const other = await request(app)
+      .put('/api/v1/databases/crm/classes/Person/instances/ada')
+      .send({ class_id: 'Company', properties: { name: 'A' } });
     expect([other.status, other.body.code, other.body.errors]).toEqual([422, 'VALIDATION_FAILED', [{ path: 'class_id', message: "must equal 'Person' (from the path) or be absent" }]]);
     expect(ports.commands.submitted).toHaveLength(1);
   });
@@ -227,12 +231,19 @@ describe('Idempotency-Key', () => {
   });
 
   test('instance ids left out are derived from the key, so a retry carries the same payload', async () => {
-    const send = () => request(app).post('/api/v1/databases/crm/classes/Person/instances').set('Idempotency-Key', 'k-7').send({ properties: { name: 'A' } });
+    const send = () =>
+      request(app)
+        .post('/api/v1/databases/crm/classes/Person/instances')
+        .set('Idempotency-Key', 'k-7')
+        .send({ properties: { name: 'A' } });
     await send();
     await send();
     const [a, b] = ports.commands.submitted.map((c) => (c.payload as { id: string }).id);
     expect(a).toBe(b);
-    await request(app).post('/api/v1/databases/crm/classes/Person/instances').set('Idempotency-Key', 'k-8').send({ properties: { name: 'A' } });
+    await request(app)
+      .post('/api/v1/databases/crm/classes/Person/instances')
+      .set('Idempotency-Key', 'k-8')
+      .send({ properties: { name: 'A' } });
     expect((ports.commands.submitted[2].payload as { id: string }).id).not.toBe(a);
   });
 });
@@ -321,9 +332,11 @@ describe('waiting for the outcome', () => {
   });
 
   test('VERSION_CONFLICT -> 409 with the current version', async () => {
-    ports.commands.onWait = (id) =>
-      ports.commands.fail(id, { code: 'VERSION_CONFLICT', message: 'version conflict on instance/"crm:ada": expected 3, current 5', details: [] });
-    const res = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada?wait=true').set('If-Match', '"3"').send({ properties: { a: 1 } });
+    ports.commands.onWait = (id) => ports.commands.fail(id, { code: 'VERSION_CONFLICT', message: 'version conflict on instance/"crm:ada": expected 3, current 5', details: [] });
+    const res = await request(app)
+      .put('/api/v1/databases/crm/classes/Person/instances/ada?wait=true')
+      .set('If-Match', '"3"')
+      .send({ properties: { a: 1 } });
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ code: 'VERSION_CONFLICT', current_version: 5 });
     expect(res.headers.etag).toBe('"5"');

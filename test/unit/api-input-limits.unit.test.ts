@@ -31,8 +31,7 @@ function expectRefused(res: request.Response, status: number, code: string, path
 }
 
 /** Sends JSON text as written: JSON.stringify would not write a lone surrogate escape. */
-const send = (method: 'post' | 'put', path: string, body: string) =>
-  request(app)[method](`/api/v1${path}`).set('Content-Type', 'application/json').send(body);
+const send = (method: 'post' | 'put', path: string, body: string) => request(app)[method](`/api/v1${path}`).set('Content-Type', 'application/json').send(body);
 
 describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, nothing submitted', () => {
   test.each(UNSTORABLE_FIELDS('crm', 'Person'))('%s', async (_field, method, path, template, errorPath) => {
@@ -63,7 +62,12 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
 
   test('control characters: refused in labels, TAB/LF/CR allowed in descriptions, all kept in property values', async () => {
     expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"two\\nlines"}'), 422, 'UNSTORABLE_STRING', ['label']);
-    expectRefused(await send('post', '/databases/crm/classes', '{"id":"P","label":"P","relationships":[{"predicate":"k","target_class":"P","cardinality":"n:m","label":"a\\u0085"}]}'), 422, 'UNSTORABLE_STRING', ['relationships[0].label']);
+    expectRefused(
+      await send('post', '/databases/crm/classes', '{"id":"P","label":"P","relationships":[{"predicate":"k","target_class":"P","cardinality":"n:m","label":"a\\u0085"}]}'),
+      422,
+      'UNSTORABLE_STRING',
+      ['relationships[0].label'],
+    );
     expectRefused(await send('post', '/databases', '{"name":"crm","description":"bell\\u0007"}'), 422, 'UNSTORABLE_STRING', ['description']);
     expectRefused(await send('post', '/databases', '{"name":"crm","description":"esc\\u001b[0m"}'), 422, 'UNSTORABLE_STRING', ['description']);
     expect((await send('post', '/databases', '{"name":"crm","description":"line one\\nline\\ttwo\\r\\n"}')).status).toBe(202);
@@ -77,7 +81,11 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
     for (const bad of [[0xff], [0xc3], [0xed, 0xa0, 0x80] /* an encoded lone surrogate */, [0xc0, 0xaf] /* overlong */]) {
       const body = bytes('{"name":"crm","description":"a', bad, 'b"}');
       // sent as the raw bytes: supertest would serialise a Buffer as JSON
-      const res = await request(app).post('/api/v1/databases').set('Content-Type', 'application/json').serialize(() => body as never).send({});
+      const res = await request(app)
+        .post('/api/v1/databases')
+        .set('Content-Type', 'application/json')
+        .serialize(() => body as never)
+        .send({});
       expectRefused(res, 400, 'MALFORMED_JSON');
       expect(res.body.detail).toMatch(/UTF-8/);
     }
@@ -85,13 +93,20 @@ describe('strings no store can hold -> 422 UNSTORABLE_STRING naming the field, n
 
   test('well-formed text of every plane passes unchanged', async () => {
     const text = 'Ada 😀 𝔸 中文 \u00e9 \ufeff \ufffd';
-    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ id: 'a', properties: { name: text, tags: [text] } });
+    const res = await request(app)
+      .post('/api/v1/databases/crm/classes/Person/instances')
+      .send({ id: 'a', properties: { name: text, tags: [text] } });
     expect(res.status).toBe(202);
     expect(ports.commands.submitted[0].payload).toMatchObject({ properties: { name: text, tags: [text] } });
   });
 
   test('stored headers: X-Actor and Idempotency-Key are visible ASCII only, so they cannot carry such characters', async () => {
-    for (const [name, value] of [['X-Actor', 'ad\u00e9'], ['Idempotency-Key', 'k\u00ff'], ['X-Actor', 'a\tb'], ['Idempotency-Key', 'a b']]) {
+    for (const [name, value] of [
+      ['X-Actor', 'ad\u00e9'],
+      ['Idempotency-Key', 'k\u00ff'],
+      ['X-Actor', 'a\tb'],
+      ['Idempotency-Key', 'a b'],
+    ]) {
       const res = await request(app).post('/api/v1/databases').set(name, value).send({ name: 'crm' });
       expectRefused(res, 400, 'INVALID_HEADER', [`headers.${name}`]);
     }
@@ -142,11 +157,14 @@ describe('request cost: one linear walk, bounded depth', () => {
     // The body is sent slowly, in 20 chunks, so the probe runs before, during and after the walk.
     const started = performance.now();
     const answer = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/v1/databases/crm/classes/Person/instances', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (r) => {
-        let text = '';
-        r.on('data', (c) => (text += c));
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
-      });
+      const req = http.request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/api/v1/databases/crm/classes/Person/instances', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (r) => {
+          let text = '';
+          r.on('data', (c) => (text += c));
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body: text }));
+        },
+      );
       req.on('error', reject);
       const step = Math.ceil(body.length / 20);
       let at = 0;
@@ -175,7 +193,9 @@ describe('request cost: one linear walk, bounded depth', () => {
     // Generous bounds for a shared machine: before the linear walk this body held the loop for minutes.
     expect(Math.max(...healthLatencies)).toBeLessThan(1000);
     expect(requestMs).toBeLessThan(5000);
-    process.stdout.write(`deep body: answered in ${requestMs.toFixed(0)} ms (sent over ~500 ms); /health/live answered ${healthLatencies.length} times, slowest ${Math.max(...healthLatencies).toFixed(1)} ms\n`);
+    process.stdout.write(
+      `deep body: answered in ${requestMs.toFixed(0)} ms (sent over ~500 ms); /health/live answered ${healthLatencies.length} times, slowest ${Math.max(...healthLatencies).toFixed(1)} ms\n`,
+    );
   });
 
   test('depth 5,000 is 422 BODY_TOO_DEEP, not 500, and nothing is submitted', async () => {
@@ -273,8 +293,20 @@ describe('property strings over API_MAX_STRING_LENGTH -> 422 STRING_TOO_LONG', (
   });
 
   test('a string of exactly the limit passes; ids, labels and descriptions keep their own schema limits', async () => {
-    expect((await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ id: 'a', properties: { s: 'x'.repeat(10) } })).status).toBe(202);
-    expect((await request(app).post('/api/v1/databases').send({ name: 'crm', description: 'd'.repeat(100) })).status).toBe(202);
+    expect(
+      (
+        await request(app)
+          .post('/api/v1/databases/crm/classes/Person/instances')
+          .send({ id: 'a', properties: { s: 'x'.repeat(10) } })
+      ).status,
+    ).toBe(202);
+    expect(
+      (
+        await request(app)
+          .post('/api/v1/databases')
+          .send({ name: 'crm', description: 'd'.repeat(100) })
+      ).status,
+    ).toBe(202);
   });
 });
 
@@ -284,14 +316,43 @@ describe('counts per instance and per request -> 422 TOO_MANY_ITEMS', () => {
 
   test('properties per instance (single, update, bulk)', async () => {
     const base = '/api/v1/databases/crm/classes/Person/instances';
-    expectRefused(await request(app).post(base).send({ properties: props(4) }), 422, 'TOO_MANY_ITEMS', ['properties']);
-    expectRefused(await request(app).put(`${base}/ada`).send({ properties: props(4) }), 422, 'TOO_MANY_ITEMS', ['properties']);
-    expectRefused(await request(app).post(`${base}:bulk`).send({ instances: [{ properties: props(3) }, { properties: props(4) }] }), 422, 'TOO_MANY_ITEMS', ['instances[1].properties']);
-    expect((await request(app).post(base).send({ properties: props(3) })).status).toBe(202);
+    expectRefused(
+      await request(app)
+        .post(base)
+        .send({ properties: props(4) }),
+      422,
+      'TOO_MANY_ITEMS',
+      ['properties'],
+    );
+    expectRefused(
+      await request(app)
+        .put(`${base}/ada`)
+        .send({ properties: props(4) }),
+      422,
+      'TOO_MANY_ITEMS',
+      ['properties'],
+    );
+    expectRefused(
+      await request(app)
+        .post(`${base}:bulk`)
+        .send({ instances: [{ properties: props(3) }, { properties: props(4) }] }),
+      422,
+      'TOO_MANY_ITEMS',
+      ['instances[1].properties'],
+    );
+    expect(
+      (
+        await request(app)
+          .post(base)
+          .send({ properties: props(3) })
+      ).status,
+    ).toBe(202);
   });
 
   test('relationship predicates per instance', async () => {
-    const res = await request(app).post('/api/v1/databases/crm/classes/Person/instances').send({ relationships: { a: 'x', b: 'y', c: 'z' } });
+    const res = await request(app)
+      .post('/api/v1/databases/crm/classes/Person/instances')
+      .send({ relationships: { a: 'x', b: 'y', c: 'z' } });
     expectRefused(res, 422, 'TOO_MANY_ITEMS', ['relationships']);
   });
 
@@ -322,7 +383,12 @@ describe('configuration of the limits', () => {
   test('input limits come from the environment, with documented defaults and ranges', () => {
     expect(loadConfig({}).inputLimits).toEqual({ maxBodyDepth: 64, maxStringLength: 1_000_000, maxPropertiesPerInstance: 500, maxPredicatesPerInstance: 500, maxIdsPerRequest: 100_000 });
     expect(loadConfig({ API_MAX_BODY_DEPTH: '16', API_MAX_STRING_LENGTH: '2000000' }).inputLimits).toMatchObject({ maxBodyDepth: 16, maxStringLength: 2_000_000 });
-    for (const [name, bad] of [['API_MAX_BODY_DEPTH', '0'], ['API_MAX_BODY_DEPTH', '100000'], ['API_MAX_STRING_LENGTH', 'lots'], ['API_MAX_IDS_PER_REQUEST', '-1']]) {
+    for (const [name, bad] of [
+      ['API_MAX_BODY_DEPTH', '0'],
+      ['API_MAX_BODY_DEPTH', '100000'],
+      ['API_MAX_STRING_LENGTH', 'lots'],
+      ['API_MAX_IDS_PER_REQUEST', '-1'],
+    ]) {
       expect(() => loadConfig({ [name]: bad })).toThrow(new RegExp(name));
     }
   });
@@ -336,18 +402,39 @@ describe('stream versions beyond the PostgreSQL integer range are refused at the
     }
     expect(ports.history.calls).toHaveLength(0);
     // history reads the database's stream first: its current life names the instance's stream
-    ports.history.append({ event_id: 'd1', event_type: 'DATABASE_CREATED', aggregate_type: 'database', aggregate_id: 'crm', aggregate_version: 1, occurred_at: '2024-05-01T00:00:00.000Z', actor: 't', command_id: 'c1', schema_version: 1, payload: { name: 'crm' }, metadata: { storage_mode: 's3_only' } });
+    ports.history.append({
+      event_id: 'd1',
+      event_type: 'DATABASE_CREATED',
+      aggregate_type: 'database',
+      aggregate_id: 'crm',
+      aggregate_version: 1,
+      occurred_at: '2024-05-01T00:00:00.000Z',
+      actor: 't',
+      command_id: 'c1',
+      schema_version: 1,
+      payload: { name: 'crm' },
+      metadata: { storage_mode: 's3_only' },
+    });
     const edge = await request(app).get('/api/v1/databases/crm/instances/ada/at/2147483647');
     expect({ status: edge.status, code: edge.body.code }).toEqual({ status: 404, code: 'VERSION_NOT_FOUND' });
-    expect(ports.history.calls).toEqual([{ aggregateType: 'database', aggregateId: 'crm' }, { aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 2147483647 }]);
+    expect(ports.history.calls).toEqual([
+      { aggregateType: 'database', aggregateId: 'crm' },
+      { aggregateType: 'instance', aggregateId: 'crm:ada', toVersion: 2147483647 },
+    ]);
   });
 
   test('If-Match: 2^31-1 is passed on, 2^31 and beyond are 400 INVALID_HEADER', async () => {
     for (const value of ['2147483648', '"2147483648"', '999999999999999']) {
-      const res = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').set('If-Match', value).send({ properties: { name: 'A' } });
+      const res = await request(app)
+        .put('/api/v1/databases/crm/classes/Person/instances/ada')
+        .set('If-Match', value)
+        .send({ properties: { name: 'A' } });
       expectRefused(res, 400, 'INVALID_HEADER', ['headers.If-Match']);
     }
-    const edge = await request(app).put('/api/v1/databases/crm/classes/Person/instances/ada').set('If-Match', '"2147483647"').send({ properties: { name: 'A' } });
+    const edge = await request(app)
+      .put('/api/v1/databases/crm/classes/Person/instances/ada')
+      .set('If-Match', '"2147483647"')
+      .send({ properties: { name: 'A' } });
     expect(edge.status).toBe(202);
     expect(ports.commands.submitted[0].expected_version).toBe(2147483647);
   });
@@ -359,15 +446,50 @@ describe('every list is paged: limit (default 100, at most 1000) and an opaque c
   beforeEach(() => {
     const rm = ports.readModels;
     rm.databases = Array.from({ length: 250 }, (_, i) => ({ name: `db${pad(i)}`, description: null, version: 1, created_at: T, updated_at: T }));
-    rm.classes = Array.from({ length: 250 }, (_, i) => ({ db_name: 'db0000', id: `C${pad(i)}`, label: 'C', description: null, parent_class: null, abstract: false, definition: {}, version: 1, created_at: T, updated_at: T }));
+    rm.classes = Array.from({ length: 250 }, (_, i) => ({
+      db_name: 'db0000',
+      id: `C${pad(i)}`,
+      label: 'C',
+      description: null,
+      parent_class: null,
+      abstract: false,
+      definition: {},
+      version: 1,
+      created_at: T,
+      updated_at: T,
+    }));
     rm.instances = [{ db_name: 'db0000', id: 'hub', class_id: 'C0000', properties: {}, relationships: {}, version: 1, created_at: T, updated_at: T }];
     rm.edges = [
       ...Array.from({ length: 150 }, (_, i) => ({ db_name: 'db0000', from_id: `p${pad(i)}`, predicate: 'knows', to_id: 'hub' })),
       ...Array.from({ length: 100 }, (_, i) => ({ db_name: 'db0000', from_id: 'hub', predicate: 'likes', to_id: `q${pad(i)}` })),
     ];
-    ports.history.append({ event_id: 'd0', event_type: 'DATABASE_CREATED', aggregate_type: 'database', aggregate_id: 'db0000', aggregate_version: 1, occurred_at: T, actor: 'a', command_id: 'c0', schema_version: 1, payload: { name: 'db0000' }, metadata: {} } as never);
+    ports.history.append({
+      event_id: 'd0',
+      event_type: 'DATABASE_CREATED',
+      aggregate_type: 'database',
+      aggregate_id: 'db0000',
+      aggregate_version: 1,
+      occurred_at: T,
+      actor: 'a',
+      command_id: 'c0',
+      schema_version: 1,
+      payload: { name: 'db0000' },
+      metadata: {},
+    } as never);
     for (let v = 1; v <= 250; v++) {
-      ports.history.append({ event_id: `e${v}`, event_type: 'INSTANCE_UPDATED', aggregate_type: 'instance', aggregate_id: 'db0000:hub', aggregate_version: v, occurred_at: T, actor: 'a', command_id: `c${v}`, schema_version: 1, payload: {}, metadata: {} } as never);
+      ports.history.append({
+        event_id: `e${v}`,
+        event_type: 'INSTANCE_UPDATED',
+        aggregate_type: 'instance',
+        aggregate_id: 'db0000:hub',
+        aggregate_version: v,
+        occurred_at: T,
+        actor: 'a',
+        command_id: `c${v}`,
+        schema_version: 1,
+        payload: {},
+        metadata: {},
+      } as never);
     }
   });
 
@@ -414,7 +536,11 @@ describe('every list is paged: limit (default 100, at most 1000) and an opaque c
     expect(sizes).toEqual([100, 100, 50]);
     expect((all as Array<{ aggregate_version: number }>).map((e) => e.aggregate_version)).toEqual(Array.from({ length: 250 }, (_, i) => i + 1));
     // each request also reads the database's stream, whose current life names the instance's
-    expect(ports.history.calls.filter((c) => c.aggregateType === 'instance').map((c) => [c.fromVersion, c.toVersion])).toEqual([[1, 101], [101, 201], [201, 301]]);
+    expect(ports.history.calls.filter((c) => c.aggregateType === 'instance').map((c) => [c.fromVersion, c.toVersion])).toEqual([
+      [1, 101],
+      [101, 201],
+      [201, 301],
+    ]);
   });
 
   test.each([

@@ -31,9 +31,7 @@ beforeEach(() => {
   app = createApp(ports, silent, { healthTimeoutMs: 100 });
   const rm = ports.readModels;
   rm.databases = [{ name: 'crm', description: null, version: 1, created_at: T, updated_at: T }];
-  rm.classes = [
-    { db_name: 'crm', id: 'Person', label: 'Person', description: null, parent_class: null, abstract: false, definition: {}, version: 2, created_at: T, updated_at: T },
-  ];
+  rm.classes = [{ db_name: 'crm', id: 'Person', label: 'Person', description: null, parent_class: null, abstract: false, definition: {}, version: 2, created_at: T, updated_at: T }];
   rm.instances = [
     { db_name: 'crm', id: 'ada', class_id: 'Person', properties: { name: 'Ada', age: 36, admin: true }, relationships: { knows: ['bob'] }, version: 3, created_at: T, updated_at: T },
     { db_name: 'crm', id: 'bob', class_id: 'Person', properties: { name: 'Bob', age: 40, admin: false }, relationships: { knows: ['cy'] }, version: 1, created_at: T, updated_at: T },
@@ -162,14 +160,16 @@ describe('read routes', () => {
     expect(bulk.body.items).toEqual([]);
   });
 
-  test('history and time travel read the streams of the database\'s current life; a deleted database has none', async () => {
+  test("history and time travel read the streams of the database's current life; a deleted database has none", async () => {
     ports.history.append({ ...envelope(2, 'DATABASE_DELETED', { name: 'crm' }, 'crm'), aggregate_type: 'database' });
     for (const path of ['instances/ada/history', 'instances/ada/at/1', 'classes/Person/history']) {
       const gone = await request(app).get(`/api/v1/databases/crm/${path}`);
       expect([path, gone.status, gone.body.code]).toEqual([path, 404, 'DATABASE_NOT_FOUND']);
     }
     ports.history.append({ ...envelope(3, 'DATABASE_CREATED', { name: 'crm' }, 'crm'), aggregate_type: 'database' });
-    ports.history.append(envelope(1, 'INSTANCE_CREATED', { db_name: 'crm', db_incarnation: 3, instance: { id: 'ada', class_id: 'Person', properties: { name: 'Ada II' }, relationships: {} } }, 'crm@3:ada'));
+    ports.history.append(
+      envelope(1, 'INSTANCE_CREATED', { db_name: 'crm', db_incarnation: 3, instance: { id: 'ada', class_id: 'Person', properties: { name: 'Ada II' }, relationships: {} } }, 'crm@3:ada'),
+    );
     const res = await request(app).get('/api/v1/databases/crm/instances/ada/history');
     expect(res.body.items.map((e: EventEnvelope) => e.aggregate_id)).toEqual(['crm@3:ada']);
     expect((await request(app).get('/api/v1/databases/crm/instances/ada/at/1')).body.instance.properties).toEqual({ name: 'Ada II' });

@@ -15,7 +15,15 @@ import { type HealthCheck } from '../../src/ports/health';
 function capturedLogger() {
   const lines: Array<Record<string, unknown>> = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
-  return { logger, lines, of: (reqId: string) => lines.filter((l) => l.req_id === reqId).map((l) => JSON.stringify(l)).join('\n') };
+  return {
+    logger,
+    lines,
+    of: (reqId: string) =>
+      lines
+        .filter((l) => l.req_id === reqId)
+        .map((l) => JSON.stringify(l))
+        .join('\n'),
+  };
 }
 
 const INTERNALS = /10\.20\.30\.40|55432|ECONNREFUSED|secret_schema|delivery_ledger|SELECT|INSERT|hunter2|relation "/;
@@ -116,8 +124,16 @@ describe('failure views', () => {
   });
 
   test.each([
-    ['a coded failure that is no refusal (code kept, message ours)', ApplicationFailure.create({ type: 'LEDGER_STREAM_CONFLICT', message: raw, details: [{ code: 'LEDGER_STREAM_CONFLICT', message: raw, details: [] }] }), 'LEDGER_STREAM_CONFLICT'],
-    ['a code nobody listed yet', ApplicationFailure.create({ type: 'SOMETHING_NEW', message: raw, details: [{ code: 'SOMETHING_NEW', message: raw, details: [{ path: 'x', message: raw }] }] }), 'SOMETHING_NEW'],
+    [
+      'a coded failure that is no refusal (code kept, message ours)',
+      ApplicationFailure.create({ type: 'LEDGER_STREAM_CONFLICT', message: raw, details: [{ code: 'LEDGER_STREAM_CONFLICT', message: raw, details: [] }] }),
+      'LEDGER_STREAM_CONFLICT',
+    ],
+    [
+      'a code nobody listed yet',
+      ApplicationFailure.create({ type: 'SOMETHING_NEW', message: raw, details: [{ code: 'SOMETHING_NEW', message: raw, details: [{ path: 'x', message: raw }] }] }),
+      'SOMETHING_NEW',
+    ],
     ['an untyped error under its class name', ApplicationFailure.create({ type: 'DatabaseError', message: raw }), 'COMMAND_FAILED'],
     ['a refusal code carrying a raw message outside its data', ApplicationFailure.create({ type: 'EVENT_ID_REUSED', message: raw }), 'EVENT_ID_REUSED'],
     ['a termination with an operator reason', new TerminatedFailure(raw), 'TERMINATED'],

@@ -28,7 +28,12 @@ describe('read-model page cursors', () => {
 describe('the one paging module (src/domain/paging.ts)', () => {
   test('a page of up to limit + 1 rows: the extra row only says there is more, the cursor carries the last key shown', () => {
     const rows = [{ v: 1 }, { v: 2 }, { v: 3 }];
-    const page = pageOf(rows, 2, (r) => r.v, (r) => `#${r.v}`);
+    const page = pageOf(
+      rows,
+      2,
+      (r) => r.v,
+      (r) => `#${r.v}`,
+    );
     expect(page.items).toEqual(['#1', '#2']);
     expect(cursorKey(page.next_cursor!)).toBe(2);
     expect(pageOf(rows, 3, (r) => r.v)).toEqual({ items: rows, next_cursor: null });

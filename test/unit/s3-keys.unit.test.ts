@@ -1,13 +1,4 @@
-import {
-  MAX_SEGMENT,
-  S3KeyLayout,
-  datePartOf,
-  decodeSegment,
-  encodeSegment,
-  isHashedSegment,
-  normalizePrefix,
-  versionSegment,
-} from '../../src/adapters/s3/s3-keys';
+import { MAX_SEGMENT, S3KeyLayout, datePartOf, decodeSegment, encodeSegment, isHashedSegment, normalizePrefix, versionSegment } from '../../src/adapters/s3/s3-keys';
 
 const HOSTILE = [
   '../x',

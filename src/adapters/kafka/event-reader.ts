@@ -26,7 +26,10 @@ export interface EventReaderOptions {
 /** Retryable: neither S3 nor the message can supply the event body right now. */
 export class EventUnavailableError extends Error {
   readonly code = 'EVENT_UNAVAILABLE';
-  constructor(readonly eventId: string, cause: unknown) {
+  constructor(
+    readonly eventId: string,
+    cause: unknown,
+  ) {
     super(`event ${eventId} cannot be read: S3 failed and the message carries only a stub`, { cause });
     this.name = 'EventUnavailableError';
   }

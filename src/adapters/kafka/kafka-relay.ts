@@ -71,7 +71,10 @@ export class KafkaRelay implements Relay {
       const published: Delivery[] = [];
       let failure: unknown = null;
       try {
-        for (const chunk of chunks(sendable.map((r) => this.outgoing(r)), this.options.maxMessageBytes)) {
+        for (const chunk of chunks(
+          sendable.map((r) => this.outgoing(r)),
+          this.options.maxMessageBytes,
+        )) {
           published.push(...(await this.send(chunk)));
         }
       } catch (err) {
@@ -89,7 +92,11 @@ export class KafkaRelay implements Relay {
         this.reset();
         throw new KafkaPublishError(`Kafka publish failed (${unsent.length} event(s) left pending): ${errorText(failure)}`, unsent, failure);
       }
-      if (blocked.length) throw new PredecessorNotDelivered(blocked.map((r) => r.eventId), published.length);
+      if (blocked.length)
+        throw new PredecessorNotDelivered(
+          blocked.map((r) => r.eventId),
+          published.length,
+        );
       if (missing.length) throw new EventNotRecordedError(missing);
       return { published, alreadyDelivered };
     } catch (err) {
@@ -192,11 +199,7 @@ export function orderForStreams(rows: LockedRow[]): { sendable: LockedRow[]; blo
     let prev: LockedRow | null = null;
     let ok = true;
     for (const r of stream) {
-      ok =
-        ok &&
-        (r.aggregateVersion === 1 ||
-          (prev !== null && prev.aggregateVersion === r.aggregateVersion - 1) ||
-          r.predecessorStatus === 'delivered');
+      ok = ok && (r.aggregateVersion === 1 || (prev !== null && prev.aggregateVersion === r.aggregateVersion - 1) || r.predecessorStatus === 'delivered');
       (ok ? sendable : blocked).push(r);
       prev = r;
     }

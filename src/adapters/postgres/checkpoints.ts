@@ -19,9 +19,6 @@ export class PgCheckpointStore implements CheckpointStore {
   }
 
   async save(name: string, checkpoint: string): Promise<void> {
-    await this.pool.query(
-      `INSERT INTO ${this.table} (name, checkpoint) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET checkpoint = $2, updated_at = now()`,
-      [name, checkpoint],
-    );
+    await this.pool.query(`INSERT INTO ${this.table} (name, checkpoint) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET checkpoint = $2, updated_at = now()`, [name, checkpoint]);
   }
 }

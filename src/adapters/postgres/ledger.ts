@@ -70,7 +70,10 @@ export class DeliveryLedger implements Ledger {
   readonly topic: string;
   readonly maxMessageBytes: number;
 
-  constructor(readonly pool: Pool, options: LedgerOptions) {
+  constructor(
+    readonly pool: Pool,
+    options: LedgerOptions,
+  ) {
     this.schema = options.schema ?? DEFAULT_SCHEMA;
     this.table = `${quoteIdent(this.schema)}.delivery_ledger`;
     this.topic = options.topic;
@@ -88,8 +91,16 @@ export class DeliveryLedger implements Ledger {
   async record(inputs: LedgerInput[], db: Queryable = this.pool): Promise<RecordResult[]> {
     const { recorded, failed } = await this.recordEach(inputs, db);
     const conflicts = failed.filter((f) => f.code === 'LEDGER_STREAM_CONFLICT');
-    if (conflicts.length) throw new LedgerStreamConflictError(conflicts.map((f) => f.eventId), conflicts[0].error);
-    if (failed.length) throw new EventNotRecordableError(failed.map((f) => f.eventId), failed[0].error);
+    if (conflicts.length)
+      throw new LedgerStreamConflictError(
+        conflicts.map((f) => f.eventId),
+        conflicts[0].error,
+      );
+    if (failed.length)
+      throw new EventNotRecordableError(
+        failed.map((f) => f.eventId),
+        failed[0].error,
+      );
     return recorded;
   }
 
@@ -125,9 +136,17 @@ export class DeliveryLedger implements Ledger {
   private async insert(unique: LedgerInput[], db: Queryable): Promise<RecordResult[]> {
     if (unique.length === 0) return [];
     const cols = {
-      event_id: [] as string[], command_id: [] as string[], aggregate_type: [] as string[], aggregate_id: [] as string[],
-      aggregate_version: [] as number[], event_type: [] as string[], topic: [] as string[], s3_reference: [] as (string | null)[],
-      payload: [] as string[], storage_mode: [] as string[], status: [] as string[],
+      event_id: [] as string[],
+      command_id: [] as string[],
+      aggregate_type: [] as string[],
+      aggregate_id: [] as string[],
+      aggregate_version: [] as number[],
+      event_type: [] as string[],
+      topic: [] as string[],
+      s3_reference: [] as (string | null)[],
+      payload: [] as string[],
+      storage_mode: [] as string[],
+      status: [] as string[],
     };
     for (const { envelope: e, s3, topic, claim } of unique) {
       cols.event_id.push(e.event_id);
@@ -153,8 +172,7 @@ export class DeliveryLedger implements Ledger {
          ORDER BY u.n
          ON CONFLICT (event_id) DO NOTHING
          RETURNING event_id, position`,
-        [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type,
-          cols.topic, cols.s3_reference, cols.payload, cols.storage_mode, cols.status],
+        [cols.event_id, cols.command_id, cols.aggregate_type, cols.aggregate_id, cols.aggregate_version, cols.event_type, cols.topic, cols.s3_reference, cols.payload, cols.storage_mode, cols.status],
       )
     ).rows;
     const positions = new Map(inserted.map((r) => [r.event_id, Number(r.position)]));
@@ -183,10 +201,7 @@ export class DeliveryLedger implements Ledger {
   }
 
   async byStream(aggregateType: string, aggregateId: string, db: Queryable = this.pool): Promise<LedgerRow[]> {
-    const { rows } = await db.query(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY aggregate_version`,
-      [aggregateType, aggregateId],
-    );
+    const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY aggregate_version`, [aggregateType, aggregateId]);
     return rows.map(toRow);
   }
 
@@ -213,10 +228,7 @@ export class DeliveryLedger implements Ledger {
    * (see afterCursorSql). Returns the cursor to continue from.
    */
   async readAfter(cursor: GlobalCursor, limit = 500, db: Queryable = this.pool): Promise<{ rows: LedgerRow[]; next: GlobalCursor }> {
-    const { rows } = await db.query(
-      `SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} ORDER BY transaction_id, position LIMIT $3`,
-      [cursor.transactionId, cursor.position, limit],
-    );
+    const { rows } = await db.query(`SELECT ${COLUMNS} FROM ${this.table} WHERE ${afterCursorSql()} ORDER BY transaction_id, position LIMIT $3`, [cursor.transactionId, cursor.position, limit]);
     const out = rows.map(toRow);
     const last = out[out.length - 1];
     return { rows: out, next: last ? { transactionId: last.transactionId, position: last.position } : cursor };
@@ -229,7 +241,10 @@ export class DeliveryLedger implements Ledger {
    */
   async lockForPublish(db: Queryable, eventIds: string[]): Promise<LockedRow[]> {
     if (eventIds.length === 0) return [];
-    const cols = COLUMNS.split(',').map((c) => c.trim()).map((c) => `l.${c}`).join(', ');
+    const cols = COLUMNS.split(',')
+      .map((c) => c.trim())
+      .map((c) => `l.${c}`)
+      .join(', ');
     const { rows } = await db.query(
       `SELECT ${cols}, p.status AS predecessor_status
        FROM ${this.table} l

@@ -78,7 +78,10 @@ export class LegacyPgEventStore implements EventStore {
   private readonly table: string;
   private readonly commands: string;
 
-  constructor(private readonly pool: Pool, schema: string = DEFAULT_SCHEMA) {
+  constructor(
+    private readonly pool: Pool,
+    schema: string = DEFAULT_SCHEMA,
+  ) {
     this.table = `${quoteIdent(schema)}.legacy_events`;
     this.commands = `${quoteIdent(schema)}.legacy_commands`;
   }
@@ -137,7 +140,16 @@ export class LegacyPgEventStore implements EventStore {
     const { rows } = await this.pool.query(
       `INSERT INTO ${this.table} (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
        VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8) ON CONFLICT DO NOTHING RETURNING position`,
-      [entry.event_id, entry.aggregate_type, entry.aggregate_id, entry.aggregate_version, entry.event_type, JSON.stringify(entry.payload ?? null), JSON.stringify(metadataOf(entry)), entry.occurred_at],
+      [
+        entry.event_id,
+        entry.aggregate_type,
+        entry.aggregate_id,
+        entry.aggregate_version,
+        entry.event_type,
+        JSON.stringify(entry.payload ?? null),
+        JSON.stringify(metadataOf(entry)),
+        entry.occurred_at,
+      ],
     );
     return rows.length === 1 ? 'claimed' : 'taken';
   }
@@ -168,10 +180,10 @@ export class LegacyPgEventStore implements EventStore {
   }
 
   async currentVersion(stream: StreamId, db: Queryable = this.pool): Promise<number> {
-    const { rows } = await db.query(
-      `SELECT coalesce(max(aggregate_version), 0)::int AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2`,
-      [stream.aggregate_type, stream.aggregate_id],
-    );
+    const { rows } = await db.query(`SELECT coalesce(max(aggregate_version), 0)::int AS v FROM ${this.table} WHERE aggregate_type = $1 AND aggregate_id = $2`, [
+      stream.aggregate_type,
+      stream.aggregate_id,
+    ]);
     return rows[0].v;
   }
 
@@ -273,11 +285,7 @@ function metadataOf(e: EventEnvelope): Record<string, unknown> {
 }
 
 function checkExpected(stream: StreamId, expected: ExpectedVersion, current: number): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'stream_exists' && current >= 1) ||
-    (expected === 'no_stream' && current === 0) ||
-    (typeof expected === 'number' && current === expected);
+  const ok = expected === 'any' || (expected === 'stream_exists' && current >= 1) || (expected === 'no_stream' && current === 0) || (typeof expected === 'number' && current === expected);
   if (!ok) throw new VersionConflictError(stream, expected, current);
 }
 

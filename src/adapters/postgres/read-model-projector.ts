@@ -168,9 +168,7 @@ class DatabaseLockNeeded extends Error {
 }
 
 function withDatabaseStreams(streams: StreamSlot[], databases: string[]): StreamSlot[] {
-  const extra = databases
-    .filter((db) => !streams.some((x) => x.type === 'database' && x.id === db))
-    .map((db): StreamSlot => ({ type: 'database', id: db, events: [] }));
+  const extra = databases.filter((db) => !streams.some((x) => x.type === 'database' && x.id === db)).map((db): StreamSlot => ({ type: 'database', id: db, events: [] }));
   return [...streams, ...extra];
 }
 
@@ -193,7 +191,11 @@ function arrange(events: readonly EventEnvelope[]): { order: EventEnvelope[]; st
     slots.push(slot);
   }
   const sorted = new Map<StreamSlot, EventEnvelope[]>();
-  for (const slot of byStream.values()) sorted.set(slot, [...slot.events].sort((a, b) => a.aggregate_version - b.aggregate_version));
+  for (const slot of byStream.values())
+    sorted.set(
+      slot,
+      [...slot.events].sort((a, b) => a.aggregate_version - b.aggregate_version),
+    );
   const order = slots.map((slot) => sorted.get(slot)!.shift()!);
   return { order, streams: [...byStream.values()] };
 }
@@ -459,18 +461,7 @@ class ApplyRun {
          parent_class = EXCLUDED.parent_class, abstract = EXCLUDED.abstract, definition = EXCLUDED.definition,
          version = EXCLUDED.version, updated_at = EXCLUDED.updated_at,
          created_at = CASE WHEN $10 THEN EXCLUDED.created_at ELSE ${this.s}.classes.created_at END`,
-      [
-        e.payload.db_name,
-        d.id,
-        d.label ?? d.id,
-        d.description ?? null,
-        d.parent_class ?? null,
-        d.abstract === true,
-        JSON.stringify(d),
-        e.aggregate_version,
-        e.occurred_at,
-        isCreate,
-      ],
+      [e.payload.db_name, d.id, d.label ?? d.id, d.description ?? null, d.parent_class ?? null, d.abstract === true, JSON.stringify(d), e.aggregate_version, e.occurred_at, isCreate],
     );
   }
 

@@ -127,36 +127,24 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   async listDatabases(q: PageQuery): Promise<Page<DatabaseView>> {
     checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
     const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-    const { rows } = await this.pool.query<DatabaseRow>(
-      `SELECT * FROM ${this.s}.databases WHERE status = 'active' AND ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`,
-      [after, q.limit + 1],
-    );
+    const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE status = 'active' AND ($1::text IS NULL OR name > $1) ORDER BY name LIMIT $2`, [after, q.limit + 1]);
     return pageOf(rows, q.limit, (r) => r.name, databaseView);
   }
 
   async getDatabase(name: string): Promise<DatabaseView | null> {
-    const { rows } = await this.pool.query<DatabaseRow>(
-      `SELECT * FROM ${this.s}.databases WHERE name = $1 AND status = 'active'`,
-      [name],
-    );
+    const { rows } = await this.pool.query<DatabaseRow>(`SELECT * FROM ${this.s}.databases WHERE name = $1 AND status = 'active'`, [name]);
     return rows[0] ? databaseView(rows[0]) : null;
   }
 
   async listClasses(db: string, q: PageQuery): Promise<Page<ClassView>> {
     checkInt('limit', q.limit, 1, MAX_PAGE_LIMIT);
     const after = q.cursor === undefined ? null : decodeCursor(q.cursor);
-    const { rows } = await this.pool.query<ClassRow>(
-      `SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND ($2::text IS NULL OR class_id > $2) ORDER BY class_id LIMIT $3`,
-      [db, after, q.limit + 1],
-    );
+    const { rows } = await this.pool.query<ClassRow>(`SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND ($2::text IS NULL OR class_id > $2) ORDER BY class_id LIMIT $3`, [db, after, q.limit + 1]);
     return pageOf(rows, q.limit, (r) => r.class_id, classView);
   }
 
   async getClass(db: string, classId: string): Promise<ClassView | null> {
-    const { rows } = await this.pool.query<ClassRow>(
-      `SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND class_id = $2`,
-      [db, classId],
-    );
+    const { rows } = await this.pool.query<ClassRow>(`SELECT * FROM ${this.s}.classes WHERE db_name = $1 AND class_id = $2`, [db, classId]);
     return rows[0] ? classView(rows[0]) : null;
   }
 
@@ -187,10 +175,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   }
 
   async getInstance(db: string, id: string): Promise<InstanceView | null> {
-    const { rows } = await this.pool.query<InstanceRow>(
-      `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = $2 AND NOT deleted`,
-      [db, id],
-    );
+    const { rows } = await this.pool.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = $2 AND NOT deleted`, [db, id]);
     return rows[0] ? instanceView(rows[0]) : null;
   }
 
@@ -255,10 +240,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
     }
     const ids = [...visited];
     const [nodes, edges] = await Promise.all([
-      this.pool.query<InstanceRow>(
-        `SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = ANY($2::text[]) AND NOT deleted`,
-        [db, ids],
-      ),
+      this.pool.query<InstanceRow>(`SELECT ${INSTANCE_COLUMNS} FROM ${this.s}.instances WHERE db_name = $1 AND instance_id = ANY($2::text[]) AND NOT deleted`, [db, ids]),
       this.pool.query<EdgeView>(
         `SELECT from_id, predicate, to_id FROM ${this.s}.edges
           WHERE db_name = $1 AND from_id = ANY($2::text[]) AND to_id = ANY($2::text[])
@@ -303,10 +285,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   }
 
   async classCatalog(db: string): Promise<Record<string, ClassDefinition>> {
-    const { rows } = await this.pool.query<{ class_id: string; definition: ClassDefinition }>(
-      `SELECT class_id, definition FROM ${this.s}.classes WHERE db_name = $1`,
-      [db],
-    );
+    const { rows } = await this.pool.query<{ class_id: string; definition: ClassDefinition }>(`SELECT class_id, definition FROM ${this.s}.classes WHERE db_name = $1`, [db]);
     const catalog: Record<string, ClassDefinition> = {};
     for (const r of rows) catalog[r.class_id] = r.definition;
     return catalog;
@@ -324,10 +303,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   }
 
   async countInstances(db: string, classId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ n: string }>(
-      `SELECT count(*) AS n FROM ${this.s}.instances WHERE db_name = $1 AND class_id = $2 AND NOT deleted`,
-      [db, classId],
-    );
+    const { rows } = await this.pool.query<{ n: string }>(`SELECT count(*) AS n FROM ${this.s}.instances WHERE db_name = $1 AND class_id = $2 AND NOT deleted`, [db, classId]);
     return Number(rows[0].n);
   }
 
@@ -342,10 +318,7 @@ export class PgReadModelQueries implements ReadModelQueries, DecisionContext {
   }
 
   async streamVersion(aggregateType: string, aggregateId: string): Promise<number> {
-    const { rows } = await this.pool.query<{ version: number }>(
-      `SELECT version FROM ${this.s}.stream_positions WHERE aggregate_type = $1 AND aggregate_id = $2`,
-      [aggregateType, aggregateId],
-    );
+    const { rows } = await this.pool.query<{ version: number }>(`SELECT version FROM ${this.s}.stream_positions WHERE aggregate_type = $1 AND aggregate_id = $2`, [aggregateType, aggregateId]);
     return rows[0]?.version ?? 0;
   }
 }

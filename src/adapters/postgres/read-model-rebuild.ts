@@ -34,19 +34,12 @@ export interface RebuildResult extends ApplyResult {
  * readAll in time order) to `targetSchema`. Idempotent like every projection, so re-running with
  * `resume` after a crash picks up where the positions stand.
  */
-export async function rebuildReadModels(
-  pool: Pool,
-  targetSchema: string,
-  events: AsyncIterable<EventEnvelope> | Iterable<EventEnvelope>,
-  options: RebuildOptions = {},
-): Promise<RebuildResult> {
+export async function rebuildReadModels(pool: Pool, targetSchema: string, events: AsyncIterable<EventEnvelope> | Iterable<EventEnvelope>, options: RebuildOptions = {}): Promise<RebuildResult> {
   const chunkEvents = options.chunkEvents ?? 500;
   const chunkInstances = options.chunkInstances ?? 20_000;
   await migrateReadModels(pool, targetSchema);
   if (!options.resume) {
-    const { rows } = await pool.query<{ used: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM ${quoteIdent(targetSchema)}.stream_positions) AS used`,
-    );
+    const { rows } = await pool.query<{ used: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(targetSchema)}.stream_positions) AS used`);
     if (rows[0].used) {
       throw new ReadModelError('REBUILD_TARGET_NOT_EMPTY', `schema '${targetSchema}' already holds projected streams`, { schema: targetSchema });
     }
@@ -81,12 +74,7 @@ export async function rebuildReadModels(
  * columns (the search vector follows from properties): all timestamps come from events, so a
  * rebuild equals the live models exactly.
  */
-export async function compareReadModels(
-  pool: Pick<Pool, 'query'>,
-  schemaA: string,
-  schemaB: string,
-  options: { samples?: number } = {},
-): Promise<ReadModelComparison> {
+export async function compareReadModels(pool: Pick<Pool, 'query'>, schemaA: string, schemaB: string, options: { samples?: number } = {}): Promise<ReadModelComparison> {
   const a = quoteIdent(schemaA);
   const b = quoteIdent(schemaB);
   const tables: TableComparison[] = [];

@@ -136,11 +136,7 @@ export const READ_MODEL_TABLES: ReadonlyArray<{ name: string; key: readonly stri
 
 export type ReadModelMigrateResult = MigrateResult;
 
-export function migrateReadModels(
-  pool: Pool,
-  schema: string = DEFAULT_READ_MODEL_SCHEMA,
-  migrations: readonly ReadModelMigration[] = READ_MODEL_MIGRATIONS,
-): Promise<ReadModelMigrateResult> {
+export function migrateReadModels(pool: Pool, schema: string = DEFAULT_READ_MODEL_SCHEMA, migrations: readonly ReadModelMigration[] = READ_MODEL_MIGRATIONS): Promise<ReadModelMigrateResult> {
   return runMigrations(pool, schema, { table: 'read_model_migrations', lockName: 'spice-oms:read-models:migrate:', migrations });
 }
 

@@ -9,9 +9,7 @@ import { getText, putObject } from './s3-client';
 import { mapLimit } from '../../lib/map-limit';
 
 export class CommandBlobStore implements BlobStore {
-  constructor(
-    private readonly o: { client: S3Client; bucket: string; endpoint: string; prefix?: string },
-  ) {}
+  constructor(private readonly o: { client: S3Client; bucket: string; endpoint: string; prefix?: string }) {}
 
   private ref(key: string): S3Reference {
     return { bucket: this.o.bucket, key: `${this.o.prefix ?? ''}${key}`, endpoint: this.o.endpoint, event_id: '' };

@@ -118,9 +118,7 @@ export type PutIfAbsentResult = { created: true; etag: string | undefined } | { 
 export async function putIfAbsent(client: S3Client, bucket: string, key: string, body: string): Promise<PutIfAbsentResult> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const r = await client.send(
-        new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }),
-      );
+      const r = await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json', IfNoneMatch: '*' }));
       return { created: true, etag: r.ETag };
     } catch (e) {
       if (isPreconditionFailed(e)) return { created: false };
@@ -173,12 +171,7 @@ export async function getWithEtag(client: S3Client, bucket: string, key: string)
   }
 }
 
-export async function listKeys(
-  client: S3Client,
-  bucket: string,
-  prefix: string,
-  opts: { startAfter?: string; max?: number } = {},
-): Promise<{ objects: _Object[]; truncated: boolean }> {
+export async function listKeys(client: S3Client, bucket: string, prefix: string, opts: { startAfter?: string; max?: number } = {}): Promise<{ objects: _Object[]; truncated: boolean }> {
   const max = opts.max ?? Number.POSITIVE_INFINITY;
   const objects: _Object[] = [];
   let token: string | undefined;

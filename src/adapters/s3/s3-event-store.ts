@@ -307,13 +307,16 @@ export class S3EventStore implements EventStore {
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1 || existing?.event_id !== env.event_id) return undefined;
       return (await r.at(v))?.event_id === env.event_id ? v : undefined;
     };
-    const [body, date] = await Promise.all([
-      this.guardedPut(bodyKey, bytes, committedAt),
-      this.guardedPut(dateKey, JSON.stringify(this.dateEntryOf(env)), committedAt),
-    ]);
+    const [body, date] = await Promise.all([this.guardedPut(bodyKey, bytes, committedAt), this.guardedPut(dateKey, JSON.stringify(this.dateEntryOf(env)), committedAt)]);
     const storedAt = body.committedAt ?? date.committedAt;
     if (storedAt === undefined) {
-      return { kind: 'ready', written: [[bodyKey, body.etag], [dateKey, date.etag]] };
+      return {
+        kind: 'ready',
+        written: [
+          [bodyKey, body.etag],
+          [dateKey, date.etag],
+        ],
+      };
     }
     const stored = await r.at(storedAt);
     if (!stored) throw new StoreCorruptedError(`stream index vanished at version ${storedAt}`);
@@ -469,11 +472,7 @@ export class S3EventStore implements EventStore {
   }
 
   private checkExpected(stream: StreamId, expected: ExpectedVersion, current: number): void {
-    const ok =
-      expected === 'any' ||
-      (expected === 'stream_exists' && current > 0) ||
-      (expected === 'no_stream' && current === 0) ||
-      (typeof expected === 'number' && expected === current);
+    const ok = expected === 'any' || (expected === 'stream_exists' && current > 0) || (expected === 'no_stream' && current === 0) || (typeof expected === 'number' && expected === current);
     if (!ok) throw new VersionConflictError(stream, expected, current);
   }
 
@@ -640,7 +639,11 @@ export class S3EventStore implements EventStore {
   }
 
   async findCommand(commandId: string): Promise<CommandRecord | undefined> {
-    const text = await getText(this.client, this.bucket, this.guard(() => this.keys.commandKey(commandId)));
+    const text = await getText(
+      this.client,
+      this.bucket,
+      this.guard(() => this.keys.commandKey(commandId)),
+    );
     const marked = parseJson<CommandMarker>(text);
     return marked ? this.recordOf(marked) : undefined;
   }
@@ -672,7 +675,13 @@ export class S3EventStore implements EventStore {
   private async decisionOf(commandId: string): Promise<ClaimDecision | undefined> {
     const known = this.decisions.get(commandId);
     if (known) return known;
-    const decision = parseJson<CommandMarker>(await getText(this.client, this.bucket, this.guard(() => this.keys.commandKey(commandId))))?.decision;
+    const decision = parseJson<CommandMarker>(
+      await getText(
+        this.client,
+        this.bucket,
+        this.guard(() => this.keys.commandKey(commandId)),
+      ),
+    )?.decision;
     if (decision) {
       if (this.decisions.size >= this.hintCapacity) this.decisions.delete(this.decisions.keys().next().value as string);
       this.decisions.set(commandId, decision);

@@ -55,7 +55,7 @@ export function isHashedSegment(seg: string): boolean {
 export function decodeSegment(seg: string): string | undefined {
   if (isHashedSegment(seg) || !/^(?:[A-Za-z0-9_-]|~[0-9A-F]{2})+$/.test(seg)) return undefined;
   const bytes: number[] = [];
-  for (let i = 0; i < seg.length; ) {
+  for (let i = 0; i < seg.length;) {
     if (seg[i] === '~') {
       bytes.push(parseInt(seg.slice(i + 1, i + 3), 16));
       i += 3;

@@ -11,16 +11,7 @@ import type { Logger } from 'pino';
 import { type ApiPorts } from '../ports';
 import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gateway';
 import { problem, ProblemError, statusOfCode } from '../problem';
-import {
-  actorOf,
-  boolParam,
-  expectedVersionOf,
-  idempotencyKeyOf,
-  parseBody,
-  parseQuery,
-  waitOf,
-  withPathField,
-} from '../validation';
+import { actorOf, boolParam, expectedVersionOf, idempotencyKeyOf, parseBody, parseQuery, waitOf, withPathField } from '../validation';
 import type { RouteSpec } from './route-spec';
 
 export const API_PREFIX = '/api/v1';
@@ -152,8 +143,7 @@ const accepted = {
   '413': { description: 'Body too large (API_BODY_LIMIT): PAYLOAD_TOO_LARGE', schema: 'Problem' },
   '415': { description: 'Content-Type is not application/json', schema: 'Problem' },
   '422': {
-    description:
-      'Refused body, every issue listed in errors[] (README "Input limits"): VALIDATION_FAILED, BODY_TOO_DEEP, UNSTORABLE_STRING, UNSAFE_NUMBER, STRING_TOO_LONG, TOO_MANY_ITEMS',
+    description: 'Refused body, every issue listed in errors[] (README "Input limits"): VALIDATION_FAILED, BODY_TOO_DEEP, UNSTORABLE_STRING, UNSAFE_NUMBER, STRING_TOO_LONG, TOO_MANY_ITEMS',
     schema: 'Problem',
   },
 };
@@ -161,7 +151,8 @@ const doneCreate = { '201': { description: 'Created (with ?wait / Prefer: wait a
 const doneUpdate = { '200': { description: 'Done (with ?wait / Prefer: wait and the command completed in time)', schema: 'CommandStatus' } };
 
 export function commandRoutes(ports: ApiPorts): RouteSpec[] {
-  const write = (creates: boolean, build: (req: Request, newId: (scope: string) => () => string) => BuiltCommand, query: z.ZodType = writeQuery) =>
+  const write =
+    (creates: boolean, build: (req: Request, newId: (scope: string) => () => string) => BuiltCommand, query: z.ZodType = writeQuery) =>
     (req: Request, res: Response) => {
       parseQuery(query, req.query);
       return submitAndRespond(ports, req, res, creates, (newId) => build(req, newId));

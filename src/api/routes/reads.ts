@@ -132,7 +132,16 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     return incarnationFor(database);
   }
 
-  const get = (path: string, operationId: string, summary: string, tag: string, schema: string, handler: RouteSpec['handler'], query: z.ZodObject = noQuery, extra: Partial<RouteSpec> = {}): RouteSpec => ({
+  const get = (
+    path: string,
+    operationId: string,
+    summary: string,
+    tag: string,
+    schema: string,
+    handler: RouteSpec['handler'],
+    query: z.ZodObject = noQuery,
+    extra: Partial<RouteSpec> = {},
+  ): RouteSpec => ({
     method: 'get',
     path,
     operationId,
@@ -148,38 +157,70 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
   });
 
   return [
-    get('/databases', 'listDatabases', 'List databases, paged', 'databases', 'DatabasePage', async (req, res) => {
-      res.json(await rm.listDatabases(pageQueryOf(parseQuery(pageQuery, req.query))));
-    }, pageQuery),
+    get(
+      '/databases',
+      'listDatabases',
+      'List databases, paged',
+      'databases',
+      'DatabasePage',
+      async (req, res) => {
+        res.json(await rm.listDatabases(pageQueryOf(parseQuery(pageQuery, req.query))));
+      },
+      pageQuery,
+    ),
     get('/databases/:db', 'getDatabase', 'Get a database', 'databases', 'Database', async (req, res) => {
       const view = await requireDatabase(p(req, 'db'));
       etag(res, view.version);
       res.json(view);
     }),
-    get('/databases/:db/history', 'getDatabaseHistory', "Events of the database's stream, paged", 'history', 'EventPage', async (req, res) => {
-      const db = p(req, 'db');
-      const page = await historyPage(req, 'database', async () => databaseAggregateId(db));
-      if (page === null) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
-      res.json(page);
-    }, pageQuery),
-    get('/databases/:db/classes', 'listClasses', 'List the ontology classes of a database, paged', 'classes', 'ClassPage', async (req, res) => {
-      const db = p(req, 'db');
-      const q = pageQueryOf(parseQuery(pageQuery, req.query));
-      await requireDatabase(db);
-      res.json(await rm.listClasses(db, q));
-    }, pageQuery),
+    get(
+      '/databases/:db/history',
+      'getDatabaseHistory',
+      "Events of the database's stream, paged",
+      'history',
+      'EventPage',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const page = await historyPage(req, 'database', async () => databaseAggregateId(db));
+        if (page === null) throw problem('DATABASE_NOT_FOUND', `database '${db}' has no history`);
+        res.json(page);
+      },
+      pageQuery,
+    ),
+    get(
+      '/databases/:db/classes',
+      'listClasses',
+      'List the ontology classes of a database, paged',
+      'classes',
+      'ClassPage',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const q = pageQueryOf(parseQuery(pageQuery, req.query));
+        await requireDatabase(db);
+        res.json(await rm.listClasses(db, q));
+      },
+      pageQuery,
+    ),
     get('/databases/:db/classes/:classId', 'getClass', 'Get an ontology class', 'classes', 'Class', async (req, res) => {
       const view = await requireClass(p(req, 'db'), p(req, 'classId'));
       etag(res, view.version);
       res.json(view);
     }),
-    get('/databases/:db/classes/:classId/history', 'getClassHistory', "Events of the class's stream, paged", 'history', 'EventPage', async (req, res) => {
-      const db = p(req, 'db');
-      const classId = p(req, 'classId');
-      const page = await historyPage(req, 'ontology_class', async () => classAggregateId(db, classId, await currentIncarnation(db)));
-      if (page === null) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
-      res.json(page);
-    }, pageQuery),
+    get(
+      '/databases/:db/classes/:classId/history',
+      'getClassHistory',
+      "Events of the class's stream, paged",
+      'history',
+      'EventPage',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const classId = p(req, 'classId');
+        const page = await historyPage(req, 'ontology_class', async () => classAggregateId(db, classId, await currentIncarnation(db)));
+        if (page === null) throw problem('CLASS_NOT_FOUND', `class '${classId}' has no history in database '${db}'`);
+        res.json(page);
+      },
+      pageQuery,
+    ),
     get(
       '/databases/:db/classes/:classId/instances',
       'listInstances',
@@ -211,8 +252,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
             in: 'query',
             style: 'deepObject',
             explode: true,
-            description:
-              'Property equality, e.g. filter[name]=Ada&filter[age]=36. true/false and numbers are typed; quote to force a string: filter[code]="007".',
+            description: 'Property equality, e.g. filter[name]=Ada&filter[age]=36. true/false and numbers are typed; quote to force a string: filter[code]="007".',
             schema: { type: 'object', additionalProperties: { type: 'string' } },
           },
         ],
@@ -248,14 +288,22 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       },
       relationshipsQuery,
     ),
-    get('/databases/:db/instances/:id/history', 'getInstanceHistory', "Events of the instance's stream, paged", 'history', 'EventPage', async (req, res) => {
-      const db = p(req, 'db');
-      const id = p(req, 'id');
-      const page = await historyPage(req, 'instance', async () => instanceAggregateId(db, id, await currentIncarnation(db)));
-      // Instances created in bulk have an empty stream until their first change.
-      if (page === null) await requireInstance(db, id);
-      res.json(page ?? { items: [], next_cursor: null });
-    }, pageQuery),
+    get(
+      '/databases/:db/instances/:id/history',
+      'getInstanceHistory',
+      "Events of the instance's stream, paged",
+      'history',
+      'EventPage',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const id = p(req, 'id');
+        const page = await historyPage(req, 'instance', async () => instanceAggregateId(db, id, await currentIncarnation(db)));
+        // Instances created in bulk have an empty stream until their first change.
+        if (page === null) await requireInstance(db, id);
+        res.json(page ?? { items: [], next_cursor: null });
+      },
+      pageQuery,
+    ),
     get('/databases/:db/instances/:id/at/:version', 'getInstanceAtVersion', 'The instance as it was at a stream version (time travel)', 'history', 'InstanceAtVersion', async (req, res) => {
       const db = p(req, 'db');
       const id = p(req, 'id');
@@ -275,12 +323,20 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         instance: state.instance ?? null,
       });
     }),
-    get('/databases/:db/search', 'search', 'Full-text search over the instances of a database', 'search', 'InstanceList', async (req, res) => {
-      const db = p(req, 'db');
-      const q = parseQuery(searchQuery, req.query);
-      await requireDatabase(db);
-      const items = await rm.search(db, q.q, { limit: q.limit ?? 20, ...(q.class_id !== undefined ? { class_id: q.class_id } : {}) });
-      res.json({ items });
-    }, searchQuery),
+    get(
+      '/databases/:db/search',
+      'search',
+      'Full-text search over the instances of a database',
+      'search',
+      'InstanceList',
+      async (req, res) => {
+        const db = p(req, 'db');
+        const q = parseQuery(searchQuery, req.query);
+        await requireDatabase(db);
+        const items = await rm.search(db, q.q, { limit: q.limit ?? 20, ...(q.class_id !== undefined ? { class_id: q.class_id } : {}) });
+        res.json({ items });
+      },
+      searchQuery,
+    ),
   ];
 }

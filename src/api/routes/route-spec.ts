@@ -65,8 +65,6 @@ export function mount(router: Router, specs: readonly RouteSpec[], prefix = ''):
 }
 
 /** "/databases/:db/instances\\:bulk" -> "/databases/{db}/instances:bulk" */
-export const openApiPath = (expressPath: string): string =>
-  expressPath.replace(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}').replace(/\\:/g, ':');
+export const openApiPath = (expressPath: string): string => expressPath.replace(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g, '{$1}').replace(/\\:/g, ':');
 
-export const pathParamsOf = (expressPath: string): string[] =>
-  [...expressPath.matchAll(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
+export const pathParamsOf = (expressPath: string): string[] => [...expressPath.matchAll(/(?<!\\):([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);

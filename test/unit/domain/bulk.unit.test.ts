@@ -39,7 +39,11 @@ describe('BULK_CREATE_INSTANCES', () => {
     const items = Array.from({ length: 7 }, (_, i) => person(`p${i}`));
     const events = given().when(bulk(items), instanceContext(), { batchSize: 3 }).events();
     expect(events.map((e) => payloadOf(e).instances.map((i) => i.id))).toEqual([['p0', 'p1', 'p2'], ['p3', 'p4', 'p5'], ['p6']]);
-    expect(events.map((e) => [payloadOf(e).batch_index, payloadOf(e).batch_count])).toEqual([[0, 3], [1, 3], [2, 3]]);
+    expect(events.map((e) => [payloadOf(e).batch_index, payloadOf(e).batch_count])).toEqual([
+      [0, 3],
+      [1, 3],
+      [2, 3],
+    ]);
   });
 
   it('uses batches of 1000 by default', () => {
@@ -88,7 +92,9 @@ describe('BULK_CREATE_INSTANCES', () => {
   });
 
   it('refuses duplicate ids inside the bulk', () => {
-    given().when(bulk([person('p1'), person('p1')]), instanceContext()).thenError('INVALID_COMMAND', [{ path: 'payload.instances[1].id' }]);
+    given()
+      .when(bulk([person('p1'), person('p1')]), instanceContext())
+      .thenError('INVALID_COMMAND', [{ path: 'payload.instances[1].id' }]);
   });
 
   it('refuses an empty bulk', () => {
@@ -97,24 +103,36 @@ describe('BULK_CREATE_INSTANCES', () => {
 
   it('refuses a missing batch id', () => {
     const { batch_id: _b, ...command } = bulk([person('p1')]);
-    given().when(command, instanceContext()).thenError('INVALID_COMMAND', [{ path: 'batch_id' }]);
+    given()
+      .when(command, instanceContext())
+      .thenError('INVALID_COMMAND', [{ path: 'batch_id' }]);
   });
 
   it('refuses an abstract class', () => {
-    given().when(bulk([person('p1')], 'Thing'), instanceContext()).thenError('ABSTRACT_CLASS');
+    given()
+      .when(bulk([person('p1')], 'Thing'), instanceContext())
+      .thenError('ABSTRACT_CLASS');
   });
 
   it('refuses an unknown class', () => {
-    given().when(bulk([person('p1')], 'Robot'), instanceContext()).thenError('CLASS_NOT_FOUND');
+    given()
+      .when(bulk([person('p1')], 'Robot'), instanceContext())
+      .thenError('CLASS_NOT_FOUND');
   });
 
   it('refuses when the database does not exist', () => {
-    given().when(bulk([person('p1')]), { classes, targets: {} }).thenError('DATABASE_NOT_FOUND');
+    given()
+      .when(bulk([person('p1')]), { classes, targets: {} })
+      .thenError('DATABASE_NOT_FOUND');
   });
 
   it('refuses a batch that was already recorded', () => {
-    const events = given().when(bulk([person('p1')]), instanceContext()).events();
-    given(...events).when(bulk([person('p9')]), instanceContext()).thenError('BATCH_EXISTS');
+    const events = given()
+      .when(bulk([person('p1')]), instanceContext())
+      .events();
+    given(...events)
+      .when(bulk([person('p9')]), instanceContext())
+      .thenError('BATCH_EXISTS');
   });
 
   it('folds into a batch state and seeds the state of each created instance', () => {

@@ -74,12 +74,12 @@ describe('contextNeeds', () => {
       instanceIds: [],
       instanceCountOf: 'C',
     });
-    expect(
-      contextNeeds({ command_type: 'CREATE_INSTANCE', db_name: DB, payload: { id: 'i', class_id: 'C', relationships: { a: 'x', b: ['y', 'x'] } } }),
-    ).toEqual({ database: DB, classes: true, instanceIds: ['i', 'x', 'y'] });
-    expect(
-      contextNeeds({ command_type: 'UPDATE_INSTANCE', db_name: DB, payload: { id: 'i', relationships: { a: null, b: ['y'] } } }).instanceIds,
-    ).toEqual(['y']);
+    expect(contextNeeds({ command_type: 'CREATE_INSTANCE', db_name: DB, payload: { id: 'i', class_id: 'C', relationships: { a: 'x', b: ['y', 'x'] } } })).toEqual({
+      database: DB,
+      classes: true,
+      instanceIds: ['i', 'x', 'y'],
+    });
+    expect(contextNeeds({ command_type: 'UPDATE_INSTANCE', db_name: DB, payload: { id: 'i', relationships: { a: null, b: ['y'] } } }).instanceIds).toEqual(['y']);
     expect(
       contextNeeds({
         command_type: 'BULK_CREATE_INSTANCES',

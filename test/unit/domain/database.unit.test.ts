@@ -19,7 +19,9 @@ describe('database', () => {
     });
 
     it('refuses an existing database', () => {
-      given(dbCreated).when(create({ name: DB })).thenError('DATABASE_EXISTS');
+      given(dbCreated)
+        .when(create({ name: DB }))
+        .thenError('DATABASE_EXISTS');
     });
 
     it('allows re-creating a deleted database', () => {
@@ -40,7 +42,9 @@ describe('database', () => {
     });
 
     it('refuses unknown payload fields', () => {
-      given().when(create({ name: 'shop', owner: 'x' })).thenError('INVALID_COMMAND');
+      given()
+        .when(create({ name: 'shop', owner: 'x' }))
+        .thenError('INVALID_COMMAND');
     });
   });
 

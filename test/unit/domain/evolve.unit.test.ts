@@ -1,15 +1,4 @@
-import {
-  AggregateState,
-  Command,
-  CommandInput,
-  DomainEvent,
-  EVENT_TYPES,
-  aggregateStateFrom,
-  decideOrThrow,
-  evolve,
-  initialState,
-  streamOf,
-} from '../../../src/domain';
+import { AggregateState, Command, CommandInput, DomainEvent, EVENT_TYPES, aggregateStateFrom, decideOrThrow, evolve, initialState, streamOf } from '../../../src/domain';
 import { DB, activeDb, classes, instanceContext } from './given-when-then';
 
 /** Runs commands against one stream, folding each command's events, the way the workflow does. */
@@ -77,9 +66,7 @@ describe('evolve', () => {
   });
 
   it('survives a JSON round trip of events (as stored in S3)', () => {
-    const { history } = run([
-      { command_type: 'CREATE_INSTANCE', db_name: DB, payload: { id: 'i1', class_id: 'Person', properties: { name: 'I', tags: ['x'] } } },
-    ]);
+    const { history } = run([{ command_type: 'CREATE_INSTANCE', db_name: DB, payload: { id: 'i1', class_id: 'Person', properties: { name: 'I', tags: ['x'] } } }]);
     const stored = JSON.parse(JSON.stringify(history)) as DomainEvent[];
     expect(aggregateStateFrom(stored)).toEqual(aggregateStateFrom(history));
   });

@@ -1,17 +1,5 @@
 /** Given/when/then for the domain: given the stream's events, when a command, then events or a refusal. */
-import {
-  ClassDefinition,
-  CommandInput,
-  DecideContext,
-  DecideOptions,
-  DecideResult,
-  DomainErrorData,
-  DomainEvent,
-  ErrorCode,
-  StoredEventLike,
-  aggregateStateFrom,
-  decide,
-} from '../../../src/domain';
+import { ClassDefinition, CommandInput, DecideContext, DecideOptions, DecideResult, DomainErrorData, DomainEvent, ErrorCode, StoredEventLike, aggregateStateFrom, decide } from '../../../src/domain';
 
 export interface Then {
   result: DecideResult;
@@ -41,10 +29,7 @@ export function given(...history: Array<DomainEvent | StoredEventLike>) {
             expect(result.error.details).toHaveLength(details.length);
             for (const d of details) {
               const match = result.error.details.find(
-                (actual) =>
-                  actual.path === d.path &&
-                  (d.message === undefined ||
-                    (typeof d.message === 'string' ? actual.message.includes(d.message) : d.message.test(actual.message))),
+                (actual) => actual.path === d.path && (d.message === undefined || (typeof d.message === 'string' ? actual.message.includes(d.message) : d.message.test(actual.message))),
               );
               if (match === undefined) {
                 throw new Error(`no detail ${JSON.stringify(d)} in ${JSON.stringify(result.error.details)}`);

@@ -75,17 +75,21 @@ describe('property types', () => {
     ['scores', { 0: 1 }],
   ];
   it.each(invalid)('refuses %s = %j', (name, value) => {
-    const error = given().when(create({ [name]: value }), ctx).thenError('VALIDATION_FAILED');
+    const error = given()
+      .when(create({ [name]: value }), ctx)
+      .thenError('VALIDATION_FAILED');
     expect(error.status).toBe(422);
     expect(error.details).toHaveLength(1);
     expect(error.details[0].path.startsWith(`properties.${name}`)).toBe(true);
   });
 
   it('points at the offending array item', () => {
-    given().when(create({ tags: ['ok', 2, 'fine', false] }), ctx).thenError('VALIDATION_FAILED', [
-      { path: 'properties.tags[1]', message: 'expected a string' },
-      { path: 'properties.tags[3]', message: 'got boolean' },
-    ]);
+    given()
+      .when(create({ tags: ['ok', 2, 'fine', false] }), ctx)
+      .thenError('VALIDATION_FAILED', [
+        { path: 'properties.tags[1]', message: 'expected a string' },
+        { path: 'properties.tags[3]', message: 'got boolean' },
+      ]);
   });
 
   it('rejects NaN and Infinity as decimals (as the validator sees them from non-JSON callers)', () => {
@@ -95,7 +99,9 @@ describe('property types', () => {
 
   it('rejects decimals beyond ±(2^53-1), whose digits JSON.parse has already rounded, and keeps the safe edge', () => {
     for (const height of [2 ** 53, -(2 ** 53), 1e20, Number.MAX_VALUE]) {
-      given().when(create({ height }), ctx).thenError('VALIDATION_FAILED', [{ path: 'properties.height', message: 'within ±(2^53-1)' }]);
+      given()
+        .when(create({ height }), ctx)
+        .thenError('VALIDATION_FAILED', [{ path: 'properties.height', message: 'within ±(2^53-1)' }]);
     }
     for (const height of [Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER, 0.1, 1.5e-300]) {
       expect(given().when(create({ height }), ctx).result.ok).toBe(true);
@@ -118,18 +124,21 @@ describe('required and unknown properties', () => {
   });
 
   it('treats null as absent for a required property', () => {
-    given().when(create({ name: null }), ctx).thenError('VALIDATION_FAILED', [{ path: 'properties.name', message: 'required' }]);
+    given()
+      .when(create({ name: null }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'properties.name', message: 'required' }]);
   });
 
   it('refuses unknown properties', () => {
-    given().when(create({ colour: 'red' }), ctx).thenError('VALIDATION_FAILED', [{ path: 'properties.colour', message: 'unknown property' }]);
+    given()
+      .when(create({ colour: 'red' }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'properties.colour', message: 'unknown property' }]);
   });
 
   it('does not treat prototype members as declared properties', () => {
-    given().when(create({ toString: 'x', constructor: 1 }), ctx).thenError('VALIDATION_FAILED', [
-      { path: 'properties.toString' },
-      { path: 'properties.constructor' },
-    ]);
+    given()
+      .when(create({ toString: 'x', constructor: 1 }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'properties.toString' }, { path: 'properties.constructor' }]);
   });
 
   it('reports every violation at once', () => {
@@ -149,15 +158,7 @@ describe('required and unknown properties', () => {
       )
       .thenError('VALIDATION_FAILED');
     expect(error.details.map((d) => d.path).sort()).toEqual(
-      [
-        'properties.age',
-        'properties.birthday',
-        'properties.colour',
-        'properties.name',
-        'relationships.employer',
-        'relationships.friends[0]',
-        'relationships.pets',
-      ].sort(),
+      ['properties.age', 'properties.birthday', 'properties.colour', 'properties.name', 'relationships.employer', 'relationships.friends[0]', 'relationships.pets'].sort(),
     );
   });
 });
@@ -176,7 +177,9 @@ describe('inheritance', () => {
   });
 
   it('requires the subclass own required properties', () => {
-    given().when(create({}, {}, 'Employee'), ctx).thenError('VALIDATION_FAILED', [{ path: 'properties.badge' }]);
+    given()
+      .when(create({}, {}, 'Employee'), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'properties.badge' }]);
   });
 
   it('accepts an instance of a subclass as a relationship target', () => {
@@ -193,7 +196,9 @@ describe('inheritance', () => {
     const Strict = { id: 'Strict', label: 'S', parent_class: 'Person', abstract: false, properties: [{ name: 'age', type: 'string' as const, required: true }], relationships: [] };
     const context = { ...ctx, classes: { ...ctx.classes, Strict } };
     expect(given().when(create({ age: 'old' }, {}, 'Strict'), context).result.ok).toBe(true);
-    given().when(create({ age: 5 }, {}, 'Strict'), context).thenError('VALIDATION_FAILED', [{ path: 'properties.age' }]);
+    given()
+      .when(create({ age: 5 }, {}, 'Strict'), context)
+      .thenError('VALIDATION_FAILED', [{ path: 'properties.age' }]);
   });
 
   it('stops at a cycle in a corrupt class catalog instead of looping', () => {
@@ -228,27 +233,35 @@ describe('relationships and cardinality', () => {
   });
 
   it('refuses duplicate targets', () => {
-    given().when(create({}, { friends: ['bob', 'bob'] }), ctx).thenError('VALIDATION_FAILED', [{ path: 'relationships.friends[1]', message: 'duplicate' }]);
+    given()
+      .when(create({}, { friends: ['bob', 'bob'] }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'relationships.friends[1]', message: 'duplicate' }]);
   });
 
   it('refuses unknown predicates', () => {
-    given().when(create({}, { owns: 'acme' }), ctx).thenError('VALIDATION_FAILED', [{ path: 'relationships.owns', message: 'unknown relationship' }]);
+    given()
+      .when(create({}, { owns: 'acme' }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'relationships.owns', message: 'unknown relationship' }]);
   });
 
   it('refuses missing and deleted targets', () => {
-    given().when(create({}, { friends: ['ghost', 'gone', 'bob'] }), ctx).thenError('VALIDATION_FAILED', [
-      { path: 'relationships.friends[0]', message: "'ghost' does not exist" },
-      { path: 'relationships.friends[1]', message: "'gone' does not exist" },
-    ]);
+    given()
+      .when(create({}, { friends: ['ghost', 'gone', 'bob'] }), ctx)
+      .thenError('VALIDATION_FAILED', [
+        { path: 'relationships.friends[0]', message: "'ghost' does not exist" },
+        { path: 'relationships.friends[1]', message: "'gone' does not exist" },
+      ]);
   });
 
   it('refuses a target of the wrong class', () => {
-    given().when(create({}, { employer: 'bob' }), ctx).thenError('VALIDATION_FAILED', [
-      { path: 'relationships.employer', message: "needs a 'Company'" },
-    ]);
+    given()
+      .when(create({}, { employer: 'bob' }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'relationships.employer', message: "needs a 'Company'" }]);
   });
 
   it('refuses malformed target ids at the schema level', () => {
-    given().when(create({}, { employer: '../etc/passwd' }), ctx).thenError('INVALID_COMMAND');
+    given()
+      .when(create({}, { employer: '../etc/passwd' }), ctx)
+      .thenError('INVALID_COMMAND');
   });
 });

@@ -58,7 +58,9 @@ describe('CREATE_INSTANCE', () => {
   });
 
   it('refuses an id taken by a bulk-created instance (empty stream, known to the context)', () => {
-    given().when(createCmd(alice), instanceContext({ ...targets, alice: { class_id: 'Person' } })).thenError('INSTANCE_EXISTS');
+    given()
+      .when(createCmd(alice), instanceContext({ ...targets, alice: { class_id: 'Person' } }))
+      .thenError('INSTANCE_EXISTS');
   });
 
   it('allows re-using the id of a deleted instance', () => {
@@ -73,25 +75,35 @@ describe('CREATE_INSTANCE', () => {
   });
 
   it('refuses an unknown class', () => {
-    const error = given().when(createCmd({ ...alice, class_id: 'Robot' }), instanceContext(targets)).thenError('CLASS_NOT_FOUND');
+    const error = given()
+      .when(createCmd({ ...alice, class_id: 'Robot' }), instanceContext(targets))
+      .thenError('CLASS_NOT_FOUND');
     expect(error.status).toBe(404);
   });
 
   it('does not resolve class ids through the prototype chain', () => {
-    given().when(createCmd({ ...alice, class_id: 'constructor' }), instanceContext(targets)).thenError('CLASS_NOT_FOUND');
+    given()
+      .when(createCmd({ ...alice, class_id: 'constructor' }), instanceContext(targets))
+      .thenError('CLASS_NOT_FOUND');
   });
 
   it('refuses an abstract class', () => {
-    given().when(createCmd({ ...alice, class_id: 'Thing', relationships: {} }), instanceContext(targets)).thenError('ABSTRACT_CLASS');
+    given()
+      .when(createCmd({ ...alice, class_id: 'Thing', relationships: {} }), instanceContext(targets))
+      .thenError('ABSTRACT_CLASS');
   });
 
   it.each(['', '-x', 'a/b', '../x', 'a b', 'x'.repeat(129)])('refuses the instance id %j', (id) => {
-    given().when(createCmd({ ...alice, id }), instanceContext(targets)).thenError('INVALID_COMMAND', [{ path: 'payload.id' }]);
+    given()
+      .when(createCmd({ ...alice, id }), instanceContext(targets))
+      .thenError('INVALID_COMMAND', [{ path: 'payload.id' }]);
   });
 
   it('refuses a missing instance id (ids are assigned before the command is built)', () => {
     const { id: _id, ...withoutId } = alice;
-    given().when(createCmd(withoutId), instanceContext(targets)).thenError('INVALID_COMMAND', [{ path: 'payload.id' }]);
+    given()
+      .when(createCmd(withoutId), instanceContext(targets))
+      .thenError('INVALID_COMMAND', [{ path: 'payload.id' }]);
   });
 });
 
@@ -143,11 +155,15 @@ describe('UPDATE_INSTANCE', () => {
   });
 
   it('refuses an update without changes', () => {
-    given(aliceCreated).when(updateCmd({ id: 'alice' }), instanceContext(targets)).thenError('INVALID_COMMAND');
+    given(aliceCreated)
+      .when(updateCmd({ id: 'alice' }), instanceContext(targets))
+      .thenError('INVALID_COMMAND');
   });
 
   it('refuses an unknown instance', () => {
-    given().when(updateCmd({ id: 'alice', properties: { age: 1 } }), instanceContext(targets)).thenError('INSTANCE_NOT_FOUND');
+    given()
+      .when(updateCmd({ id: 'alice', properties: { age: 1 } }), instanceContext(targets))
+      .thenError('INSTANCE_NOT_FOUND');
   });
 
   it('refuses when the class of the instance was deleted', () => {
@@ -157,7 +173,9 @@ describe('UPDATE_INSTANCE', () => {
   });
 
   it('refuses when the database does not exist', () => {
-    given(aliceCreated).when(updateCmd({ id: 'alice', properties: { age: 1 } }), { classes, targets }).thenError('DATABASE_NOT_FOUND');
+    given(aliceCreated)
+      .when(updateCmd({ id: 'alice', properties: { age: 1 } }), { classes, targets })
+      .thenError('DATABASE_NOT_FOUND');
   });
 });
 

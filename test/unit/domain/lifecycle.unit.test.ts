@@ -140,8 +140,12 @@ describe('a deleted database takes no command on its classes, instances or batch
     ['DELETE_INSTANCE', [aliceCreated], deleteInstance()],
     ['BULK_CREATE_INSTANCES', [], bulk],
   ] as const)('%s, even on a stream still active in the deleted life', (_type, history, command) => {
-    given(...history).when(command, ctx).thenError('DATABASE_NOT_FOUND');
-    given(...history).when(command, { ...ctx, database: undefined }).thenError('DATABASE_NOT_FOUND');
+    given(...history)
+      .when(command, ctx)
+      .thenError('DATABASE_NOT_FOUND');
+    given(...history)
+      .when(command, { ...ctx, database: undefined })
+      .thenError('DATABASE_NOT_FOUND');
   });
 });
 
@@ -153,7 +157,9 @@ describe('an instance is found through its own class only', () => {
     ['DELETE_INSTANCE', deleteInstance],
   ] as const)('%s through another class is INSTANCE_NOT_FOUND', (_type, command) => {
     for (const other of ['Company', 'Employee', 'Nobody']) {
-      const error = given(aliceCreated).when(command(other), ctx).thenError('INSTANCE_NOT_FOUND', [{ path: 'class_id', message: `not of class '${other}'` }]);
+      const error = given(aliceCreated)
+        .when(command(other), ctx)
+        .thenError('INSTANCE_NOT_FOUND', [{ path: 'class_id', message: `not of class '${other}'` }]);
       expect(error.status).toBe(404);
     }
   });
@@ -162,8 +168,18 @@ describe('an instance is found through its own class only', () => {
     ['UPDATE_INSTANCE', updateInstance, 'INSTANCE_UPDATED'],
     ['DELETE_INSTANCE', deleteInstance, 'INSTANCE_DELETED'],
   ] as const)('%s through its own class, or without a class (commands older than the check), goes ahead', (_type, command, eventType) => {
-    expect(given(aliceCreated).when(command('Person'), ctx).events().map((e) => e.event_type)).toEqual([eventType]);
-    expect(given(aliceCreated).when(command(), ctx).events().map((e) => e.event_type)).toEqual([eventType]);
+    expect(
+      given(aliceCreated)
+        .when(command('Person'), ctx)
+        .events()
+        .map((e) => e.event_type),
+    ).toEqual([eventType]);
+    expect(
+      given(aliceCreated)
+        .when(command(), ctx)
+        .events()
+        .map((e) => e.event_type),
+    ).toEqual([eventType]);
   });
 
   it('applies to instances created in bulk (state seeded from their batch)', () => {
@@ -176,6 +192,8 @@ describe('an instance is found through its own class only', () => {
   });
 
   it('refuses a malformed class id in the command', () => {
-    given(aliceCreated).when(deleteInstance('../x'), ctx).thenError('INVALID_COMMAND', [{ path: 'payload.class_id' }]);
+    given(aliceCreated)
+      .when(deleteInstance('../x'), ctx)
+      .thenError('INVALID_COMMAND', [{ path: 'payload.class_id' }]);
   });
 });

@@ -45,7 +45,9 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
   });
 
   it('defaults properties and relationships to empty lists', () => {
-    given().when(createCmd({ id: 'Tag', label: 'Tag' }), ctx).thenEvents([created(classDef({ id: 'Tag', label: 'Tag' }))]);
+    given()
+      .when(createCmd({ id: 'Tag', label: 'Tag' }), ctx)
+      .thenEvents([created(classDef({ id: 'Tag', label: 'Tag' }))]);
   });
 
   it('allows a relationship to the class itself', () => {
@@ -56,16 +58,22 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
   });
 
   it('refuses when the database does not exist', () => {
-    given().when(createCmd({ id: 'Tag', label: 'Tag' }), { classes }).thenError('DATABASE_NOT_FOUND');
+    given()
+      .when(createCmd({ id: 'Tag', label: 'Tag' }), { classes })
+      .thenError('DATABASE_NOT_FOUND');
   });
 
   it('refuses when the database was deleted', () => {
     const deleted = { ...activeDb, status: 'deleted' as const };
-    given().when(createCmd({ id: 'Tag', label: 'Tag' }), { database: deleted, classes }).thenError('DATABASE_NOT_FOUND');
+    given()
+      .when(createCmd({ id: 'Tag', label: 'Tag' }), { database: deleted, classes })
+      .thenError('DATABASE_NOT_FOUND');
   });
 
   it('refuses an existing class', () => {
-    given(created(Person)).when(createCmd({ id: 'Person', label: 'P' }), ctx).thenError('CLASS_EXISTS');
+    given(created(Person))
+      .when(createCmd({ id: 'Person', label: 'P' }), ctx)
+      .thenError('CLASS_EXISTS');
   });
 
   it('allows re-creating a deleted class', () => {
@@ -101,7 +109,9 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
   });
 
   it('refuses a class that is its own parent', () => {
-    given().when(createCmd({ id: 'Loop', label: 'L', parent_class: 'Loop' }), ctx).thenError('VALIDATION_FAILED', [{ path: 'parent_class' }]);
+    given()
+      .when(createCmd({ id: 'Loop', label: 'L', parent_class: 'Loop' }), ctx)
+      .thenError('VALIDATION_FAILED', [{ path: 'parent_class' }]);
   });
 
   it('refuses duplicate property names and predicates', () => {
@@ -143,7 +153,9 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
   });
 
   it('refuses a malformed database name', () => {
-    given().when(createCmd({ id: 'A', label: 'A' }, '../etc'), ctx).thenError('INVALID_COMMAND', [{ path: 'db_name' }]);
+    given()
+      .when(createCmd({ id: 'A', label: 'A' }, '../etc'), ctx)
+      .thenError('INVALID_COMMAND', [{ path: 'db_name' }]);
   });
 });
 
@@ -180,15 +192,21 @@ describe('UPDATE_ONTOLOGY_CLASS', () => {
   });
 
   it('refuses an unknown class', () => {
-    given().when(updateCmd({ id: 'Nope', label: 'x' }), ctx).thenError('CLASS_NOT_FOUND');
+    given()
+      .when(updateCmd({ id: 'Nope', label: 'x' }), ctx)
+      .thenError('CLASS_NOT_FOUND');
   });
 
   it('refuses when the database does not exist', () => {
-    given(created(Person)).when(updateCmd({ id: 'Person', label: 'x' }), { classes }).thenError('DATABASE_NOT_FOUND');
+    given(created(Person))
+      .when(updateCmd({ id: 'Person', label: 'x' }), { classes })
+      .thenError('DATABASE_NOT_FOUND');
   });
 
   it('refuses an update without changes', () => {
-    given(created(Person)).when(updateCmd({ id: 'Person' }), ctx).thenError('INVALID_COMMAND');
+    given(created(Person))
+      .when(updateCmd({ id: 'Person' }), ctx)
+      .thenError('INVALID_COMMAND');
   });
 
   it('refuses a parent that would create an inheritance cycle', () => {
@@ -224,24 +242,34 @@ describe('DELETE_ONTOLOGY_CLASS', () => {
   });
 
   it('deletes a class without instances', () => {
-    given(created(Person)).when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 0 }).thenEvents([deleted(false, 0)]);
+    given(created(Person))
+      .when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 0 })
+      .thenEvents([deleted(false, 0)]);
   });
 
   it('refuses while instances exist', () => {
-    const error = given(created(Person)).when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 2 }).thenError('CLASS_HAS_INSTANCES');
+    const error = given(created(Person))
+      .when(deleteCmd({ id: 'Person' }), { database: activeDb, instanceCount: 2 })
+      .thenError('CLASS_HAS_INSTANCES');
     expect(error.status).toBe(409);
   });
 
   it('deletes with force although instances exist', () => {
-    given(created(Person)).when(deleteCmd({ id: 'Person', force: true }), { database: activeDb, instanceCount: 2 }).thenEvents([deleted(true, 2)]);
+    given(created(Person))
+      .when(deleteCmd({ id: 'Person', force: true }), { database: activeDb, instanceCount: 2 })
+      .thenEvents([deleted(true, 2)]);
   });
 
   it('refuses an unknown class', () => {
-    given().when(deleteCmd({ id: 'Person' }), { database: activeDb }).thenError('CLASS_NOT_FOUND');
+    given()
+      .when(deleteCmd({ id: 'Person' }), { database: activeDb })
+      .thenError('CLASS_NOT_FOUND');
   });
 
   it('refuses a class deleted already', () => {
-    given(created(Person), deleted(false, 0)).when(deleteCmd({ id: 'Person' }), { database: activeDb }).thenError('CLASS_NOT_FOUND');
+    given(created(Person), deleted(false, 0))
+      .when(deleteCmd({ id: 'Person' }), { database: activeDb })
+      .thenError('CLASS_NOT_FOUND');
   });
 
   it('leaves a tombstone state', () => {
