@@ -53,6 +53,10 @@ describe('import directions (boundaries/dependencies)', () => {
     ['adapters', 'src/api'],
     ['api', 'src/adapters'],
     ['app', 'test/support'],
+    ['contracts', 'src/ports'],
+    ['ports', 'src/adapters'],
+    ['api', 'src/workflows'],
+    ['lib', 'src/domain'],
   ])('refuses src/%s importing %s', async (layer, target) => {
     expect(await importing(layer, target)).toContain('boundaries/dependencies');
   });
@@ -68,6 +72,8 @@ describe('import directions (boundaries/dependencies)', () => {
     ['adapters', 'src/domain'],
     ['app', 'src/api'],
     ['app', 'src/adapters'],
+    ['adapters', 'src/lib'],
+    ['workflows', 'src/contracts'],
   ])('allows src/%s importing %s', async (layer, target) => {
     expect(await importing(layer, target)).toEqual([]);
   });
