@@ -1,35 +1,54 @@
 /**
- * One contract, both event stores (S3 and the legacy PostgreSQL table): what the activities rely
- * on for exact retries. Each store runs the same cases against the real service; "two processes"
- * are two store instances that share nothing in memory.
+ * One contract, every event store: S3 (the source of truth), the legacy PostgreSQL table, the
+ * dual-write store of the migration (S3 first, then a copy in PostgreSQL) and the in-memory store
+ * the workflow and activity tests run on (so that fake cannot drift from the real ones). Each
+ * store runs the same cases; "two processes" are two store instances that share nothing in memory.
+ * What only the dual-write store does (both stores hold the event, a failing copy) is tested after.
  */
 import { Pool } from 'pg';
 import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
-import { CommandAppendedError, CommandReusedError, EventStore, StreamId, VersionConflictError } from '../../src/ports/event-store';
+import {
+  CommandAppendedError,
+  CommandReusedError,
+  EventIdReusedError,
+  EventStore,
+  ExpectedVersion,
+  StreamId,
+  VersionConflictError,
+} from '../../src/ports/event-store';
+import { DualWriteEventStore } from '../../src/adapters/dual-write-event-store';
 import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
 import { createPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
+import { InMemoryEventStore } from '../support/in-memory-activity-ports';
 
 const s3 = s3StoreFixture('contract');
 const schema = uniqueName('contract');
+const dualSchema = uniqueName('contract_dual');
 let pool: Pool;
 
 beforeAll(async () => {
   pool = createPool(testConfig, { max: 8 });
-  await Promise.all([migrate(pool, schema), s3.storeAt('setup').ensureBucket()]);
+  await Promise.all([migrate(pool, schema).then(() => migrate(pool, dualSchema)), s3.storeAt('setup').ensureBucket()]);
 });
 afterAll(async () => {
   await dropSchema(pool, schema);
+  await dropSchema(pool, dualSchema);
   await pool.end();
   s3.client.destroy();
 });
+
+const memory = new InMemoryEventStore();
+const dualWrite = () => new DualWriteEventStore(s3.storeAt('dual'), new LegacyPgEventStore(pool, dualSchema));
 
 /** A fresh store instance each call: as a separate worker process would see the store. */
 const stores: Array<[string, () => EventStore]> = [
   ['S3', () => s3.storeAt('stores')],
   ['legacy PostgreSQL', () => new LegacyPgEventStore(pool, schema)],
+  ['dual-write', dualWrite],
+  ['in-memory (test fake)', () => memory],
 ];
 
 function event(stream: StreamId, commandId: string, payload: unknown = {}, occurredAt = new Date().toISOString()): EventEnvelope {
@@ -47,11 +66,180 @@ function event(stream: StreamId, commandId: string, payload: unknown = {}, occur
   };
 }
 
+/** A new event of its own command. */
+const fresh = (stream: StreamId, payload: unknown = {}, occurredAt?: string) => event(stream, uniqueName('c'), payload, occurredAt);
 const mark = (commandId: string, hash = 'h1') => ({ command: { command_id: commandId, request_hash: hash } });
+const payloads = (events: { envelope: EventEnvelope }[]) => events.map((e) => e.envelope.payload);
+const conflict = (p: Promise<unknown>, expected: ExpectedVersion, actual: number) =>
+  expect(p).rejects.toMatchObject({ constructor: VersionConflictError, code: 'VERSION_CONFLICT', expected, actual });
 
 describe.each(stores)('%s event store', (_name, open) => {
   const stream = (): StreamId => ({ aggregate_type: 'instance', aggregate_id: uniqueName('db:i') });
 
+  describe('expected version', () => {
+    test('no_stream appends to an empty stream only', async () => {
+      const s = stream();
+      expect((await open().append(s, 'no_stream', [fresh(s)])).nextExpectedVersion).toBe(1);
+      await conflict(open().append(s, 'no_stream', [fresh(s)]), 'no_stream', 1);
+      expect(await open().currentVersion(s)).toBe(1);
+    });
+
+    test('stream_exists conflicts on an empty stream and appends after the end of an existing one', async () => {
+      const s = stream();
+      await conflict(open().append(s, 'stream_exists', [fresh(s)]), 'stream_exists', 0);
+      const store = open();
+      await store.append(s, 0, [fresh(s)]);
+      await open().append(s, 'any', [fresh(s)]); // moves the stream on behind this instance's back
+      expect((await store.append(s, 'stream_exists', [fresh(s)])).events.map((e) => e.version)).toEqual([3]);
+    });
+
+    test('any appends at the end, also with concurrent writers, without gaps or duplicates', async () => {
+      const s = stream();
+      expect((await open().append(s, 'any', [fresh(s)])).events[0].version).toBe(1);
+      await open().append(s, 1, [fresh(s), fresh(s)]);
+      expect((await open().append(s, 'any', [fresh(s)])).events[0].version).toBe(4);
+      const racers = await Promise.all(Array.from({ length: 5 }, () => open().append(s, 'any', [fresh(s)])));
+      expect(racers.map((r) => r.events[0].version).sort((a, b) => a - b)).toEqual([5, 6, 7, 8, 9]);
+      expect((await open().readStream(s)).map((e) => e.envelope.aggregate_version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    });
+
+    test('a number must be the current version exactly: lower or higher conflicts and opens no gap', async () => {
+      const s = stream();
+      await open().append(s, 0, [fresh(s, { n: 1 }), fresh(s, { n: 2 })]);
+      await conflict(open().append(s, 1, [fresh(s)]), 1, 2);
+      await conflict(open().append(s, 0, [fresh(s)]), 0, 2);
+      await conflict(open().append(s, 5, [fresh(s)]), 5, 2);
+      await conflict(open().append(s, 3, [fresh(s)]), 3, 2);
+      expect((await open().append(s, 2, [fresh(s, { n: 3 })])).nextExpectedVersion).toBe(3);
+      expect(payloads(await open().readStream(s))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      await expect(open().append(s, -1, [fresh(s)])).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+    });
+
+    test('of concurrent appends at one expected version exactly one wins', async () => {
+      const s = stream();
+      await open().append(s, 'no_stream', [fresh(s)]);
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => open().append(s, 1, [fresh(s, { writer: i })])));
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won).toHaveLength(1);
+      for (const l of lost) expect(l.reason).toMatchObject({ code: 'VERSION_CONFLICT', expected: 1, actual: 2 });
+      expect((await open().readStream(s)).map((e) => e.envelope.aggregate_version)).toEqual([1, 2]);
+    });
+
+    test('an empty append checks the expectation and returns the current version', async () => {
+      const s = stream();
+      expect(await open().append(s, 'no_stream', [])).toEqual({ events: [], nextExpectedVersion: 0 });
+      await conflict(open().append(s, 'stream_exists', []), 'stream_exists', 0);
+    });
+
+    test('versions are assigned by the store, whatever the draft says, and the input is not changed', async () => {
+      const s = stream();
+      const draft = { ...fresh(s), aggregate_version: 999 };
+      expect((await open().append(s, 0, [draft])).events[0].version).toBe(1);
+      expect(draft.aggregate_version).toBe(999);
+      expect((await open().readStream(s))[0].envelope.aggregate_version).toBe(1);
+    });
+
+    test('events of another stream, duplicate ids in one append and bad dates are refused, nothing stored', async () => {
+      const s = stream();
+      const e = fresh(s);
+      await expect(open().append(s, 0, [fresh(stream())])).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+      await expect(open().append(s, 0, [e, e])).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+      await expect(open().append(s, 0, [{ ...fresh(s), occurred_at: 'not a date' }])).rejects.toMatchObject({ code: 'INVALID_EVENT' });
+      expect(await open().currentVersion(s)).toBe(0);
+    });
+  });
+
+  describe('idempotent append', () => {
+    test('re-appending stored events is a no-op that answers their stored versions, also after later appends and as any', async () => {
+      const s = stream();
+      const batch = [fresh(s, { n: 1 }), fresh(s, { n: 2 })];
+      const first = await open().append(s, 0, batch);
+      expect(first.events.map((e) => e.version)).toEqual([1, 2]);
+      expect(first.nextExpectedVersion).toBe(2);
+      const again = await open().append(s, 0, batch);
+      expect([again.events.map((e) => [e.event_id, e.version]), again.nextExpectedVersion]).toEqual([first.events.map((e) => [e.event_id, e.version]), 2]);
+      await open().append(s, 2, [fresh(s, { n: 3 })]);
+      expect((await open().append(s, 0, batch)).events.map((e) => e.version)).toEqual([1, 2]);
+      expect((await open().append(s, 'any', [batch[1]])).events.map((e) => e.version)).toEqual([2]);
+      expect(payloads(await open().readStream(s))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    });
+
+    test('EVENT_ID_REUSED: a stored event id with other content is refused at any expected version, and the stored event stays', async () => {
+      const s = stream();
+      const original = fresh(s, { amount: 10 });
+      await open().append(s, 0, [original]);
+      const forged = { ...original, payload: { amount: 1_000_000 } };
+      for (const expected of [0, 1, 'any'] as ExpectedVersion[]) {
+        await expect(open().append(s, expected, [forged])).rejects.toMatchObject({ constructor: EventIdReusedError, code: 'EVENT_ID_REUSED', eventId: original.event_id });
+      }
+      expect(payloads(await open().readStream(s))).toEqual([{ amount: 10 }]);
+    });
+  });
+
+  describe('reads', () => {
+    test('readStream returns the whole envelope in version order, within an inclusive range', async () => {
+      const s = stream();
+      const drafts = [1, 2, 3, 4, 5].map((n) => fresh(s, { n }));
+      await open().append(s, 0, drafts.slice(0, 2));
+      await open().append(s, 2, drafts.slice(2));
+      const all = await open().readStream(s);
+      expect(all.map((e) => e.envelope)).toEqual(drafts.map((d, i) => ({ ...d, aggregate_version: i + 1 })));
+      expect(payloads(await open().readStream(s, { fromVersion: 2, toVersion: 4 }))).toEqual([{ n: 2 }, { n: 3 }, { n: 4 }]);
+      expect(payloads(await open().readStream(s, { fromVersion: 4 }))).toEqual([{ n: 4 }, { n: 5 }]);
+      expect(await open().readStream(s, { fromVersion: 9 })).toEqual([]);
+      expect(await open().readStream(stream())).toEqual([]);
+      expect(await open().currentVersion(s)).toBe(5);
+    });
+
+    test('aggregateAt gives the stream as it was at a version: events 1..v, none at 0', async () => {
+      const s = stream();
+      await open().append(s, 0, [1, 2, 3, 4].map((n) => fresh(s, { n })));
+      expect(payloads(await open().aggregateAt(s, 3))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+      expect(payloads(await open().aggregateAt(s, 4))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+      expect(await open().aggregateAt(s, 0)).toEqual([]);
+    });
+
+    test('readAll pages through every event once, streams in version order, and resumes strictly after its checkpoint', async () => {
+      const store = open();
+      const [a, b] = [stream(), stream()];
+      const mine = new Set([a.aggregate_id, b.aggregate_id]);
+      // Start at the end of what the store held before (paging through it 2 by 2 would take long).
+      let { checkpoint } = await store.readAll({ limit: 100_000 });
+      // Occurred after everything read so far, and in the past when read (the S3 store orders
+      // readAll by occurred_at and holds back events from the future).
+      const base = Date.now() + 1;
+      const at = (i: number) => new Date(base + i).toISOString();
+      await store.append(a, 0, [fresh(a, { n: 1 }, at(1)), fresh(a, { n: 2 }, at(2))]);
+      await store.append(b, 0, [fresh(b, { n: 3 }, at(3))]);
+      await store.append(a, 2, [fresh(a, { n: 4 }, at(4))]);
+      await new Promise((r) => setTimeout(r, 20));
+      const seen: EventEnvelope[] = [];
+      for (let pages = 0; ; pages++) {
+        const page = await store.readAll({ from: checkpoint, limit: 2 });
+        expect(page.events.length).toBeLessThanOrEqual(2);
+        seen.push(...page.events.map((e) => e.envelope));
+        checkpoint = page.checkpoint;
+        if (!page.hasMore) break;
+        expect(pages).toBeLessThan(10_000);
+      }
+      const ours = seen.filter((e) => mine.has(e.aggregate_id));
+      expect(ours.map((e) => e.payload)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
+      expect(new Set(seen.map((e) => e.event_id)).size).toBe(seen.length);
+      expect(seen.length).toBeLessThan(20); // only what came after the first checkpoint
+
+      // At the end: nothing new keeps the checkpoint; the next event is read once, from there.
+      expect(await store.readAll({ from: checkpoint })).toMatchObject({ events: [], checkpoint, hasMore: false });
+      await store.append(b, 1, [fresh(b, { n: 5 }, at(5))]);
+      await new Promise((r) => setTimeout(r, 20));
+      const next = await store.readAll({ from: checkpoint });
+      expect(next.events.map((e) => e.envelope.payload)).toEqual([{ n: 5 }]);
+      expect(next.checkpoint).not.toEqual(checkpoint);
+      expect((await store.readAll({ from: next.checkpoint })).events).toEqual([]);
+    });
+  });
+
+  describe('commands', () => {
   test('a command retried after 250 later appends finds its original version and event, and stores nothing', async () => {
     const store = open();
     const s = stream();
@@ -149,6 +337,7 @@ describe.each(stores)('%s event store', (_name, open) => {
   test('findCommand knows nothing of a command that stored nothing', async () => {
     expect(await open().findCommand(uniqueName('never'))).toBeUndefined();
   });
+  });
 });
 
 describe('S3 event store: an attempt that died between its command marker and its commit', () => {
@@ -174,4 +363,88 @@ describe('S3 event store: an attempt that died between its command marker and it
     expect(old.map((e) => [e.envelope.aggregate_version, e.envelope.event_type])).toEqual([[1, 'CLAIM_VOIDED']]);
     expect((await s3.storeAt('stores').findCommand(a))?.stream).toEqual(newLife);
   }, 60_000);
+});
+
+describe('dual-write store: S3 decides, PostgreSQL holds a copy', () => {
+  const stream = (): StreamId => ({ aggregate_type: 'instance', aggregate_id: uniqueName('db:dual') });
+  const legacy = () => new LegacyPgEventStore(pool, dualSchema);
+  const primary = () => s3.storeAt('dual');
+  const same = (events: { envelope: EventEnvelope }[]) => events.map(({ envelope: e }) => [e.aggregate_version, e.event_id, e.event_type, e.command_id, e.occurred_at, e.payload]);
+
+  /** The legacy store with its next `n` appends failing as a database outage would. */
+  function failingLegacy(n: number): { store: EventStore; attempts: () => number } {
+    const store = legacy();
+    const append = store.append.bind(store);
+    let attempts = 0;
+    store.append = async (...args: Parameters<EventStore['append']>) => {
+      if (attempts++ < n) throw new Error('connection terminated unexpectedly');
+      return append(...args);
+    };
+    return { store, attempts: () => attempts };
+  }
+
+  test('both stores hold every appended event at the version S3 assigned, command marker included', async () => {
+    const s = stream();
+    const a = uniqueName('cmd');
+    await dualWrite().append(s, 'no_stream', [fresh(s, { n: 1 })]);
+    await dualWrite().append(s, 'any', [event(s, a, { n: 2 }), { ...event(s, a, { n: 3 }), event_id: eventIdFor(a, 1) }], mark(a));
+    const fromS3 = await primary().readStream(s);
+    expect(fromS3.map((e) => e.envelope.aggregate_version)).toEqual([1, 2, 3]);
+    expect(same(await legacy().readStream(s))).toEqual(same(fromS3));
+    expect((await legacy().findCommand(a))?.events.map((e) => e.envelope.aggregate_version)).toEqual([2, 3]);
+    // Reads come from S3.
+    expect(same(await dualWrite().readStream(s))).toEqual(same(fromS3));
+  });
+
+  test('a copy that fails surfaces as the append failing, and the retried append fills the copy in', async () => {
+    const s = stream();
+    const { store: flaky, attempts } = failingLegacy(1);
+    const dual = new DualWriteEventStore(primary(), flaky);
+    const e = fresh(s, { n: 1 });
+    await expect(dual.append(s, 'no_stream', [e])).rejects.toThrow('connection terminated unexpectedly');
+    expect(await primary().currentVersion(s)).toBe(1);
+    expect(await legacy().currentVersion(s)).toBe(0);
+
+    expect((await dual.append(s, 'no_stream', [e])).events.map((x) => x.version)).toEqual([1]);
+    expect(attempts()).toBe(2);
+    expect(same(await legacy().readStream(s))).toEqual(same(await primary().readStream(s)));
+  });
+
+  test("a command stored in S3 whose copy failed: the command's retry meets it stored (COMMAND_APPENDED) and copies it", async () => {
+    const s = stream();
+    const a = uniqueName('cmd');
+    const dual = new DualWriteEventStore(primary(), failingLegacy(1).store);
+    await expect(dual.append(s, 'no_stream', [event(s, a)], mark(a))).rejects.toThrow('connection terminated unexpectedly');
+    // The retry decided again later (another occurred_at, same command id): S3 answers with the stored command.
+    await expect(dual.append(s, 'no_stream', [event(s, a, {}, new Date(Date.now() + 5).toISOString())], mark(a))).rejects.toBeInstanceOf(CommandAppendedError);
+    expect(same(await legacy().readStream(s))).toEqual(same(await primary().readStream(s)));
+    expect((await legacy().findCommand(a))?.stream).toEqual(s);
+  });
+
+  test('a claim and its decision reach both stores; a failing copy of the decision surfaces', async () => {
+    const s = stream();
+    const bulk = uniqueName('bulk');
+    const entry: EventEnvelope = { ...event(s, `${bulk}-claim`, { instance: { id: 'x' } }), event_type: 'INSTANCE_CREATED', aggregate_version: 1, command_id: bulk, metadata: { storage_mode: 'dual_write', claimed_by: bulk } };
+    expect(await dualWrite().claim(entry)).toBe('claimed');
+    const batch = { request_hash: 'h', stream: { aggregate_type: 'instance_batch', aggregate_id: 'db:b' } };
+    const flaky = legacy();
+    flaky.decideClaims = async () => {
+      throw new Error('connection terminated unexpectedly');
+    };
+    await expect(new DualWriteEventStore(primary(), flaky).decideClaims(bulk, 'commit', batch)).rejects.toThrow('connection terminated unexpectedly');
+    // S3 decided; the retry copies that decision.
+    expect(await dualWrite().decideClaims(bulk, 'commit', batch)).toBe('commit');
+    for (const store of [primary(), legacy()]) {
+      expect((await store.readStream(s)).map((e) => [e.envelope.aggregate_version, e.envelope.event_type, e.envelope.metadata.claimed_by])).toEqual([[1, 'INSTANCE_CREATED', bulk]]);
+    }
+  });
+
+  test('a copy the legacy store cannot take at the version S3 assigned (its stream diverged) fails the append', async () => {
+    const s = stream();
+    await legacy().append(s, 'no_stream', [fresh(s, { written: 'by the legacy mode alone' })]);
+    await expect(dualWrite().append(s, 'no_stream', [fresh(s, { n: 1 })])).rejects.toMatchObject({ code: 'VERSION_CONFLICT' });
+    // S3 took the event all the same; the two stores now disagree about version 1.
+    expect(payloads(await primary().readStream(s))).toEqual([{ n: 1 }]);
+    expect(payloads(await legacy().readStream(s))).toEqual([{ written: 'by the legacy mode alone' }]);
+  });
 });
