@@ -14,7 +14,8 @@ const open = (host: string, port: number) =>
   });
 
 export default async function globalSetup(globalConfig: { testPathPattern?: string }): Promise<void> {
-  if (/unit/.test(globalConfig.testPathPattern ?? '')) return;
+  // Unit and workflow tests bring what they need (workflow tests start a Temporal dev server of their own).
+  if (/unit|workflow/.test(globalConfig.testPathPattern ?? '')) return;
   const cfg = loadConfig();
   const checks: Array<[string, number]> = [
     ['postgres', cfg.PG_PORT],
