@@ -7,15 +7,7 @@
  */
 import { Pool } from 'pg';
 import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
-import {
-  CommandAppendedError,
-  CommandReusedError,
-  EventIdReusedError,
-  EventStore,
-  ExpectedVersion,
-  StreamId,
-  VersionConflictError,
-} from '../../src/ports/event-store';
+import { CommandAppendedError, CommandReusedError, EventIdReusedError, EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../../src/ports/event-store';
 import { DualWriteEventStore } from '../../src/adapters/dual-write-event-store';
 import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
@@ -70,8 +62,7 @@ function event(stream: StreamId, commandId: string, payload: unknown = {}, occur
 const fresh = (stream: StreamId, payload: unknown = {}, occurredAt?: string) => event(stream, uniqueName('c'), payload, occurredAt);
 const mark = (commandId: string, hash = 'h1') => ({ command: { command_id: commandId, request_hash: hash } });
 const payloads = (events: { envelope: EventEnvelope }[]) => events.map((e) => e.envelope.payload);
-const conflict = (p: Promise<unknown>, expected: ExpectedVersion, actual: number) =>
-  expect(p).rejects.toMatchObject({ constructor: VersionConflictError, code: 'VERSION_CONFLICT', expected, actual });
+const conflict = (p: Promise<unknown>, expected: ExpectedVersion, actual: number) => expect(p).rejects.toMatchObject({ constructor: VersionConflictError, code: 'VERSION_CONFLICT', expected, actual });
 
 describe.each(stores)('%s event store', (_name, open) => {
   const stream = (): StreamId => ({ aggregate_type: 'instance', aggregate_id: uniqueName('db:i') });
@@ -194,7 +185,11 @@ describe.each(stores)('%s event store', (_name, open) => {
 
     test('aggregateAt gives the stream as it was at a version: events 1..v, none at 0', async () => {
       const s = stream();
-      await open().append(s, 0, [1, 2, 3, 4].map((n) => fresh(s, { n })));
+      await open().append(
+        s,
+        0,
+        [1, 2, 3, 4].map((n) => fresh(s, { n })),
+      );
       expect(payloads(await open().aggregateAt(s, 3))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
       expect(payloads(await open().aggregateAt(s, 4))).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }, { n: 4 }]);
       expect(await open().aggregateAt(s, 0)).toEqual([]);
@@ -240,103 +235,103 @@ describe.each(stores)('%s event store', (_name, open) => {
   });
 
   describe('commands', () => {
-  test('a command retried after 250 later appends finds its original version and event, and stores nothing', async () => {
-    const store = open();
-    const s = stream();
-    await store.append(s, 'no_stream', [event(s, uniqueName('create'))], mark(uniqueName('create')));
-    const a = uniqueName('cmd-a');
-    const first = await store.append(s, 1, [event(s, a, { n: 'a' }, '2026-03-01T23:59:59.000Z')], mark(a));
-    expect(first.events.map((e) => e.version)).toEqual([2]);
-    for (let i = 0; i < 250; i++) {
-      const c = uniqueName(`u${i}`);
-      await store.append(s, i + 2, [event(s, c, { n: i })], mark(c));
-    }
-    expect(await store.currentVersion(s)).toBe(252);
+    test('a command retried after 250 later appends finds its original version and event, and stores nothing', async () => {
+      const store = open();
+      const s = stream();
+      await store.append(s, 'no_stream', [event(s, uniqueName('create'))], mark(uniqueName('create')));
+      const a = uniqueName('cmd-a');
+      const first = await store.append(s, 1, [event(s, a, { n: 'a' }, '2026-03-01T23:59:59.000Z')], mark(a));
+      expect(first.events.map((e) => e.version)).toEqual([2]);
+      for (let i = 0; i < 250; i++) {
+        const c = uniqueName(`u${i}`);
+        await store.append(s, i + 2, [event(s, c, { n: i })], mark(c));
+      }
+      expect(await store.currentVersion(s)).toBe(252);
 
-    // The retry decides again at the stream's end, on another day: the store answers with the original.
-    const retry = open().append(s, 252, [event(s, a, { n: 'a' }, '2026-03-02T00:00:05.000Z')], mark(a));
-    await expect(retry).rejects.toBeInstanceOf(CommandAppendedError);
-    const err = (await retry.catch((e) => e)) as CommandAppendedError;
-    expect(err.record.events.map((e) => [e.envelope.event_id, e.envelope.aggregate_version, e.envelope.occurred_at])).toEqual([[eventIdFor(a, 0), 2, '2026-03-01T23:59:59.000Z']]);
-    expect(await store.currentVersion(s)).toBe(252);
+      // The retry decides again at the stream's end, on another day: the store answers with the original.
+      const retry = open().append(s, 252, [event(s, a, { n: 'a' }, '2026-03-02T00:00:05.000Z')], mark(a));
+      await expect(retry).rejects.toBeInstanceOf(CommandAppendedError);
+      const err = (await retry.catch((e) => e)) as CommandAppendedError;
+      expect(err.record.events.map((e) => [e.envelope.event_id, e.envelope.aggregate_version, e.envelope.occurred_at])).toEqual([[eventIdFor(a, 0), 2, '2026-03-01T23:59:59.000Z']]);
+      expect(await store.currentVersion(s)).toBe(252);
 
-    const found = await open().findCommand(a);
-    expect(found?.stream).toEqual(s);
-    expect(found?.request_hash).toBe('h1');
-    expect(found?.events.map((e) => e.envelope.aggregate_version)).toEqual([2]);
-  });
-
-  test('the same command id with another request is refused, also on another stream, and nothing is stored', async () => {
-    const store = open();
-    const s = stream();
-    const other = stream();
-    const a = uniqueName('cmd-b');
-    await store.append(s, 'no_stream', [event(s, a)], mark(a));
-    await expect(open().append(other, 'no_stream', [event(other, a)], mark(a, 'h2'))).rejects.toBeInstanceOf(CommandReusedError);
-    await expect(open().append(s, 1, [event(s, a, { changed: true })], mark(a, 'h2'))).rejects.toBeInstanceOf(CommandReusedError);
-    expect(await store.readStream(other)).toEqual([]);
-    expect(await store.currentVersion(s)).toBe(1);
-  });
-
-  test('two processes running the same command at once store it once', async () => {
-    const s = stream();
-    const base = open();
-    await base.append(s, 'no_stream', [event(s, uniqueName('create'))]);
-    const a = uniqueName('cmd-c');
-    const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => open().append(s, 1, [event(s, a, {}, new Date(Date.now() + i).toISOString())], mark(a))));
-    const won = results.filter((r) => r.status === 'fulfilled');
-    const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    expect(won.length).toBeGreaterThanOrEqual(1);
-    for (const l of lost) expect(l.reason).toBeInstanceOf(CommandAppendedError);
-    const events = await base.readStream(s);
-    expect(events.map((e) => e.envelope.event_id)).toEqual([events[0].envelope.event_id, eventIdFor(a, 0)]);
-  });
-
-  test('a claim takes the version an event would take: one wins, readers see it under its command decision, readAll never', async () => {
-    const store = open();
-    const s = stream();
-    const bulk = uniqueName('bulk');
-    const claim = (by: string, version: number): EventEnvelope => ({
-      ...event(s, `${by}-claim`, { instance: { id: 'x' } }),
-      event_type: 'INSTANCE_CREATED',
-      aggregate_version: version,
-      command_id: by,
-      metadata: { storage_mode: 's3_only', claimed_by: by },
+      const found = await open().findCommand(a);
+      expect(found?.stream).toEqual(s);
+      expect(found?.request_hash).toBe('h1');
+      expect(found?.events.map((e) => e.envelope.aggregate_version)).toEqual([2]);
     });
-    const [a, b] = await Promise.all([open().claim(claim(bulk, 1)), open().claim(claim(uniqueName('other'), 1))]);
-    expect([a, b].sort()).toEqual(['claimed', 'taken']);
-    const winner = a === 'claimed' ? bulk : (await store.readStream(s))[0].envelope.command_id;
-    await expect(store.append(s, 'no_stream', [event(s, uniqueName('single'))])).rejects.toBeInstanceOf(VersionConflictError);
-    expect((await store.readStream(s)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_PENDING']);
 
-    expect(await open().decideClaims(winner, 'commit', { request_hash: 'h', stream: { aggregate_type: 'instance_batch', aggregate_id: 'db:b' } })).toBe('commit');
-    expect(await open().decideClaims(winner, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('commit');
-    const read = await open().readStream(s);
-    expect(read.map((e) => [e.envelope.aggregate_version, e.envelope.event_type, e.envelope.metadata.claimed_by])).toEqual([[1, 'INSTANCE_CREATED', winner]]);
-    expect(await open().findCommand(winner)).toBeUndefined();
+    test('the same command id with another request is refused, also on another stream, and nothing is stored', async () => {
+      const store = open();
+      const s = stream();
+      const other = stream();
+      const a = uniqueName('cmd-b');
+      await store.append(s, 'no_stream', [event(s, a)], mark(a));
+      await expect(open().append(other, 'no_stream', [event(other, a)], mark(a, 'h2'))).rejects.toBeInstanceOf(CommandReusedError);
+      await expect(open().append(s, 1, [event(s, a, { changed: true })], mark(a, 'h2'))).rejects.toBeInstanceOf(CommandReusedError);
+      expect(await store.readStream(other)).toEqual([]);
+      expect(await store.currentVersion(s)).toBe(1);
+    });
 
-    // A voided claim keeps its version and changes nothing; the stream goes on after it.
-    const t = stream();
-    const loser = uniqueName('loser');
-    expect(await store.claim({ ...claim(loser, 1), aggregate_id: t.aggregate_id })).toBe('claimed');
-    expect(await open().decideClaims(loser, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('void');
-    await store.append(t, 1, [event(t, uniqueName('after'))]);
-    expect((await open().readStream(t)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_VOIDED', 'InstanceUpdated']);
+    test('two processes running the same command at once store it once', async () => {
+      const s = stream();
+      const base = open();
+      await base.append(s, 'no_stream', [event(s, uniqueName('create'))]);
+      const a = uniqueName('cmd-c');
+      const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => open().append(s, 1, [event(s, a, {}, new Date(Date.now() + i).toISOString())], mark(a))));
+      const won = results.filter((r) => r.status === 'fulfilled');
+      const lost = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      expect(won.length).toBeGreaterThanOrEqual(1);
+      for (const l of lost) expect(l.reason).toBeInstanceOf(CommandAppendedError);
+      const events = await base.readStream(s);
+      expect(events.map((e) => e.envelope.event_id)).toEqual([events[0].envelope.event_id, eventIdFor(a, 0)]);
+    });
 
-    const all = [];
-    for (let from: string | undefined; ;) {
-      const page = await store.readAll({ from, limit: 1000 });
-      all.push(...page.events);
-      if (!page.hasMore) break;
-      from = page.checkpoint;
-    }
-    expect(all.filter((e) => e.envelope.metadata.claimed_by !== undefined)).toEqual([]);
-    expect(all.some((e) => e.envelope.aggregate_id === t.aggregate_id)).toBe(true);
-  });
+    test('a claim takes the version an event would take: one wins, readers see it under its command decision, readAll never', async () => {
+      const store = open();
+      const s = stream();
+      const bulk = uniqueName('bulk');
+      const claim = (by: string, version: number): EventEnvelope => ({
+        ...event(s, `${by}-claim`, { instance: { id: 'x' } }),
+        event_type: 'INSTANCE_CREATED',
+        aggregate_version: version,
+        command_id: by,
+        metadata: { storage_mode: 's3_only', claimed_by: by },
+      });
+      const [a, b] = await Promise.all([open().claim(claim(bulk, 1)), open().claim(claim(uniqueName('other'), 1))]);
+      expect([a, b].sort()).toEqual(['claimed', 'taken']);
+      const winner = a === 'claimed' ? bulk : (await store.readStream(s))[0].envelope.command_id;
+      await expect(store.append(s, 'no_stream', [event(s, uniqueName('single'))])).rejects.toBeInstanceOf(VersionConflictError);
+      expect((await store.readStream(s)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_PENDING']);
 
-  test('findCommand knows nothing of a command that stored nothing', async () => {
-    expect(await open().findCommand(uniqueName('never'))).toBeUndefined();
-  });
+      expect(await open().decideClaims(winner, 'commit', { request_hash: 'h', stream: { aggregate_type: 'instance_batch', aggregate_id: 'db:b' } })).toBe('commit');
+      expect(await open().decideClaims(winner, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('commit');
+      const read = await open().readStream(s);
+      expect(read.map((e) => [e.envelope.aggregate_version, e.envelope.event_type, e.envelope.metadata.claimed_by])).toEqual([[1, 'INSTANCE_CREATED', winner]]);
+      expect(await open().findCommand(winner)).toBeUndefined();
+
+      // A voided claim keeps its version and changes nothing; the stream goes on after it.
+      const t = stream();
+      const loser = uniqueName('loser');
+      expect(await store.claim({ ...claim(loser, 1), aggregate_id: t.aggregate_id })).toBe('claimed');
+      expect(await open().decideClaims(loser, 'void', { request_hash: '', stream: { aggregate_type: 'instance_batch', aggregate_id: '' } })).toBe('void');
+      await store.append(t, 1, [event(t, uniqueName('after'))]);
+      expect((await open().readStream(t)).map((e) => e.envelope.event_type)).toEqual(['CLAIM_VOIDED', 'InstanceUpdated']);
+
+      const all = [];
+      for (let from: string | undefined; ;) {
+        const page = await store.readAll({ from, limit: 1000 });
+        all.push(...page.events);
+        if (!page.hasMore) break;
+        from = page.checkpoint;
+      }
+      expect(all.filter((e) => e.envelope.metadata.claimed_by !== undefined)).toEqual([]);
+      expect(all.some((e) => e.envelope.aggregate_id === t.aggregate_id)).toBe(true);
+    });
+
+    test('findCommand knows nothing of a command that stored nothing', async () => {
+      expect(await open().findCommand(uniqueName('never'))).toBeUndefined();
+    });
   });
 });
 
@@ -424,7 +419,13 @@ describe('dual-write store: S3 decides, PostgreSQL holds a copy', () => {
   test('a claim and its decision reach both stores; a failing copy of the decision surfaces', async () => {
     const s = stream();
     const bulk = uniqueName('bulk');
-    const entry: EventEnvelope = { ...event(s, `${bulk}-claim`, { instance: { id: 'x' } }), event_type: 'INSTANCE_CREATED', aggregate_version: 1, command_id: bulk, metadata: { storage_mode: 'dual_write', claimed_by: bulk } };
+    const entry: EventEnvelope = {
+      ...event(s, `${bulk}-claim`, { instance: { id: 'x' } }),
+      event_type: 'INSTANCE_CREATED',
+      aggregate_version: 1,
+      command_id: bulk,
+      metadata: { storage_mode: 'dual_write', claimed_by: bulk },
+    };
     expect(await dualWrite().claim(entry)).toBe('claimed');
     const batch = { request_hash: 'h', stream: { aggregate_type: 'instance_batch', aggregate_id: 'db:b' } };
     const flaky = legacy();

@@ -19,9 +19,8 @@ type ActivityFn = (...args: never[]) => Promise<unknown>;
  * names the activities the worker runs for it with use().
  */
 export class WorkflowTestBed {
-  private current: Record<string, ActivityFn> = {};
-
   private constructor(
+    private readonly current: { activities: Record<string, ActivityFn> },
     private readonly env: TestWorkflowEnvironment,
     private readonly worker: Worker,
     private readonly running: Promise<void>,
@@ -34,20 +33,19 @@ export class WorkflowTestBed {
     if (!fs.existsSync(temporalBin)) throw new Error(`no Temporal CLI at ${temporalBin}: install it with npm run stack -- up`);
     const env = await TestWorkflowEnvironment.createLocal({ server: { executable: { type: 'existing-path', path: temporalBin }, log: { format: 'json', level: 'error' } } });
     const taskQueue = uniqueName('wf');
-    let bed: WorkflowTestBed | undefined;
+    const current = { activities: {} as Record<string, ActivityFn> };
     const activities = Object.fromEntries(
       activityNames.map((name) => [
         name,
         (...args: never[]) => {
-          const fn = bed?.current[name];
+          const fn = current.activities[name];
           if (!fn) throw new Error(`the test gave no activity ${name}`);
           return fn(...args);
         },
       ]),
     );
     const worker = await Worker.create({ connection: env.nativeConnection, namespace: env.namespace ?? 'default', taskQueue, workflowBundle: await workflowBundle(), activities });
-    bed = new WorkflowTestBed(env, worker, worker.run(), taskQueue);
-    return bed;
+    return new WorkflowTestBed(current, env, worker, worker.run(), taskQueue);
   }
 
   get client(): Client {
@@ -55,7 +53,7 @@ export class WorkflowTestBed {
   }
 
   use(activities: object): void {
-    this.current = activities as Record<string, ActivityFn>;
+    this.current.activities = activities as Record<string, ActivityFn>;
   }
 
   async stop(): Promise<void> {

@@ -168,7 +168,12 @@ describe('bulk commands', () => {
     context.classes.set(db, { Thing: Thing as never });
     const calls: string[] = [];
     const firstBatchDelivery = gate();
-    const bulk = inputOf({ command_type: 'BULK_CREATE_INSTANCES', db_name: db, batch_id: 'b1', payload: { class_id: 'Thing', instances: [1, 2, 3, 4, 5].map((i) => ({ id: `t${i}`, properties: { name: `n${i}` } })) } });
+    const bulk = inputOf({
+      command_type: 'BULK_CREATE_INSTANCES',
+      db_name: db,
+      batch_id: 'b1',
+      payload: { class_id: 'Thing', instances: [1, 2, 3, 4, 5].map((i) => ({ id: `t${i}`, properties: { name: `n${i}` } })) },
+    });
     const batchOf = (eventId: string) => [0, 1, 2].find((b) => eventIdFor(bulk.command_id, b) === eventId);
     const publish = deps.relay.publishThrough;
     const deliveries: string[] = [];
@@ -189,7 +194,11 @@ describe('bulk commands', () => {
       await (await start(client, tq, inputOf(createDatabase(db)))).result();
       const handle = await start(client, tq, bulk);
       // Batch 0's delivery is held: the next batch must be appended meanwhile.
-      await eventually(async () => deliveries, (d) => d.includes('append 1'), 10_000);
+      await eventually(
+        async () => deliveries,
+        (d) => d.includes('append 1'),
+        10_000,
+      );
       const during: CommandProgress = await handle.query(progressQuery);
       firstBatchDelivery.open();
       const result: ProcessCommandResult = await handle.result();
@@ -227,7 +236,11 @@ describe('progress query', () => {
     const [pending, delivering, completed] = await withWorker(held, async (client, tq) => {
       const handle = await start(client, tq, inputOf(createDatabase(db)));
       const pending: CommandProgress = await handle.query(progressQuery);
-      const delivering = await eventually(() => handle.query(progressQuery), (p) => p.phase === 'DELIVERING', 10_000);
+      const delivering = await eventually(
+        () => handle.query(progressQuery),
+        (p) => p.phase === 'DELIVERING',
+        10_000,
+      );
       projection.open();
       await handle.result();
       return [pending, delivering, await handle.query(progressQuery)];
