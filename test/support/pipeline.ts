@@ -25,6 +25,7 @@ export interface ConsumedMessage {
 export interface Pipeline {
   api: RunningApi;
   url: string;
+  /** The pipeline's worker; undefined with `worker: false`. */
   worker: Worker;
   client: Client;
   taskQueue: string;
@@ -50,6 +51,8 @@ export interface PipelineOptions {
   apiLogger?: Logger;
   /** Wraps the worker's adapters, e.g. to make one of them fail for a while. */
   wrapDeps?: (deps: ActivityDeps) => ActivityDeps;
+  /** false: the pipeline runs no worker of its own (the test runs its own, e.g. versioned ones). */
+  worker?: boolean;
 }
 
 export async function startPipeline(name: string, config: Config = testConfig, options: PipelineOptions = {}): Promise<Pipeline> {
@@ -69,16 +72,19 @@ export async function startPipeline(name: string, config: Config = testConfig, o
   const infra = api.infra;
   await infra.relay.start();
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
-  const worker = await createCommandWorker({
-    connection: nativeConnection,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue,
-    deps: options.wrapDeps ? options.wrapDeps(infra.activityDeps()) : infra.activityDeps(),
-    rebuild: infra.rebuildDeps(),
-    reconcile: infra.reconcileDeps(),
-    workflowBundle: await workflowBundle(),
-  });
-  const running = worker.run();
+  const worker =
+    options.worker === false
+      ? undefined
+      : await createCommandWorker({
+          connection: nativeConnection,
+          namespace: config.TEMPORAL_NAMESPACE,
+          taskQueue,
+          deps: options.wrapDeps ? options.wrapDeps(infra.activityDeps()) : infra.activityDeps(),
+          rebuild: infra.rebuildDeps(),
+          reconcile: infra.reconcileDeps(),
+          workflowBundle: await workflowBundle(),
+        });
+  const running = worker?.run() ?? Promise.resolve();
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 
@@ -103,7 +109,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
   return {
     api,
     url: `${api.url}/api/v1`,
-    worker,
+    worker: worker!,
     client,
     taskQueue,
     prefix,
@@ -128,7 +134,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
     },
     async close() {
       await consumer.disconnect().catch(() => undefined);
-      if (worker.getState() === 'RUNNING') worker.shutdown();
+      if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);
       await nativeConnection.close();
       await connection.close();

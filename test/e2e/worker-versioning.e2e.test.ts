@@ -1,0 +1,119 @@
+/**
+ * Rolling upgrades with Temporal Worker Versioning, on the stack's dev server: workers of version 1
+ * and version 2 of one deployment serve one task queue; after `set-current` moves new commands to
+ * version 2, a command in flight on version 1 finishes on version 1 (it is pinned) while version 2
+ * takes the new ones, and no workflow task fails, although version 2's workflow code would not
+ * replay a version-1 history.
+ */
+import path from 'node:path';
+import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
+import type { Client } from '@temporalio/client';
+import { createCommandWorker } from '../../src/command-worker';
+import { startPipeline, workflowBundle, type Pipeline } from '../support/pipeline';
+import { eventually, testConfig, uniqueName } from '../support/env';
+import { sendJson, seedDatabase } from '../support/http';
+
+let p: Pipeline;
+let connection: NativeConnection;
+const workers: Array<{ worker: Worker; running: Promise<void> }> = [];
+const deploymentName = uniqueName('spice-oms-e2e');
+const db = 'versioning';
+/** Kafka "unavailable" for the version-1 worker while set: the command waits in its deliver activity. */
+let relayBlocked = false;
+
+const send = (method: string, p2: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, p2, body, headers);
+
+async function startVersionedWorker(buildId: string, bundle: { code: string }, blockable: boolean): Promise<void> {
+  const infra = p.api.infra;
+  const deps = infra.activityDeps();
+  const worker = await createCommandWorker({
+    connection,
+    namespace: testConfig.TEMPORAL_NAMESPACE,
+    taskQueue: p.taskQueue,
+    deps: blockable
+      ? {
+          ...deps,
+          relay: {
+            publishThrough: async (ids) => {
+              if (relayBlocked) throw new Error('kafka unavailable (test)');
+              return deps.relay.publishThrough(ids);
+            },
+          },
+        }
+      : deps,
+    rebuild: infra.rebuildDeps(),
+    reconcile: infra.reconcileDeps(),
+    workflowBundle: bundle,
+    tuning: { workerDeploymentOptions: { version: { deploymentName, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } },
+  });
+  workers.push({ worker, running: worker.run() });
+}
+
+async function setCurrent(client: Client, buildId: string): Promise<void> {
+  // The version exists once its workers have polled: retry until the server knows it.
+  await eventually(
+    () =>
+      client.workflowService
+        .setWorkerDeploymentCurrentVersion({ namespace: testConfig.TEMPORAL_NAMESPACE, deploymentName, buildId, identity: 'e2e' })
+        .then(() => true, (e: Error) => e.message),
+    (r) => r === true,
+    30_000,
+    500,
+  );
+}
+
+/** The build id of every completed workflow task of a command's run, and whether any task failed. */
+async function workflowTasks(commandId: string) {
+  const history = await p.client.workflow.getHandle(`command-${commandId}`).fetchHistory();
+  const events = history.events ?? [];
+  return {
+    buildIds: events.filter((e) => e.workflowTaskCompletedEventAttributes).map((e) => e.workflowTaskCompletedEventAttributes!.deploymentVersion?.buildId),
+    failed: events.filter((e) => e.workflowTaskFailedEventAttributes).map((e) => e.workflowTaskFailedEventAttributes!.cause),
+  };
+}
+
+beforeAll(async () => {
+  p = await startPipeline('e2e-versioning', testConfig, { worker: false });
+  connection = await NativeConnection.connect({ address: testConfig.temporalAddress });
+  await startVersionedWorker('v1', await workflowBundle(), true);
+  await setCurrent(p.client, 'v1');
+  await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
+}, 180_000);
+
+afterAll(async () => {
+  for (const w of workers) if (w.worker.getState() === 'RUNNING') w.worker.shutdown();
+  await Promise.all(workers.map((w) => w.running.catch(() => undefined)));
+  await connection?.close();
+  await p?.close();
+});
+
+test('a command in flight on version 1 finishes on version 1 while version 2 takes the new ones, with no non-determinism', async () => {
+  relayBlocked = true;
+  const a = await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'a', properties: { n: 1 } });
+  expect(a.status).toBe(202);
+  const aId: string = a.body.command_id;
+  // In flight on v1: stored, waiting in its deliver activity.
+  await eventually(() => send('GET', `/commands/${aId}`).then((r) => r.body), (s) => s.status === 'RETRYING', 60_000, 200);
+
+  const v2Bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  await startVersionedWorker('v2', v2Bundle, false);
+  await setCurrent(p.client, 'v2');
+
+  const b = await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'b', properties: { n: 2 } }, { prefer: 'wait=30' });
+  expect([b.status, b.body.status]).toEqual([201, 'COMPLETED']);
+
+  relayBlocked = false;
+  const aDone = await eventually(() => send('GET', `/commands/${aId}`).then((r) => r.body), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 60_000, 200);
+  expect(aDone.status).toBe('COMPLETED');
+
+  const aTasks = await workflowTasks(aId);
+  const bTasks = await workflowTasks(b.body.command_id);
+  expect(aTasks.buildIds.length).toBeGreaterThan(1);
+  expect(new Set(aTasks.buildIds)).toEqual(new Set(['v1']));
+  expect(new Set(bTasks.buildIds)).toEqual(new Set(['v2']));
+  expect([aTasks.failed, bTasks.failed]).toEqual([[], []]);
+  // Both commands' events reached Kafka and the read models.
+  await p.waitForMessages(3);
+  expect((await send('GET', `/databases/${db}/classes/Item/instances/a`)).status).toBe(200);
+  expect((await send('GET', `/databases/${db}/classes/Item/instances/b`)).status).toBe(200);
+});
