@@ -7,7 +7,8 @@ import { Client } from '@temporalio/client';
 import { loadConfig } from './src/app/config';
 import { createLogger } from './src/app/logger';
 import { connectInfrastructure } from './src/app/composition';
-import { bundleInChildProcess, createCommandWorker } from './src/app/command-worker';
+import { bundleInChildProcess, createCommandWorker, prebuiltBundle, workerProcessOptions } from './src/app/command-worker';
+import { temporalConnectionOptions } from './src/app/temporal-connection';
 import { ensureReconcileSchedule } from './src/app/reconcile-schedule';
 import { serveProcessMetrics } from './src/app/metrics-server';
 
@@ -17,14 +18,17 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
   const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
   await infra.relay.start();
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const workflowBundle = config.WORKER_WORKFLOW_BUNDLE !== undefined ? prebuiltBundle(config.WORKER_WORKFLOW_BUNDLE) : await bundleInChildProcess();
+  const processOptions = workerProcessOptions(config);
   const worker = await createCommandWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: infra.activityDeps(),
-    workflowBundle: await bundleInChildProcess(),
+    workflowBundle,
     tuning: {
+      ...processOptions,
       maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS,
       maxConcurrentActivityTaskExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
       maxConcurrentLocalActivityExecutions: config.WORKER_MAX_CONCURRENT_ACTIVITIES,
@@ -38,7 +42,18 @@ async function main(): Promise<void> {
     graceSeconds: config.RECONCILE_GRACE_S,
   });
   const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT) : undefined;
-  log.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, temporal: config.temporalAddress, storageMode: config.storageMode, metricsPort: config.WORKER_METRICS_PORT }, 'worker started');
+  log.info(
+    {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      temporal: config.temporalAddress,
+      storageMode: config.storageMode,
+      metricsPort: config.WORKER_METRICS_PORT,
+      workflowBundle: workflowBundle.codePath,
+      version: processOptions.workerDeploymentOptions?.version,
+      versioning: config.WORKER_VERSIONING,
+    },
+    'worker started',
+  );
   try {
     await worker.run();
   } finally {

@@ -7,13 +7,14 @@ import { NativeConnection, Runtime, DefaultLogger, WorkerOptions } from '@tempor
 import { loadConfig } from '../src/app/config';
 import { connectInfrastructure } from '../src/app/composition';
 import { createCommandWorker } from '../src/app/command-worker';
+import { temporalConnectionOptions } from '../src/app/temporal-connection';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
   await infra.relay.start();
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const extra = JSON.parse(process.env.BENCH_WORKER_OPTIONS ?? '{}') as Partial<WorkerOptions>;
   const worker = await createCommandWorker({
     connection,

@@ -6,13 +6,14 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../src/app/config';
+import { temporalConnectionOptions } from '../src/app/temporal-connection';
 import type { RebuildOutcome } from '../src/workflows/rebuild-read-models';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const target = process.argv[2] ?? `read_models_rebuild_${new Date().toISOString().replace(/\D/g, '').slice(0, 14)}`;
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(target)) throw new Error(`invalid schema name '${target}'`);
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const handle = await client.workflow.start('rebuildReadModels', {
     taskQueue: config.TEMPORAL_TASK_QUEUE,

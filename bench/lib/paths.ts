@@ -15,6 +15,7 @@ import { ProcMonitor, sample, stackPids } from './procstats';
 import { profileWorkflows } from './profile';
 import type { Rec, Report } from './records';
 import { runScenario } from './scenario';
+import { temporalConnectionOptions } from '../../src/app/temporal-connection';
 
 export async function runPath(
   report: Report,
@@ -41,7 +42,7 @@ export async function runPath(
     children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
     children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
     await waitHttp(`http://127.0.0.1:${port}/health`);
-    const connection = await Connection.connect({ address: base.temporalAddress });
+    const connection = await Connection.connect(temporalConnectionOptions(base));
     temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
     env = {
       name: pathName,

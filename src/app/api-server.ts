@@ -5,7 +5,8 @@
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { createCommandWorker } from './command-worker';
+import { createCommandWorker, workerProcessOptions } from './command-worker';
+import { temporalConnectionOptions } from './temporal-connection';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Config, loadConfig } from './config';
 import { createLogger, type Logger } from './logger';
@@ -27,7 +28,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
   const log = o.logger ?? createLogger(config.LOG_LEVEL, 'api');
   const infra = await connectInfrastructure(config, o);
   const taskQueue = o.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const embedded = config.API_EMBEDDED_WORKER ? await startEmbeddedWorker(config, infra, taskQueue) : undefined;
   // Eager start needs the client on the embedded worker's own native connection.
   const client = new Client({ connection: embedded?.connection ?? connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -81,7 +82,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
 }
 
 async function startEmbeddedWorker(config: Config, infra: Infrastructure, taskQueue: string) {
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   await infra.relay.start();
   const worker = await createCommandWorker({
     connection,
@@ -90,7 +91,7 @@ async function startEmbeddedWorker(config: Config, infra: Infrastructure, taskQu
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
-    tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
+    tuning: { ...workerProcessOptions(config), maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
   });
   const running = worker.run();
   return {

@@ -8,6 +8,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from './workflows-path';
+import type { Config } from './config';
+import { workerDeploymentOptions } from './worker-versioning';
 import { createActivities, ActivityDeps } from '../activities';
 import { createRebuildActivities, RebuildDeps } from '../activities/rebuild';
 import { createReconcileActivities, ReconcileDeps } from '../activities/reconcile';
@@ -25,6 +27,21 @@ export interface CommandWorkerOptions {
 }
 
 export { WORKFLOWS_PATH };
+
+/** A bundle built ahead of time (the image's WORKER_WORKFLOW_BUNDLE); a missing file stops the start. */
+export function prebuiltBundle(codePath: string): { codePath: string } {
+  if (!fs.existsSync(codePath)) throw new Error(`WORKER_WORKFLOW_BUNDLE: no workflow bundle at ${codePath}`);
+  return { codePath };
+}
+
+/** What every worker process takes from the config: the version it declares and its shutdown bounds. */
+export function workerProcessOptions(config: Config): Partial<WorkerOptions> {
+  return {
+    workerDeploymentOptions: workerDeploymentOptions(config),
+    shutdownGraceTime: config.workerShutdown.graceMs,
+    shutdownForceTime: config.workerShutdown.forceAfterMs,
+  };
+}
 
 /**
  * Bundles the workflow code in a child process and returns the bundle's path. Bundling in the

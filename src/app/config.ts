@@ -43,6 +43,18 @@ export const configSchema = z.object({
   TEMPORAL_HTTP_PORT: port.default(7243),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('spice-oms-commands'),
+  /** Where clients reach Temporal (host:port); unset: the local stack's SPICE_HOST:TEMPORAL_PORT. */
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s/:]+:\d{1,5}$/, 'host:port').optional(),
+  /**
+   * Temporal Cloud or a TLS cluster (README "Production checklist"; temporal-connection.ts): an API
+   * key, or a client certificate and key for mTLS; either implies TLS.
+   */
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: bool.optional(),
+  TEMPORAL_TLS_CERT_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_KEY_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_CA_PATH: z.string().min(1).optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
 
   MINIO_PORT: port.default(9000),
   MINIO_CONSOLE_PORT: port.default(9001),
@@ -114,6 +126,22 @@ export const configSchema = z.object({
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
   /** Serve the worker's counters at http://SPICE_HOST:<port>/metrics; unset, the worker serves none. */
   WORKER_METRICS_PORT: port.optional(),
+  /** A workflow bundle built ahead (the image builds it); unset, the worker bundles at start. */
+  WORKER_WORKFLOW_BUNDLE: z.string().min(1).optional(),
+  /**
+   * After SIGTERM a worker takes no new task and has this long to finish the ones in hand; the SDK
+   * forces the stop WORKER_SHUTDOWN_FORCE_MARGIN_MS later (Kubernetes' grace period must exceed both).
+   */
+  WORKER_SHUTDOWN_GRACE_S: count(0, 3600).default(30),
+  /**
+   * Worker Versioning (README "Changing workflow code"): every worker declares
+   * WORKER_DEPLOYMENT_NAME + WORKER_BUILD_ID (default: package version and git sha, the image's
+   * SPICE_GIT_SHA); with WORKER_VERSIONING=true the server routes new commands to the current version.
+   */
+  WORKER_VERSIONING: bool.default(false),
+  WORKER_DEPLOYMENT_NAME: z.string().min(1).max(200).default('spice-oms'),
+  WORKER_BUILD_ID: z.string().min(1).max(200).optional(),
+  SPICE_GIT_SHA: z.string().min(1).max(64).optional(),
 
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
@@ -124,12 +152,17 @@ export interface Config extends RawConfig {
   apiBodyLimitBytes: number;
   inputLimits: InputLimits;
   temporalAddress: string;
+  /** A worker's stop after SIGTERM: the grace for its tasks, and when the SDK forces it. */
+  workerShutdown: { graceMs: number; forceAfterMs: number };
   temporalUiUrl: string;
   s3Endpoint: string;
   kafkaBrokers: string[];
   databaseUrl: string;
   apiUrl: string;
 }
+
+/** How long after the grace the SDK stops a worker whose tasks did not finish. */
+export const WORKER_SHUTDOWN_FORCE_MARGIN_MS = 10_000;
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -154,7 +187,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       maxPredicatesPerInstance: c.API_MAX_PREDICATES_PER_INSTANCE,
       maxIdsPerRequest: c.API_MAX_IDS_PER_REQUEST,
     },
-    temporalAddress: `${h}:${c.TEMPORAL_PORT}`,
+    temporalAddress: c.TEMPORAL_ADDRESS ?? `${h}:${c.TEMPORAL_PORT}`,
+    workerShutdown: { graceMs: c.WORKER_SHUTDOWN_GRACE_S * 1000, forceAfterMs: c.WORKER_SHUTDOWN_GRACE_S * 1000 + WORKER_SHUTDOWN_FORCE_MARGIN_MS },
     temporalUiUrl: `http://${h}:${c.TEMPORAL_UI_PORT}`,
     s3Endpoint: c.S3_ENDPOINT ?? `http://${h}:${c.MINIO_PORT}`,
     kafkaBrokers: (c.KAFKA_BROKERS ?? `${h}:${c.KAFKA_PORT}`).split(',').map((b) => b.trim()),

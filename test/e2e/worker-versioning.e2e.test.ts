@@ -3,12 +3,14 @@
  * and version 2 of one deployment serve one task queue; after `set-current` moves new commands to
  * version 2, a command in flight on version 1 finishes on version 1 (it is pinned) while version 2
  * takes the new ones, and no workflow task fails, although version 2's workflow code would not
- * replay a version-1 history.
+ * replay a version-1 history. The workers' default behaviour is AUTO_UPGRADE here, so what pins the
+ * command is processCommand's own declaration (src/workflows/process-command.ts); with AUTO_UPGRADE
+ * there, this test fails with a non-determinism error (checked when it was written).
  */
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
-import type { Client } from '@temporalio/client';
-import { createCommandWorker } from '../../src/command-worker';
+import { createCommandWorker } from '../../src/app/command-worker';
+import { describeDeployment, setCurrentVersion } from '../../src/app/worker-versioning';
 import { startPipeline, workflowBundle, type Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
@@ -44,18 +46,15 @@ async function startVersionedWorker(buildId: string, bundle: { code: string }, b
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     workflowBundle: bundle,
-    tuning: { workerDeploymentOptions: { version: { deploymentName, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } },
+    tuning: { workerDeploymentOptions: { version: { deploymentName, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' } },
   });
   workers.push({ worker, running: worker.run() });
 }
 
-async function setCurrent(client: Client, buildId: string): Promise<void> {
-  // The version exists once its workers have polled: retry until the server knows it.
+/** What `npm run ops -- deploy set-current` does; the version exists once its workers have polled. */
+async function setCurrent(buildId: string): Promise<void> {
   await eventually(
-    () =>
-      client.workflowService
-        .setWorkerDeploymentCurrentVersion({ namespace: testConfig.TEMPORAL_NAMESPACE, deploymentName, buildId, identity: 'e2e' })
-        .then(() => true, (e: Error) => e.message),
+    () => setCurrentVersion(p.client, deploymentName, buildId, 'e2e').then(() => true, (e: Error) => e.message),
     (r) => r === true,
     30_000,
     500,
@@ -76,7 +75,7 @@ beforeAll(async () => {
   p = await startPipeline('e2e-versioning', testConfig, { worker: false });
   connection = await NativeConnection.connect({ address: testConfig.temporalAddress });
   await startVersionedWorker('v1', await workflowBundle(), true);
-  await setCurrent(p.client, 'v1');
+  await setCurrent('v1');
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 }, 180_000);
 
@@ -97,7 +96,7 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
 
   const v2Bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
   await startVersionedWorker('v2', v2Bundle, false);
-  await setCurrent(p.client, 'v2');
+  await setCurrent('v2');
 
   const b = await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'b', properties: { n: 2 } }, { prefer: 'wait=30' });
   expect([b.status, b.body.status]).toEqual([201, 'COMPLETED']);
@@ -112,6 +111,11 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
   expect(new Set(aTasks.buildIds)).toEqual(new Set(['v1']));
   expect(new Set(bTasks.buildIds)).toEqual(new Set(['v2']));
   expect([aTasks.failed, bTasks.failed]).toEqual([[], []]);
+  const behaviour = async (id: string) => (await p.client.workflow.getHandle(`command-${id}`).describe()).raw.workflowExecutionInfo?.versioningInfo?.behavior;
+  expect(await behaviour(aId)).toBe(1); // VERSIONING_BEHAVIOR_PINNED
+  const view = await describeDeployment(p.client, deploymentName);
+  expect(view.current).toBe('v2');
+  expect(view.versions.map((v) => v.build_id).sort()).toEqual(['v1', 'v2']);
   // Both commands' events reached Kafka and the read models.
   await p.waitForMessages(3);
   expect((await send('GET', `/databases/${db}/classes/Item/instances/a`)).status).toBe(200);

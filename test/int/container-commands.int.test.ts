@@ -58,7 +58,7 @@ const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 beforeAll(async () => {
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-oms-image-'));
   // The Dockerfile's build step, as written there.
-  const step = runtime && dockerStages(read('Dockerfile')).find((s) => s.name === 'build')!.instructions.find((i) => i.args.includes('bundle-workflows'))!;
+  const step = dockerStages(read('Dockerfile')).find((s) => s.name === 'build')!.instructions.find((i) => i.args.includes('bundle-workflows'))!;
   const command = step.args.replace(/^mkdir -p dist && /, '').split(/\s+/);
   execFileSync(command[0], [...command.slice(1, -1), path.join(bundleDir, 'workflow-bundle.js')], { cwd: ROOT, stdio: 'pipe' });
   client = new Client({ connection: await Connection.connect({ address: testConfig.temporalAddress }), namespace: testConfig.TEMPORAL_NAMESPACE });

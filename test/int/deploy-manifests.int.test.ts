@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { configSchema, loadConfig } from '../../src/config';
+import { configSchema, loadConfig } from '../../src/app/config';
 import { healthRoutes } from '../../src/api/routes/health';
 import { read, ROOT, yamlDocuments, type Yaml } from '../support/deploy-files';
 import { ensureKustomize, kustomizeBuild } from '../support/kustomize';

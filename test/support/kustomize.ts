@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig } from '../../src/config';
+import { loadConfig } from '../../src/app/config';
 import { goEnv, stackPaths } from '../../scripts/stack/services';
 import { run } from '../../scripts/stack/proc';
 import { ROOT } from './deploy-files';
