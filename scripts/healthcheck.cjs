@@ -9,10 +9,7 @@
 const http = require('node:http');
 
 const role = process.argv[2] ?? 'api';
-const target =
-  role === 'worker'
-    ? { port: Number(process.env.WORKER_METRICS_PORT ?? 9464), path: '/metrics' }
-    : { port: Number(process.env.API_PORT ?? 8080), path: '/health/live' };
+const target = role === 'worker' ? { port: Number(process.env.WORKER_METRICS_PORT ?? 9464), path: '/metrics' } : { port: Number(process.env.API_PORT ?? 8080), path: '/health/live' };
 
 const req = http.get({ host: '127.0.0.1', port: target.port, path: target.path, timeout: 2000 }, (res) => {
   res.resume();

@@ -44,7 +44,10 @@ export const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('spice-oms-commands'),
   /** Where clients reach Temporal (host:port); unset: the local stack's SPICE_HOST:TEMPORAL_PORT. */
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s/:]+:\d{1,5}$/, 'host:port').optional(),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s/:]+:\d{1,5}$/, 'host:port')
+    .optional(),
   /**
    * Temporal Cloud or a TLS cluster (README "Production checklist"; temporal-connection.ts): an API
    * key, or a client certificate and key for mTLS; either implies TLS.

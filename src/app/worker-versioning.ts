@@ -4,6 +4,7 @@
  * their own behaviour (PINNED or AUTO_UPGRADE, src/workflows); a worker's default is PINNED.
  */
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -16,7 +17,7 @@ const ROOT = path.join(__dirname, '..', '..');
 
 /** The package version this code was built from. */
 export function packageVersion(): string {
-  return (require(path.join(ROOT, 'package.json')) as { version: string }).version;
+  return (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 /** The checkout's short commit, when there is a git checkout (an image passes SPICE_GIT_SHA instead). */

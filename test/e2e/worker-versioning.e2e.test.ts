@@ -54,7 +54,11 @@ async function startVersionedWorker(buildId: string, bundle: { code: string }, b
 /** What `npm run ops -- deploy set-current` does; the version exists once its workers have polled. */
 async function setCurrent(buildId: string): Promise<void> {
   await eventually(
-    () => setCurrentVersion(p.client, deploymentName, buildId, 'e2e').then(() => true, (e: Error) => e.message),
+    () =>
+      setCurrentVersion(p.client, deploymentName, buildId, 'e2e').then(
+        () => true,
+        (e: Error) => e.message,
+      ),
     (r) => r === true,
     30_000,
     500,
@@ -92,9 +96,17 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
   expect(a.status).toBe(202);
   const aId: string = a.body.command_id;
   // In flight on v1: stored, waiting in its deliver activity.
-  await eventually(() => send('GET', `/commands/${aId}`).then((r) => r.body), (s) => s.status === 'RETRYING', 60_000, 200);
+  await eventually(
+    () => send('GET', `/commands/${aId}`).then((r) => r.body),
+    (s) => s.status === 'RETRYING',
+    60_000,
+    200,
+  );
 
-  const v2Bundle = await bundleWorkflowCode({ workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  const v2Bundle = await bundleWorkflowCode({
+    workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
+  });
   await startVersionedWorker('v2', v2Bundle, false);
   await setCurrent('v2');
 
@@ -102,7 +114,12 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
   expect([b.status, b.body.status]).toEqual([201, 'COMPLETED']);
 
   relayBlocked = false;
-  const aDone = await eventually(() => send('GET', `/commands/${aId}`).then((r) => r.body), (s) => s.status === 'COMPLETED' || s.status === 'FAILED', 60_000, 200);
+  const aDone = await eventually(
+    () => send('GET', `/commands/${aId}`).then((r) => r.body),
+    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
+    60_000,
+    200,
+  );
   expect(aDone.status).toBe('COMPLETED');
 
   const aTasks = await workflowTasks(aId);

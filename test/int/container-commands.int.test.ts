@@ -58,7 +58,9 @@ const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 beforeAll(async () => {
   bundleDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-oms-image-'));
   // The Dockerfile's build step, as written there.
-  const step = dockerStages(read('Dockerfile')).find((s) => s.name === 'build')!.instructions.find((i) => i.args.includes('bundle-workflows'))!;
+  const step = dockerStages(read('Dockerfile'))
+    .find((s) => s.name === 'build')!
+    .instructions.find((i) => i.args.includes('bundle-workflows'))!;
   const command = step.args.replace(/^mkdir -p dist && /, '').split(/\s+/);
   execFileSync(command[0], [...command.slice(1, -1), path.join(bundleDir, 'workflow-bundle.js')], { cwd: ROOT, stdio: 'pipe' });
   client = new Client({ connection: await Connection.connect({ address: testConfig.temporalAddress }), namespace: testConfig.TEMPORAL_NAMESPACE });
@@ -67,7 +69,10 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
   // The worker registered its reconciliation schedule for this task queue.
-  await client?.schedule.getHandle(`spice-oms-reconcile-${taskQueue}`).delete().catch(() => undefined);
+  await client?.schedule
+    .getHandle(`spice-oms-reconcile-${taskQueue}`)
+    .delete()
+    .catch(() => undefined);
   await client?.connection.close();
   fs.rmSync(bundleDir, { recursive: true, force: true });
 });
@@ -76,9 +81,19 @@ test('the API started with the image CMD answers its liveness and readiness rout
   const port = freePort();
   const api = start(JSON.parse(runtime.instructions.filter((i) => i.keyword === 'CMD').at(-1)!.args), containerEnv({ API_PORT: String(port) }));
   const url = `http://127.0.0.1:${port}`;
-  await eventually(() => httpOk(`${url}/health/live`), (r) => r.ok || api.exitCode !== null, 90_000, 250);
+  await eventually(
+    () => httpOk(`${url}/health/live`),
+    (r) => r.ok || api.exitCode !== null,
+    90_000,
+    250,
+  );
   expect(api.exitCode).toBeNull();
-  const ready = await eventually(() => httpOk(`${url}/health/ready`, 5000), (r) => r.ok, 30_000, 500);
+  const ready = await eventually(
+    () => httpOk(`${url}/health/ready`, 5000),
+    (r) => r.ok,
+    30_000,
+    500,
+  );
   expect(JSON.parse(ready.body).status).toBe('ok');
   // The image's HEALTHCHECK command.
   execFileSync('node', ['scripts/healthcheck.cjs'], { cwd: ROOT, env: { ...process.env, API_PORT: String(port) } });

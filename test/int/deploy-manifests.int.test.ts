@@ -131,7 +131,10 @@ describe('deploy/k8s', () => {
 
   it('requests at least the RSS measured at 128 concurrent commands, and limits above the bulk peak', () => {
     const peak = measuredPeakRssMb();
-    for (const [name, measured] of [['spice-oms-worker', peak.worker], ['spice-oms-api', peak.api]] as const) {
+    for (const [name, measured] of [
+      ['spice-oms-worker', peak.worker],
+      ['spice-oms-api', peak.api],
+    ] as const) {
       const { requests, limits } = container(built.prod, name).resources;
       expect([name, mebibytes(limits.memory) > measured]).toEqual([name, true]);
       expect([name, mebibytes(requests.memory) >= Math.min(measured, 256)]).toEqual([name, true]);

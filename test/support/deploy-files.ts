@@ -21,7 +21,6 @@ export function interpolate(text: string, env: Record<string, string | undefined
   });
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type Yaml = any;
 
 /** The compose file as `docker compose config` would see it without a .env file (merge keys resolved). */
@@ -30,10 +29,12 @@ export function composeFile(env: Record<string, string | undefined> = {}): Yaml 
 }
 
 export function yamlDocuments(text: string): Yaml[] {
-  return parseAllDocuments(text).map((d) => {
-    if (d.errors.length) throw new Error(d.errors.map((e) => e.message).join('; '));
-    return d.toJSON();
-  }).filter((d) => d !== null);
+  return parseAllDocuments(text)
+    .map((d) => {
+      if (d.errors.length) throw new Error(d.errors.map((e) => e.message).join('; '));
+      return d.toJSON();
+    })
+    .filter((d) => d !== null);
 }
 
 export interface DockerStage {
@@ -44,7 +45,11 @@ export interface DockerStage {
 
 /** The Dockerfile's stages with their instructions (continuation lines joined, comments dropped). */
 export function dockerStages(text: string): DockerStage[] {
-  const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages: DockerStage[] = [];
   for (const line of lines) {
     const [, keyword, args] = /^(\S+)\s+(.*)$/.exec(line) ?? [];

@@ -124,7 +124,11 @@ describe('Dockerfile', () => {
 
   it('builds in stages: production dependencies apart from the build with dev dependencies and the workflow bundle', () => {
     expect(stages.map((s) => s.name)).toEqual(['deps', 'build', 'runtime']);
-    const run = (s: (typeof stages)[number]) => s.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    const run = (s: (typeof stages)[number]) =>
+      s.instructions
+        .filter((i) => i.keyword === 'RUN')
+        .map((i) => i.args)
+        .join('\n');
     expect(run(stages[0])).toContain('npm ci --omit=dev');
     expect(run(stages[1])).toMatch(/scripts\/bundle-workflows\.ts dist\/workflow-bundle\.js/);
     const copies = runtime.instructions.filter((i) => i.keyword === 'COPY').map((i) => i.args);
@@ -151,7 +155,9 @@ describe('Dockerfile', () => {
   });
 
   it('sends no dependencies, tests, local data or secrets into the build context', () => {
-    const ignore = read('.dockerignore').split('\n').filter((l) => l && !l.startsWith('#'));
+    const ignore = read('.dockerignore')
+      .split('\n')
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignore[0]).toBe('**');
     const allowed = ignore.filter((l) => l.startsWith('!')).map((l) => l.slice(1));
     expect(allowed.filter((p) => /node_modules|test|\.env|bench|\.git/.test(p))).toEqual([]);
