@@ -37,12 +37,16 @@ export function workerBuildId(c: VersionSettings, sha: () => string | undefined 
 }
 
 /**
- * Every worker declares its version (shown in the Web UI and task-queue descriptions); only with
- * WORKER_VERSIONING=true does the server route by it.
+ * With WORKER_VERSIONING=true the worker declares its deployment version and the server routes by
+ * it; every workflow is PINNED: a command runs to its end on the version that started it (it lasts
+ * seconds), so a new version's workflow code never replays an older version's history. Without
+ * versioning the worker declares nothing: the server refuses a versioning behaviour from an
+ * unversioned worker ("versioning behavior cannot be specified without deployment options being set
+ * with versioned mode"), which is also why the workflows do not declare one in their own code.
  */
-export function workerDeploymentOptions(c: VersionSettings, sha?: () => string | undefined): NonNullable<WorkerOptions['workerDeploymentOptions']> {
-  const version = { deploymentName: c.WORKER_DEPLOYMENT_NAME, buildId: workerBuildId(c, sha) };
-  return c.WORKER_VERSIONING ? { version, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' } : { version, useWorkerVersioning: false };
+export function workerDeploymentOptions(c: VersionSettings, sha?: () => string | undefined): WorkerOptions['workerDeploymentOptions'] {
+  if (!c.WORKER_VERSIONING) return undefined;
+  return { version: { deploymentName: c.WORKER_DEPLOYMENT_NAME, buildId: workerBuildId(c, sha) }, useWorkerVersioning: true, defaultVersioningBehavior: 'PINNED' };
 }
 
 export interface DeploymentVersionView {

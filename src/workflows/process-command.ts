@@ -7,7 +7,7 @@
  * the steps continue as regular activities, retried without limit and visible as such (pending
  * activity, attempt count, last failure) in the status endpoint and the Web UI.
  */
-import { proxyActivities, proxyLocalActivities, patched, setHandler, setWorkflowOptions, ApplicationFailure, ActivityFailure, RetryPolicy } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, patched, setHandler, ApplicationFailure, ActivityFailure, RetryPolicy } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import { AppendedEventRef, CommandProgress, NON_RETRYABLE_TYPES, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
 
@@ -76,11 +76,6 @@ async function durablePath(input: ProcessCommandInput, progress: CommandProgress
   await deliverAndProject(appended.events);
   return appended;
 }
-
-// Worker Versioning: a command runs to its end on the worker version that started it (it lasts
-// seconds), so a new version's workflow code never replays an older version's history. Without
-// versioning (WORKER_VERSIONING unset) the declaration has no effect and patched() carries changes.
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, processCommand);
 
 export async function processCommand(input: ProcessCommandInput): Promise<ProcessCommandResult> {
   const progress: CommandProgress = { phase: 'PENDING', events: [] };

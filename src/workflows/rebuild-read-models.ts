@@ -2,7 +2,7 @@
  * rebuildReadModels: replays the whole event store into a fresh read-model schema and compares the
  * result with the live one. Long replays continue as new so the history stays small.
  */
-import { continueAsNew, defineQuery, proxyActivities, setHandler, setWorkflowOptions } from '@temporalio/workflow';
+import { continueAsNew, defineQuery, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { RebuildActivities } from '../activities/rebuild';
 
 const { rebuildChunk, compareWithLive } = proxyActivities<RebuildActivities>({
@@ -33,10 +33,6 @@ export interface RebuildOutcome {
 export const rebuildProgressQuery = defineQuery<{ events: number; checkpoint?: string }>('rebuildProgress');
 
 const CHUNKS_PER_RUN = 200;
-
-// A rebuild may outlive a worker version: it moves to the current version at its next workflow
-// task, so changes to this workflow go behind patched().
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, rebuildReadModels);
 
 export async function rebuildReadModels(input: RebuildInput): Promise<RebuildOutcome> {
   let checkpoint = input.checkpoint;

@@ -3,14 +3,14 @@
  * and version 2 of one deployment serve one task queue; after `set-current` moves new commands to
  * version 2, a command in flight on version 1 finishes on version 1 (it is pinned) while version 2
  * takes the new ones, and no workflow task fails, although version 2's workflow code would not
- * replay a version-1 history. The workers' default behaviour is AUTO_UPGRADE here, so what pins the
- * command is processCommand's own declaration (src/workflows/process-command.ts); with AUTO_UPGRADE
- * there, this test fails with a non-determinism error (checked when it was written).
+ * replay a version-1 history. The workers pin their workflows (src/app/worker-versioning.ts); with
+ * AUTO_UPGRADE instead, this test fails with a non-determinism error (checked when it was written).
  */
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createCommandWorker } from '../../src/app/command-worker';
-import { describeDeployment, setCurrentVersion } from '../../src/app/worker-versioning';
+import { describeDeployment, setCurrentVersion, workerDeploymentOptions } from '../../src/app/worker-versioning';
+import { loadConfig } from '../../src/app/config';
 import { startPipeline, workflowBundle, type Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
@@ -46,7 +46,7 @@ async function startVersionedWorker(buildId: string, bundle: { code: string }, b
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     workflowBundle: bundle,
-    tuning: { workerDeploymentOptions: { version: { deploymentName, buildId }, useWorkerVersioning: true, defaultVersioningBehavior: 'AUTO_UPGRADE' } },
+    tuning: { workerDeploymentOptions: workerDeploymentOptions(loadConfig({ WORKER_VERSIONING: 'true', WORKER_DEPLOYMENT_NAME: deploymentName, WORKER_BUILD_ID: buildId })) },
   });
   workers.push({ worker, running: worker.run() });
 }

@@ -14,11 +14,8 @@ test('the build id is WORKER_BUILD_ID, else the package version and the git sha'
   expect(workerBuildId(loadConfig({ SPICE_GIT_SHA: 'unknown' }), noGit)).toBe(version);
 });
 
-test('every worker declares its version; the server routes by it only with WORKER_VERSIONING=true, pinning by default', () => {
-  expect(workerDeploymentOptions(loadConfig({ WORKER_BUILD_ID: 'b1' }), noGit)).toEqual({
-    version: { deploymentName: 'spice-oms', buildId: 'b1' },
-    useWorkerVersioning: false,
-  });
+test('a worker declares its version, pinning its workflows, only with WORKER_VERSIONING=true', () => {
+  expect(workerDeploymentOptions(loadConfig({ WORKER_BUILD_ID: 'b1' }), noGit)).toBeUndefined();
   expect(workerDeploymentOptions(loadConfig({ WORKER_VERSIONING: 'true', WORKER_DEPLOYMENT_NAME: 'oms', WORKER_BUILD_ID: 'b2' }), noGit)).toEqual({
     version: { deploymentName: 'oms', buildId: 'b2' },
     useWorkerVersioning: true,

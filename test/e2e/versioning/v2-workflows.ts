@@ -3,12 +3,10 @@
  * timer, a change that replaying a version-1 history would reject as non-deterministic. Pinned
  * commands of version 1 must therefore never reach these workers.
  */
-import { setWorkflowOptions, sleep } from '@temporalio/workflow';
+import { sleep } from '@temporalio/workflow';
 import { processCommand as processCommandV1 } from '../../../src/workflows/process-command';
 
 export { rebuildReadModels, reconcileDeliveries } from '../../../src/workflows';
-
-setWorkflowOptions({ versioningBehavior: 'PINNED' }, processCommand);
 
 export async function processCommand(input: Parameters<typeof processCommandV1>[0]): ReturnType<typeof processCommandV1> {
   await sleep(1);
