@@ -23,7 +23,7 @@ const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 async function main(): Promise<void> {
   const p = await startPipeline('record');
   const send = async (method: string, url: string, body?: unknown) => {
-    const res = await fetch(`${p.url}${url}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await fetch(`${p.url}${url}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30', ...p.auth }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as { command_id: string };
   };
   const runs: Record<string, string> = {};

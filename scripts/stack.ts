@@ -82,6 +82,7 @@ async function startOne(s: ServiceSpec): Promise<'started' | 'running'> {
   const pid = readPid(s);
   if (pid && isAlive(pid)) {
     await waitHealthy(s, pid);
+    await s.afterStart?.();
     return 'running';
   }
   for (const port of s.ports) {

@@ -33,6 +33,13 @@ function shutdown(code: number): void {
 process.once('SIGINT', () => shutdown(0));
 process.once('SIGTERM', () => shutdown(0));
 
+/** The quick start's key: the built-in development admin key, accepted on loopback only. */
+function apiKeyLine(): string {
+  if (cfg.API_AUTH === 'off') return 'none needed (API_AUTH=off, development only)';
+  if (cfg.API_DEV_KEY) return `${cfg.API_DEV_KEY}   (development admin key: -H 'authorization: Bearer ${cfg.API_DEV_KEY}')`;
+  return 'create one: npm run ops -- keys create --name me --role admin';
+}
+
 launch('worker', ['worker.ts']);
 launch('api', ['src/app/api-server.ts']);
 process.stdout.write(
@@ -44,6 +51,7 @@ process.stdout.write(
     `  MinIO console http://${cfg.SPICE_HOST}:${cfg.MINIO_CONSOLE_PORT}  (bucket ${cfg.S3_BUCKET})`,
     `  Kafka         ${cfg.kafkaBrokers.join(',')}  (topic ${cfg.KAFKA_TOPIC})`,
     `  Storage mode  ${cfg.storageMode}`,
+    `  API key       ${apiKeyLine()}`,
     '  Ctrl-C stops the API and the worker; `npm run stack -- down` stops the services.',
     '',
   ].join('\n'),

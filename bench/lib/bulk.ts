@@ -1,7 +1,7 @@
 /** The bulk scenario (workflow path only): one BULK_CREATE_INSTANCES until stored, consumed from Kafka and projected. */
 import type cliProgress from 'cli-progress';
 import type { Pool } from 'pg';
-import { json, type PathEnv } from './clients';
+import { benchAuth, json, type PathEnv } from './clients';
 import type { KafkaTracker } from './observers';
 import type { ProcMonitor } from './procstats';
 import { BULK, CLASS, ONTO_DB, now, sleep } from './options';
@@ -23,14 +23,14 @@ export async function runBulk(
   mon.resetPeaks();
   const t0 = now();
   bar.update(barBase, { phase: `workflow bulk ${BULK}` });
-  const res = await fetch(`${v1}/databases/${ONTO_DB}/classes/${CLASS}/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(`${v1}/databases/${ONTO_DB}/classes/${CLASS}/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json', ...benchAuth }, body });
   const accepted = await json(res);
   const tAccepted = now();
   if (res.status !== 202) throw new Error(`bulk: ${res.status} ${JSON.stringify(accepted).slice(0, 300)}`);
   let status: any;
   let batchesTotal = 0;
   for (;;) {
-    status = await json(await fetch(`${v1}/commands/${accepted.command_id}`));
+    status = await json(await fetch(`${v1}/commands/${accepted.command_id}`, { headers: benchAuth }));
     batchesTotal = status?.progress?.batches_total ?? batchesTotal;
     bar.update(barBase + span * Math.min(0.95, (status?.progress?.batches_done ?? 0) / Math.max(1, batchesTotal)), {
       phase: `workflow bulk ${BULK}: ${status?.status} ${status?.progress?.batches_done ?? 0}/${batchesTotal}`,

@@ -2,6 +2,10 @@
 import type { Child } from './processes';
 import type { Rec } from './records';
 import { CLASS, ONTO_DB, now, sleep } from './options';
+import { loadConfig } from '../../src/app/config';
+
+/** The API under benchmark runs on loopback with the config's development admin key. */
+export const benchAuth = { authorization: `Bearer ${loadConfig().API_DEV_KEY}` };
 
 export interface PathEnv {
   name: string;
@@ -35,7 +39,7 @@ export async function json(res: Response): Promise<any> {
 
 export function restClient(api: string): Pick<PathEnv, 'exec' | 'setup'> {
   const v1 = `${api}/api/v1`;
-  const wait = { 'content-type': 'application/json', prefer: 'wait=30' };
+  const wait = { 'content-type': 'application/json', prefer: 'wait=30', ...benchAuth };
   async function untilDone(res: Response, rec: Rec): Promise<void> {
     let body = await json(res);
     rec.commandId = body?.command_id;
@@ -43,7 +47,7 @@ export function restClient(api: string): Pick<PathEnv, 'exec' | 'setup'> {
       // The wait ran out: poll the status like a client would.
       for (;;) {
         await sleep(100);
-        body = await json(await fetch(`${v1}/commands/${body.command_id}`));
+        body = await json(await fetch(`${v1}/commands/${body.command_id}`, { headers: benchAuth }));
         if (body?.status === 'COMPLETED' || body?.status === 'FAILED') break;
       }
     }

@@ -38,7 +38,8 @@ export async function runPath(
   if (pathName === 'workflow') {
     const port = await freePort();
     const taskQueue = `bench-${RUN}`;
-    const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue };
+    // The load generator is one client: per-key limits would measure the limiter, not the pipeline.
+    const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000' };
     children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
     children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
     await waitHttp(`http://127.0.0.1:${port}/health`);

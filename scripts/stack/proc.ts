@@ -45,12 +45,17 @@ export function run(cmd: string, args: string[], o: RunOptions): Promise<void> {
   });
 }
 
-export function runQuiet(cmd: string, args: string[], timeoutMs = 5000): Promise<{ ok: boolean; output: string }> {
+/**
+ * Runs a short command and collects its output. Secrets go in `input` (its stdin) or `env`, never
+ * in `args`: a command line is visible to every user in `ps`.
+ */
+export function runQuiet(cmd: string, args: string[], timeoutMs = 5000, o: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
     let out = '';
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
+    const child = spawn(cmd, args, { stdio: [o.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], timeout: timeoutMs, env: o.env ?? process.env });
+    if (o.input !== undefined) child.stdin!.end(o.input);
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
     child.once('error', (e) => resolve({ ok: false, output: e.message }));
     child.once('exit', (code) => resolve({ ok: code === 0, output: out }));
   });

@@ -7,11 +7,14 @@ import path from 'node:path';
 import net from 'node:net';
 import { Config } from '../../src/app/config';
 import { run, runQuiet, commandExists } from './proc';
+import { provisionMinioAppUser } from './minio-app-user';
 
 export const VERSIONS = {
   temporalCli: 'v1.5.1',
   // The minio repository is archived and its tags are not semver: pin the last commit's pseudo-version.
   minio: 'v0.0.0-20260212201848-7aac2a2c5b7c',
+  // MinIO's client, for the application's user and policy; the newest pseudo-version the proxy lists.
+  mc: 'v0.0.0-20250313080218-cf909e1063a9',
   kafka: '3.9.1',
   slf4jReload4j: '1.7.36',
   postgresMajor: '15',
@@ -28,6 +31,7 @@ export interface StackPaths {
   goBuildCache: string;
   temporalBin: string;
   minioBin: string;
+  mcBin: string;
   kafkaDir: string;
   pgData: string;
   pgSocketDir: string;
@@ -48,6 +52,7 @@ export function stackPaths(cfg: Config): StackPaths {
     goBuildCache: path.join(cache, 'go', 'build'),
     temporalBin: path.join(cache, 'bin', `temporal-${VERSIONS.temporalCli}`, 'temporal'),
     minioBin: path.join(cache, 'bin', `minio-${VERSIONS.minio}`, 'minio'),
+    mcBin: path.join(cache, 'bin', `mc-${VERSIONS.mc}`, 'mc'),
     kafkaDir: path.join(cache, `kafka-${VERSIONS.kafka}`),
     pgData: path.join(pgBase, `pg${VERSIONS.postgresMajor}-${cfg.PG_PORT}`),
     pgSocketDir: path.join(pgBase, `pg-socket-${cfg.PG_PORT}`),
@@ -69,7 +74,7 @@ export interface ServiceSpec {
   /** Prepares data directories; returns the command that runs the service in the foreground. */
   prepare(): Promise<{ cmd: string; args: string[]; env?: NodeJS.ProcessEnv; uid?: number; gid?: number }>;
   health(): Promise<HealthResult>;
-  /** Runs once after the service first answers (database roles, search attributes...). */
+  /** Runs at every `up` once the service answers, started or already running: idempotent (database roles, users, policies). */
   afterStart?(): Promise<void>;
   endpoints(): string[];
 }
@@ -141,7 +146,9 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
         'server',
         'start-dev',
         '--ip',
-        host,
+        cfg.TEMPORAL_BIND_HOST,
+        '--ui-ip',
+        cfg.TEMPORAL_UI_BIND_HOST,
         '--port',
         String(cfg.TEMPORAL_PORT),
         '--ui-port',
@@ -183,25 +190,27 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
     name: 'minio',
     ports: [cfg.MINIO_PORT, cfg.MINIO_CONSOLE_PORT],
     startTimeoutS: 60,
-    installed: () => fs.existsSync(p.minioBin),
+    installed: () => fs.existsSync(p.minioBin) && fs.existsSync(p.mcBin),
     async install() {
       requireTool('go', 'minio', 'install Go >= 1.24 from the Debian packages or go.dev');
-      await run('go', ['install', `github.com/minio/minio@${VERSIONS.minio}`], {
-        env: goEnv(p, path.dirname(p.minioBin)),
-        logFile: path.join(p.logs, 'minio-install.log'),
-        service: 'minio',
-      });
+      for (const [module, bin] of [
+        [`github.com/minio/minio@${VERSIONS.minio}`, p.minioBin],
+        [`github.com/minio/mc@${VERSIONS.mc}`, p.mcBin],
+      ]) {
+        if (fs.existsSync(bin)) continue;
+        await run('go', ['install', module], { env: goEnv(p, path.dirname(bin)), logFile: path.join(p.logs, 'minio-install.log'), service: 'minio' });
+      }
     },
     async prepare() {
       const dir = path.join(p.data, 'minio');
       fs.mkdirSync(dir, { recursive: true });
       return {
         cmd: p.minioBin,
-        args: ['server', dir, '--address', `${host}:${cfg.MINIO_PORT}`, '--console-address', `${host}:${cfg.MINIO_CONSOLE_PORT}`, '--quiet'],
+        args: ['server', dir, '--address', `${cfg.MINIO_BIND_HOST}:${cfg.MINIO_PORT}`, '--console-address', `${cfg.MINIO_CONSOLE_BIND_HOST}:${cfg.MINIO_CONSOLE_PORT}`, '--quiet'],
         env: {
           ...process.env,
-          MINIO_ROOT_USER: cfg.S3_ACCESS_KEY,
-          MINIO_ROOT_PASSWORD: cfg.S3_SECRET_KEY,
+          MINIO_ROOT_USER: cfg.MINIO_ROOT_USER,
+          MINIO_ROOT_PASSWORD: cfg.MINIO_ROOT_PASSWORD,
           MINIO_UPDATE: 'off',
           MINIO_BROWSER: 'on',
         },
@@ -211,7 +220,8 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
       const r = await httpOk(`http://${host}:${cfg.MINIO_PORT}/minio/health/live`);
       return { ok: r.ok, detail: r.ok ? 'live' : `HTTP ${r.status} ${r.body.slice(0, 80)}` };
     },
-    endpoints: () => [`S3 http://${host}:${cfg.MINIO_PORT}`, `console http://${host}:${cfg.MINIO_CONSOLE_PORT}`],
+    afterStart: () => provisionMinioAppUser(cfg, { mcBin: p.mcBin, configDir: path.join(p.run, 'mc') }),
+    endpoints: () => [`S3 http://${host}:${cfg.MINIO_PORT} (app user ${cfg.S3_ACCESS_KEY})`, `console http://${host}:${cfg.MINIO_CONSOLE_PORT}`],
   };
 
   const kafkaLibs = path.join(p.kafkaDir, 'libs');
@@ -319,7 +329,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
           '-D',
           p.pgData,
           '-c',
-          `listen_addresses=${host}`,
+          `listen_addresses=${cfg.PG_BIND_HOST}`,
           '-c',
           `port=${cfg.PG_PORT}`,
           '-c',
@@ -340,8 +350,9 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
     },
     async afterStart() {
       const bin = pgBin()!;
+      // SQL on stdin: a password in -c would be on psql's command line, visible in `ps`.
       const psql = (sql: string, db = 'postgres') =>
-        runQuiet(path.join(bin, 'psql'), ['-h', p.pgSocketDir, '-p', String(cfg.PG_PORT), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-tAc', sql]);
+        runQuiet(path.join(bin, 'psql'), ['-h', p.pgSocketDir, '-p', String(cfg.PG_PORT), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-tA'], 5000, { input: sql });
       const role = cfg.PG_USER.replace(/"/g, '""');
       const pw = cfg.PG_PASSWORD.replace(/'/g, "''");
       const exists = await psql(`SELECT 1 FROM pg_roles WHERE rolname = '${cfg.PG_USER.replace(/'/g, "''")}'`);
@@ -421,13 +432,13 @@ function kafkaPom(): string {
 }
 
 function kafkaProperties(cfg: Config, logDirs: string): string {
-  const h = cfg.SPICE_HOST;
+  // The controller stays on loopback: only this broker talks to it. Clients are told SPICE_HOST.
   return [
     'process.roles=broker,controller',
     'node.id=1',
-    `controller.quorum.voters=1@${h}:${cfg.KAFKA_CONTROLLER_PORT}`,
-    `listeners=PLAINTEXT://${h}:${cfg.KAFKA_PORT},CONTROLLER://${h}:${cfg.KAFKA_CONTROLLER_PORT}`,
-    `advertised.listeners=PLAINTEXT://${h}:${cfg.KAFKA_PORT}`,
+    `controller.quorum.voters=1@127.0.0.1:${cfg.KAFKA_CONTROLLER_PORT}`,
+    `listeners=PLAINTEXT://${cfg.KAFKA_BIND_HOST}:${cfg.KAFKA_PORT},CONTROLLER://127.0.0.1:${cfg.KAFKA_CONTROLLER_PORT}`,
+    `advertised.listeners=PLAINTEXT://${cfg.SPICE_HOST}:${cfg.KAFKA_PORT}`,
     'controller.listener.names=CONTROLLER',
     'inter.broker.listener.name=PLAINTEXT',
     'listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT',

@@ -15,7 +15,9 @@ import { isKnownCode, problem, ProblemError, sendProblem, statusOfCode } from '.
 import { API_PREFIX, commandRoutes } from './routes/commands';
 import { DEFAULT_HEALTH_TIMEOUT_MS, healthRoutes } from './routes/health';
 import { readRoutes } from './routes/reads';
-import { mount } from './routes/route-spec';
+import { mount, type RouteSpec } from './routes/route-spec';
+import { adminKeyRoutes } from './routes/admin-keys';
+import { createAccessGuard } from './auth';
 import { PATH_PARAMS, paramValidator, rejectHostilePaths, type PathParam } from './validation';
 
 export interface AppOptions {
@@ -111,8 +113,10 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   app.set('query parser', 'simple');
 
   const obs = createObservability(logger, options.registry);
+  const guard = createAccessGuard(ports.access);
+  const authorize = (spec: RouteSpec) => guard.authorize(spec);
   const health = healthRoutes(ports.health, options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
-  const apiSpecs = [...commandRoutes(ports), ...readRoutes(ports), ...health];
+  const apiSpecs = [...commandRoutes(ports, guard), ...readRoutes(ports), ...adminKeyRoutes(ports.access.keys), ...health];
   const openapi = buildOpenApi([
     { prefix: API_PREFIX, specs: apiSpecs },
     { prefix: '', specs: health },
@@ -121,9 +125,11 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   app.use(obs.requestMiddleware);
   app.use(rejectHostilePaths);
   app.get('/metrics', obs.metricsHandler);
+  // Before any router reads a body: a write without a valid key is refused unread.
+  app.use(guard.authenticate);
 
   const root = express.Router();
-  mount(root, health);
+  mount(root, health, authorize);
   app.use(root);
 
   const api = express.Router();
@@ -147,7 +153,7 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
     res.locals.route = `${API_PREFIX}/openapi.json`;
     res.json(openapi);
   });
-  mount(api, apiSpecs, API_PREFIX);
+  mount(api, apiSpecs, authorize, API_PREFIX);
   app.use(API_PREFIX, api);
 
   app.use((req, _res, next) => next(problem('NOT_FOUND', `no route for ${req.method} ${req.path}`)));

@@ -41,7 +41,14 @@ const WRITE_HEADERS: Json[] = [
     description: `Expected stream version (the ETag of a read), \`3\` or \`"3"\`, at most ${MAX_STREAM_VERSION} (400 INVALID_HEADER beyond); a mismatch fails with 409 VERSION_CONFLICT`,
     schema: { type: 'string', pattern: '^"?\\d{1,10}"?$' },
   },
-  { name: 'X-Actor', in: 'header', required: false, description: "Who acts (default 'anonymous')", schema: { type: 'string', pattern: ACTOR_PATTERN.source } },
+  {
+    name: 'X-Actor',
+    in: 'header',
+    required: false,
+    description:
+      "Ignored with API keys: the actor of every event and command is the key (`key:<name>`). Only with API_AUTH=off (development) it names who acts (default 'anonymous'); a malformed value is refused either way",
+    schema: { type: 'string', pattern: ACTOR_PATTERN.source },
+  },
   {
     name: 'Prefer',
     in: 'header',
@@ -89,11 +96,13 @@ function operationOf(spec: RouteSpec): Json {
     const mediaType = doc.schema === 'Problem' ? PROBLEM_CONTENT_TYPE : 'application/json';
     responses[status] = { description: doc.description, ...(doc.schema ? { content: { [mediaType]: { schema: ref(doc.schema) } } } : {}) };
   }
+  if (spec.access !== 'public') Object.assign(responses, ACCESS_RESPONSES, responses);
   responses.default = { description: 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } };
   return {
     operationId: spec.operationId,
     summary: spec.summary,
     tags: [spec.tag],
+    ...(spec.access === 'public' ? { security: [] } : { 'x-required-role': spec.access }),
     ...(spec.command !== undefined ? { 'x-command-type': spec.command.type } : {}),
     parameters: parametersOf(spec),
     ...(spec.body !== undefined
@@ -108,6 +117,13 @@ function operationOf(spec: RouteSpec): Json {
     responses,
   };
 }
+
+const problemResponse = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } });
+const ACCESS_RESPONSES: Json = {
+  '401': problemResponse('No valid API key: UNAUTHENTICATED (WWW-Authenticate: Bearer)'),
+  '403': problemResponse("Outside the key's role or databases: FORBIDDEN"),
+  '429': problemResponse("Over the key's request rate or bulk limit (RATE_LIMITED) or commands in flight (TOO_MANY_COMMANDS); see Retry-After"),
+};
 
 const str = { type: 'string' };
 const int = { type: 'integer', minimum: 0 };
@@ -252,6 +268,23 @@ const COMPONENT_SCHEMAS: Json = {
     },
   },
   Health: { type: 'object', properties: { status: { const: 'ok' }, checks: { type: 'object' } } },
+  ApiKey: {
+    type: 'object',
+    required: ['key_id', 'name', 'role', 'databases', 'created_at', 'created_by', 'revoked_at'],
+    properties: {
+      key_id: str,
+      name: str,
+      role: { enum: ['reader', 'writer', 'admin'] },
+      databases: { anyOf: [{ type: 'array', items: str }, { type: 'null' }], description: 'null: every database' },
+      created_at: str,
+      created_by: str,
+      revoked_at: nullableStr,
+    },
+  },
+  NewApiKey: {
+    allOf: [ref('ApiKey'), { type: 'object', required: ['key'], properties: { key: { type: 'string', description: 'The key itself, shown this once' } } }],
+  },
+  ApiKeyList: list('ApiKey'),
 };
 
 export interface RouteGroup {
@@ -268,13 +301,14 @@ export function buildOpenApi(groups: readonly RouteGroup[]): Json {
     }
   }
   paths['/api/v1/openapi.json'] = {
-    get: { operationId: 'openapi', summary: 'This document', tags: ['meta'], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
+    get: { operationId: 'openapi', summary: 'This document', tags: ['meta'], security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
   };
   paths['/metrics'] = {
     get: {
       operationId: 'metrics',
       summary: 'Prometheus metrics (http_request_duration_seconds by route and status, process metrics)',
       tags: ['meta'],
+      security: [],
       responses: { '200': { description: 'Prometheus text format', content: { 'text/plain': { schema: str } } } },
     },
   };
@@ -289,6 +323,17 @@ export function buildOpenApi(groups: readonly RouteGroup[]): Json {
     },
     jsonSchemaDialect: 'https://json-schema.org/draft/2020-12/schema',
     paths,
-    components: { schemas: COMPONENT_SCHEMAS },
+    // Every operation needs a key unless it says `security: []`; `x-required-role` names the least role.
+    security: [{ apiKey: [] }],
+    components: {
+      schemas: COMPONENT_SCHEMAS,
+      securitySchemes: {
+        apiKey: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'An API key (`spk_...`) from `npm run ops -- keys create` or POST /api/v1/admin/keys, sent as Authorization: Bearer <key>',
+        },
+      },
+    },
   };
 }

@@ -7,6 +7,7 @@ import type { CommandGateway } from '../ports/command-gateway';
 import type { EventHistory } from '../ports/event-history';
 import type { HealthCheck } from '../ports/health';
 import type { ReadModelQueries } from '../ports/read-models';
+import type { AccessControl } from './auth';
 
 export interface ApiPorts {
   commands: CommandGateway;
@@ -18,4 +19,6 @@ export interface ApiPorts {
   /** Largest body in bytes: API_BODY_LIMIT as the config parsed and checked it. */
   bodyLimitBytes: number;
   limits: InputLimits;
+  /** API keys, roles, databases and per-key limits (README "Access control"). */
+  access: AccessControl;
 }

@@ -87,6 +87,7 @@ export const PATH_PARAMS = {
   commandId: commandIdSchema,
   batchId: batchIdSchema,
   version: versionParamSchema,
+  keyId: z.string().regex(/^[0-9a-f]{12}$/, 'an API key id: 12 hexadecimal digits'),
 } as const;
 export type PathParam = keyof typeof PATH_PARAMS;
 

@@ -16,11 +16,30 @@ import { answerClientError } from '../api/problem';
 import { TemporalCommandGateway } from './command-gateway';
 import type { ApiPorts } from '../api/ports';
 import type { HealthCheck } from '../ports/health';
+import { ApiKeys } from '../api/api-keys';
+import type { AccessControl } from '../api/auth';
+import type { ApiKeyStore } from '../ports/api-keys';
+
+/** The API's access control as the config sets it (README "Access control"). */
+export function accessControlOf(config: Config, store: ApiKeyStore): AccessControl {
+  return {
+    mode: config.API_AUTH,
+    keys: new ApiKeys({ store, secret: config.API_KEY_SECRET, cacheMs: config.API_KEY_CACHE_MS, devKey: config.API_DEV_KEY }),
+    limits: {
+      requestsPerWindow: config.API_RATE_LIMIT,
+      windowS: config.API_RATE_WINDOW_S,
+      bulkPerWindow: config.API_BULK_RATE_LIMIT,
+      maxInflightCommands: config.API_MAX_INFLIGHT_COMMANDS,
+    },
+  };
+}
 
 export interface RunningApi {
   server: Server;
   url: string;
   infra: Infrastructure;
+  /** The API keys this process checks against (and can mint, e.g. for tests). */
+  keys: ApiKeys;
   close(): Promise<void>;
 }
 
@@ -56,11 +75,12 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     maxWaitMs: config.API_WAIT_MAX_MS,
     bodyLimitBytes: config.apiBodyLimitBytes,
     limits: config.inputLimits,
+    access: accessControlOf(config, infra.apiKeys),
   };
   const app = createApp(ports, log);
   const port = o.port ?? config.API_PORT;
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(port, config.SPICE_HOST, () => resolve(s));
+    const s = app.listen(port, config.API_BIND_HOST, () => resolve(s));
     s.on('clientError', answerClientError);
     s.once('error', reject);
   });
@@ -71,6 +91,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     server,
     url,
     infra,
+    keys: ports.access.keys,
     async close() {
       await new Promise((r) => server.close(r));
       await admin.disconnect().catch(() => undefined);

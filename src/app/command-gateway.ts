@@ -136,10 +136,12 @@ export class TemporalCommandGateway implements CommandGateway {
       throw err;
     }
     const memo = (desc.memo ?? {}) as unknown as Partial<CommandMemo>;
+    const db = desc.typedSearchAttributes.get(SearchAttributes.DatabaseName);
     const view: CommandStatusView = {
       command_id: commandId,
       command_type: memo.command_type ?? 'UNKNOWN',
       status: 'PENDING',
+      ...(db ? { db_name: db } : {}),
       submitted_at: memo.submitted_at,
       started_at: desc.startTime.toISOString(),
       closed_at: desc.closeTime?.toISOString(),
@@ -177,6 +179,15 @@ export class TemporalCommandGateway implements CommandGateway {
     }
     if (Object.keys(detail).length > 0) view[FAILURE_DETAIL] = detail;
     return view;
+  }
+
+  async isClosed(commandId: string): Promise<boolean> {
+    try {
+      return (await this.o.client.workflow.getHandle(workflowIdOf(commandId)).describe()).status.name !== 'RUNNING';
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return true;
+      throw err;
+    }
   }
 
   async wait(commandId: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandStatusView | null> {

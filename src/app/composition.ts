@@ -10,6 +10,7 @@ import type { Config } from './config';
 import type { StorageMode } from '../contracts/storage-mode';
 import { createPool } from '../adapters/postgres/postgres';
 import { migrate, DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
+import { migrateApiKeys, PgApiKeyStore } from '../adapters/postgres/api-keys';
 import { createS3Client, ensureBucket, S3EventStore } from '../adapters/s3/s3-event-store';
 import { LegacyPgEventStore } from '../adapters/postgres/legacy-event-store';
 import { DualWriteEventStore } from '../adapters/dual-write-event-store';
@@ -54,6 +55,7 @@ export interface Infrastructure {
   schema: string;
   readModelSchema: string;
   history: EventHistory;
+  apiKeys: PgApiKeyStore;
   activityDeps(): ActivityDeps;
   rebuildDeps(): RebuildDeps;
   reconcileDeps(): ReconcileDeps;
@@ -72,7 +74,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   try {
     const admin = kafka.admin();
     await Promise.all([
-      migrate(pool, schema),
+      migrate(pool, schema).then(() => migrateApiKeys(pool, schema)),
       migrateReadModels(pool, readModelSchema),
       ensureBucket(s3, config.S3_BUCKET),
       admin
@@ -121,6 +123,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     schema,
     readModelSchema,
     history,
+    apiKeys: new PgApiKeyStore(pool, schema),
     activityDeps: () => ({
       eventStores,
       s3Events: s3Store,

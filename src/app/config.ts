@@ -9,6 +9,26 @@ import { storageModeOf, type StorageMode } from '../contracts/storage-mode';
 import type { InputLimits } from '../contracts/input-limits';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const LOOPBACK = '127.0.0.1';
+const host = z
+  .string()
+  .min(1)
+  .regex(/^[A-Za-z0-9.:[\]-]+$/, 'a host name or IP address');
+
+/**
+ * The built-in development credentials: convenient on one machine, refused as soon as any
+ * endpoint is configured off loopback (see devCredentialExposures).
+ */
+export const DEV_CREDENTIALS = {
+  MINIO_ROOT_USER: 'spiceadmin',
+  MINIO_ROOT_PASSWORD: 'spice-secret-key',
+  S3_ACCESS_KEY: 'spice-app',
+  S3_SECRET_KEY: 'spice-app-secret-key',
+  PG_PASSWORD: 'spice',
+  PG_APP_PASSWORD: 'spice-app',
+  API_KEY_SECRET: 'spice-dev-api-key-secret',
+  API_DEV_KEY: 'spk_dev_local-development-only',
+} as const;
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 const BYTE_UNITS = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 } as const;
@@ -35,7 +55,20 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 export const configSchema = z.object({
   // Stack: where services, binaries and data live (outside the repository, keyed by version).
   SPICE_CACHE_DIR: z.string().default(path.join(os.homedir(), '.cache', 'spice-oms')),
+  /** Where clients (API, worker, tests, the stack's health checks) reach the services. Each service listens on its own *_BIND_HOST. */
   SPICE_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Where each service listens. Loopback unless set: publishing the API (API_BIND_HOST=0.0.0.0)
+   * publishes nothing else; the Temporal Web UI can terminate workflows, the MinIO console holds
+   * the root credentials.
+   */
+  API_BIND_HOST: host.default(LOOPBACK),
+  TEMPORAL_BIND_HOST: host.default(LOOPBACK),
+  TEMPORAL_UI_BIND_HOST: host.default(LOOPBACK),
+  MINIO_BIND_HOST: host.default(LOOPBACK),
+  MINIO_CONSOLE_BIND_HOST: host.default(LOOPBACK),
+  KAFKA_BIND_HOST: host.default(LOOPBACK),
+  PG_BIND_HOST: host.default(LOOPBACK),
 
   TEMPORAL_PORT: port.default(7233),
   TEMPORAL_UI_PORT: port.default(8233),
@@ -61,8 +94,12 @@ export const configSchema = z.object({
 
   MINIO_PORT: port.default(9000),
   MINIO_CONSOLE_PORT: port.default(9001),
-  S3_ACCESS_KEY: z.string().min(3).default('spiceadmin'),
-  S3_SECRET_KEY: z.string().min(8).default('spice-secret-key'),
+  /** The stack's MinIO root user: only the stack uses it (to create the bucket, the app user and its policy). */
+  MINIO_ROOT_USER: z.string().min(3).default(DEV_CREDENTIALS.MINIO_ROOT_USER),
+  MINIO_ROOT_PASSWORD: z.string().min(8).default(DEV_CREDENTIALS.MINIO_ROOT_PASSWORD),
+  /** The application's S3 credentials: its bucket only, no delete (README "Least privilege"). */
+  S3_ACCESS_KEY: z.string().min(3).default(DEV_CREDENTIALS.S3_ACCESS_KEY),
+  S3_SECRET_KEY: z.string().min(8).default(DEV_CREDENTIALS.S3_SECRET_KEY),
   S3_REGION: z.string().default('us-east-1'),
   S3_BUCKET: z
     .string()
@@ -86,7 +123,7 @@ export const configSchema = z.object({
 
   PG_PORT: port.default(55432),
   PG_USER: z.string().min(1).default('spice'),
-  PG_PASSWORD: z.string().min(1).default('spice'),
+  PG_PASSWORD: z.string().min(1).default(DEV_CREDENTIALS.PG_PASSWORD),
   PG_DATABASE: z
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/)
@@ -95,6 +132,24 @@ export const configSchema = z.object({
   DATABASE_URL: z.string().optional(),
 
   API_PORT: port.default(8080),
+  /**
+   * API keys (README "Access control"). `off` is the development switch: every request acts as an
+   * admin, the actor comes from X-Actor; refused unless the API listens on loopback.
+   */
+  API_AUTH: z.enum(['on', 'off']).default('on'),
+  /** HMAC secret of the stored key hashes; changing it invalidates every key. */
+  API_KEY_SECRET: z.string().min(16).default(DEV_CREDENTIALS.API_KEY_SECRET),
+  /** An admin key that needs no store, for the local quick start (`npm start` prints it); empty: none. */
+  API_DEV_KEY: z.string().default(DEV_CREDENTIALS.API_DEV_KEY),
+  /** How long an API process trusts a key it has checked: a revoked key stops within this. */
+  API_KEY_CACHE_MS: z.coerce.number().int().min(0).max(300_000).default(5000),
+  /** Requests per key per API process in each window of API_RATE_WINDOW_S (429 RATE_LIMITED beyond). */
+  API_RATE_LIMIT: count(1, 1_000_000).default(600),
+  API_RATE_WINDOW_S: count(1, 3600).default(60),
+  /** Bulk requests per key per API process in each window, on top of the general limit. */
+  API_BULK_RATE_LIMIT: count(1, 100_000).default(10),
+  /** Commands of one key started through one API process and not finished yet (429 TOO_MANY_COMMANDS beyond). */
+  API_MAX_INFLIGHT_COMMANDS: count(1, 1_000_000).default(100),
   API_BODY_LIMIT: byteSize.default('25mb'),
   /** Input limits of the API (README "Input limits"); each refusal has its own problem code. */
   API_MAX_BODY_DEPTH: count(4, 1000).default(64),
@@ -171,6 +226,55 @@ export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
 }
 
+export function isLoopback(hostName: string): boolean {
+  const h = hostName.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+const hostOfUrl = (url: string): string => {
+  try {
+    return new URL(url).hostname;
+  } catch {
+    return url;
+  }
+};
+
+/**
+ * Which endpoints each built-in development credential guards: the credential may stay while all
+ * of them are on loopback. A bind address, or a client address of an external service, counts.
+ */
+function devCredentialExposures(c: RawConfig): string[] {
+  const dev = (name: keyof typeof DEV_CREDENTIALS) => (c as Record<string, unknown>)[name] === DEV_CREDENTIALS[name];
+  const off = (entries: Array<[string, string | undefined]>) => entries.filter(([, h]) => h !== undefined && !isLoopback(h));
+  const s3Endpoints = off([
+    ['MINIO_BIND_HOST', c.MINIO_BIND_HOST],
+    ['S3_ENDPOINT', c.S3_ENDPOINT && hostOfUrl(c.S3_ENDPOINT)],
+  ]);
+  const guards: Array<[boolean, string, Array<[string, string | undefined]>]> = [
+    [
+      dev('MINIO_ROOT_USER') || dev('MINIO_ROOT_PASSWORD'),
+      'MINIO_ROOT_USER/MINIO_ROOT_PASSWORD',
+      off([
+        ['MINIO_BIND_HOST', c.MINIO_BIND_HOST],
+        ['MINIO_CONSOLE_BIND_HOST', c.MINIO_CONSOLE_BIND_HOST],
+      ]),
+    ],
+    [dev('S3_ACCESS_KEY') || dev('S3_SECRET_KEY'), 'S3_ACCESS_KEY/S3_SECRET_KEY', s3Endpoints],
+    [
+      dev('PG_PASSWORD') && c.DATABASE_URL === undefined,
+      'PG_PASSWORD',
+      off([
+        ['PG_BIND_HOST', c.PG_BIND_HOST],
+        ['SPICE_HOST', c.SPICE_HOST],
+      ]),
+    ],
+    [dev('API_KEY_SECRET'), 'API_KEY_SECRET', off([['API_BIND_HOST', c.API_BIND_HOST]])],
+    [dev('API_DEV_KEY'), 'API_DEV_KEY (set it empty)', off([['API_BIND_HOST', c.API_BIND_HOST]])],
+    [c.API_AUTH === 'off', 'API_AUTH=off', off([['API_BIND_HOST', c.API_BIND_HOST]])],
+  ];
+  return guards.filter(([inUse, , exposed]) => inUse && exposed.length > 0).map(([, name, exposed]) => `${name} with ${exposed.map(([k, h]) => `${k}=${h}`).join(', ')}`);
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const parsed = configSchema.safeParse(env);
   if (!parsed.success) {
@@ -178,6 +282,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`invalid configuration: ${problems}`);
   }
   const c = parsed.data;
+  const exposed = devCredentialExposures(c);
+  if (exposed.length > 0) {
+    throw new ConfigError(`refusing to start: built-in development credentials on a non-loopback endpoint: ${exposed.join('; ')}; set your own (README "Exposure")`);
+  }
   const h = c.SPICE_HOST;
   return {
     ...c,

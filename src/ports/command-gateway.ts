@@ -36,6 +36,8 @@ export interface CommandStatusView {
   command_id: string;
   command_type: CommandType | string;
   status: CommandStatus;
+  /** The database the command is about (the one it creates, for CREATE_DATABASE): who may read its status. */
+  db_name?: string;
   submitted_at?: string;
   started_at?: string;
   closed_at?: string;
@@ -60,4 +62,6 @@ export interface CommandGateway {
    * wait outlives it: at the timeout, or when `signal` aborts (the client went away), it stops.
    */
   wait(commandId: string, timeoutMs: number, signal?: AbortSignal): Promise<CommandStatusView | null>;
+  /** Whether the command has finished (or is unknown): cheaper than status, for counting what is in flight. */
+  isClosed(commandId: string): Promise<boolean>;
 }

@@ -9,7 +9,7 @@ let p: Pipeline;
 const db = 'badinput';
 
 async function raw(method: string, path: string, body?: string, headers: Record<string, string> = {}) {
-  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...headers }, body });
+  const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', ...p.auth, ...headers }, body });
   const text = await res.text();
   let json: any;
   try {

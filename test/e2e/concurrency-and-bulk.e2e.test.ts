@@ -117,7 +117,7 @@ test('a 20 MB bulk command travels by reference, never as a Temporal payload', a
   const instances = Array.from({ length: 4_000 }, (_, i) => ({ id: `big-${i}`, properties: { n: i, note: filler } }));
   const body = JSON.stringify({ instances });
   expect(Buffer.byteLength(body)).toBeGreaterThan(20_000_000);
-  const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.auth }, body });
   expect(res.status).toBe(202);
   const { command_id } = (await res.json()) as { command_id: string };
   const final = await eventually(

@@ -213,7 +213,7 @@ describe('read models still on the deleted life', () => {
 
     const res = await fetch(`${p.url}/databases/${db}/classes/Ghost/instances`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', prefer: 'wait=2' },
+      headers: { 'content-type': 'application/json', prefer: 'wait=2', ...p.auth },
       body: JSON.stringify({ id: 'boo', properties: {} }),
     });
     expect(res.status).toBe(202);

@@ -92,13 +92,13 @@ test('one unrecordable event, one unprojectable one and a blocked successor do n
     ['good-1', 'one'],
     ['good-2', 'two'],
   ]) {
-    const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
+    const read = await fetch(`${p.url}/databases/${db}/instances/${id}`, { headers: p.auth });
     expect(read.status).toBe(200);
     expect(((await read.json()) as { properties: unknown }).properties).toEqual({ v });
   }
   // Neither refused event (nor the successor held back behind one) is in the read models.
-  expect((await fetch(`${p.url}/databases/${db}/instances/poisoned`)).status).toBe(404);
-  expect((await fetch(`${p.url}/databases/${db}/instances/squatted`)).status).toBe(404);
+  expect((await fetch(`${p.url}/databases/${db}/instances/poisoned`, { headers: p.auth })).status).toBe(404);
+  expect((await fetch(`${p.url}/databases/${db}/instances/squatted`, { headers: p.auth })).status).toBe(404);
   const { rows: projected } = await infra.pool.query(`SELECT instance_id FROM ${infra.readModelSchema}.instances WHERE db_name = $1 ORDER BY instance_id`, [db]);
   expect(projected.map((r) => r.instance_id)).toEqual(['good-1', 'good-2']);
 
@@ -110,5 +110,5 @@ test('one unrecordable event, one unprojectable one and a blocked successor do n
   expect(again).toMatchObject({ recorded: 1 });
   expect(again.set_aside_by['record:EVENT_NOT_RECORDABLE']).toBeUndefined();
   expect((await p.ledgerRows('event_id = $1', [later.event_id])).map((r) => r.status)).toEqual(['delivered']);
-  expect((await fetch(`${p.url}/databases/${db}/instances/good-3`)).status).toBe(200);
+  expect((await fetch(`${p.url}/databases/${db}/instances/good-3`, { headers: p.auth })).status).toBe(200);
 });

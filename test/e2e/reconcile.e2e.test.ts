@@ -53,7 +53,7 @@ test('events in S3 without a ledger row, and ledger rows never delivered, are ta
       async () => p.messages.filter((m) => m.headers['event-id'] === eventId).length,
       (n) => n >= 1,
     );
-    const read = await fetch(`${p.url}/databases/${db}/instances/${id}`);
+    const read = await fetch(`${p.url}/databases/${db}/instances/${id}`, { headers: p.auth });
     expect(read.status).toBe(200);
   }
 

@@ -8,7 +8,7 @@ import { eventually } from '../support/env';
 
 async function run(p: Pipeline, db: string) {
   const send = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30' }, body: JSON.stringify(body) });
+    const res = await fetch(`${p.url}${path}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30', ...p.auth }, body: JSON.stringify(body) });
     return { status: res.status, body: (await res.json()) as any };
   };
   expect((await send('POST', '/databases', { name: db })).status).toBe(201);
@@ -63,7 +63,7 @@ describe.each([
     const db = `m${mode.replace('_', '')}`;
     const ledgerBefore = (await p.ledgerRows()).length;
     const get = async (path: string) => {
-      const res = await fetch(`${p.url}${path}`);
+      const res = await fetch(`${p.url}${path}`, { headers: p.auth });
       return { status: res.status, code: ((await res.json()) as any).code };
     };
     expect(await get(`/databases/${db}/instances/i1/at/2147483648`)).toEqual({ status: 400, code: 'INVALID_ID' });
@@ -71,7 +71,7 @@ describe.each([
     expect(await get(`/databases/${db}/instances/i1/at/2147483647`)).toEqual({ status: 404, code: 'VERSION_NOT_FOUND' });
     const put = await fetch(`${p.url}/databases/${db}/classes/C/instances/i1`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/json', prefer: 'wait=30', 'if-match': '2147483648' },
+      headers: { 'content-type': 'application/json', prefer: 'wait=30', 'if-match': '2147483648', ...p.auth },
       body: JSON.stringify({ properties: { v: 3 } }),
     });
     expect({ status: put.status, code: ((await put.json()) as any).code }).toEqual({ status: 400, code: 'INVALID_HEADER' });

@@ -10,6 +10,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startApi, type RunningApi } from '../../src/app/api-server';
 import { workflowIdOf } from '../../src/contracts/workflows';
 import { testConfig, uniqueName } from '../support/env';
+import { bearer } from '../support/http';
 
 // The API runs in this process, so its handles and heap are ours to count; gc without a node flag.
 v8.setFlagsFromString('--expose-gc');
@@ -21,6 +22,7 @@ const WAIT_MS = 200;
 
 let api: RunningApi;
 let url: string;
+let auth: Record<string, string>;
 let schema: string;
 let stuckCommandId: string | undefined;
 
@@ -29,6 +31,7 @@ beforeAll(async () => {
   schema = id.replace(/-/g, '_');
   api = await startApi({ ...testConfig, API_WAIT_MAX_MS: WAIT_MS }, { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${id}/`, topic: id, port: 0, taskQueue: `${id}-no-worker` });
   url = `${api.url}/api/v1`;
+  auth = bearer((await api.keys.create({ name: `${id}-writer`, role: 'writer', created_by: 'test' })).key);
 });
 
 afterAll(async () => {
@@ -52,7 +55,7 @@ const body = JSON.stringify({ name: 'stuck', description: 'never processed' });
 /** One request per connection (no keep-alive pool), so the sockets counted are the API's own. */
 function send(key: string): Promise<{ status: number; json: unknown }> {
   return new Promise((resolve, reject) => {
-    const req = http.request(`${url}/databases?wait=true`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': key } }, (res) => {
+    const req = http.request(`${url}/databases?wait=true`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'idempotency-key': key, ...auth } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => (text += chunk));
@@ -106,7 +109,7 @@ test(`${WAITS} timed-out waits on a stuck command leave the API's handles, resou
   expect(Object.fromEntries(statuses)).toEqual({ 202: WAITS });
   const { command_id } = (await send(key)).json as { command_id: string };
   stuckCommandId = command_id;
-  const status = (await (await fetch(`${url}/commands/${command_id}`)).json()) as { status: string };
+  const status = (await (await fetch(`${url}/commands/${command_id}`, { headers: auth })).json()) as { status: string };
   expect(status.status).toBe('PENDING');
 
   const after = await footprint();

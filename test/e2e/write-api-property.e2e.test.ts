@@ -33,7 +33,7 @@ interface Answer {
 function send(r: { method: string; path: string; headers: Record<string, string>; body?: Buffer }): Promise<Answer> {
   const url = new URL(p.api.url);
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: r.headers, agent, timeout: 120_000 }, (res) => {
+    const req = http.request({ host: url.hostname, port: url.port, method: r.method, path: r.path, headers: { ...p.auth, ...r.headers }, agent, timeout: 120_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: String(res.headers['content-type'] ?? ''), text: Buffer.concat(chunks).toString('utf8') }));

@@ -2,7 +2,11 @@
 import { randomBytes } from 'node:crypto';
 import { loadConfig, Config } from '../../src/app/config';
 
-export const testConfig: Config = loadConfig();
+/**
+ * The stack's config, with per-key limits out of the way (tests poll and write far faster than a
+ * client should); test/e2e/access.e2e.test.ts sets its own small ones.
+ */
+export const testConfig: Config = loadConfig({ API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000', ...process.env });
 
 /** A short unique, lowercase name: a bucket prefix, schema, topic or stream id of one test run. */
 export function uniqueName(prefix: string): string {

@@ -6,10 +6,27 @@ export interface Answer {
   body: any; // whatever the endpoint answers
 }
 
+/** API keys by base URL: a pipeline registers its writer key, so sendJson authenticates by itself. */
+const keysByBaseUrl = new Map<string, string>();
+
+export function useApiKey(baseUrl: string, key: string | undefined): void {
+  if (key === undefined) keysByBaseUrl.delete(baseUrl);
+  else keysByBaseUrl.set(baseUrl, key);
+}
+
+export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });
+
+/** The registered key's header for `baseUrl`, unless `headers` already carry one (any case). */
+export function withAuth(baseUrl: string, headers: Record<string, string> = {}): Record<string, string> {
+  const key = keysByBaseUrl.get(baseUrl);
+  if (key === undefined || Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')) return headers;
+  return { ...bearer(key), ...headers };
+}
+
 export async function sendJson(baseUrl: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const res = await fetch(`${baseUrl}${path}`, {
     method,
-    headers: { 'content-type': 'application/json', ...headers },
+    headers: { 'content-type': 'application/json', ...withAuth(baseUrl, headers) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await res.text();

@@ -12,6 +12,9 @@ import type { ClassView, DatabaseView, EdgeView, InstanceQuery, InstanceView, Pa
 import type { CommandGateway, CommandStatusView, SubmitCommand, SubmitOutcome } from '../../src/ports/command-gateway';
 import type { EventHistory } from '../../src/ports/event-history';
 import type { HealthCheck } from '../../src/ports/health';
+import type { ApiKeyRecord, ApiKeyStore } from '../../src/ports/api-keys';
+import { ApiKeyError, ApiKeys } from '../../src/api/api-keys';
+import { DEFAULT_ACCESS_LIMITS, type AccessControl, type AccessLimits } from '../../src/api/auth';
 
 export class RecordingGateway implements CommandGateway {
   readonly submitted: SubmitCommand[] = [];
@@ -31,8 +34,14 @@ export class RecordingGateway implements CommandGateway {
     }
     const commandId = `cmd-${++this.seq}`;
     if (cmd.idempotency_key !== undefined) this.byKey.set(cmd.idempotency_key, commandId);
-    this.views.set(commandId, { command_id: commandId, command_type: cmd.command_type, status: 'PENDING', events: [] });
+    const db = cmd.db_name ?? (cmd.payload as { name?: string }).name;
+    this.views.set(commandId, { command_id: commandId, command_type: cmd.command_type, status: 'PENDING', ...(db !== undefined ? { db_name: db } : {}), events: [] });
     return { command_id: commandId, created: true };
+  }
+
+  async isClosed(commandId: string): Promise<boolean> {
+    const status = this.views.get(commandId)?.status;
+    return status === undefined || status === 'COMPLETED' || status === 'FAILED';
   }
 
   async status(commandId: string): Promise<CommandStatusView | null> {
@@ -175,6 +184,32 @@ export class InMemoryHistory implements EventHistory {
   }
 }
 
+/** API keys kept in a map, for unit tests and running the API without the stack. */
+export class InMemoryApiKeyStore implements ApiKeyStore {
+  readonly rows = new Map<string, { record: ApiKeyRecord; hash: string }>();
+
+  async insert(record: Omit<ApiKeyRecord, 'created_at' | 'revoked_at'>, hash: string): Promise<ApiKeyRecord> {
+    if (this.rows.has(record.key_id) || [...this.rows.values()].some((r) => r.record.name === record.name)) {
+      throw new ApiKeyError('API_KEY_EXISTS', `an API key named '${record.name}' exists (names are never reused)`);
+    }
+    const full = { ...record, created_at: new Date().toISOString(), revoked_at: null };
+    this.rows.set(record.key_id, { record: full, hash });
+    return full;
+  }
+  async find(keyId: string) {
+    return this.rows.get(keyId) ?? null;
+  }
+  async list() {
+    return [...this.rows.values()].map((r) => r.record);
+  }
+  async revoke(keyId: string) {
+    const row = this.rows.get(keyId);
+    if (row === undefined) return null;
+    row.record = { ...row.record, revoked_at: row.record.revoked_at ?? new Date().toISOString() };
+    return row.record;
+  }
+}
+
 export interface InMemoryPorts extends ApiPorts {
   commands: RecordingGateway;
   readModels: InMemoryReadModels;
@@ -185,8 +220,22 @@ export interface InMemoryPorts extends ApiPorts {
 /** The defaults of .env.example, from the one config module. */
 const DEFAULT_LIMITS = loadConfig({}).inputLimits;
 
-export function inMemoryPorts(overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimitBytes' | 'health'>> & { limits?: Partial<InputLimits> } = {}): InMemoryPorts {
+/**
+ * Access is off unless asked for (`access: { mode: 'on' }`): the tests of the HTTP mapping need no
+ * keys; the access tests turn it on and mint keys through `ports.access.keys`.
+ */
+export function inMemoryPorts(
+  overrides: Partial<Pick<ApiPorts, 'maxWaitMs' | 'bodyLimitBytes' | 'health'>> & {
+    limits?: Partial<InputLimits>;
+    access?: { mode?: AccessControl['mode']; limits?: Partial<AccessLimits>; cacheMs?: number };
+  } = {},
+): InMemoryPorts {
   return {
+    access: {
+      mode: overrides.access?.mode ?? 'off',
+      keys: new ApiKeys({ store: new InMemoryApiKeyStore(), secret: 'in-memory-test-secret', cacheMs: overrides.access?.cacheMs ?? 0 }),
+      limits: { ...DEFAULT_ACCESS_LIMITS, ...overrides.access?.limits },
+    },
     commands: new RecordingGateway(),
     readModels: new InMemoryReadModels(),
     history: new InMemoryHistory(),

@@ -13,6 +13,7 @@ import { startApi, RunningApi } from '../../src/app/api-server';
 import type { Config } from '../../src/app/config';
 import type { ActivityDeps } from '../../src/activities';
 import { testConfig, uniqueName, eventually } from './env';
+import { bearer, useApiKey } from './http';
 
 export interface ConsumedMessage {
   key: string;
@@ -25,6 +26,12 @@ export interface ConsumedMessage {
 export interface Pipeline {
   api: RunningApi;
   url: string;
+  /**
+   * API keys made for this pipeline: `writer` (every database; sendJson sends it by itself) and
+   * `admin` (for /admin routes). `auth` is the writer's header, for raw fetch and http calls.
+   */
+  keys: { writer: string; admin: string };
+  auth: Record<string, string>;
   /** The pipeline's worker; undefined with `worker: false`. */
   worker: Worker;
   client: Client;
@@ -106,9 +113,19 @@ export async function startPipeline(name: string, config: Config = testConfig, o
     },
   });
 
+  const url = `${api.url}/api/v1`;
+  const keys = {
+    writer: (await api.keys.create({ name: `${id}-writer`, role: 'writer', created_by: 'test' })).key,
+    admin: (await api.keys.create({ name: `${id}-admin`, role: 'admin', created_by: 'test' })).key,
+  };
+  useApiKey(url, keys.writer);
+  useApiKey(api.url, keys.writer);
+
   return {
     api,
-    url: `${api.url}/api/v1`,
+    url,
+    keys,
+    auth: bearer(keys.writer),
     worker: worker!,
     client,
     taskQueue,
@@ -133,6 +150,8 @@ export async function startPipeline(name: string, config: Config = testConfig, o
       );
     },
     async close() {
+      useApiKey(url, undefined);
+      useApiKey(api.url, undefined);
       await consumer.disconnect().catch(() => undefined);
       if (worker?.getState() === 'RUNNING') worker.shutdown();
       await running.catch(() => undefined);

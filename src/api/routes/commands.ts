@@ -13,6 +13,8 @@ import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gate
 import { problem, ProblemError, statusOfCode } from '../problem';
 import { actorOf, boolParam, expectedVersionOf, idempotencyKeyOf, parseBody, parseQuery, waitOf, withPathField } from '../validation';
 import type { RouteSpec } from './route-spec';
+import { mayTouchDatabase } from '../../domain/access';
+import { accessIsOff, principalOfRequest, type AccessGuard } from '../auth';
 
 export const API_PREFIX = '/api/v1';
 export const commandUrl = (commandId: string): string => `${API_PREFIX}/commands/${encodeURIComponent(commandId)}`;
@@ -81,14 +83,25 @@ function currentVersionOf(error: CommandStatusView['error']): number | undefined
   return m === null ? undefined : Number(m[1]);
 }
 
-async function submitAndRespond(ports: ApiPorts, req: Request, res: Response, creates: boolean, build: (newId: (scope: string) => () => string) => BuiltCommand): Promise<void> {
+/**
+ * Who acts: the API key's identity. X-Actor is still checked as a header (a malformed one is
+ * refused as before) but its value is only taken with access off, the development switch.
+ */
+function actorFor(req: Request, res: Response): string {
+  const claimed = actorOf(req);
+  const principal = principalOfRequest(res);
+  return accessIsOff(res) || principal === undefined ? claimed : principal.actor;
+}
+
+async function submitAndRespond(ports: ApiPorts, guard: AccessGuard, req: Request, res: Response, creates: boolean, build: (newId: (scope: string) => () => string) => BuiltCommand): Promise<void> {
   // Headers first: all of them are checked before the body is even looked at by the schema.
   const idempotencyKey = idempotencyKeyOf(req);
   const expectedVersion = expectedVersionOf(req);
-  const actor = actorOf(req);
+  const actor = actorFor(req, res);
   const wait = waitOf(req, ports.maxWaitMs);
   const built = build((scope) => idGenerator(idempotencyKey, scope));
 
+  await guard.admitCommand(res, (id) => ports.commands.isClosed(id));
   const outcome = await ports.commands.submit({
     command_type: built.command_type,
     ...(built.db_name !== undefined ? { db_name: built.db_name } : {}),
@@ -97,6 +110,7 @@ async function submitAndRespond(ports: ApiPorts, req: Request, res: Response, cr
     ...(expectedVersion !== undefined ? { expected_version: expectedVersion } : {}),
     actor,
   });
+  if (outcome.created) guard.trackCommand(res, outcome.command_id);
   const statusUrl = commandUrl(outcome.command_id);
   if (wait.preferApplied !== undefined) res.setHeader('Preference-Applied', wait.preferApplied);
   if (!outcome.created) res.setHeader('Idempotent-Replayed', 'true');
@@ -150,12 +164,12 @@ const accepted = {
 const doneCreate = { '201': { description: 'Created (with ?wait / Prefer: wait and the command completed in time)', schema: 'CommandStatus' } };
 const doneUpdate = { '200': { description: 'Done (with ?wait / Prefer: wait and the command completed in time)', schema: 'CommandStatus' } };
 
-export function commandRoutes(ports: ApiPorts): RouteSpec[] {
+export function commandRoutes(ports: ApiPorts, guard: AccessGuard): RouteSpec[] {
   const write =
     (creates: boolean, build: (req: Request, newId: (scope: string) => () => string) => BuiltCommand, query: z.ZodType = writeQuery) =>
     (req: Request, res: Response) => {
       parseQuery(query, req.query);
-      return submitAndRespond(ports, req, res, creates, (newId) => build(req, newId));
+      return submitAndRespond(ports, guard, req, res, creates, (newId) => build(req, newId));
     };
 
   return [
@@ -165,6 +179,8 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'createDatabase',
       summary: 'Create a database (CREATE_DATABASE)',
       tag: 'databases',
+      access: 'writer',
+      databaseOf: (req) => (typeof req.body?.name === 'string' ? req.body.name : undefined),
       command: { type: 'CREATE_DATABASE', creates: true },
       body: { schema: requestSchemas.CREATE_DATABASE },
       query: writeQuery,
@@ -180,6 +196,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'deleteDatabase',
       summary: 'Delete a database (DELETE_DATABASE)',
       tag: 'databases',
+      access: 'writer',
       command: { type: 'DELETE_DATABASE', creates: false },
       query: writeQuery,
       responses: { ...doneUpdate, ...accepted },
@@ -194,6 +211,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'createClass',
       summary: 'Create an ontology class (CREATE_ONTOLOGY_CLASS)',
       tag: 'classes',
+      access: 'writer',
       command: { type: 'CREATE_ONTOLOGY_CLASS', creates: true },
       body: { schema: requestSchemas.CREATE_ONTOLOGY_CLASS },
       query: writeQuery,
@@ -210,6 +228,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'updateClass',
       summary: 'Update an ontology class, partially (UPDATE_ONTOLOGY_CLASS)',
       tag: 'classes',
+      access: 'writer',
       command: { type: 'UPDATE_ONTOLOGY_CLASS', creates: false },
       body: { schema: requestSchemas.UPDATE_ONTOLOGY_CLASS, fromPath: ['id'], description: 'Fields to change; `id`, when present, must equal the path' },
       query: writeQuery,
@@ -226,6 +245,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'deleteClass',
       summary: 'Delete an ontology class (DELETE_ONTOLOGY_CLASS); ?force=true even while instances exist',
       tag: 'classes',
+      access: 'writer',
       command: { type: 'DELETE_ONTOLOGY_CLASS', creates: false },
       query: deleteClassQuery,
       responses: { ...doneUpdate, ...accepted },
@@ -248,6 +268,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'createInstance',
       summary: 'Create an instance of the class (CREATE_INSTANCE); the id is generated when absent',
       tag: 'instances',
+      access: 'writer',
       command: { type: 'CREATE_INSTANCE', creates: true },
       body: { schema: requestSchemas.CREATE_INSTANCE, fromPath: ['class_id'], description: '`class_id`, when present, must equal the path' },
       query: writeQuery,
@@ -266,6 +287,8 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'bulkCreateInstances',
       summary: 'Create many instances of the class in one command (BULK_CREATE_INSTANCES)',
       tag: 'instances',
+      access: 'writer',
+      limit: 'bulk',
       command: { type: 'BULK_CREATE_INSTANCES', creates: true },
       body: { schema: requestSchemas.BULK_CREATE_INSTANCES, fromPath: ['class_id'], description: '`class_id`, when present, must equal the path' },
       query: writeQuery,
@@ -285,6 +308,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'updateInstance',
       summary: 'Update an instance, partially (UPDATE_INSTANCE); null removes a property or relationship',
       tag: 'instances',
+      access: 'writer',
       command: { type: 'UPDATE_INSTANCE', creates: false },
       body: { schema: requestSchemas.UPDATE_INSTANCE, fromPath: ['id', 'class_id'], description: '`id` and `class_id`, when present, must equal the path' },
       query: writeQuery,
@@ -302,6 +326,7 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'deleteInstance',
       summary: 'Delete an instance (DELETE_INSTANCE)',
       tag: 'instances',
+      access: 'writer',
       command: { type: 'DELETE_INSTANCE', creates: false },
       query: writeQuery,
       responses: { ...doneUpdate, ...accepted },
@@ -317,6 +342,8 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'getCommand',
       summary: 'Status of a command: phase, result, events and their delivery, error',
       tag: 'commands',
+      // Its database is known once the command is found: checked in the handler.
+      access: 'reader',
       responses: {
         '200': { description: 'The command', schema: 'CommandStatus' },
         '400': { description: 'Invalid command id', schema: 'Problem' },
@@ -326,8 +353,14 @@ export function commandRoutes(ports: ApiPorts): RouteSpec[] {
         const id = p(req, 'commandId');
         const view = await ports.commands.status(id);
         if (view === null) throw problem('COMMAND_NOT_FOUND', `no command '${id}'`);
+        const principal = principalOfRequest(res);
+        if (principal !== undefined && view.db_name !== undefined && !mayTouchDatabase(principal, view.db_name)) {
+          throw problem('FORBIDDEN', `the key '${principal.name}' may not read commands of database '${view.db_name}'`);
+        }
         logFailureDetail(res, view);
-        res.json({ ...view, status_url: commandUrl(id) });
+        // Admins see what the dependencies said; everyone else gets codes and our own words.
+        const detail = principal?.role === 'admin' ? view[FAILURE_DETAIL] : undefined;
+        res.json({ ...view, status_url: commandUrl(id), ...(detail !== undefined ? { failure_detail: detail } : {}) });
       },
     },
   ];

@@ -45,6 +45,7 @@ export function healthRoutes(checks: readonly HealthCheck[], timeoutMs = DEFAULT
       operationId: 'live',
       summary: 'Liveness: 200 while the process runs',
       tag: 'health',
+      access: 'public',
       responses: { '200': { description: 'Alive', schema: 'Health' } },
       handler: (_req, res) => {
         res.json({ status: 'ok' });
@@ -56,6 +57,7 @@ export function healthRoutes(checks: readonly HealthCheck[], timeoutMs = DEFAULT
       operationId: 'ready',
       summary: `Readiness: every dependency check passes (each bounded by ${timeoutMs} ms)`,
       tag: 'health',
+      access: 'public',
       responses: {
         '200': { description: 'Ready', schema: 'Health' },
         '503': { description: 'A dependency is failing; the problem lists which', schema: 'Problem' },

@@ -15,6 +15,8 @@ import type { Page, PageQuery } from '../../ports/read-models';
 import { problem } from '../problem';
 import { intParam, parseQuery, PATH_PARAMS } from '../validation';
 import type { RouteSpec } from './route-spec';
+import { mayTouchDatabase } from '../../domain/access';
+import { principalOfRequest } from '../auth';
 
 const p = (req: Request, name: string): string => req.params[name] as string;
 const noQuery = z.strictObject({});
@@ -147,6 +149,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     operationId,
     summary,
     tag,
+    access: 'reader',
     query,
     responses: { '200': { description: 'OK', schema }, ...notFound },
     handler: (req, res) => {
@@ -164,7 +167,10 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       'databases',
       'DatabasePage',
       async (req, res) => {
-        res.json(await rm.listDatabases(pageQueryOf(parseQuery(pageQuery, req.query))));
+        const page = await rm.listDatabases(pageQueryOf(parseQuery(pageQuery, req.query)));
+        // A key limited to databases sees those only; its pages may hold fewer items than the limit.
+        const principal = principalOfRequest(res);
+        res.json(principal === undefined ? page : { ...page, items: page.items.filter((d) => mayTouchDatabase(principal, d.name)) });
       },
       pageQuery,
     ),

@@ -2,8 +2,9 @@
  * Routes are declared as data so that one list drives both the express router (including 405
  * answers with Allow) and the OpenAPI document: a route cannot exist without being documented.
  */
-import type { Request, Response, Router } from 'express';
+import type { Request, RequestHandler, Response, Router } from 'express';
 import type { z } from 'zod';
+import type { Access } from '../../domain/access';
 import { problem } from '../problem';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
@@ -21,6 +22,15 @@ export interface RouteSpec {
   operationId: string;
   summary: string;
   tag: string;
+  /**
+   * Who may call it: 'public', or the least role a key needs (reader < writer < admin). Required,
+   * so no route exists without a decision; every path under /admin must say 'admin'.
+   */
+  access: Access;
+  /** The database the request touches, when not the :db path parameter (a key limited to databases is checked against it). */
+  databaseOf?: (req: Request) => string | undefined;
+  /** 'bulk': also counted against the key's bulk limit. */
+  limit?: 'bulk';
   /** A write: takes Idempotency-Key, If-Match, X-Actor, Prefer and ?wait. */
   command?: { type: string; creates: boolean };
   body?: {
@@ -38,17 +48,23 @@ export interface RouteSpec {
 
 const ALLOW_ORDER = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'OPTIONS'] as const;
 
-/** `prefix` only labels metrics and logs with the full route pattern. */
-export function mount(router: Router, specs: readonly RouteSpec[], prefix = ''): void {
+/**
+ * `prefix` only labels metrics and logs with the full route pattern; `guard` builds the access
+ * check that runs before each route's handler, from the route's own declaration.
+ */
+export function mount(router: Router, specs: readonly RouteSpec[], guard: (spec: RouteSpec) => RequestHandler, prefix = ''): void {
   const byPath = new Map<string, RouteSpec[]>();
-  for (const spec of specs) byPath.set(spec.path, [...(byPath.get(spec.path) ?? []), spec]);
+  for (const spec of specs) {
+    if (/^\/admin(\/|$)/.test(spec.path) && spec.access !== 'admin') throw new Error(`route ${spec.method} ${spec.path}: admin routes need access 'admin'`);
+    byPath.set(spec.path, [...(byPath.get(spec.path) ?? []), spec]);
+  }
   for (const [path, group] of byPath) {
     const route = router.route(path);
     route.all((_req, res, next) => {
       res.locals.route = prefix + path;
       next();
     });
-    for (const spec of group) route[spec.method](spec.handler);
+    for (const spec of group) route[spec.method](guard(spec), spec.handler);
     const methods = new Set(group.map((s) => s.method));
     const allow = ALLOW_ORDER.filter((m) => m === 'OPTIONS' || methods.has(m === 'HEAD' ? 'get' : (m.toLowerCase() as Method)));
     route.all((req, res) => {

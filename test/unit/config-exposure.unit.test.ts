@@ -1,0 +1,41 @@
+/** Built-in development credentials are refused as soon as an endpoint they guard leaves loopback. */
+import { ConfigError, isLoopback, loadConfig } from '../../src/app/config';
+
+const refusal = (env: NodeJS.ProcessEnv): string => {
+  try {
+    loadConfig(env);
+    return 'started';
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+};
+
+test('the defaults start: everything on loopback, each service bound apart from the client address', () => {
+  const c = loadConfig({});
+  expect([c.API_BIND_HOST, c.TEMPORAL_BIND_HOST, c.TEMPORAL_UI_BIND_HOST, c.MINIO_BIND_HOST, c.MINIO_CONSOLE_BIND_HOST, c.KAFKA_BIND_HOST, c.PG_BIND_HOST]).toEqual(Array(7).fill('127.0.0.1'));
+  expect(c.S3_ACCESS_KEY).not.toBe(c.MINIO_ROOT_USER);
+  expect(c.API_AUTH).toBe('on');
+});
+
+test('publishing the API with the dev key secret, dev key or auth off is refused in one line naming them', () => {
+  const msg = refusal({ API_BIND_HOST: '0.0.0.0' });
+  expect(msg).toMatch(/^refusing to start: .*API_KEY_SECRET with API_BIND_HOST=0\.0\.0\.0; API_DEV_KEY \(set it empty\) with API_BIND_HOST=0\.0\.0\.0/);
+  expect(msg).not.toContain('\n');
+  expect(refusal({ API_BIND_HOST: '0.0.0.0', API_KEY_SECRET: 'a-real-secret-of-ours', API_DEV_KEY: '' })).toBe('started');
+  expect(refusal({ API_BIND_HOST: '0.0.0.0', API_KEY_SECRET: 'a-real-secret-of-ours', API_DEV_KEY: '', API_AUTH: 'off' })).toMatch(/API_AUTH=off with API_BIND_HOST=0\.0\.0\.0/);
+});
+
+test('each service credential is refused off loopback, and only where it guards something', () => {
+  expect(refusal({ MINIO_CONSOLE_BIND_HOST: '0.0.0.0' })).toMatch(/MINIO_ROOT_USER\/MINIO_ROOT_PASSWORD with MINIO_CONSOLE_BIND_HOST=0\.0\.0\.0/);
+  expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com' })).toMatch(/S3_ACCESS_KEY\/S3_SECRET_KEY with S3_ENDPOINT=s3\.eu-west-1\.amazonaws\.com/);
+  expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com', S3_ACCESS_KEY: 'AKIAEXAMPLE', S3_SECRET_KEY: 'example-secret' })).toBe('started');
+  expect(refusal({ PG_BIND_HOST: '10.0.0.5' })).toMatch(/PG_PASSWORD with PG_BIND_HOST=10\.0\.0\.5/);
+  // Temporal and Kafka have no credentials of ours: binding them off loopback is an explicit choice.
+  expect(refusal({ TEMPORAL_UI_BIND_HOST: '0.0.0.0', KAFKA_BIND_HOST: '0.0.0.0' })).toBe('started');
+});
+
+test('loopback', () => {
+  for (const h of ['127.0.0.1', '127.1.2.3', 'localhost', '::1', '[::1]']) expect([h, isLoopback(h)]).toEqual([h, true]);
+  for (const h of ['0.0.0.0', '::', '10.0.0.1', 'api.example.com', '128.0.0.1']) expect([h, isLoopback(h)]).toEqual([h, false]);
+});
