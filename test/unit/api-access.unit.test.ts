@@ -8,7 +8,7 @@ import pino from 'pino';
 import request from 'supertest';
 import { ApiKeys } from '../../src/api/api-keys';
 import { createApp } from '../../src/api/app';
-import { inMemoryPorts, InMemoryApiKeyStore, type InMemoryPorts } from '../support/in-memory-ports';
+import { inMemoryPorts, InMemoryApiKeyStore } from '../support/in-memory-ports';
 import type { AccessLimits } from '../../src/api/auth';
 import { FAILURE_DETAIL } from '../../src/ports/command-gateway';
 
