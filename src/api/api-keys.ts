@@ -44,6 +44,7 @@ export const principalOf = (r: ApiKeyRecord): Principal => ({ key_id: r.key_id, 
 
 export class ApiKeys {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly lookups = new Map<string, Promise<Principal | null>>();
   private readonly now: () => number;
 
   constructor(private readonly o: ApiKeysOptions) {
@@ -85,7 +86,17 @@ export class ApiKeys {
     const hash = this.hash(token);
     const cached = this.cache.get(hash);
     if (cached !== undefined && cached.until > this.now()) return cached.principal;
-    const found = await this.o.store.find(m[1]);
+    // A burst of requests with one key (a client opening many connections at once) asks the store once.
+    let lookup = this.lookups.get(hash);
+    if (lookup === undefined) {
+      lookup = this.lookup(m[1], hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookup(keyId: string, hash: string): Promise<Principal | null> {
+    const found = await this.o.store.find(keyId);
     const valid = found !== null && found.record.revoked_at === null && timingSafeEqual(Buffer.from(found.hash, 'hex'), Buffer.from(hash, 'hex'));
     const principal = valid ? principalOf(found.record) : null;
     if (this.o.cacheMs > 0) {

@@ -8,7 +8,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { decideAccess, type Principal } from '../domain/access';
 import type { ApiKeys } from './api-keys';
-import { problem, ProblemError } from './problem';
+import { problem } from './problem';
 import type { RouteSpec } from './routes/route-spec';
 
 export interface AccessLimits {
@@ -120,7 +120,11 @@ export function createAccessGuard(access: AccessControl): AccessGuard {
         if (BODY_METHODS.has(req.method)) throw unauthenticated('this request needs an API key: Authorization: Bearer <key>');
         return;
       }
-      const principal = await access.keys.authenticate(token);
+      const principal = await access.keys.authenticate(token).catch((err: unknown) => {
+        // The key store (PostgreSQL) failing is not the client's fault, nor an unexpected one.
+        (res.locals.log as { warn?: (o: object, m: string) => void } | undefined)?.warn?.({ err }, 'API key check failed');
+        throw problem('NOT_READY', 'API keys cannot be checked right now; retry shortly', { headers: { 'Retry-After': '1' } });
+      });
       if (principal === null) throw unauthenticated('the API key is not valid (unknown, malformed or revoked)', 'invalid_token');
       res.locals.principal = principal;
       await consume(requests, principal.key_id, 'the request rate');
@@ -157,5 +161,3 @@ export function createAccessGuard(access: AccessControl): AccessGuard {
     },
   };
 }
-
-export const isAccessProblem = (err: unknown): boolean => err instanceof ProblemError && ['UNAUTHENTICATED', 'FORBIDDEN'].includes(err.code);

@@ -220,3 +220,21 @@ test('keys are stored as an HMAC, never in clear', async () => {
   expect(JSON.stringify(row)).not.toContain(key.slice(17));
   expect(row.hash).toMatch(/^[0-9a-f]{64}$/);
 });
+
+test('a burst of requests with one unchecked key asks the store once', async () => {
+  const store = new InMemoryApiKeyStore();
+  const keys = new ApiKeys({ store, secret: 'x'.repeat(20), cacheMs: 5000 });
+  const { key } = await keys.create({ name: 'k', role: 'reader', created_by: 't' });
+  const find = jest.spyOn(store, 'find');
+  const principals = await Promise.all(Array.from({ length: 50 }, () => keys.authenticate(key)));
+  expect(principals.every((x) => x?.name === 'k')).toBe(true);
+  expect(find).toHaveBeenCalledTimes(1);
+});
+
+test('a key store that fails is 503 NOT_READY with Retry-After, not a 500', async () => {
+  const { app, ports, keys } = await setUp();
+  jest.spyOn((ports.access.keys as unknown as { o: { store: InMemoryApiKeyStore } }).o.store, 'find').mockRejectedValue(new Error('connect ECONNREFUSED 10.0.0.7:5432'));
+  const res = await request(app).get('/api/v1/databases').set('Authorization', `Bearer ${keys.reader}`);
+  expect([res.status, res.body.code, res.headers['retry-after']]).toEqual([503, 'NOT_READY', '1']);
+  expect(res.text).not.toContain('ECONNREFUSED');
+});
