@@ -31,6 +31,8 @@ FROM ${NODE_IMAGE} AS runtime
 ARG GIT_SHA=unknown
 ENV NODE_ENV=production \
     SPICE_HOST=0.0.0.0 \
+    API_BIND_HOST=0.0.0.0 \
+    API_DEV_KEY= \
     SPICE_GIT_SHA=${GIT_SHA} \
     WORKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     WORKER_METRICS_PORT=9464

@@ -240,7 +240,7 @@ const hostOfUrl = (url: string): string => {
 };
 
 /**
- * Which endpoints each built-in development credential guards: the credential may stay while all
+ * Which endpoints each built-in development secret guards (names and users are not secrets): the credential may stay while all
  * of them are on loopback. A bind address, or a client address of an external service, counts.
  */
 function devCredentialExposures(c: RawConfig): string[] {
@@ -252,14 +252,14 @@ function devCredentialExposures(c: RawConfig): string[] {
   ]);
   const guards: Array<[boolean, string, Array<[string, string | undefined]>]> = [
     [
-      dev('MINIO_ROOT_USER') || dev('MINIO_ROOT_PASSWORD'),
-      'MINIO_ROOT_USER/MINIO_ROOT_PASSWORD',
+      dev('MINIO_ROOT_PASSWORD'),
+      'MINIO_ROOT_PASSWORD',
       off([
         ['MINIO_BIND_HOST', c.MINIO_BIND_HOST],
         ['MINIO_CONSOLE_BIND_HOST', c.MINIO_CONSOLE_BIND_HOST],
       ]),
     ],
-    [dev('S3_ACCESS_KEY') || dev('S3_SECRET_KEY'), 'S3_ACCESS_KEY/S3_SECRET_KEY', s3Endpoints],
+    [dev('S3_SECRET_KEY'), 'S3_SECRET_KEY', s3Endpoints],
     [
       dev('PG_PASSWORD') && c.DATABASE_URL === undefined,
       'PG_PASSWORD',
