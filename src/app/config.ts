@@ -176,6 +176,20 @@ export const configSchema = z.object({
    */
   SEARCH_INDEX_MAX_CHARS: z.coerce.number().int().min(1000).max(150_000).default(100_000),
 
+  /**
+   * The engine behind GET /databases/{db}/search. 'opensearch' also projects every event into
+   * OpenSearch (the stack installs and starts it); 'postgres' keeps search on the PostgreSQL
+   * full-text read model, for machines without Java.
+   */
+  SEARCH_ENGINE: z.enum(['opensearch', 'postgres']).default('opensearch'),
+  OPENSEARCH_PORT: port.default(9200),
+  OPENSEARCH_TRANSPORT_PORT: port.default(9300),
+  OPENSEARCH_HEAP: z.string().regex(/^\d+[mg]$/).default('512m'),
+  /** Set to use an external OpenSearch instead of the stack's node. */
+  OPENSEARCH_URL: z.string().url().optional(),
+  /** Every index and alias of spice-oms starts with this (tests use their own prefix). */
+  OPENSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/).default('spice'),
+
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),
 
@@ -217,6 +231,7 @@ export interface Config extends RawConfig {
   kafkaBrokers: string[];
   databaseUrl: string;
   apiUrl: string;
+  opensearchUrl: string;
 }
 
 /** How long after the grace the SDK stops a worker whose tasks did not finish. */
@@ -305,5 +320,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     kafkaBrokers: (c.KAFKA_BROKERS ?? `${h}:${c.KAFKA_PORT}`).split(',').map((b) => b.trim()),
     databaseUrl: c.DATABASE_URL ?? `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
     apiUrl: `http://${h}:${c.API_PORT}`,
+    opensearchUrl: c.OPENSEARCH_URL ?? `http://${h}:${c.OPENSEARCH_PORT}`,
   };
 }
