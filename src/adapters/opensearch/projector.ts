@@ -1,0 +1,289 @@
+/**
+ * Projects stored events into OpenSearch, alongside the PostgreSQL read models. Idempotent by
+ * stream version through OpenSearch's external versioning: each document carries
+ * externalVersion(life, stream version), and OpenSearch refuses a write whose version is not
+ * above the stored one, so a retry, a reconciliation or a replay can never move a document
+ * backwards, whatever order the events arrive in. Deletes are versioned writes too.
+ *
+ * Writes go to every index of the event's database life: during a reindex that is the live index
+ * and the one being built, so the copy and the writes commute (the copy is versioned as well).
+ * Instance writes are sent with the bulk API in chunks.
+ */
+import type { Client } from '@opensearch-project/opensearch';
+import type { EventEnvelope } from '../event-envelope';
+import type { EventPayloads, InstanceData } from '../../domain/events';
+import { incarnationOfEvent } from '../../domain/events';
+import { splitAggregateId } from '../../domain/identifiers';
+import { FIELDS, classFields } from './mapping';
+import { SearchIndices, errorType, externalVersion, type IndexName } from './indices';
+
+export type SearchIndexErrorCode =
+  /** The event belongs to a database life whose creation search has not projected yet: a retry finds it. */
+  | 'SEARCH_INDEX_BEHIND'
+  /** OpenSearch refused documents for another reason than their version (details list them). */
+  | 'SEARCH_NOT_PROJECTABLE';
+
+export class SearchIndexError extends Error {
+  constructor(
+    readonly code: SearchIndexErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'SearchIndexError';
+  }
+}
+
+export interface SearchApplyResult {
+  /** Documents written or deleted. */
+  written: number;
+  /** Writes OpenSearch refused because the document already has this or a newer version. */
+  stale: number;
+  /** Events of a database life that is over: nothing written. */
+  dropped: number;
+}
+
+export interface SearchProjectorOptions {
+  /** Called when a class change cannot be applied to the live mapping: the database needs a reindex. */
+  onReindexNeeded?: (db: string, incarnation: number) => Promise<void>;
+  /** Documents per bulk request. */
+  chunkSize?: number;
+  /** Make each write visible to search before apply() returns (tests; costs a refresh per call). */
+  refresh?: boolean;
+}
+
+interface DocOp {
+  db: string;
+  incarnation: number;
+  id: string;
+  version: number;
+  /** null: delete */
+  doc: Record<string, unknown> | null;
+}
+
+type BulkBody = Parameters<Client['bulk']>[0]['body'];
+type MappingBody = Parameters<Client['indices']['putMapping']>[0]['body'];
+type Envelope<T extends keyof EventPayloads> = EventEnvelope<EventPayloads[T]>;
+
+export function instanceDocument(i: InstanceData, incarnation: number, streamVersion: number, e: { occurred_at: string }, classId?: string): Record<string, unknown> {
+  return {
+    [FIELDS.id]: i.id,
+    [FIELDS.classId]: i.class_id ?? classId,
+    [FIELDS.incarnation]: incarnation,
+    [FIELDS.version]: streamVersion,
+    [FIELDS.updatedAt]: e.occurred_at,
+    properties: i.properties ?? {},
+    relationships: i.relationships ?? {},
+  };
+}
+
+export class OpenSearchProjector {
+  readonly indices: SearchIndices;
+  private readonly chunkSize: number;
+
+  constructor(
+    client: Client,
+    prefix: string,
+    private readonly options: SearchProjectorOptions = {},
+  ) {
+    this.indices = new SearchIndices(client, prefix);
+    this.chunkSize = options.chunkSize ?? 1000;
+  }
+
+  private get client(): Client {
+    return this.indices.client;
+  }
+
+  async apply(events: readonly EventEnvelope[]): Promise<SearchApplyResult> {
+    const result: SearchApplyResult = { written: 0, stale: 0, dropped: 0 };
+    if (events.length === 0) return result;
+    await this.indices.ensureRegistry();
+    let ops: DocOp[] = [];
+    const flush = async () => {
+      if (ops.length) await this.writeDocs(ops, result);
+      ops = [];
+    };
+    for (const e of events) {
+      const inc = incarnationOfEvent(e);
+      switch (e.event_type) {
+        case 'DATABASE_CREATED':
+          await flush();
+          await this.databaseCreated(e as Envelope<'DATABASE_CREATED'>);
+          break;
+        case 'DATABASE_DELETED':
+          await flush();
+          await this.databaseDeleted(e as Envelope<'DATABASE_DELETED'>);
+          break;
+        case 'ONTOLOGY_CLASS_CREATED':
+        case 'ONTOLOGY_CLASS_UPDATED':
+        case 'ONTOLOGY_CLASS_DELETED':
+          await flush();
+          await this.classChanged(e, result);
+          break;
+        case 'INSTANCE_CREATED':
+        case 'INSTANCE_UPDATED': {
+          const p = e.payload as EventPayloads['INSTANCE_CREATED'];
+          ops.push({ db: p.db_name, incarnation: inc, id: p.instance.id, version: e.aggregate_version, doc: instanceDocument(p.instance, inc, e.aggregate_version, e) });
+          break;
+        }
+        case 'INSTANCE_DELETED': {
+          const p = e.payload as EventPayloads['INSTANCE_DELETED'];
+          ops.push({ db: p.db_name, incarnation: inc, id: p.instance_id ?? splitAggregateId(e.aggregate_id).id, version: e.aggregate_version, doc: null });
+          break;
+        }
+        case 'INSTANCES_BULK_CREATED': {
+          const p = e.payload as EventPayloads['INSTANCES_BULK_CREATED'];
+          // Claimed instances were created at their claim's version of their own stream; batches
+          // stored before claims created version 0 (the stream's first own event is version 1).
+          p.instances.forEach((i, n) => {
+            const version = p.claims?.[n]?.version ?? 0;
+            ops.push({ db: p.db_name, incarnation: inc, id: i.id, version, doc: instanceDocument(i, inc, version, e, p.class_id) });
+          });
+          break;
+        }
+        default:
+          // Events of other types (or of a newer code version) have nothing to search.
+          break;
+      }
+    }
+    await flush();
+    return result;
+  }
+
+  /**
+   * The indices an event of this database life is written to; [] when the life is over (its
+   * documents are gone for good). Throws SEARCH_INDEX_BEHIND when the life has not begun in
+   * search yet.
+   */
+  private async targets(db: string, incarnation: number): Promise<IndexName[]> {
+    const found = await this.indices.indicesOf(db, incarnation);
+    if (found.length) return found;
+    const life = await this.indices.life(db);
+    if (life !== null && (life.incarnation > incarnation || (life.incarnation === incarnation && !life.active))) return [];
+    if (life !== null && life.incarnation === incarnation && life.active) {
+      // The life is active but its index is gone (deleted by hand): start it again; reconciliation
+      // or a rebuild fills it.
+      await this.indices.createIndex(db, incarnation, 1);
+      await this.indices.pointAlias(db, this.indices.indexName(db, incarnation, 1));
+      return this.indices.indicesOf(db, incarnation);
+    }
+    throw new SearchIndexError('SEARCH_INDEX_BEHIND', `search has not projected life ${incarnation} of database '${db}' yet`, { db, incarnation });
+  }
+
+  private async writeDocs(ops: DocOp[], result: SearchApplyResult): Promise<void> {
+    const groups = new Map<string, DocOp[]>();
+    for (const op of ops) {
+      const key = `${op.db}\u0000${op.incarnation}`;
+      groups.set(key, [...(groups.get(key) ?? []), op]);
+    }
+    for (const group of groups.values()) {
+      const targets = await this.targets(group[0].db, group[0].incarnation);
+      if (targets.length === 0) {
+        result.dropped += group.length;
+        continue;
+      }
+      for (let i = 0; i < group.length; i += this.chunkSize) {
+        await this.bulk(group.slice(i, i + this.chunkSize), targets, result);
+      }
+    }
+  }
+
+  private async bulk(ops: DocOp[], targets: IndexName[], result: SearchApplyResult): Promise<void> {
+    const body: BulkBody = [];
+    for (const t of targets) {
+      for (const op of ops) {
+        const meta = { _index: t.index, _id: op.id, version: externalVersion(op.incarnation, op.version), version_type: 'external' };
+        if (op.doc === null) body.push({ delete: meta });
+        else body.push({ index: meta }, op.doc);
+      }
+    }
+    const res = await this.client.bulk({ body, ...(this.options.refresh ? { refresh: true } : {}) });
+    if (!res.body.errors) {
+      result.written += ops.length;
+      return;
+    }
+    const refused: Array<{ id: string; index: string; type: string }> = [];
+    let written = 0;
+    for (const item of res.body.items as Array<Record<string, { _id: string; _index: string; status: number; error?: { type: string } }>>) {
+      const r = Object.values(item)[0];
+      // 409: this or a newer version is already there. A versioned delete of a missing document is
+      // 404 and still records its version, which is all a delete needs.
+      if (r.status === 409) result.stale++;
+      else if (r.error === undefined || (r.status === 404 && r.error === undefined)) written++;
+      else if (r.error.type === 'index_not_found_exception') result.dropped++;
+      else refused.push({ id: r._id, index: r._index, type: r.error.type });
+    }
+    result.written += Math.round(written / targets.length);
+    if (refused.length) {
+      throw new SearchIndexError('SEARCH_NOT_PROJECTABLE', `OpenSearch refused ${refused.length} document(s): ${refused.slice(0, 3).map((r) => `${r.id} (${r.type})`).join(', ')}`, { refused: refused.slice(0, 20) });
+    }
+  }
+
+  private async databaseCreated(e: Envelope<'DATABASE_CREATED'>): Promise<void> {
+    const db = e.payload.name;
+    const incarnation = e.aggregate_version;
+    const registered = await this.register(this.indices.databases, db, incarnation, { db, incarnation, active: true });
+    if (!registered) {
+      const life = await this.indices.life(db);
+      if (life !== null && (life.incarnation !== incarnation || !life.active)) return;
+    }
+    if ((await this.indices.indicesOf(db, incarnation)).length) return;
+    const index = await this.indices.createIndex(db, incarnation, 1);
+    await this.indices.pointAlias(db, index);
+  }
+
+  private async databaseDeleted(e: Envelope<'DATABASE_DELETED'>): Promise<void> {
+    const db = e.payload.name;
+    // The database stream alternates creation and deletion: the life that ends began one version earlier.
+    await this.register(this.indices.databases, db, e.aggregate_version, { db, incarnation: e.aggregate_version - 1, active: false });
+    const dead = (await this.indices.indicesOf(db)).filter((n) => n.incarnation < e.aggregate_version);
+    await this.indices.deleteIndices(dead.map((n) => n.index));
+  }
+
+  private async classChanged(e: EventEnvelope, result: SearchApplyResult): Promise<void> {
+    const p = e.payload as { db_name: string; definition?: EventPayloads['ONTOLOGY_CLASS_CREATED']['definition']; class_id?: string };
+    const incarnation = incarnationOfEvent(e);
+    const classId = p.definition?.id ?? p.class_id ?? splitAggregateId(e.aggregate_id).id;
+    const deleted = e.event_type === 'ONTOLOGY_CLASS_DELETED';
+    await this.register(this.indices.classes, `${p.db_name}:${incarnation}:${classId}`, e.aggregate_version, {
+      db: p.db_name,
+      incarnation,
+      class_id: classId,
+      deleted,
+      definition: deleted ? null : p.definition,
+    }, true);
+    if (deleted || p.definition === undefined) return;
+    const targets = await this.targets(p.db_name, incarnation);
+    if (targets.length === 0) {
+      result.dropped++;
+      return;
+    }
+    // The fields of every live class: two classes sharing a property name share its field.
+    const fields = classFields(await this.indices.classesOf(p.db_name, incarnation));
+    for (const t of targets) {
+      try {
+        await this.client.indices.putMapping({
+          index: t.index,
+          body: { properties: { properties: { properties: fields.properties }, relationships: { properties: fields.relationships } } } as MappingBody,
+        });
+      } catch (err) {
+        if (errorType(err) !== 'illegal_argument_exception' && errorType(err) !== 'mapper_parsing_exception') throw err;
+        // A field cannot change its type in place: the database's documents move to a new index
+        // with the new mapping. Until then the live index keeps answering with the old one.
+        await this.options.onReindexNeeded?.(p.db_name, incarnation);
+        return;
+      }
+    }
+  }
+
+  /** A versioned registry write; false when the registry already holds this or a newer version. */
+  private async register(index: string, id: string, version: number, doc: Record<string, unknown>, refresh = false): Promise<boolean> {
+    try {
+      await this.client.index({ index, id, version, version_type: 'external', body: doc, ...(refresh ? { refresh: true } : {}) });
+      return true;
+    } catch (err) {
+      if (errorType(err) === 'version_conflict_engine_exception') return false;
+      throw err;
+    }
+  }
+}
