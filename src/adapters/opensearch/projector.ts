@@ -50,6 +50,11 @@ export interface SearchProjectorOptions {
   chunkSize?: number;
   /** Make each write visible to search before apply() returns (tests; costs a refresh per call). */
   refresh?: boolean;
+  /**
+   * A rebuild: write only into these indices (new generations), and leave the databases' lives to
+   * the live projection (database events change nothing).
+   */
+  onlyIndices?: ReadonlySet<string>;
 }
 
 interface DocOp {
@@ -107,10 +112,12 @@ export class OpenSearchProjector {
       const inc = incarnationOfEvent(e);
       switch (e.event_type) {
         case 'DATABASE_CREATED':
+          if (this.options.onlyIndices) break;
           await flush();
           await this.databaseCreated(e as Envelope<'DATABASE_CREATED'>);
           break;
         case 'DATABASE_DELETED':
+          if (this.options.onlyIndices) break;
           await flush();
           await this.databaseDeleted(e as Envelope<'DATABASE_DELETED'>);
           break;
@@ -156,6 +163,8 @@ export class OpenSearchProjector {
    * search yet.
    */
   private async targets(db: string, incarnation: number): Promise<IndexName[]> {
+    const only = this.options.onlyIndices;
+    if (only) return (await this.indices.indicesOf(db, incarnation)).filter((n) => only.has(n.index));
     const found = await this.indices.indicesOf(db, incarnation);
     if (found.length) return found;
     const life = await this.indices.life(db);
@@ -177,18 +186,30 @@ export class OpenSearchProjector {
       groups.set(key, [...(groups.get(key) ?? []), op]);
     }
     for (const group of groups.values()) {
-      const targets = await this.targets(group[0].db, group[0].incarnation);
+      for (let i = 0; i < group.length; i += this.chunkSize) await this.writeChunk(group.slice(i, i + this.chunkSize), result);
+    }
+  }
+
+  private async writeChunk(ops: DocOp[], result: SearchApplyResult): Promise<void> {
+    // An index that vanished under the write (a reindex dropped the old generation, the database
+    // was deleted) is looked up again once: the writes belong to whatever holds the life now.
+    for (let attempt = 0; ; attempt++) {
+      const targets = await this.targets(ops[0].db, ops[0].incarnation);
       if (targets.length === 0) {
-        result.dropped += group.length;
-        continue;
+        result.dropped += ops.length;
+        return;
       }
-      for (let i = 0; i < group.length; i += this.chunkSize) {
-        await this.bulk(group.slice(i, i + this.chunkSize), targets, result);
+      const gone = await this.bulk(ops, targets, result);
+      if (!gone) return;
+      if (attempt > 0) {
+        result.dropped += ops.length;
+        return;
       }
     }
   }
 
-  private async bulk(ops: DocOp[], targets: IndexName[], result: SearchApplyResult): Promise<void> {
+  /** True when an index was gone (nothing counted then: the caller looks the targets up again). */
+  private async bulk(ops: DocOp[], targets: IndexName[], result: SearchApplyResult): Promise<boolean> {
     const body: BulkBody = [];
     for (const t of targets) {
       for (const op of ops) {
@@ -200,23 +221,24 @@ export class OpenSearchProjector {
     const res = await this.client.bulk({ body, ...(this.options.refresh ? { refresh: true } : {}) });
     if (!res.body.errors) {
       result.written += ops.length;
-      return;
+      return false;
     }
+    const items = (res.body.items as Array<Record<string, { _id: string; _index: string; status: number; error?: { type: string } }>>).map((i) => Object.values(i)[0]);
+    if (items.some((r) => r.error?.type === 'index_not_found_exception')) return true;
     const refused: Array<{ id: string; index: string; type: string }> = [];
-    let written = 0;
-    for (const item of res.body.items as Array<Record<string, { _id: string; _index: string; status: number; error?: { type: string } }>>) {
-      const r = Object.values(item)[0];
-      // 409: this or a newer version is already there. A versioned delete of a missing document is
-      // 404 and still records its version, which is all a delete needs.
-      if (r.status === 409) result.stale++;
-      else if (r.error === undefined || (r.status === 404 && r.error === undefined)) written++;
-      else if (r.error.type === 'index_not_found_exception') result.dropped++;
+    // Counted on the first target only: the others receive the same documents.
+    items.forEach((r, n) => {
+      const counted = n < ops.length;
+      // 409: this or a newer version is already there. A versioned delete of a missing document
+      // answers 404 without an error and still records its version, which is all a delete needs.
+      if (r.status === 409) result.stale += counted ? 1 : 0;
+      else if (r.error === undefined) result.written += counted ? 1 : 0;
       else refused.push({ id: r._id, index: r._index, type: r.error.type });
-    }
-    result.written += Math.round(written / targets.length);
+    });
     if (refused.length) {
       throw new SearchIndexError('SEARCH_NOT_PROJECTABLE', `OpenSearch refused ${refused.length} document(s): ${refused.slice(0, 3).map((r) => `${r.id} (${r.type})`).join(', ')}`, { refused: refused.slice(0, 20) });
     }
+    return false;
   }
 
   private async databaseCreated(e: Envelope<'DATABASE_CREATED'>): Promise<void> {
