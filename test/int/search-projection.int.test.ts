@@ -112,3 +112,32 @@ describe('OpenSearch projection', () => {
     await expect(projector.apply([fx.instancePut('unborn', { id: 'z', class_id: 'Person', properties: {} })])).rejects.toMatchObject({ code: 'SEARCH_INDEX_BEHIND' });
   });
 });
+
+describe('OpenSearch reconciliation', () => {
+  const db = 'recon';
+  const state = (id: string, version: number, name: string, deleted = false) => ({
+    db, incarnation: 1, id, class_id: 'Person', properties: { name }, relationships: {}, version, deleted, updated_at: new Date().toISOString(),
+  });
+
+  test('documents missing or behind their stream version are re-projected; deleted ones removed; current ones left alone', async () => {
+    await projector.apply([
+      fx.dbCreated(db),
+      fx.classPut(db, person),
+      fx.instancePut(db, { id: 'current', class_id: 'Person', properties: { name: 'Current' } }, 3),
+      fx.instancePut(db, { id: 'behind', class_id: 'Person', properties: { name: 'Old Name' } }, 1),
+      fx.instancePut(db, { id: 'deleted', class_id: 'Person', properties: { name: 'Still Here' } }, 1),
+    ]);
+    const r = await projector.reconcile([
+      state('current', 3, 'Current'),
+      state('behind', 2, 'New Name'),
+      state('missing', 1, 'Never Projected'),
+      state('deleted', 2, '', true),
+    ]);
+    expect(r).toEqual({ checked: 4, reprojected: 3 });
+    expect((await liveDoc(db, 'behind'))?._source.properties).toEqual({ name: 'New Name' });
+    expect((await liveDoc(db, 'missing'))?._version).toBe(externalVersion(1, 1));
+    expect(await liveDoc(db, 'deleted')).toBeNull();
+    expect((await liveDoc(db, 'current'))?._version).toBe(externalVersion(1, 3));
+    expect(await projector.reconcile([state('behind', 2, 'New Name')])).toEqual({ checked: 1, reprojected: 0 });
+  });
+});

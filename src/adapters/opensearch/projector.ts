@@ -57,6 +57,19 @@ export interface SearchProjectorOptions {
   onlyIndices?: ReadonlySet<string>;
 }
 
+/** An instance as the read models hold it: what reconciliation compares the search documents with. */
+export interface InstanceState {
+  db: string;
+  incarnation: number;
+  id: string;
+  class_id: string;
+  properties: Record<string, unknown>;
+  relationships: Record<string, string | string[]>;
+  version: number;
+  deleted: boolean;
+  updated_at: string;
+}
+
 interface DocOp {
   db: string;
   incarnation: number;
@@ -296,6 +309,46 @@ export class OpenSearchProjector {
         return;
       }
     }
+  }
+
+  /**
+   * Reconciliation: the instances as the read models hold them (state and stream version) against
+   * the search documents. A document missing or behind its stream version is written again from
+   * that state; one the read models hold as deleted is deleted. Versioned like every write, so a
+   * projection racing this never loses its newer version.
+   */
+  async reconcile(rows: readonly InstanceState[]): Promise<{ checked: number; reprojected: number }> {
+    let reprojected = 0;
+    const byDb = new Map<string, InstanceState[]>();
+    for (const r of rows) byDb.set(`${r.db}\u0000${r.incarnation}`, [...(byDb.get(`${r.db}\u0000${r.incarnation}`) ?? []), r]);
+    for (const group of byDb.values()) {
+      const { db, incarnation } = group[0];
+      const live = await this.indices.liveIndex(db);
+      if (live === null || live.incarnation !== incarnation) continue;
+      const res = await this.client.mget({ index: live.index, body: { ids: group.map((r) => r.id) }, _source: false });
+      const found = new Map<string, number>();
+      for (const d of res.body.docs as Array<{ _id: string; found?: boolean; _version?: number }>) if (d.found) found.set(d._id, d._version ?? 0);
+      const ops: DocOp[] = [];
+      for (const r of group) {
+        const want = externalVersion(incarnation, r.version);
+        const have = found.get(r.id);
+        const behind = r.deleted ? have !== undefined && have < want : have === undefined || have < want;
+        if (!behind) continue;
+        ops.push({
+          db,
+          incarnation,
+          id: r.id,
+          version: r.version,
+          doc: r.deleted ? null : instanceDocument({ id: r.id, class_id: r.class_id, properties: r.properties, relationships: r.relationships }, incarnation, r.version, { occurred_at: r.updated_at }),
+        });
+      }
+      if (ops.length) {
+        const result: SearchApplyResult = { written: 0, stale: 0, dropped: 0 };
+        await this.writeDocs(ops, result);
+        reprojected += result.written;
+      }
+    }
+    return { checked: rows.length, reprojected };
   }
 
   /** A versioned registry write; false when the registry already holds this or a newer version. */
