@@ -4,11 +4,12 @@
  * shows progress and resumes where a worker stopped.
  */
 import { Context } from '@temporalio/activity';
-import type { SearchGenerations, GenerationPlan, CopyPage, IndexComparison } from '../adapters/opensearch/generations';
+import type { CopyPage, GenerationPlan, IndexComparison } from '../contracts/search';
+import type { SearchGenerationsPort } from '../ports/search';
 import { withFailureMapping } from './failures';
 
 export interface SearchMaintenanceDeps {
-  generations: SearchGenerations;
+  generations: SearchGenerationsPort;
 }
 
 export function createSearchActivities(d: SearchMaintenanceDeps) {

@@ -6,7 +6,7 @@
  */
 import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { SearchActivities } from '../activities/search';
-import type { CopyPage, GenerationPlan } from '../adapters/opensearch/generations';
+import type { CopyPage, GenerationPlan } from '../contracts/search';
 
 const a = proxyActivities<SearchActivities>({
   startToCloseTimeout: '2 minutes',

@@ -5,9 +5,10 @@
  */
 import { OpenSearchProjector } from '../../src/adapters/opensearch/projector';
 import { OpenSearchQueries } from '../../src/adapters/opensearch/search';
-import { SearchGenerations, type GenerationPlan } from '../../src/adapters/opensearch/generations';
+import { SearchGenerations } from '../../src/adapters/opensearch/generations';
+import type { GenerationPlan } from '../../src/contracts/search';
 import { searchFixture } from '../support/search';
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
 
 const fx = searchFixture('search-reidx');
 const reindexNeeded: string[] = [];

@@ -1,6 +1,6 @@
 /** OpenSearch fixtures: a client on the stack's node, an index prefix per test file, and domain events built by hand. */
 import { Client } from '@opensearch-project/opensearch';
-import type { EventEnvelope } from '../../src/adapters/event-envelope';
+import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import type { ClassDefinition } from '../../src/domain/ontology-class';
 import type { InstanceData } from '../../src/domain/events';
 import { classAggregateId, instanceAggregateId, batchAggregateId } from '../../src/domain/identifiers';

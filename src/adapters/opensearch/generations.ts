@@ -8,36 +8,8 @@
 import type { Client } from '@opensearch-project/opensearch';
 import { FIELDS } from './mapping';
 import { SearchIndices, type IndexName } from './indices';
-
-export interface GenerationPlan {
-  db: string;
-  incarnation: number;
-  /** The live index (what the alias points at). */
-  source: string;
-  /** The new generation being filled. */
-  target: string;
-}
-
-export interface CopyPage {
-  copied: number;
-  /** Documents the target already held at this or a newer version. */
-  stale: number;
-  /** search_after key of the next page, or null when the copy is done. */
-  next: string | null;
-}
-
-export interface IndexComparison {
-  db: string;
-  live: string;
-  rebuilt: string;
-  live_count: number;
-  rebuilt_count: number;
-  missing_in_live: number;
-  missing_in_rebuilt: number;
-  /** Documents in both whose versions differ. */
-  different_versions: number;
-  equal: boolean;
-}
+import type { CopyPage, GenerationPlan, IndexComparison } from '../../contracts/search';
+import type { SearchGenerationsPort } from '../../ports/search';
 
 type BulkBody = Parameters<Client['bulk']>[0]['body'];
 interface VersionedHit {
@@ -47,7 +19,7 @@ interface VersionedHit {
   sort: string[];
 }
 
-export class SearchGenerations {
+export class SearchGenerations implements SearchGenerationsPort {
   readonly indices: SearchIndices;
 
   constructor(client: Client, prefix: string) {

@@ -10,38 +10,13 @@
  * Instance writes are sent with the bulk API in chunks.
  */
 import type { Client } from '@opensearch-project/opensearch';
-import type { EventEnvelope } from '../event-envelope';
+import type { EventEnvelope } from '../../contracts/event-envelope';
+import { SearchIndexError, type InstanceState, type SearchApplyResult, type SearchProjector } from '../../ports/search';
 import type { EventPayloads, InstanceData } from '../../domain/events';
 import { incarnationOfEvent } from '../../domain/events';
 import { splitAggregateId } from '../../domain/identifiers';
 import { FIELDS, classFields } from './mapping';
 import { SearchIndices, errorType, externalVersion, type IndexName } from './indices';
-
-export type SearchIndexErrorCode =
-  /** The event belongs to a database life whose creation search has not projected yet: a retry finds it. */
-  | 'SEARCH_INDEX_BEHIND'
-  /** OpenSearch refused documents for another reason than their version (details list them). */
-  | 'SEARCH_NOT_PROJECTABLE';
-
-export class SearchIndexError extends Error {
-  constructor(
-    readonly code: SearchIndexErrorCode,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'SearchIndexError';
-  }
-}
-
-export interface SearchApplyResult {
-  /** Documents written or deleted. */
-  written: number;
-  /** Writes OpenSearch refused because the document already has this or a newer version. */
-  stale: number;
-  /** Events of a database life that is over: nothing written. */
-  dropped: number;
-}
 
 export interface SearchProjectorOptions {
   /** Called when a class change cannot be applied to the live mapping: the database needs a reindex. */
@@ -55,19 +30,6 @@ export interface SearchProjectorOptions {
    * the live projection (database events change nothing).
    */
   onlyIndices?: ReadonlySet<string>;
-}
-
-/** An instance as the read models hold it: what reconciliation compares the search documents with. */
-export interface InstanceState {
-  db: string;
-  incarnation: number;
-  id: string;
-  class_id: string;
-  properties: Record<string, unknown>;
-  relationships: Record<string, string | string[]>;
-  version: number;
-  deleted: boolean;
-  updated_at: string;
 }
 
 interface DocOp {
@@ -95,7 +57,7 @@ export function instanceDocument(i: InstanceData, incarnation: number, streamVer
   };
 }
 
-export class OpenSearchProjector {
+export class OpenSearchProjector implements SearchProjector {
   readonly indices: SearchIndices;
   private readonly chunkSize: number;
 

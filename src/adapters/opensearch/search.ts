@@ -6,57 +6,7 @@
 import type { Client } from '@opensearch-project/opensearch';
 import { FIELDS } from './mapping';
 import { SearchIndices, statusOf } from './indices';
-
-export interface SearchRequest {
-  q: string;
-  class_id?: string;
-  /** Property equality filters. */
-  filter?: Record<string, string | number | boolean>;
-  /** Properties to count values of (the class facet is always there). */
-  facets?: string[];
-  /** Weight per property name; replaces the default boosts for the names it gives. */
-  boost?: Record<string, number>;
-  limit: number;
-  cursor?: string;
-}
-
-export interface SearchHit {
-  db_name: string;
-  id: string;
-  class_id: string;
-  properties: Record<string, unknown>;
-  relationships: Record<string, string | string[]>;
-  version: number;
-  updated_at: string;
-  score: number;
-  /** Fragments with the matched words in <em>, per property. */
-  highlights: Record<string, string[]>;
-}
-
-export interface FacetBucket {
-  value: string | number | boolean;
-  count: number;
-}
-
-export interface SearchResult {
-  items: SearchHit[];
-  /** Matches in all (not only this page). */
-  total: number;
-  facets: Record<string, FacetBucket[]>;
-  next_cursor: string | null;
-}
-
-/** A query the engine cannot answer as asked (a cursor it did not issue, a facet on an opaque property). */
-export class SearchQueryError extends Error {
-  readonly code = 'INVALID_QUERY';
-  constructor(
-    message: string,
-    readonly details: Record<string, unknown> = {},
-  ) {
-    super(message);
-    this.name = 'SearchQueryError';
-  }
-}
+import { SearchQueryError, type FacetBucket, type SearchHit, type SearchQueries, type SearchRequest, type SearchResult } from '../../ports/search';
 
 /** Label and name fields first: an instance whose name matches ranks above one that mentions it. */
 export const DEFAULT_BOOSTS: Readonly<Record<string, number>> = { name: 4, label: 4, title: 3 };
@@ -81,7 +31,7 @@ function decodeCursor(cursor: string): unknown[] {
   throw new SearchQueryError('cursor is not one this search issued', { parameter: 'cursor' });
 }
 
-export class OpenSearchQueries {
+export class OpenSearchQueries implements SearchQueries {
   private readonly indices: SearchIndices;
 
   constructor(client: Client, prefix: string) {
