@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     },
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
+    search: infra.searchDeps(),
   });
   await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
     taskQueue: config.TEMPORAL_TASK_QUEUE,

@@ -23,6 +23,7 @@ async function main(): Promise<void> {
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
+    search: infra.searchDeps(),
     tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS, ...extra },
   });
   try {

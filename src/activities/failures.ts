@@ -49,6 +49,10 @@ export const FAILURE_CODES: Readonly<Record<string, FailureOutcome>> = {
   // Retried: they clear once another writer, the reconciliation or a service catches up.
   PROJECTION_GAP: 'retry',
   READ_MODELS_BEHIND: 'retry',
+  // Search has not projected the database life yet (its creation is on its way).
+  SEARCH_INDEX_BEHIND: 'retry',
+  // OpenSearch refused documents: a fix of the mapping or the data lets them in.
+  SEARCH_NOT_PROJECTABLE: 'retry',
   PREDECESSOR_NOT_DELIVERED: 'retry',
   KAFKA_PUBLISH_FAILED: 'retry',
   EVENT_UNAVAILABLE: 'retry',

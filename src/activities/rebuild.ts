@@ -5,6 +5,7 @@
 import { Context } from '@temporalio/activity';
 import type { EventStore } from '../ports/event-store';
 import type { ReadModelComparison, ReadModelRebuild } from '../ports/read-model-rebuild';
+import type { SearchProjector } from '../ports/search';
 import type { Registry } from 'prom-client';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';
@@ -13,6 +14,8 @@ export interface RebuildDeps {
   eventStore: EventStore;
   readModels: ReadModelRebuild;
   liveSchema: string;
+  /** A search projector that writes into these new index generations only (absent without a search engine). */
+  searchProjectorFor?: (targets: readonly string[]) => Pick<SearchProjector, 'apply'>;
   /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
   registry?: Registry;
 }
@@ -30,7 +33,7 @@ export interface RebuildChunkResult {
 export function createRebuildActivities(d: RebuildDeps) {
   const counter = setAsideCounter(d.registry);
   return withFailureMapping({
-    async rebuildChunk(a: { target_schema: string; from?: string; limit: number }): Promise<RebuildChunkResult> {
+    async rebuildChunk(a: { target_schema: string; from?: string; limit: number; search_targets?: string[] }): Promise<RebuildChunkResult> {
       if (a.target_schema === d.liveSchema) throw new Error('the rebuild target must not be the live read-model schema');
       await d.readModels.prepare(a.target_schema);
       const page = await d.eventStore.readAll({ from: a.from, limit: a.limit });
@@ -48,6 +51,10 @@ export function createRebuildActivities(d: RebuildDeps) {
           target_schema: a.target_schema,
           streams: left.slice(0, 20).map((f) => ({ aggregate_type: f.aggregate_type, aggregate_id: f.aggregate_id, version: f.aggregate_version, event_id: f.event_id, code: f.code })),
         });
+      }
+      if (a.search_targets?.length) {
+        if (d.searchProjectorFor === undefined) throw new Error('a search rebuild needs the search engine (SEARCH_ENGINE=opensearch)');
+        await d.searchProjectorFor(a.search_targets).apply(events);
       }
       Context.current().heartbeat(page.checkpoint);
       return { checkpoint: page.checkpoint, events: events.length, has_more: page.hasMore, set_aside: tally.total, set_aside_by: tally.toJSON() };

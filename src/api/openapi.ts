@@ -225,6 +225,37 @@ const COMPONENT_SCHEMAS: Json = {
     },
   },
   InstanceList: list('Instance'),
+  SearchResult: {
+    type: 'object',
+    description: 'Hits by relevance. With SEARCH_ENGINE=postgres: items only (total = items on this page, no facets, no cursor).',
+    properties: {
+      engine: { enum: ['opensearch', 'postgres'] },
+      items: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: {
+            db_name: str,
+            id: str,
+            class_id: str,
+            properties: { type: 'object' },
+            relationships: { type: 'object' },
+            version: int,
+            updated_at: str,
+            score: { type: 'number' },
+            highlights: { type: 'object', additionalProperties: { type: 'array', items: str }, description: 'matched words in <em>, per property' },
+          },
+        },
+      },
+      total: int,
+      facets: {
+        type: 'object',
+        description: 'class_id, and each property named in ?facets=: [{ value, count }], most frequent first',
+        additionalProperties: { type: 'array', items: { type: 'object', properties: { value: {}, count: int } } },
+      },
+      next_cursor: { ...nullableStr, description: 'pass as ?cursor= for the next page; null on the last page' },
+    },
+  },
   InstancePage: page('Instance'),
   Edge: { type: 'object', properties: { from_id: str, predicate: str, to_id: str } },
   Relationships: {

@@ -8,10 +8,13 @@ import type { EventHistory } from '../ports/event-history';
 import type { HealthCheck } from '../ports/health';
 import type { ReadModelQueries } from '../ports/read-models';
 import type { AccessControl } from './auth';
+import type { SearchQueries } from '../ports/search';
 
 export interface ApiPorts {
   commands: CommandGateway;
   readModels: ReadModelQueries;
+  /** OpenSearch; without it (SEARCH_ENGINE=postgres) search answers from the read models' full-text index. */
+  search?: SearchQueries;
   history: EventHistory;
   health: HealthCheck[];
   /** Upper bound of ?wait=true / Prefer: wait=N. */

@@ -59,6 +59,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     { name: 's3', check: async () => void (await infra.s3.send(new HeadBucketCommand({ Bucket: config.S3_BUCKET }))) },
     { name: 'postgres', check: async () => void (await infra.pool.query('SELECT 1')) },
     { name: 'kafka', check: async () => void (await admin.describeCluster()) },
+    ...(infra.search ? [{ name: 'opensearch', check: () => infra.search!.ping() }] : []),
   ];
   const ports: ApiPorts = {
     commands: new TemporalCommandGateway({
@@ -70,6 +71,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
       ledger: infra.ledger,
     }),
     readModels: infra.readModels,
+    ...(infra.search ? { search: infra.search.queries } : {}),
     history: infra.history,
     health,
     maxWaitMs: config.API_WAIT_MAX_MS,
@@ -112,6 +114,7 @@ async function startEmbeddedWorker(config: Config, infra: Infrastructure, taskQu
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
+    search: infra.searchDeps(),
     tuning: { ...workerProcessOptions(config), maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
   });
   const running = worker.run();

@@ -13,6 +13,7 @@ import { workerDeploymentOptions } from './worker-versioning';
 import { createActivities, ActivityDeps } from '../activities';
 import { createRebuildActivities, RebuildDeps } from '../activities/rebuild';
 import { createReconcileActivities, ReconcileDeps } from '../activities/reconcile';
+import { createSearchActivities, SearchMaintenanceDeps } from '../activities/search';
 
 export interface CommandWorkerOptions {
   connection: NativeConnection;
@@ -21,6 +22,8 @@ export interface CommandWorkerOptions {
   deps: ActivityDeps;
   rebuild: RebuildDeps;
   reconcile: ReconcileDeps;
+  /** The search index's maintenance (absent with SEARCH_ENGINE=postgres: its steps then do nothing). */
+  search?: SearchMaintenanceDeps;
   tuning?: Partial<WorkerOptions>;
   /** A pre-built bundle (tests build it once); otherwise the workflow code is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
@@ -65,7 +68,7 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild), ...createReconcileActivities(o.reconcile) },
+    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild), ...createReconcileActivities(o.reconcile), ...createSearchActivities(o.search) },
     ...o.tuning,
   });
 }

@@ -26,6 +26,10 @@ import type { ActivityDeps } from '../activities';
 import type { RebuildDeps } from '../activities/rebuild';
 import type { ReconcileDeps } from '../activities/reconcile';
 import type { EventHistory } from '../ports/event-history';
+import type { SearchMaintenanceDeps } from '../activities/search';
+import type { EventEnvelope } from '../contracts/event-envelope';
+import { PgInstanceStates } from '../adapters/postgres/instance-states';
+import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */
@@ -36,6 +40,8 @@ export interface InfraOptions {
   topic?: string;
   /** Pool size; the worker needs more than the API. */
   poolMax?: number;
+  /** Prefix of the OpenSearch indices; by default OPENSEARCH_INDEX_PREFIX, or one derived from `schema` when a test gives its own. */
+  searchPrefix?: string;
 }
 
 export interface Infrastructure {
@@ -56,9 +62,12 @@ export interface Infrastructure {
   readModelSchema: string;
   history: EventHistory;
   apiKeys: PgApiKeyStore;
+  /** The OpenSearch side (absent with SEARCH_ENGINE=postgres). */
+  search?: SearchEngine;
   activityDeps(): ActivityDeps;
   rebuildDeps(): RebuildDeps;
   reconcileDeps(): ReconcileDeps;
+  searchDeps(): SearchMaintenanceDeps | undefined;
   close(): Promise<void>;
 }
 
@@ -104,6 +113,15 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       (await eventStores[config.storageMode].readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
   };
   const projector = new ReadModelProjector(pool, readModelSchema, { history });
+  const search =
+    config.SEARCH_ENGINE === 'opensearch'
+      ? new SearchEngine(createSearchClient(config.opensearchUrl), o.searchPrefix ?? (o.schema ? `${config.OPENSEARCH_INDEX_PREFIX}-${o.schema}`.toLowerCase() : config.OPENSEARCH_INDEX_PREFIX))
+      : undefined;
+  // The search index is a second projection of the same events, applied in the same step: the
+  // project activity finishes when both have the events, and retries (idempotently) until they do.
+  const projection = search
+    ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] }
+    : projector;
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {
@@ -124,27 +142,42 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     readModelSchema,
     history,
     apiKeys: new PgApiKeyStore(pool, schema),
+    search,
     activityDeps: () => ({
       eventStores,
       s3Events: s3Store,
       blobs,
       ledger,
       relay,
-      projector,
+      projector: projection,
       context: readModels,
     }),
-    rebuildDeps: () => ({ eventStore: eventStores[config.storageMode], readModels: new PgReadModelRebuild(pool, readModelSchema, history), liveSchema: readModelSchema }),
+    rebuildDeps: () => ({
+      eventStore: eventStores[config.storageMode],
+      readModels: new PgReadModelRebuild(pool, readModelSchema, history),
+      liveSchema: readModelSchema,
+      ...(search ? { searchProjectorFor: (targets: readonly string[]) => search.rebuildProjector(targets) } : {}),
+    }),
     reconcileDeps: () => ({
       checkpoints: new PgCheckpointStore(pool, schema),
       eventStore: eventStores[config.storageMode],
       ledger,
       relay,
-      projector,
+      projector: projection,
       readEvent: (ref) => s3Store.readEvent(ref),
     }),
+    searchDeps: () =>
+      search && {
+        generations: search.generations,
+        projector: search.projector,
+        instanceStates: new PgInstanceStates(pool, readModelSchema),
+        checkpoints: new PgCheckpointStore(pool, schema),
+        reindexRequests: search.generations.indices,
+      },
     async close() {
       await relay.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
+      await search?.close();
       s3.destroy();
     },
   };

@@ -2,3 +2,4 @@
 export { processCommand } from './process-command';
 export { rebuildReadModels } from './rebuild-read-models';
 export { reconcileDeliveries } from './reconcile';
+export { reindexSearch } from './reindex-search';

@@ -1,8 +1,9 @@
 /**
  * reindexSearch: moves one database's search documents into a new index generation with the
- * mapping of its classes now, then switches the alias. Started (workflow id
- * `search-reindex-<db>`) when a class change cannot be applied to the live mapping; searches keep
- * answering from the old generation until the switch, and the projection writes to both meanwhile.
+ * mapping of its classes now, then switches the alias. When a class change cannot be applied to
+ * the live mapping, the projection records a request and the scheduled reconciliation starts this
+ * workflow (id `search-reindex-<db>`); searches keep answering from the old generation until the
+ * switch, and the projection writes to both meanwhile.
  */
 import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { SearchActivities } from '../activities/search';
@@ -66,7 +67,7 @@ export async function reindexSearch(input: ReindexSearchInput): Promise<ReindexS
   await sleep(input.settle_ms ?? 5000);
   await copyAll(plan, input.page_size ?? 1000, progress);
   progress.phase = 'CLEANING';
-  const dropped = await a.searchDropOlder({ plan });
+  const dropped = await a.searchDropOlder({ plan, started_at: plan.started_at });
   progress.phase = 'COMPLETED';
   return { ...progress, dropped };
 }

@@ -11,8 +11,7 @@ import { searchFixture } from '../support/search';
 import type { EventEnvelope } from '../../src/contracts/event-envelope';
 
 const fx = searchFixture('search-reidx');
-const reindexNeeded: string[] = [];
-const projector = new OpenSearchProjector(fx.client, fx.prefix, { onReindexNeeded: async (db) => void reindexNeeded.push(db) });
+const projector = new OpenSearchProjector(fx.client, fx.prefix);
 const queries = new OpenSearchQueries(fx.client, fx.prefix);
 const generations = new SearchGenerations(fx.client, fx.prefix);
 
@@ -47,7 +46,8 @@ test('a class change that needs a new mapping reindexes behind the alias; search
 
   // age becomes a string: the live mapping (long) cannot take it in place.
   await projector.apply([fx.classPut(db, person('string'), 2)]);
-  expect(reindexNeeded).toEqual([db]);
+  const requested = await generations.indices.pendingReindexes();
+  expect(requested.map((r) => r.db)).toEqual([db]);
 
   // Readers search all the time the reindex runs.
   let searching = true;
@@ -66,6 +66,8 @@ test('a class change that needs a new mapping reindexes behind the alias; search
   await generations.switchTo(plan);
   await copyAll(plan);
   expect(await generations.dropOlder(plan)).toEqual([`${fx.prefix}.${db}.i1.g1`]);
+  await generations.indices.clearReindex(db, requested[0].requested_at);
+  expect(await generations.indices.pendingReindexes()).toEqual([]);
 
   searching = false;
   await reader;

@@ -89,6 +89,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
           deps: options.wrapDeps ? options.wrapDeps(infra.activityDeps()) : infra.activityDeps(),
           rebuild: infra.rebuildDeps(),
           reconcile: infra.reconcileDeps(),
+          search: infra.searchDeps(),
           workflowBundle: await workflowBundle(),
         });
   const running = worker?.run() ?? Promise.resolve();
@@ -159,6 +160,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
       await connection.close();
       const pool = infra.pool;
       await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+      await infra.search?.dropAll().catch(() => undefined);
       await api.close();
     },
   };

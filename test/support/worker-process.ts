@@ -67,6 +67,7 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
     deps: infra.activityDeps(),
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
+    search: infra.searchDeps(),
     workflowBundle: await bundleInChildProcess(),
     tuning: { identity: spec.identity },
   });

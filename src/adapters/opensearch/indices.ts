@@ -50,6 +50,7 @@ export const externalVersion = (incarnation: number, streamVersion: number): num
 export class SearchIndices {
   readonly databases: string;
   readonly classes: string;
+  readonly reindexRequests: string;
   private registryReady: Promise<void> | undefined;
 
   constructor(
@@ -58,6 +59,7 @@ export class SearchIndices {
   ) {
     this.databases = `${prefix}.__databases`;
     this.classes = `${prefix}.__classes`;
+    this.reindexRequests = `${prefix}.__reindex`;
   }
 
   alias(db: string): string {
@@ -77,8 +79,11 @@ export class SearchIndices {
   /** The registry indices; created once per process (creating an existing one is not an error). */
   ensureRegistry(): Promise<void> {
     this.registryReady ??= (async () => {
-      const simple: Mappings = { dynamic: false, properties: { db: { type: 'keyword' }, incarnation: { type: 'long' }, deleted: { type: 'boolean' } } };
-      for (const index of [this.databases, this.classes]) {
+      const simple: Mappings = {
+        dynamic: false,
+        properties: { db: { type: 'keyword' }, incarnation: { type: 'long' }, deleted: { type: 'boolean' }, requested_at: { type: 'long' } },
+      };
+      for (const index of [this.databases, this.classes, this.reindexRequests]) {
         try {
           await this.client.indices.create({ index, body: { settings: { number_of_shards: 1, number_of_replicas: 0 }, mappings: simple } });
         } catch (err) {
@@ -164,6 +169,38 @@ export class SearchIndices {
     const actions: AliasActions = holders.filter((h) => h !== index).map((h) => ({ remove: { index: h, alias } }));
     if (!holders.includes(index)) actions.push({ add: { index, alias } });
     if (actions.length) await this.client.indices.updateAliases({ body: { actions } });
+  }
+
+  /**
+   * Records that a database needs a reindex (its mapping cannot take a class change in place).
+   * Kept in the registry rather than started from the projection: the scheduled reconciliation
+   * starts the reindex workflow, so a request survives any worker stopping right after it.
+   */
+  async requestReindex(db: string, incarnation: number): Promise<void> {
+    await this.ensureRegistry();
+    await this.client.index({ index: this.reindexRequests, id: db, body: { db, incarnation, requested_at: Date.now() }, refresh: true });
+  }
+
+  async pendingReindexes(): Promise<Array<{ db: string; requested_at: number }>> {
+    await this.ensureRegistry();
+    const res = await this.client.search({ index: this.reindexRequests, body: { size: 1000, query: { match_all: {} } } });
+    return (res.body.hits.hits as Array<{ _source: { db: string; requested_at: number } }>).map((h) => ({ db: h._source.db, requested_at: h._source.requested_at }));
+  }
+
+  /** Clears a request the reindex that began after it has served; a newer request stays. */
+  async clearReindex(db: string, startedAt: number): Promise<void> {
+    await this.ensureRegistry();
+    await this.client.deleteByQuery({
+      index: this.reindexRequests,
+      refresh: true,
+      body: { query: { bool: { filter: [{ ids: { values: [db] } }, { range: { requested_at: { lte: startedAt } } }] } } },
+    });
+  }
+
+  /** Every index of this prefix (tests drop theirs when they end). */
+  async dropAll(): Promise<void> {
+    await this.client.indices.delete({ index: `${this.prefix}.*`, allow_no_indices: true, ignore_unavailable: true, expand_wildcards: 'all' });
+    this.registryReady = undefined;
   }
 
   async deleteIndices(names: string[]): Promise<void> {

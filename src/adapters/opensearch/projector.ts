@@ -19,8 +19,6 @@ import { FIELDS, classFields } from './mapping';
 import { SearchIndices, errorType, externalVersion, type IndexName } from './indices';
 
 export interface SearchProjectorOptions {
-  /** Called when a class change cannot be applied to the live mapping: the database needs a reindex. */
-  onReindexNeeded?: (db: string, incarnation: number) => Promise<void>;
   /** Documents per bulk request. */
   chunkSize?: number;
   /** Make each write visible to search before apply() returns (tests; costs a refresh per call). */
@@ -267,7 +265,7 @@ export class OpenSearchProjector implements SearchProjector {
         if (errorType(err) !== 'illegal_argument_exception' && errorType(err) !== 'mapper_parsing_exception') throw err;
         // A field cannot change its type in place: the database's documents move to a new index
         // with the new mapping. Until then the live index keeps answering with the old one.
-        await this.options.onReindexNeeded?.(p.db_name, incarnation);
+        await this.indices.requestReindex(p.db_name, incarnation);
         return;
       }
     }

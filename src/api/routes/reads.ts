@@ -76,11 +76,38 @@ const relationshipsQuery = z
     if (q.depth === undefined && q.limit !== undefined && q.limit > MAX_PAGE_LIMIT) ctx.addIssue({ code: 'custom', path: ['limit'], message: `a page holds at most ${MAX_PAGE_LIMIT} edges` });
     if (q.depth !== undefined && q.cursor !== undefined) ctx.addIssue({ code: 'custom', path: ['cursor'], message: 'a traversal is not paged; leave out cursor or depth' });
   });
-const searchQuery = z.strictObject({
-  q: z.string().trim().min(1).max(500).describe('text to search for'),
-  class_id: classIdSchema.optional().describe('only instances of this class'),
-  limit: intParam(1, 100).optional().describe('1..100 (default 20)'),
-});
+const SEARCH_PARAMS = ['q', 'class_id', 'limit', 'cursor', 'facets', 'boost'];
+const NAME_LIST = new RegExp(`^${MEMBER_NAME_PATTERN.source.slice(1, -1)}(,${MEMBER_NAME_PATTERN.source.slice(1, -1)}){0,19}$`);
+const BOOST_LIST = new RegExp(`^${MEMBER_NAME_PATTERN.source.slice(1, -1)}:\\d{1,2}(\\.\\d)?(,${MEMBER_NAME_PATTERN.source.slice(1, -1)}:\\d{1,2}(\\.\\d)?){0,19}$`);
+const searchQuery = z
+  .object({
+    q: z.string().trim().min(1).max(500).describe('text to search for; typos are tolerated, word prefixes match'),
+    class_id: classIdSchema.optional().describe('only instances of this class'),
+    limit: intParam(1, 100).optional().describe('1..100 (default 20)'),
+    cursor: z.string().min(1).max(2048).optional().describe('next_cursor of the previous page'),
+    facets: z.string().regex(NAME_LIST, 'comma-separated property names (at most 20)').optional().describe('properties to count values of, e.g. facets=country,year'),
+    boost: z.string().regex(BOOST_LIST, 'comma-separated property:weight, e.g. title:5,summary:2').optional().describe('weights per property (default name:4,label:4,title:3)'),
+  })
+  .catchall(z.string())
+  .superRefine((q, ctx) => {
+    const extra = Object.keys(q).filter((k) => !SEARCH_PARAMS.includes(k));
+    if (extra.length > MAX_FILTERS) ctx.addIssue({ code: 'custom', path: [], message: `at most ${MAX_FILTERS} filters` });
+    for (const key of extra) {
+      const m = FILTER_KEY.exec(key);
+      if (m === null) ctx.addIssue({ code: 'custom', path: [key], message: 'unknown parameter; filters are written filter[property]=value' });
+      else if (!MEMBER_NAME_PATTERN.test(m[1])) ctx.addIssue({ code: 'custom', path: [key], message: `property name must match ${MEMBER_NAME_PATTERN.source}` });
+    }
+  });
+
+/** The filter[property]=value parameters of a query. */
+function filtersOf(q: Record<string, unknown>): Record<string, string | number | boolean> {
+  const filter: Record<string, string | number | boolean> = {};
+  for (const [key, value] of Object.entries(q)) {
+    const m = FILTER_KEY.exec(key);
+    if (m !== null && typeof value === 'string') filter[m[1]] = filterValue(value);
+  }
+  return filter;
+}
 
 const etag = (res: Response, version: number) => res.setHeader('ETag', `"${version}"`);
 
@@ -237,11 +264,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
         const db = p(req, 'db');
         const classId = p(req, 'classId');
         const q = parseQuery(listInstancesQuery, req.query);
-        const filter: Record<string, string | number | boolean> = {};
-        for (const [key, value] of Object.entries(q)) {
-          const m = FILTER_KEY.exec(key);
-          if (m !== null && typeof value === 'string') filter[m[1]] = filterValue(value);
-        }
+        const filter = filtersOf(q);
         await requireClass(db, classId);
         const page = await rm.listInstances(db, {
           class_id: classId,
@@ -332,15 +355,35 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
     get(
       '/databases/:db/search',
       'search',
-      'Full-text search over the instances of a database',
+      'Search the instances of a database: relevance-ranked, typo-tolerant, with filters, facets, highlights and cursor pages',
       'search',
-      'InstanceList',
+      'SearchResult',
       async (req, res) => {
         const db = p(req, 'db');
         const q = parseQuery(searchQuery, req.query);
+        const filter = filtersOf(q);
         await requireDatabase(db);
-        const items = await rm.search(db, q.q, { limit: q.limit ?? 20, ...(q.class_id !== undefined ? { class_id: q.class_id } : {}) });
-        res.json({ items });
+        const limit = q.limit ?? 20;
+        if (ports.search === undefined) {
+          // The fallback engine: PostgreSQL full-text, exact words, first page only.
+          if (q.cursor !== undefined || q.facets !== undefined || q.boost !== undefined || Object.keys(filter).length > 0) {
+            throw problem('INVALID_QUERY', 'cursor, facets, boost and filters need the OpenSearch engine (SEARCH_ENGINE=opensearch)');
+          }
+          const items = await rm.search(db, q.q, { limit, ...(q.class_id !== undefined ? { class_id: q.class_id } : {}) });
+          res.json({ engine: 'postgres', items, total: items.length, facets: {}, next_cursor: null });
+          return;
+        }
+        const boost = q.boost === undefined ? undefined : Object.fromEntries(q.boost.split(',').map((pair) => [pair.split(':')[0], Number(pair.split(':')[1])]));
+        const result = await ports.search.search(db, {
+          q: q.q,
+          limit,
+          ...(q.class_id !== undefined ? { class_id: q.class_id } : {}),
+          ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+          ...(q.facets !== undefined ? { facets: q.facets.split(',') } : {}),
+          ...(boost !== undefined ? { boost } : {}),
+          ...(Object.keys(filter).length > 0 ? { filter } : {}),
+        });
+        res.json({ engine: 'opensearch', ...result });
       },
       searchQuery,
     ),
