@@ -439,10 +439,18 @@ function openSearchService(cfg: Config, p: StackPaths): ServiceSpec {
       return {
         cmd: 'java',
         args: [
-          `-Xmx${cfg.OPENSEARCH_HEAP}`, `-Xms${cfg.OPENSEARCH_HEAP}`, '-XX:+UseG1GC',
-          '-Djava.awt.headless=true', '-Dfile.encoding=UTF-8', `-Djava.io.tmpdir=${path.join(home, 'tmp')}`,
-          `-Dlog4j2.configurationFile=${log4j}`, '-Dlog4j2.disable.jmx=true',
-          '-cp', `${classes()}:${libs}/*`, LAUNCHER_CLASS, home,
+          `-Xmx${cfg.OPENSEARCH_HEAP}`,
+          `-Xms${cfg.OPENSEARCH_HEAP}`,
+          '-XX:+UseG1GC',
+          '-Djava.awt.headless=true',
+          '-Dfile.encoding=UTF-8',
+          `-Djava.io.tmpdir=${path.join(home, 'tmp')}`,
+          `-Dlog4j2.configurationFile=${log4j}`,
+          '-Dlog4j2.disable.jmx=true',
+          '-cp',
+          `${classes()}:${libs}/*`,
+          LAUNCHER_CLASS,
+          home,
         ],
       };
     },

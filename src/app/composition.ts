@@ -119,9 +119,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       : undefined;
   // The search index is a second projection of the same events, applied in the same step: the
   // project activity finishes when both have the events, and retries (idempotently) until they do.
-  const projection = search
-    ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] }
-    : projector;
+  const projection = search ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] } : projector;
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {

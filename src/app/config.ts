@@ -184,11 +184,17 @@ export const configSchema = z.object({
   SEARCH_ENGINE: z.enum(['opensearch', 'postgres']).default('opensearch'),
   OPENSEARCH_PORT: port.default(9200),
   OPENSEARCH_TRANSPORT_PORT: port.default(9300),
-  OPENSEARCH_HEAP: z.string().regex(/^\d+[mg]$/).default('512m'),
+  OPENSEARCH_HEAP: z
+    .string()
+    .regex(/^\d+[mg]$/)
+    .default('512m'),
   /** Set to use an external OpenSearch instead of the stack's node. */
   OPENSEARCH_URL: z.string().url().optional(),
   /** Every index and alias of spice-oms starts with this (tests use their own prefix). */
-  OPENSEARCH_INDEX_PREFIX: z.string().regex(/^[a-z][a-z0-9_-]{0,40}$/).default('spice'),
+  OPENSEARCH_INDEX_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]{0,40}$/)
+    .default('spice'),
 
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),

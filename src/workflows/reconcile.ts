@@ -26,9 +26,7 @@ export interface SearchReconcileResult {
   search_reindex_started: string[];
 }
 
-export async function reconcileDeliveries(
-  input: { grace_seconds?: number; max_events?: number; search_sweep?: number } = {},
-): Promise<ReconcileResult & Partial<SearchReconcileResult>> {
+export async function reconcileDeliveries(input: { grace_seconds?: number; max_events?: number; search_sweep?: number } = {}): Promise<ReconcileResult & Partial<SearchReconcileResult>> {
   const result = await reconcile({ grace_seconds: input.grace_seconds ?? 60, max_events: input.max_events ?? 10_000 });
   if (!patched(SEARCH_RECONCILE)) return result;
   const sweep = await search.searchReconcileSweep({ limit: input.search_sweep ?? 5000 });

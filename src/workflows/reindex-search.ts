@@ -43,7 +43,7 @@ export const reindexProgressQuery = defineQuery<ReindexProgress>('reindexProgres
 export const reindexWorkflowId = (db: string): string => `search-reindex-${db}`;
 
 async function copyAll(plan: GenerationPlan, pageSize: number, progress: ReindexProgress): Promise<void> {
-  for (let after: string | null = null; ; ) {
+  for (let after: string | null = null; ;) {
     const page: CopyPage = await a.searchCopyPage({ plan, after, size: pageSize });
     progress.copied += page.copied;
     if (page.next === null) return;

@@ -116,7 +116,15 @@ describe('OpenSearch projection', () => {
 describe('OpenSearch reconciliation', () => {
   const db = 'recon';
   const state = (id: string, version: number, name: string, deleted = false) => ({
-    db, incarnation: 1, id, class_id: 'Person', properties: { name }, relationships: {}, version, deleted, updated_at: new Date().toISOString(),
+    db,
+    incarnation: 1,
+    id,
+    class_id: 'Person',
+    properties: { name },
+    relationships: {},
+    version,
+    deleted,
+    updated_at: new Date().toISOString(),
   });
 
   test('documents missing or behind their stream version are re-projected; deleted ones removed; current ones left alone', async () => {
@@ -127,12 +135,7 @@ describe('OpenSearch reconciliation', () => {
       fx.instancePut(db, { id: 'behind', class_id: 'Person', properties: { name: 'Old Name' } }, 1),
       fx.instancePut(db, { id: 'deleted', class_id: 'Person', properties: { name: 'Still Here' } }, 1),
     ]);
-    const r = await projector.reconcile([
-      state('current', 3, 'Current'),
-      state('behind', 2, 'New Name'),
-      state('missing', 1, 'Never Projected'),
-      state('deleted', 2, '', true),
-    ]);
+    const r = await projector.reconcile([state('current', 3, 'Current'), state('behind', 2, 'New Name'), state('missing', 1, 'Never Projected'), state('deleted', 2, '', true)]);
     expect(r).toEqual({ checked: 4, reprojected: 3 });
     expect((await liveDoc(db, 'behind'))?._source.properties).toEqual({ name: 'New Name' });
     expect((await liveDoc(db, 'missing'))?._version).toBe(externalVersion(1, 1));

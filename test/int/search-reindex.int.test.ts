@@ -28,7 +28,7 @@ const person = (ageType: 'integer' | 'string') => ({
 
 async function copyAll(plan: GenerationPlan): Promise<number> {
   let copied = 0;
-  for (let after: string | null = null; ; ) {
+  for (let after: string | null = null; ;) {
     const page = await generations.copyPage(plan, after, 50);
     copied += page.copied;
     if (page.next === null) return copied;

@@ -57,7 +57,7 @@ export function searchFixture(name: string) {
       await client.indices.refresh({ index: `${prefix}.*`, allow_no_indices: true });
     },
     async cleanup(): Promise<void> {
-      await client.indices.delete({ index: `${prefix}.*`, allow_no_indices: true, ignore_unavailable: true, expand_wildcards: "all" }).catch(() => undefined);
+      await client.indices.delete({ index: `${prefix}.*`, allow_no_indices: true, ignore_unavailable: true, expand_wildcards: 'all' }).catch(() => undefined);
       await client.close();
     },
   };

@@ -111,7 +111,9 @@ export class SearchIndices {
   async liveIndex(db: string): Promise<IndexName | null> {
     try {
       const res = await this.client.indices.getAlias({ name: this.alias(db) });
-      const names = Object.keys(res.body ?? {}).map((i) => this.parse(i)).filter((n): n is IndexName => n !== null);
+      const names = Object.keys(res.body ?? {})
+        .map((i) => this.parse(i))
+        .filter((n): n is IndexName => n !== null);
       return names.sort((a, b) => b.incarnation - a.incarnation || b.generation - a.generation)[0] ?? null;
     } catch (err) {
       if (statusOf(err) === 404) return null;

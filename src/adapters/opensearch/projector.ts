@@ -209,7 +209,14 @@ export class OpenSearchProjector implements SearchProjector {
       else refused.push({ id: r._id, index: r._index, type: r.error.type });
     });
     if (refused.length) {
-      throw new SearchIndexError('SEARCH_NOT_PROJECTABLE', `OpenSearch refused ${refused.length} document(s): ${refused.slice(0, 3).map((r) => `${r.id} (${r.type})`).join(', ')}`, { refused: refused.slice(0, 20) });
+      throw new SearchIndexError(
+        'SEARCH_NOT_PROJECTABLE',
+        `OpenSearch refused ${refused.length} document(s): ${refused
+          .slice(0, 3)
+          .map((r) => `${r.id} (${r.type})`)
+          .join(', ')}`,
+        { refused: refused.slice(0, 20) },
+      );
     }
     return false;
   }
@@ -240,13 +247,19 @@ export class OpenSearchProjector implements SearchProjector {
     const incarnation = incarnationOfEvent(e);
     const classId = p.definition?.id ?? p.class_id ?? splitAggregateId(e.aggregate_id).id;
     const deleted = e.event_type === 'ONTOLOGY_CLASS_DELETED';
-    await this.register(this.indices.classes, `${p.db_name}:${incarnation}:${classId}`, e.aggregate_version, {
-      db: p.db_name,
-      incarnation,
-      class_id: classId,
-      deleted,
-      definition: deleted ? null : p.definition,
-    }, true);
+    await this.register(
+      this.indices.classes,
+      `${p.db_name}:${incarnation}:${classId}`,
+      e.aggregate_version,
+      {
+        db: p.db_name,
+        incarnation,
+        class_id: classId,
+        deleted,
+        definition: deleted ? null : p.definition,
+      },
+      true,
+    );
     if (deleted || p.definition === undefined) return;
     const targets = await this.targets(p.db_name, incarnation);
     if (targets.length === 0) {

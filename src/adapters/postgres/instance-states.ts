@@ -31,19 +31,17 @@ export class PgInstanceStates {
         LIMIT $3`,
       [after?.[0] ?? null, after?.[1] ?? null, limit],
     );
-    const states = rows.map(
-      (r): InstanceState => ({
-        db: r.db_name,
-        incarnation: r.incarnation,
-        id: r.instance_id,
-        class_id: r.class_id,
-        properties: r.properties,
-        relationships: r.relationships,
-        version: r.version,
-        deleted: r.deleted,
-        updated_at: new Date(r.updated_at).toISOString(),
-      }),
-    );
+    const states = rows.map((r): InstanceState => ({
+      db: r.db_name,
+      incarnation: r.incarnation,
+      id: r.instance_id,
+      class_id: r.class_id,
+      properties: r.properties,
+      relationships: r.relationships,
+      version: r.version,
+      deleted: r.deleted,
+      updated_at: new Date(r.updated_at).toISOString(),
+    }));
     const last = states[states.length - 1];
     return { rows: states, next: states.length === limit && last ? [last.db, last.id] : null };
   }
