@@ -20,6 +20,7 @@ export interface SearchMaintenanceDeps {
   reindexRequests: {
     pendingReindexes(): Promise<Array<{ db: string; requested_at: number }>>;
     clearReindex(db: string, startedAt: number): Promise<void>;
+    alias(db: string): string;
   };
 }
 
@@ -60,9 +61,10 @@ export function createSearchActivities(deps: SearchMaintenanceDeps | undefined) 
     async searchAbandon(a: { plan: GenerationPlan }): Promise<void> {
       await need().generations.abandon(a.plan);
     },
-    async searchPendingReindexes(): Promise<string[]> {
+    /** Databases waiting for a reindex, each with the name its workflow id is made of (its alias: unique per index prefix). */
+    async searchPendingReindexes(): Promise<Array<{ db: string; alias: string }>> {
       if (deps === undefined) return [];
-      return (await deps.reindexRequests.pendingReindexes()).map((r) => r.db);
+      return (await deps.reindexRequests.pendingReindexes()).map((r) => ({ db: r.db, alias: deps.reindexRequests.alias(r.db) }));
     },
     /**
      * One page of the sweep over every instance, from where the previous run stopped (back to

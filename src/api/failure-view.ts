@@ -34,6 +34,8 @@ export const SAFE_MESSAGES: Readonly<Record<string, string>> = {
   EVENT_NOT_PROJECTABLE: 'the read models refuse the stored event',
   PROJECTION_GAP: 'an earlier event of the stream is not projected yet',
   READ_MODELS_BEHIND: 'the read models have not reached the database life of the command yet',
+  SEARCH_INDEX_BEHIND: 'the search index has not reached the database life of the event yet',
+  SEARCH_NOT_PROJECTABLE: 'the search index refused the event',
   PREDECESSOR_NOT_DELIVERED: 'an earlier event of the stream is not delivered yet',
   KAFKA_PUBLISH_FAILED: 'the event bus did not take the event',
   KAFKA_MESSAGE_INVALID: 'the event bus message could not be built',

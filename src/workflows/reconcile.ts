@@ -31,9 +31,9 @@ export async function reconcileDeliveries(input: { grace_seconds?: number; max_e
   if (!patched(SEARCH_RECONCILE)) return result;
   const sweep = await search.searchReconcileSweep({ limit: input.search_sweep ?? 5000 });
   const started: string[] = [];
-  for (const db of await search.searchPendingReindexes()) {
+  for (const { db, alias } of await search.searchPendingReindexes()) {
     try {
-      await startChild(reindexSearch, { workflowId: reindexWorkflowId(db), args: [{ db }], parentClosePolicy: ParentClosePolicy.ABANDON });
+      await startChild(reindexSearch, { workflowId: reindexWorkflowId(alias), args: [{ db }], parentClosePolicy: ParentClosePolicy.ABANDON });
       started.push(db);
     } catch (err) {
       // A reindex of that database is already running: it serves the request.

@@ -2,7 +2,7 @@
  * reindexSearch: moves one database's search documents into a new index generation with the
  * mapping of its classes now, then switches the alias. When a class change cannot be applied to
  * the live mapping, the projection records a request and the scheduled reconciliation starts this
- * workflow (id `search-reindex-<db>`); searches keep answering from the old generation until the
+ * workflow (id `search-reindex-<alias>`); searches keep answering from the old generation until the
  * switch, and the projection writes to both meanwhile.
  */
 import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
@@ -40,7 +40,8 @@ export interface ReindexSearchResult extends ReindexProgress {
 
 export const reindexProgressQuery = defineQuery<ReindexProgress>('reindexProgress');
 
-export const reindexWorkflowId = (db: string): string => `search-reindex-${db}`;
+/** One reindex at a time per database: the id is made of the database's alias (unique per index prefix). */
+export const reindexWorkflowId = (alias: string): string => `search-reindex-${alias}`;
 
 async function copyAll(plan: GenerationPlan, pageSize: number, progress: ReindexProgress): Promise<void> {
   for (let after: string | null = null; ;) {
