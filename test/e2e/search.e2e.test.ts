@@ -38,9 +38,15 @@ beforeAll(async () => {
   const bulk = await send('POST', `/databases/${db}/classes/Person/instances:bulk`, {
     instances: Array.from({ length: 300 }, (_, i) => ({ id: `m${i}`, properties: { name: `Member ${i}`, country: i % 3 === 0 ? 'FR' : 'DE', age: i } })),
   });
-  expect(bulk.status).toBe(201);
+  // 202 when the bulk outlasts the wait on a busy machine: the search below waits for it.
+  expect([201, 202]).toContain(bulk.status);
   // Search is near real time: a write is visible within the index's refresh interval (1 s).
-  await eventually(() => search('q=member&limit=1'), (r) => r.body?.total === 300);
+  await eventually(
+    () => search('q=member&limit=1'),
+    (r) => r.body?.total === 300,
+    150_000,
+    500,
+  );
 }, 180_000);
 afterAll(() => p?.close());
 
@@ -52,8 +58,8 @@ test('typo tolerance, name first, highlights; answered by OpenSearch', async () 
   expect(ids(r)).toEqual(['ada', 'alan']);
   expect(r.body.items[0].highlights.name[0]).toBe('<em>Ada</em> <em>Lovelace</em>');
   expect(r.body.items[0]).toMatchObject({ class_id: 'Person', version: 1, properties: { name: 'Ada Lovelace', country: 'UK', age: 36 } });
-  // Boost the notes above the name: the order turns.
-  expect(ids(await search(`q=${encodeURIComponent('Ada Lovelace')}&boost=notes:20`))).toEqual(['alan', 'ada']);
+  // Weigh the notes above the name: the order turns.
+  expect(ids(await search(`q=${encodeURIComponent('Ada Lovelace')}&boost=name:0,notes:10`))).toEqual(['alan', 'ada']);
   // Prefix of a word still being typed.
   expect(ids(await search('q=hopp'))).toEqual(['grace']);
 });
@@ -94,24 +100,32 @@ test('a class change that needs a new mapping is reindexed by the reconciliation
   const reader = (async () => {
     while (searching) totals.push((await search('q=member&limit=1')).body.total);
   })();
+  const t0 = Date.now();
   const result = await p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${randomUUID()}`, args: [{ grace_seconds: 0 }] });
   expect(result).toMatchObject({ search_reindex_started: [db] });
   const alias = `${testConfig.OPENSEARCH_INDEX_PREFIX}-${p.api.infra.schema}.${db}`;
   const reindexed = await p.client.workflow.getHandle(`search-reindex-${alias}`).result();
   searching = false;
   await reader;
+  console.log(`reconcile + reindex took ${Date.now() - t0} ms; ${totals.length} searches meanwhile`);
   expect(reindexed).toMatchObject({ phase: 'COMPLETED', total: 303, copied: 303, target: `${alias}.i1.g2`, dropped: [`${alias}.i1.g1`] });
   expect(totals.length).toBeGreaterThan(0);
   expect(totals.every((t) => t === 300)).toBe(true);
 
   // The new mapping takes the new values.
   expect((await send('PUT', `/databases/${db}/classes/Person/instances/grace`, { properties: { age: 'eighty-five' } })).status).toBe(200);
-  await eventually(() => search('q=eighty'), (r) => ids(r).join() === 'grace');
-});
+  await eventually(
+    () => search('q=eighty'),
+    (r) => ids(r).join() === 'grace',
+  );
+}, 300_000);
 
 test('deletes leave the index; the rebuild from S3 rebuilds it and equals the live one', async () => {
   expect((await send('DELETE', `/databases/${db}/classes/Person/instances/alan`)).status).toBe(200);
-  await eventually(() => search('q=turing'), (r) => r.body.total === 0);
+  await eventually(
+    () => search('q=turing'),
+    (r) => r.body.total === 0,
+  );
 
   const target = `${p.api.infra.readModelSchema}_rebuild`;
   const outcome = await p.client.workflow.execute('rebuildReadModels', {
@@ -126,4 +140,4 @@ test('deletes leave the index; the rebuild from S3 rebuilds it and equals the li
   expect((await send('DELETE', `/databases/${db}`)).status).toBe(200);
   const left = await p.api.infra.search!.client.indices.get({ index: `${p.api.infra.search!.prefix}.${db}.*`, allow_no_indices: true });
   expect(Object.keys(left.body)).toEqual([]);
-});
+}, 300_000);

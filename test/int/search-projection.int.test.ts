@@ -144,3 +144,29 @@ describe('OpenSearch reconciliation', () => {
     expect(await projector.reconcile([state('behind', 2, 'New Name')])).toEqual({ checked: 1, reprojected: 0 });
   });
 });
+
+test('a bulk of 10,000 instances is indexed in chunks and searchable', async () => {
+  const db = 'bulky';
+  const bulkProjector = new OpenSearchProjector(fx.client, fx.prefix, { chunkSize: 1000 });
+  await bulkProjector.apply([fx.dbCreated(db), fx.classPut(db, person)]);
+  const batches = Array.from({ length: 10 }, (_, b) =>
+    fx.bulk(
+      db,
+      `batch${b}`,
+      'Person',
+      Array.from({ length: 1000 }, (_, i) => ({ id: `i${b * 1000 + i}`, class_id: 'Person', properties: { name: `Bulk Person ${b * 1000 + i}`, country: b % 2 ? 'UK' : 'FR' }, relationships: {} })),
+    ),
+  );
+  const r = await bulkProjector.apply(batches);
+  expect(r).toEqual({ written: 10_000, stale: 0, dropped: 0 });
+  await fx.refresh();
+  const found = await queries.search(db, { q: 'bulk person', limit: 5, facets: ['country'] });
+  expect(found.total).toBe(10_000);
+  expect(found.facets.country).toEqual([
+    { value: 'FR', count: 5000 },
+    { value: 'UK', count: 5000 },
+  ]);
+  expect((await queries.search(db, { q: 'Person 4242', limit: 1 })).items[0].id).toBe('i4242');
+  // Applied again (a retried activity): every write is refused as stale, nothing changes.
+  expect(await bulkProjector.apply(batches.slice(0, 1))).toEqual({ written: 0, stale: 1000, dropped: 0 });
+}, 120_000);
