@@ -192,11 +192,20 @@ export class SearchIndices {
   /** Clears a request the reindex that began after it has served; a newer request stays. */
   async clearReindex(db: string, startedAt: number): Promise<void> {
     await this.ensureRegistry();
-    await this.client.deleteByQuery({
-      index: this.reindexRequests,
-      refresh: true,
-      body: { query: { bool: { filter: [{ ids: { values: [db] } }, { range: { requested_at: { lte: startedAt } } }] } } },
-    });
+    let doc;
+    try {
+      doc = (await this.client.get({ index: this.reindexRequests, id: db })).body;
+    } catch (err) {
+      if (statusOf(err) === 404) return;
+      throw err;
+    }
+    if ((doc._source as { requested_at: number }).requested_at > startedAt) return;
+    try {
+      // Only the request read above: one recorded meanwhile has another sequence number and stays.
+      await this.client.delete({ index: this.reindexRequests, id: db, if_seq_no: doc._seq_no, if_primary_term: doc._primary_term, refresh: true });
+    } catch (err) {
+      if (statusOf(err) !== 404 && statusOf(err) !== 409) throw err;
+    }
   }
 
   /** Every index of this prefix (tests drop theirs when they end). */
