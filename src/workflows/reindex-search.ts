@@ -5,7 +5,7 @@
  * workflow (id `search-reindex-<alias>`); searches keep answering from the old generation until the
  * switch, and the projection writes to both meanwhile.
  */
-import { defineQuery, proxyActivities, setHandler, setWorkflowOptions, sleep } from '@temporalio/workflow';
+import { defineQuery, proxyActivities, setHandler, sleep } from '@temporalio/workflow';
 import type { SearchActivities } from '../activities/search';
 import type { CopyPage, GenerationPlan } from '../contracts/search';
 
@@ -51,9 +51,6 @@ async function copyAll(plan: GenerationPlan, pageSize: number, progress: Reindex
     after = page.next;
   }
 }
-
-// Long (a copy of a whole index): it moves to new worker versions like the rebuild.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, reindexSearch);
 
 export async function reindexSearch(input: ReindexSearchInput): Promise<ReindexSearchResult> {
   const progress: ReindexProgress = { phase: 'PREPARING', db: input.db, total: 0, copied: 0 };
