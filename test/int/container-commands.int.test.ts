@@ -24,7 +24,7 @@ let bundleDir: string;
 /** The runtime stage's ENV with the stack's addresses in place of the compose network's. */
 function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: Record<string, string> = {};
-  for (const i of runtime.instructions.filter((x) => x.keyword === 'ENV')) for (const m of i.args.matchAll(/([A-Z_][A-Z0-9_]*)=(\S+)/g)) env[m[1]] = m[2];
+  for (const i of runtime.instructions.filter((x) => x.keyword === 'ENV')) for (const m of i.args.matchAll(/([A-Z_][A-Z0-9_]*)=(\S*)/g)) env[m[1]] = m[2];
   env.SPICE_GIT_SHA = 'test';
   env.WORKER_WORKFLOW_BUNDLE = path.join(bundleDir, 'workflow-bundle.js');
   const { PATH, HOME } = process.env;
@@ -38,6 +38,8 @@ function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     S3_SECRET_KEY: testConfig.S3_SECRET_KEY,
     KAFKA_BROKERS: testConfig.kafkaBrokers.join(','),
     DATABASE_URL: testConfig.databaseUrl,
+    // A deployment's own secret (from spice-oms-secrets in Kubernetes, SPICE_API_KEY_SECRET in compose).
+    API_KEY_SECRET: 'container-commands-test-secret',
     TEMPORAL_TASK_QUEUE: taskQueue,
     KAFKA_TOPIC: taskQueue,
     LOG_LEVEL: 'info',

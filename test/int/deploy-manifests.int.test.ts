@@ -143,7 +143,10 @@ describe('deploy/k8s', () => {
 
   it('gives each pod longer to stop than the process needs: the API its longest wait, the worker its shutdown bounds', () => {
     const cm = find(built.prod, 'ConfigMap');
-    const config = loadConfig(cm.data);
+    // The pods also load the Secret `spice-oms-secrets` (created outside the repository); without its
+    // values the config refuses the built-in development credentials on cluster endpoints.
+    const secrets = { S3_ACCESS_KEY: 'from-secret', S3_SECRET_KEY: 'from-secret', DATABASE_URL: 'postgres://spice:from-secret@postgres:5432/spice_oms', API_KEY_SECRET: 'from-secret-api-key-secret' };
+    const config = loadConfig({ ...cm.data, ...secrets });
     const api = find(built.prod, 'Deployment', 'spice-oms-api').spec.template.spec;
     const preStop = api.containers[0].lifecycle.preStop.sleep.seconds;
     expect(api.terminationGracePeriodSeconds).toBeGreaterThan(preStop + config.API_WAIT_MAX_MS / 1000);
