@@ -88,7 +88,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       ensureBucket(s3, config.S3_BUCKET),
       admin
         .connect()
-        .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS))
+        .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS, config.KAFKA_REPLICATION_FACTOR))
         .finally(() => admin.disconnect()),
     ]);
   } catch (err) {

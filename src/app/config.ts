@@ -120,6 +120,15 @@ export const configSchema = z.object({
   KAFKA_MAX_MESSAGE_BYTES: z.coerce.number().int().min(10_000).default(900_000),
   KAFKA_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(500).max(120_000).default(5000),
   KAFKA_BROKERS: z.string().optional(),
+  /** Managed Kafka (MSK, Confluent Cloud): TLS to the brokers, optionally with a CA file of your own. */
+  KAFKA_SSL: bool.optional(),
+  KAFKA_SSL_CA_PATH: z.string().min(1).optional(),
+  /** SASL over TLS: the mechanism and credentials (Confluent Cloud: plain with an API key and secret; MSK: scram-sha-512). */
+  KAFKA_SASL_MECHANISM: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']).optional(),
+  KAFKA_SASL_USERNAME: z.string().min(1).optional(),
+  KAFKA_SASL_PASSWORD: z.string().min(1).optional(),
+  /** Replicas of the topic the processes create when it is missing (1 on the single local broker; 3 on a managed cluster). */
+  KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
 
   PG_PORT: port.default(55432),
   PG_USER: z.string().min(1).default('spice'),

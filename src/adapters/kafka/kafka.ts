@@ -2,12 +2,42 @@
  * kafkajs client, topic and producer factories. Auto topic creation is off on the broker, so every
  * process ensures its topics at start.
  */
+import fs from 'node:fs';
 import { Admin, Kafka, KafkaConfig, logLevel, Partitioners, Producer, ProducerConfig, ICustomPartitioner } from 'kafkajs';
 
 /** The fields of the app's config the client needs (adapters never import the config module itself). */
 export interface KafkaSettings {
   kafkaBrokers: string[];
   KAFKA_REQUEST_TIMEOUT_MS?: number;
+  KAFKA_SSL?: boolean;
+  KAFKA_SSL_CA_PATH?: string;
+  KAFKA_SASL_MECHANISM?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  KAFKA_SASL_USERNAME?: string;
+  KAFKA_SASL_PASSWORD?: string;
+}
+
+export class KafkaSecurityError extends Error {
+  readonly code = 'KAFKA_SECURITY_SETTINGS';
+}
+
+/**
+ * TLS and SASL for managed clusters. SASL sends credentials, so it implies TLS; asking for SASL with
+ * TLS explicitly off is refused rather than sending a password in plain text.
+ */
+export function kafkaSecurityOptions(c: KafkaSettings, readFile: (path: string) => string = (p) => fs.readFileSync(p, 'utf8')): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const sasl = c.KAFKA_SASL_MECHANISM;
+  if (sasl !== undefined && (c.KAFKA_SASL_USERNAME === undefined || c.KAFKA_SASL_PASSWORD === undefined)) {
+    throw new KafkaSecurityError('KAFKA_SASL_MECHANISM needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD');
+  }
+  if (sasl === undefined && (c.KAFKA_SASL_USERNAME !== undefined || c.KAFKA_SASL_PASSWORD !== undefined)) {
+    throw new KafkaSecurityError('KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD need KAFKA_SASL_MECHANISM (plain, scram-sha-256 or scram-sha-512)');
+  }
+  if (c.KAFKA_SSL === false && sasl !== undefined) throw new KafkaSecurityError('KAFKA_SSL=false, but SASL credentials are only sent over TLS');
+  const tls = c.KAFKA_SSL ?? (sasl !== undefined || c.KAFKA_SSL_CA_PATH !== undefined);
+  const options: Pick<KafkaConfig, 'ssl' | 'sasl'> = {};
+  if (tls) options.ssl = c.KAFKA_SSL_CA_PATH !== undefined ? { ca: [readFile(c.KAFKA_SSL_CA_PATH)] } : true;
+  if (sasl !== undefined) options.sasl = { mechanism: sasl, username: c.KAFKA_SASL_USERNAME!, password: c.KAFKA_SASL_PASSWORD! } as KafkaConfig['sasl'];
+  return options;
 }
 
 export function createKafka(config: KafkaSettings, overrides: Partial<KafkaConfig> = {}): Kafka {
@@ -18,6 +48,7 @@ export function createKafka(config: KafkaSettings, overrides: Partial<KafkaConfi
     connectionTimeout: 3_000,
     // Short: a broker that does not answer fails the attempt, the ledger notes it, Temporal retries.
     requestTimeout: config.KAFKA_REQUEST_TIMEOUT_MS ?? 5_000,
+    ...kafkaSecurityOptions(config),
     ...overrides,
   });
 }
