@@ -16,7 +16,9 @@ const s3 = new S3Client({
   endpoint: cfg.s3Endpoint,
   region: cfg.S3_REGION,
   forcePathStyle: true,
-  credentials: { accessKeyId: cfg.S3_ACCESS_KEY, secretAccessKey: cfg.S3_SECRET_KEY },
+  // The stack's own check makes a bucket of its own, which only MinIO's root may do: the
+  // application's user is limited to the event-store bucket (README "Least privilege").
+  credentials: { accessKeyId: cfg.MINIO_ROOT_USER, secretAccessKey: cfg.MINIO_ROOT_PASSWORD },
 });
 const bucket = 'spice-smoke';
 const schema = uniqueName('smoke').replace(/-/g, '_');

@@ -103,6 +103,9 @@ export class OpenSearchProjector implements SearchProjector {
         case 'INSTANCE_CREATED':
         case 'INSTANCE_UPDATED': {
           const p = e.payload as EventPayloads['INSTANCE_CREATED'];
+          // A stored event without an instance cannot be projected; the read-model projector sets it
+          // aside and counts it, so here it is passed over instead of failing every event beside it.
+          if (typeof p?.instance?.id !== 'string') break;
           ops.push({ db: p.db_name, incarnation: inc, id: p.instance.id, version: e.aggregate_version, doc: instanceDocument(p.instance, inc, e.aggregate_version, e) });
           break;
         }
@@ -113,6 +116,7 @@ export class OpenSearchProjector implements SearchProjector {
         }
         case 'INSTANCES_BULK_CREATED': {
           const p = e.payload as EventPayloads['INSTANCES_BULK_CREATED'];
+          if (!Array.isArray(p?.instances)) break;
           // Claimed instances were created at their claim's version of their own stream; batches
           // stored before claims created version 0 (the stream's first own event is version 1).
           p.instances.forEach((i, n) => {
