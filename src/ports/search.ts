@@ -3,6 +3,7 @@
  * of the events, and the maintenance of its indices; the typed errors they fail with.
  */
 import type { EventEnvelope } from '../contracts/event-envelope';
+import type { InstanceView } from './read-models';
 import type { CopyPage, GenerationPlan, IndexComparison } from '../contracts/search';
 
 export type SearchIndexErrorCode =
@@ -32,16 +33,10 @@ export interface SearchApplyResult {
 }
 
 /** An instance as the read models hold it: what reconciliation compares the search documents with. */
-export interface InstanceState {
+export interface InstanceState extends Pick<InstanceView, 'id' | 'class_id' | 'properties' | 'relationships' | 'version' | 'updated_at'> {
   db: string;
   incarnation: number;
-  id: string;
-  class_id: string;
-  properties: Record<string, unknown>;
-  relationships: Record<string, string | string[]>;
-  version: number;
   deleted: boolean;
-  updated_at: string;
 }
 
 export interface SearchRequest {
