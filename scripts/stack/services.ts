@@ -235,7 +235,8 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
   const kafka: ServiceSpec = {
     name: 'kafka',
     ports: [cfg.KAFKA_PORT, cfg.KAFKA_CONTROLLER_PORT],
-    startTimeoutS: 90,
+    // Its JVM starts beside OpenSearch's on 2 cores: the first metadata publish alone took 66 s once.
+    startTimeoutS: 240,
     installed: () => fs.existsSync(path.join(kafkaLibs, `kafka_2.13-${VERSIONS.kafka}.jar`)),
     async install() {
       requireTool('java', 'kafka', 'install a JDK >= 11 (Debian: openjdk-17-jre-headless)');
