@@ -3,7 +3,7 @@
  * one instance, and bulk commands far above Temporal's payload limit.
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
-import { eventually } from '../support/env';
+import { eventually, scaled, testConfig } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
@@ -11,8 +11,12 @@ const db = 'bulkdb';
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
+/** Instances per bulk batch: half the default, so the suite's smaller bulks still span several batches. */
+const BATCH = 500;
+const BULK = scaled(2_000, 10_000);
+
 beforeAll(async () => {
-  p = await startPipeline('e2e-bulk');
+  p = await startPipeline('e2e-bulk', testConfig, { wrapDeps: (deps) => ({ ...deps, bulkBatchSize: BATCH }) });
   await seedDatabase(p.url, db, {
     id: 'Item',
     label: 'Item',
@@ -72,8 +76,8 @@ test('100 concurrent updates of one instance end at version 101 with no lost upd
   expect(read.body.properties).toEqual({ n: lastWriter + 1, note: `writer ${lastWriter}` });
 });
 
-test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progress, every instance projected', async () => {
-  const instances = Array.from({ length: 10_000 }, (_, i) => ({ id: `item-${i}`, properties: { n: i } }));
+test(`BULK_CREATE_INSTANCES of ${BULK} instances completes in batches with progress, every instance projected`, async () => {
+  const instances = Array.from({ length: BULK }, (_, i) => ({ id: `item-${i}`, properties: { n: i } }));
   const accepted = await send('POST', `/databases/${db}/classes/Item/instances:bulk`, { instances });
   expect(accepted.status).toBe(202);
   const id = accepted.body.command_id;
@@ -90,19 +94,19 @@ test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progre
     200,
   );
   expect(final.status).toBe('COMPLETED');
-  expect(final.result.event_count).toBe(10);
+  expect(final.result.event_count).toBe(BULK / BATCH);
   expect(progress.size).toBeGreaterThan(0);
 
   const rows = await p.ledgerRows(`event_type = 'INSTANCES_BULK_CREATED'`);
-  expect(rows).toHaveLength(10);
+  expect(rows).toHaveLength(BULK / BATCH);
   expect(new Set(rows.map((r) => r.status))).toEqual(new Set(['delivered']));
-  const page = await send('GET', `/databases/${db}/classes/Item/instances?limit=1&filter[n]=9999`);
-  expect(page.body.items.map((i: any) => i.id)).toEqual(['item-9999']);
+  const page = await send('GET', `/databases/${db}/classes/Item/instances?limit=1&filter[n]=${BULK - 1}`);
+  expect(page.body.items.map((i: any) => i.id)).toEqual([`item-${BULK - 1}`]);
   const count = await p.api.infra.pool.query(
     `SELECT count(*)::int AS n FROM ${p.api.infra.readModelSchema}.instances WHERE db_name = $1 AND class_id = 'Item' AND instance_id LIKE 'item-%' AND NOT deleted`,
     [db],
   );
-  expect(count.rows[0].n).toBe(10_000);
+  expect(count.rows[0].n).toBe(BULK);
 
   // A bulk-created instance can be updated: its creation is version 1 of its own stream (the claim).
   expect((await send('GET', `/databases/${db}/instances/item-7`)).body.version).toBe(1);
@@ -113,8 +117,8 @@ test('BULK_CREATE_INSTANCES of 10,000 instances completes in batches with progre
 
 test('a 20 MB bulk command travels by reference, never as a Temporal payload', async () => {
   // Size from wide instances rather than many: each instance costs a claim, and the size is the point here.
-  const filler = 'x'.repeat(5_100);
-  const instances = Array.from({ length: 4_000 }, (_, i) => ({ id: `big-${i}`, properties: { n: i, note: filler } }));
+  const filler = 'x'.repeat(10_300);
+  const instances = Array.from({ length: 2_000 }, (_, i) => ({ id: `big-${i}`, properties: { n: i, note: filler } }));
   const body = JSON.stringify({ instances });
   expect(Buffer.byteLength(body)).toBeGreaterThan(20_000_000);
   const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.auth }, body });
@@ -127,7 +131,7 @@ test('a 20 MB bulk command travels by reference, never as a Temporal payload', a
     500,
   );
   expect(final.status).toBe('COMPLETED');
-  expect(final.result.event_count).toBe(4);
+  expect(final.result.event_count).toBe(2_000 / BATCH);
   // The workflow's history holds the reference, not the body.
   const history = await p.client.workflow.getHandle(`command-${command_id}`).fetchHistory();
   const size = Buffer.byteLength(JSON.stringify(history));

@@ -11,7 +11,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { eventIdFor } from '../../src/contracts/event-envelope';
 import { commandIdForKey } from '../../src/app/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
-import { eventually, testConfig, uniqueName } from '../support/env';
+import { eventually, scaled, testConfig, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
@@ -29,6 +29,10 @@ const finished = (commandId: string, timeoutMs = 120_000) =>
     timeoutMs,
     200,
   );
+
+/** Later updates on the stream: more than the 200 command ids the removed per-stream cache held, in the full run. */
+const LATER = scaled(60, 250);
+const LAST = LATER + 2;
 
 const stream = (id: string) => ({ aggregate_type: 'instance', aggregate_id: `${db}:${id}` });
 
@@ -50,7 +54,7 @@ afterAll(async () => {
   await p?.close();
 });
 
-test('a command whose ledger insert failed after its append completes with its original version and events after 250 later updates', async () => {
+test(`a command whose ledger insert failed after its append completes with its original version and events after ${LATER} later updates`, async () => {
   expect((await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'hot', properties: { n: 0 } }, { prefer: 'wait=30' })).status).toBe(201);
   const key = uniqueName('command-a');
   const a = commandIdForKey(key);
@@ -73,12 +77,12 @@ test('a command whose ledger insert failed after its append completes with its o
       30_000,
     );
 
-    // 250 updates land in S3 after A (their delivery waits for A's ledger row, as stream order wants).
-    for (let i = 1; i <= 250; i++) {
+    // The updates land in S3 after A (their delivery waits for A's ledger row, as stream order wants).
+    for (let i = 1; i <= LATER; i++) {
       const r = await send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: i } });
       expect(r.status).toBe(202);
       updates.push(r.body.command_id);
-      if (i % 25 === 0)
+      if (i % 25 === 0 || i === LATER)
         await eventually(
           () => p.api.infra.s3Store.currentVersion(stream('hot')),
           (v) => v === i + 2,
@@ -94,26 +98,26 @@ test('a command whose ledger insert failed after its append completes with its o
   expect(done.result.version).toBe(2);
   expect(done.result.events.map((e: { event_id: string; version: number }) => [e.event_id, e.version])).toEqual([[eventA, 2]]);
   const others = await Promise.all(updates.map((u) => finished(u)));
-  expect(others.map((o) => o.status)).toEqual(Array(250).fill('COMPLETED'));
-  expect(others.map((o) => o.result.version).sort((x, y) => x - y)).toEqual(Array.from({ length: 250 }, (_, i) => i + 3));
+  expect(others.map((o) => o.status)).toEqual(Array(LATER).fill('COMPLETED'));
+  expect(others.map((o) => o.result.version).sort((x, y) => x - y)).toEqual(Array.from({ length: LATER }, (_, i) => i + 3));
 
-  // S3: versions 1..252, A's event once, at version 2.
+  // S3: versions 1..LAST, A's event once, at version 2.
   const events = await p.api.infra.s3Store.readStream(stream('hot'));
-  expect(events.map((e) => e.envelope.aggregate_version)).toEqual(Array.from({ length: 252 }, (_, i) => i + 1));
-  expect(new Set(events.map((e) => e.envelope.event_id)).size).toBe(252);
+  expect(events.map((e) => e.envelope.aggregate_version)).toEqual(Array.from({ length: LAST }, (_, i) => i + 1));
+  expect(new Set(events.map((e) => e.envelope.event_id)).size).toBe(LAST);
   expect(events.filter((e) => e.envelope.event_id === eventA).map((e) => e.envelope.aggregate_version)).toEqual([2]);
   // Ledger: one row per version, A's at version 2, everything delivered.
   const rows = await eventually(
     () => p.ledgerRows('aggregate_id = $1', [`${db}:hot`]),
-    (r) => r.length === 252 && r.every((x) => x.status === 'delivered'),
+    (r) => r.length === LAST && r.every((x) => x.status === 'delivered'),
     60_000,
   );
-  expect(rows.map((r) => r.aggregate_version).sort((x, y) => x - y)).toEqual(Array.from({ length: 252 }, (_, i) => i + 1));
+  expect(rows.map((r) => r.aggregate_version).sort((x, y) => x - y)).toEqual(Array.from({ length: LAST }, (_, i) => i + 1));
   expect(rows.filter((r) => r.event_id === eventA).map((r) => r.aggregate_version)).toEqual([2]);
   // Kafka: A's event only ever at version 2.
   await eventually(
     async () => new Set(p.messagesFor(`${db}:hot`).map((m) => m.headers['event-id'])).size,
-    (n) => n === 252,
+    (n) => n === LAST,
     60_000,
   );
   expect(
@@ -124,13 +128,13 @@ test('a command whose ledger insert failed after its append completes with its o
         .map((m) => m.headers['aggregate-version']),
     ),
   ).toEqual(new Set(['2']));
-  // Read model: the state of version 252.
+  // Read model: the state of the last version.
   const read = await eventually(
     () => send('GET', `/databases/${db}/instances/hot`),
-    (r) => r.body?.version === 252,
+    (r) => r.body?.version === LAST,
     30_000,
   );
-  expect(read.body.properties).toEqual((events[251].envelope.payload as { instance: { properties: unknown } }).instance.properties);
+  expect(read.body.properties).toEqual((events[LAST - 1].envelope.payload as { instance: { properties: unknown } }).instance.properties);
 }, 900_000);
 
 /** What retention does to a closed workflow, done by hand with the temporal CLI (deletion is asynchronous: repeated until gone). */

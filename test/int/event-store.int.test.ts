@@ -4,7 +4,7 @@
  */
 import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { EventIdReusedError, VersionConflictError, type ExpectedVersion } from '../../src/ports/event-store';
-import { uniqueName } from '../support/env';
+import { scaled, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
 
 const { client, storeAt, event, listAll } = s3StoreFixture('es-int');
@@ -13,6 +13,9 @@ beforeAll(async () => {
   await storeAt('setup').ensureBucket();
 });
 afterAll(() => client.destroy());
+
+/** Writers racing on one stream: contention grows with their square, so the suite races fewer. */
+const WRITERS = scaled(80, 200);
 
 describe('optimistic concurrency', () => {
   it('50 concurrent appends at the same expected version: exactly one wins', async () => {
@@ -39,11 +42,11 @@ describe('optimistic concurrency', () => {
     expect(all.events.map((e) => e.envelope.event_id).sort()).toEqual(events.map((e) => e.envelope.event_id).sort());
   });
 
-  it('200 concurrent read-append-retry writers yield versions 1..200 without gap or duplicate', async () => {
+  it(`${WRITERS} concurrent read-append-retry writers yield versions 1..${WRITERS} without gap or duplicate`, async () => {
     const stream = { aggregate_type: 'Counter', aggregate_id: uniqueName('hot') };
-    const sub = 'occ200';
+    const sub = 'occ-many';
     let conflicts = 0;
-    // 4 store instances (as 4 worker processes: separate hints and queues), 50 writers each
+    // 4 store instances (as 4 worker processes: separate hints and queues), a quarter of the writers each
     const processes = Array.from({ length: 4 }, () => storeAt(sub));
     const writer = async (i: number) => {
       const store = processes[i % processes.length];
@@ -60,23 +63,23 @@ describe('optimistic concurrency', () => {
         }
       }
     };
-    const placed = await Promise.all(Array.from({ length: 200 }, (_, i) => writer(i)));
-    expect(placed.map((p) => p.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    const placed = await Promise.all(Array.from({ length: WRITERS }, (_, i) => writer(i)));
+    expect(placed.map((p) => p.version).sort((a, b) => a - b)).toEqual(Array.from({ length: WRITERS }, (_, i) => i + 1));
     expect(conflicts).toBeGreaterThan(0);
 
     const store = storeAt(sub);
     const events = await store.readStream(stream);
-    expect(events.map((e) => e.envelope.aggregate_version)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    expect(new Set(events.map((e) => e.envelope.event_id)).size).toBe(200);
-    expect(new Set(events.map((e) => (e.envelope.payload as { writer: number }).writer)).size).toBe(200);
+    expect(events.map((e) => e.envelope.aggregate_version)).toEqual(Array.from({ length: WRITERS }, (_, i) => i + 1));
+    expect(new Set(events.map((e) => e.envelope.event_id)).size).toBe(WRITERS);
+    expect(new Set(events.map((e) => (e.envelope.payload as { writer: number }).writer)).size).toBe(WRITERS);
     for (const p of placed) expect(events[p.version - 1].envelope.event_id).toBe(p.event_id);
 
     const indexKeys = await listAll(store.keys.streamIndexPrefix(stream));
-    expect(indexKeys.map((k) => store.keys.versionOfIndexKey(k))).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
-    expect(await store.currentVersion(stream)).toBe(200);
+    expect(indexKeys.map((k) => store.keys.versionOfIndexKey(k))).toEqual(Array.from({ length: WRITERS }, (_, i) => i + 1));
+    expect(await store.currentVersion(stream)).toBe(WRITERS);
     // every committed version has its body: the references returned by append resolve
     const bodies = await Promise.all(placed.map((p) => store.readEvent(p.s3)));
-    expect(bodies.map((b) => b.envelope.aggregate_version).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    expect(bodies.map((b) => b.envelope.aggregate_version).sort((a, b) => a - b)).toEqual(Array.from({ length: WRITERS }, (_, i) => i + 1));
     expect(await store.aggregateAt(stream, 50)).toHaveLength(50);
   }, 400_000);
 });

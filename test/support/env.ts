@@ -8,6 +8,13 @@ import { loadConfig, Config } from '../../src/app/config';
  */
 export const testConfig: Config = loadConfig({ API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000', ...process.env });
 
+/**
+ * `npm run test:full` (SPICE_TEST_SCALE=full) runs the sizes the issues name; `npm test` runs
+ * smaller ones that take the same code paths, so the suite stays short on a 2-core machine.
+ */
+export const fullScale = process.env.SPICE_TEST_SCALE === 'full';
+export const scaled = (suite: number, full: number): number => (fullScale ? full : suite);
+
 /** A short unique, lowercase name: a bucket prefix, schema, topic or stream id of one test run. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.toLowerCase();
