@@ -74,7 +74,7 @@ test('100 concurrent updates of one instance end at version 101 with no lost upd
   expect(read.body.version).toBe(101);
   const lastWriter = results.findIndex((r) => r.body.result.version === 101);
   expect(read.body.properties).toEqual({ n: lastWriter + 1, note: `writer ${lastWriter}` });
-});
+}, 240_000);
 
 test(`BULK_CREATE_INSTANCES of ${BULK} instances completes in batches with progress, every instance projected`, async () => {
   const instances = Array.from({ length: BULK }, (_, i) => ({ id: `item-${i}`, properties: { n: i } }));
