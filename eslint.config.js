@@ -26,7 +26,9 @@ const LAYERS = {
   activities: ['ports', 'contracts', 'domain'],
   adapters: ['ports', 'contracts', 'domain'],
   api: ['ports', 'contracts', 'domain'],
-  app: ['api', 'activities', 'workflows', 'adapters', 'ports', 'contracts', 'domain'],
+  // A client library for other teams' consumer processes: it composes the Kafka, S3 and PostgreSQL adapters itself.
+  'consumer-kit': ['adapters', 'ports', 'contracts', 'domain'],
+  app: ['api', 'activities', 'workflows', 'adapters', 'consumer-kit', 'ports', 'contracts', 'domain'],
 };
 const element = (type) => ({ to: { element: { type } } });
 

@@ -51,6 +51,8 @@ function readsCounter(registry: Registry): Counter<'source'> {
 
 export interface EventReader {
   read(value: Buffer | string | null | undefined): Promise<ReadEventResult>;
+  /** The same, for a message already parsed (a consumer reads its event id first, to skip duplicates without touching S3). */
+  readMessage(message: KafkaEventMessage): Promise<ReadEventResult>;
   /** Share of this reader's reads served from the payload instead of S3 (0 when nothing was read). */
   fallbackRatio(): number;
   counts(): Record<ReadSource, number>;
@@ -64,9 +66,11 @@ export function createEventReader(options: EventReaderOptions): EventReader {
     counter.inc({ source });
   };
 
-  return {
-    async read(value) {
-      const message = parseEventMessage(value);
+  const reader: EventReader = {
+    read(value) {
+      return reader.readMessage(parseEventMessage(value));
+    },
+    async readMessage(message) {
       const { payload, s3_reference: ref } = message;
       let s3Error: unknown = new Error('message has no s3_reference');
       if (ref) {
@@ -92,4 +96,5 @@ export function createEventReader(options: EventReaderOptions): EventReader {
       return { ...counts };
     },
   };
+  return reader;
 }
