@@ -5,7 +5,8 @@
  * The boundaries rule keeps the imports of src/ one way (see README, "Layout"):
  *   app -> api / activities / workflows -> ports / contracts -> domain
  *   adapters -> ports / contracts / domain
- * lib/ holds generic helpers any layer may use and imports nothing of ours.
+ * lib/ holds generic helpers any layer may use and imports nothing of ours. consumer-kit/ is a library
+ * for consumer processes (its own and other teams'): it composes the adapters, and only app/ imports it.
  * Nothing but app/ imports api/ or adapters/; workflows import activities for their types only
  * (`import type`), so no activity code is bundled into the workflow sandbox; src/ never imports
  * test/, bench/ or scripts/, which may import anything.

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The container's health check: `node scripts/healthcheck.cjs [api|worker]`. Plain Node, no tsx, so
+ * The container's health check: `node scripts/healthcheck.cjs [api|worker|consumer]`. Plain Node, no tsx, so
  * it costs a few milliseconds every interval. The API answers /health/live on API_PORT; a worker has
  * no API, so its /metrics server (WORKER_METRICS_PORT) is what shows its event loop still turns.
  * Exit 0 healthy, 1 not (Docker's convention).
@@ -9,7 +9,12 @@
 const http = require('node:http');
 
 const role = process.argv[2] ?? 'api';
-const target = role === 'worker' ? { port: Number(process.env.WORKER_METRICS_PORT ?? 9464), path: '/metrics' } : { port: Number(process.env.API_PORT ?? 8080), path: '/health/live' };
+const targets = {
+  api: { port: Number(process.env.API_PORT ?? 8080), path: '/health/live' },
+  worker: { port: Number(process.env.WORKER_METRICS_PORT ?? 9464), path: '/metrics' },
+  consumer: { port: Number(process.env.CONSUMER_METRICS_PORT ?? 9465), path: '/metrics' },
+};
+const target = targets[role] ?? targets.api;
 
 const req = http.get({ host: '127.0.0.1', port: target.port, path: target.path, timeout: 2000 }, (res) => {
   res.resume();

@@ -1,6 +1,6 @@
 /**
- * The main job (`npm start`, after the stack is up): the API and one worker as child processes,
- * their logs interleaved with a prefix, both stopped together on Ctrl-C.
+ * The main job (`npm start`, after the stack is up): the API, one worker and the audit consumer as
+ * child processes, their logs interleaved with a prefix, all stopped together on Ctrl-C.
  */
 import { spawn, ChildProcess } from 'node:child_process';
 import readline from 'node:readline';
@@ -42,6 +42,7 @@ function apiKeyLine(): string {
 
 launch('worker', ['worker.ts']);
 launch('api', ['src/app/api-server.ts']);
+launch('audit', ['src/app/consumer.ts', 'audit']);
 process.stdout.write(
   [
     '',
@@ -51,8 +52,9 @@ process.stdout.write(
     `  MinIO console http://${cfg.SPICE_HOST}:${cfg.MINIO_CONSOLE_PORT}  (bucket ${cfg.S3_BUCKET})`,
     `  Kafka         ${cfg.kafkaBrokers.join(',')}  (topic ${cfg.KAFKA_TOPIC})`,
     `  Storage mode  ${cfg.storageMode}`,
+    `  Audit log     ${cfg.apiUrl}/api/v1/databases/<db>/audit   (consumer group spice-oms-audit)`,
     `  API key       ${apiKeyLine()}`,
-    '  Ctrl-C stops the API and the worker; `npm run stack -- down` stops the services.',
+    '  Ctrl-C stops the API, the worker and the audit consumer; `npm run stack -- down` stops the services.',
     '',
   ].join('\n'),
 );

@@ -287,6 +287,24 @@ const COMPONENT_SCHEMAS: Json = {
     },
   },
   EventPage: page('Event'),
+  AuditEntry: {
+    type: 'object',
+    properties: {
+      position: int,
+      event_id: str,
+      event_type: str,
+      aggregate_type: str,
+      aggregate_id: str,
+      aggregate_version: int,
+      actor: str,
+      command_id: str,
+      occurred_at: str,
+      schema_version: int,
+      payload: {},
+      recorded_at: str,
+    },
+  },
+  AuditPage: page('AuditEntry'),
   InstanceAtVersion: {
     type: 'object',
     properties: {

@@ -9,6 +9,7 @@ import type { HealthCheck } from '../ports/health';
 import type { ReadModelQueries } from '../ports/read-models';
 import type { AccessControl } from './auth';
 import type { SearchQueries } from '../ports/search';
+import type { AuditLogQueries } from '../ports/audit-log';
 
 export interface ApiPorts {
   commands: CommandGateway;
@@ -16,6 +17,8 @@ export interface ApiPorts {
   /** OpenSearch; without it (SEARCH_ENGINE=postgres) search answers from the read models' full-text index. */
   search?: SearchQueries;
   history: EventHistory;
+  /** The audit log the reference consumer writes (README "Consuming events"). */
+  audit: AuditLogQueries;
   health: HealthCheck[];
   /** Upper bound of ?wait=true / Prefer: wait=N. */
   maxWaitMs: number;

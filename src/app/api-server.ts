@@ -73,6 +73,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     readModels: infra.readModels,
     ...(infra.search ? { search: infra.search.queries } : {}),
     history: infra.history,
+    audit: infra.auditLog,
     health,
     maxWaitMs: config.API_WAIT_MAX_MS,
     bodyLimitBytes: config.apiBodyLimitBytes,

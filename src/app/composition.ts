@@ -29,6 +29,7 @@ import type { EventHistory } from '../ports/event-history';
 import type { SearchMaintenanceDeps } from '../activities/search';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import { PgInstanceStates } from '../adapters/postgres/instance-states';
+import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
 
 export interface InfraOptions {
@@ -62,6 +63,8 @@ export interface Infrastructure {
   readModelSchema: string;
   history: EventHistory;
   apiKeys: PgApiKeyStore;
+  /** The audit consumer's table (written by `npm run consumer -- audit`, read by the API). */
+  auditLog: PgAuditLog;
   /** The OpenSearch side (absent with SEARCH_ENGINE=postgres). */
   search?: SearchEngine;
   activityDeps(): ActivityDeps;
@@ -83,7 +86,9 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   try {
     const admin = kafka.admin();
     await Promise.all([
-      migrate(pool, schema).then(() => migrateApiKeys(pool, schema)),
+      migrate(pool, schema)
+        .then(() => migrateApiKeys(pool, schema))
+        .then(() => migrateAuditLog(pool, schema)),
       migrateReadModels(pool, readModelSchema),
       ensureBucket(s3, config.S3_BUCKET),
       admin
@@ -140,6 +145,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     readModelSchema,
     history,
     apiKeys: new PgApiKeyStore(pool, schema),
+    auditLog: new PgAuditLog(pool, schema),
     search,
     activityDeps: () => ({
       eventStores,

@@ -230,6 +230,11 @@ export const configSchema = z.object({
   WORKER_BUILD_ID: z.string().min(1).max(200).optional(),
   SPICE_GIT_SHA: z.string().min(1).max(64).optional(),
 
+  /** A consumer process (`npm run consumer -- <name>`) serves its counters at http://SPICE_HOST:<port>/metrics; unset, none. */
+  CONSUMER_METRICS_PORT: port.optional(),
+  /** Attempts of one event by a consumer's handler before the event goes to the group's dead-letter topic. */
+  CONSUMER_MAX_ATTEMPTS: count(1, 100).default(5),
+
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -3,7 +3,7 @@
  * PostgreSQL (README "Consuming events"). `startConsumer(settings, { group, handle })` is the short
  * way; `createConsumer` takes clients of your own.
  */
-import type { PoolConfig } from 'pg';
+import type { Pool, PoolConfig } from 'pg';
 import { createKafka, type KafkaSettings } from '../adapters/kafka/kafka';
 import { createPool, type PoolSettings } from '../adapters/postgres/postgres';
 import { createS3Client, S3EventStore } from '../adapters/s3/s3-event-store';
@@ -34,6 +34,8 @@ export interface StartOptions extends Omit<ConsumerOptions, 'kafka' | 'pool' | '
   /** Key prefix of the event store in the bucket (tests; '' in a deployment). */
   s3Prefix?: string;
   pool?: PoolConfig;
+  /** Runs once before consuming, e.g. to create the handler's own tables. */
+  setup?: (pool: Pool) => Promise<void>;
 }
 
 export interface StartedConsumer extends RunningConsumer {
@@ -43,11 +45,12 @@ export interface StartedConsumer extends RunningConsumer {
 
 /** Builds the Kafka, PostgreSQL and S3 clients from settings and starts the group; stop() closes them all. */
 export async function startConsumer(settings: ConsumerSettings, o: StartOptions): Promise<StartedConsumer> {
-  const { s3Prefix, pool: poolConfig, topic, ...rest } = o;
+  const { s3Prefix, pool: poolConfig, topic, setup, ...rest } = o;
   const pool = createPool(settings, { application_name: `spice-oms-consumer-${o.group}`.slice(0, 63), ...poolConfig });
   const s3 = createS3Client(settings, { maxSockets: 16 });
   const events = new S3EventStore({ client: s3, bucket: settings.S3_BUCKET, endpoint: settings.s3Endpoint, prefix: s3Prefix ?? '' });
   try {
+    await setup?.(pool);
     const running = await createConsumer({
       ...rest,
       topic: topic ?? settings.KAFKA_TOPIC,

@@ -98,6 +98,10 @@ describe('deploy/k8s', () => {
     expect(routes).toEqual(expect.arrayContaining([api.readinessProbe.httpGet.path, api.livenessProbe.httpGet.path]));
     const worker = container(built.prod, 'spice-oms-worker');
     expect(worker.livenessProbe.httpGet.port).toBe('metrics');
+    // The audit consumer has no API either: its /metrics port is the one it is told to serve.
+    const consumer = container(built.prod, 'spice-oms-audit-consumer');
+    expect(consumer.livenessProbe.httpGet).toEqual({ path: '/metrics', port: 'metrics' });
+    expect(consumer.ports[0].containerPort).toBe(Number(consumer.env.find((e: Yaml) => e.name === 'CONSUMER_METRICS_PORT').value));
   });
 
   it('takes settings from the ConfigMap (config keys only) and secrets from a Secret it does not define', () => {
@@ -105,7 +109,7 @@ describe('deploy/k8s', () => {
       const cm = find(built[overlay], 'ConfigMap');
       expect(Object.keys(cm.data).filter((k) => !(k in configSchema.shape))).toEqual([]);
       expect(find(built[overlay], 'Secret')).toBeUndefined();
-      for (const name of ['spice-oms-api', 'spice-oms-worker']) {
+      for (const name of ['spice-oms-api', 'spice-oms-worker', 'spice-oms-audit-consumer']) {
         const c = container(built[overlay], name);
         expect(c.envFrom).toEqual([{ configMapRef: { name: cm.metadata.name } }, { secretRef: { name: 'spice-oms-secrets' } }]);
         for (const e of c.env ?? []) expect(e.name in configSchema.shape).toBe(true);

@@ -239,6 +239,7 @@ export function inMemoryPorts(
     commands: new RecordingGateway(),
     readModels: new InMemoryReadModels(),
     history: new InMemoryHistory(),
+    audit: { list: async () => ({ items: [], next_cursor: null }) },
     health: overrides.health ?? [],
     maxWaitMs: overrides.maxWaitMs ?? 30_000,
     bodyLimitBytes: overrides.bodyLimitBytes ?? 1024 * 1024,

@@ -11,7 +11,7 @@ import { configSchema, loadConfig } from '../../src/app/config';
 import { composeFile, dockerStages, interpolate, npmScript, read, yamlDocuments, type Yaml } from '../support/deploy-files';
 
 const CONFIG_KEYS = new Set(Object.keys(configSchema.shape));
-const APP_SERVICES = ['api', 'worker'];
+const APP_SERVICES = ['api', 'worker', 'audit-consumer'];
 /** Services that run and stop once; the rest are long-running and must say when they are healthy. */
 const ONE_SHOTS = ['temporal-schema', 'temporal-init', 'minio-init'];
 const PUBLISHED = ['api', 'temporal-ui', 'prometheus', 'grafana'];
@@ -29,7 +29,7 @@ describe('docker-compose.yml', () => {
 
   it('runs the whole system: PostgreSQL, MinIO, Kafka, a Temporal server on PostgreSQL with its UI, the API and the worker', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'grafana', 'kafka', 'minio', 'minio-init', 'postgres', 'prometheus', 'temporal', 'temporal-init', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
+      ['api', 'audit-consumer', 'grafana', 'kafka', 'minio', 'minio-init', 'postgres', 'prometheus', 'temporal', 'temporal-init', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
     );
     const temporal = compose.services.temporal;
     expect(temporal.image).toMatch(/^temporalio\/server:/);
@@ -152,6 +152,8 @@ describe('Dockerfile', () => {
     const k8s = (file: string) => yamlDocuments(read(`deploy/k8s/base/${file}`))[0].spec.template.spec.containers[0].command;
     expect(k8s('api-deployment.yaml')).toEqual(npmScript('api'));
     expect(k8s('worker-deployment.yaml')).toEqual(npmScript('worker'));
+    expect(composeFile().services['audit-consumer'].command).toEqual([...npmScript('consumer'), 'audit']);
+    expect(k8s('audit-consumer-deployment.yaml')).toEqual([...npmScript('consumer'), 'audit']);
   });
 
   it('sends no dependencies, tests, local data or secrets into the build context', () => {

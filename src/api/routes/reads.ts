@@ -353,6 +353,18 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       });
     }),
     get(
+      '/databases/:db/audit',
+      'getDatabaseAudit',
+      'Every change of a database (its own, its classes, instances and bulk batches), oldest first, paged; written by the audit consumer',
+      'history',
+      'AuditPage',
+      async (req, res) => {
+        // Not checked against the read models: the log of a deleted database stays readable.
+        res.json(await ports.audit.list(p(req, 'db'), pageQueryOf(parseQuery(pageQuery, req.query))));
+      },
+      pageQuery,
+    ),
+    get(
       '/databases/:db/search',
       'search',
       'Search the instances of a database: relevance-ranked, typo-tolerant, with filters, facets, highlights and cursor pages',
