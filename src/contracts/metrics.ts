@@ -1,0 +1,146 @@
+/**
+ * Every metric spice-oms exports, by name: a contract with the Grafana dashboard and the alert
+ * rules in deploy/observability/ (test/int/observability.int.test.ts checks that each name they use
+ * is served). All live in prom-client's default registry of the process, which the API's and each
+ * worker's /metrics serve. Labels stay low-cardinality: fixed lists, never an id.
+ *
+ * Not re-exported from an index: workflow code must never load prom-client.
+ */
+import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
+
+/** The steps a command's events go through; `s3_*` and `pg_*` name the event store that served the step. */
+export const STEPS = ['s3_append', 's3_read', 'pg_append', 'pg_read', 'ledger_record', 'kafka_publish', 'projection'] as const;
+export type Step = (typeof STEPS)[number];
+/** conflict: a conditional write lost (another writer holds the version); error: anything else that failed. */
+export const STEP_OUTCOMES = ['success', 'conflict', 'error'] as const;
+export type StepOutcome = (typeof STEP_OUTCOMES)[number];
+export const FINAL_STATUSES = ['COMPLETED', 'FAILED'] as const;
+export const REPAIR_KINDS = ['recorded', 'delivered', 'projected'] as const;
+export type RepairKind = (typeof REPAIR_KINDS)[number];
+export const STORAGE_MODES = ['legacy', 'dual_write', 's3_only'] as const;
+export const BACKFILL_OUTCOMES = ['copied', 'already_present', 'mismatch'] as const;
+
+/** Seconds; a step is milliseconds when healthy and may wait on a retrying client for tens of seconds. */
+const STEP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+function getOrCreate<T>(registry: Registry, name: string, create: () => T): T {
+  // Several workers in one process (tests, the API's embedded worker) share the registry.
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+const built = new WeakMap<Registry, SpiceMetrics>();
+
+/** The metric objects of a registry (prom-client's default one unless given), created on first use. */
+export function spiceMetrics(registry: Registry = defaultRegistry): SpiceMetrics {
+  const known = built.get(registry);
+  // A registry cleared since (tests) gets its metrics anew.
+  if (known && registry.getSingleMetric('spice_step_duration_seconds') === known.stepDuration) return known;
+  const metrics = createMetrics(registry);
+  built.set(registry, metrics);
+  return metrics;
+}
+
+function createMetrics(registry: Registry) {
+  const registers = [registry];
+  return {
+    stepDuration: getOrCreate(registry, 'spice_step_duration_seconds', () => {
+      const h = new Histogram({
+        name: 'spice_step_duration_seconds',
+        help: 'Duration of each step of the pipeline (S3/PostgreSQL event store append and read, ledger record, Kafka publish, projection), by outcome',
+        labelNames: ['step', 'outcome'] as const,
+        buckets: STEP_BUCKETS,
+        registers,
+      });
+      // Every series exists from the start, so rate() and the alert rules see a 0, not nothing.
+      for (const step of STEPS) for (const outcome of STEP_OUTCOMES) h.zero({ step, outcome });
+      return h;
+    }),
+    commandsFinished: getOrCreate(registry, 'spice_commands_total', () => new Counter({
+      name: 'spice_commands_total',
+      help: 'Commands whose workflow run ended, by command type and final status',
+      labelNames: ['command_type', 'status'] as const,
+      registers,
+    })),
+    commandsRetrying: getOrCreate(registry, 'spice_commands_retrying', () => new Gauge({
+      name: 'spice_commands_retrying',
+      help: 'Commands this worker has seen fail an attempt of an activity that has not succeeded or failed for good since',
+      registers,
+    })),
+    oldestRetryingAge: getOrCreate(registry, 'spice_commands_retrying_oldest_age_seconds', () => new Gauge({
+      name: 'spice_commands_retrying_oldest_age_seconds',
+      help: 'Age of the oldest retrying activity this worker knows of, from its first schedule (0 when none)',
+      registers,
+    })),
+    ledgerPending: getOrCreate(registry, 'spice_ledger_pending_events', () => new Gauge({
+      name: 'spice_ledger_pending_events',
+      help: 'Ledger rows not yet delivered to Kafka (the outbox backlog)',
+      registers,
+    })),
+    ledgerOldestPendingAge: getOrCreate(registry, 'spice_ledger_oldest_pending_age_seconds', () => new Gauge({
+      name: 'spice_ledger_oldest_pending_age_seconds',
+      help: 'Age of the oldest undelivered ledger row (the outbox lag; 0 when none)',
+      registers,
+    })),
+    eventsRelayed: getOrCreate(registry, 'spice_events_relayed_total', () => new Counter({
+      name: 'spice_events_relayed_total',
+      help: 'Events published to Kafka and marked delivered by this process',
+      registers,
+    })),
+    reconcileRepairs: getOrCreate(registry, 'spice_reconcile_repairs_total', () => {
+      const c = new Counter({
+        name: 'spice_reconcile_repairs_total',
+        help: 'Events the reconciliation found behind and repaired, by kind: recorded (in the event store without a ledger row), delivered (undelivered past the grace), projected',
+        labelNames: ['kind'] as const,
+        registers,
+      });
+      for (const kind of REPAIR_KINDS) c.inc({ kind }, 0);
+      return c;
+    }),
+    storageMode: getOrCreate(registry, 'spice_storage_mode', () => new Gauge({
+      name: 'spice_storage_mode',
+      help: 'The storage mode in force in this process: 1 for its mode, 0 for the others',
+      labelNames: ['mode'] as const,
+      registers,
+    })),
+    backfillEvents: getOrCreate(registry, 'spice_backfill_events_total', () => {
+      const c = new Counter({
+        name: 'spice_backfill_events_total',
+        help: 'Legacy events the backfill handled, by outcome (copied to S3, already present, mismatch)',
+        labelNames: ['outcome'] as const,
+        registers,
+      });
+      for (const outcome of BACKFILL_OUTCOMES) c.inc({ outcome }, 0);
+      return c;
+    }),
+    backfillStreamsRemaining: getOrCreate(registry, 'spice_backfill_streams_remaining', () => new Gauge({
+      name: 'spice_backfill_streams_remaining',
+      help: 'Streams the running backfill has still to copy (0 when none runs)',
+      registers,
+    })),
+    backfillLastProgress: getOrCreate(registry, 'spice_backfill_last_progress_timestamp_seconds', () => new Gauge({
+      name: 'spice_backfill_last_progress_timestamp_seconds',
+      help: 'Unix time of the backfill\'s last completed chunk (0 before any)',
+      registers,
+    })),
+  };
+}
+
+export type SpiceMetrics = ReturnType<typeof createMetrics>;
+
+export function setStorageMode(mode: (typeof STORAGE_MODES)[number], registry: Registry = defaultRegistry): void {
+  const gauge = spiceMetrics(registry).storageMode;
+  for (const m of STORAGE_MODES) gauge.set({ mode: m }, m === mode ? 1 : 0);
+}
+
+/** Times `fn` as one sample of `step`; `outcomeOf` tells a lost conditional write from an error. */
+export async function timeStep<T>(step: Step, fn: () => Promise<T>, outcomeOf: (err: unknown) => StepOutcome = () => 'error', registry?: Registry): Promise<T> {
+  const end = spiceMetrics(registry).stepDuration.startTimer({ step });
+  try {
+    const result = await fn();
+    end({ outcome: 'success' });
+    return result;
+  } catch (err) {
+    end({ outcome: outcomeOf(err) });
+    throw err;
+  }
+}
