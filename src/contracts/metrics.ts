@@ -102,6 +102,26 @@ function createMetrics(registry: Registry) {
       labelNames: ['mode'] as const,
       registers,
     })),
+    readFallbacks: getOrCreate(registry, 'spice_event_store_read_fallback_total', () => {
+      const c = new Counter({
+        name: 'spice_event_store_read_fallback_total',
+        help: "Stream reads that took a stream's tail from the other event store, by storage mode",
+        labelNames: ['mode'] as const,
+        registers,
+      });
+      for (const mode of STORAGE_MODES) c.inc({ mode }, 0);
+      return c;
+    }),
+    caughtUpEvents: getOrCreate(registry, 'spice_event_store_caught_up_events_total', () => {
+      const c = new Counter({
+        name: 'spice_event_store_caught_up_events_total',
+        help: "Events copied into the storage mode's primary store when a stream was touched",
+        labelNames: ['mode'] as const,
+        registers,
+      });
+      for (const mode of STORAGE_MODES) c.inc({ mode }, 0);
+      return c;
+    }),
     backfillEvents: getOrCreate(registry, 'spice_backfill_events_total', () => {
       const c = new Counter({
         name: 'spice_backfill_events_total',

@@ -1,0 +1,62 @@
+/**
+ * Tools the test suite needs besides the services: promtool (checks and unit-tests the alert rules
+ * in deploy/observability/) built from the Go module proxy into the cache directory, and Debian's
+ * headless `chromium` (renders the API docs page). `npm test` installs both before jest runs
+ * (`tsx scripts/stack/tools.ts`); the tests fail, naming this command, when one is missing.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type Config } from '../../src/config';
+import { goEnv, requireTool, stackPaths } from './services';
+import { commandExists, run } from './proc';
+
+export const TOOL_VERSIONS = { prometheus: 'v0.316.0' } as const;
+export const INSTALL_HINT = 'npx tsx scripts/stack/tools.ts (run by npm test)';
+
+export function toolPaths(cfg: Config): { promtool: string; chromium: string } {
+  return {
+    promtool: path.join(stackPaths(cfg).cache, 'bin', `promtool-${TOOL_VERSIONS.prometheus}`, 'promtool'),
+    chromium: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+  };
+}
+
+export async function installTestTools(cfg: Config, say: (line: string) => void = () => undefined): Promise<void> {
+  const p = stackPaths(cfg);
+  const tools = toolPaths(cfg);
+  fs.mkdirSync(p.logs, { recursive: true });
+  const jobs: Promise<void>[] = [];
+  if (!fs.existsSync(tools.promtool)) {
+    requireTool('go', 'promtool', 'install Go >= 1.25 from the Debian packages or go.dev');
+    say(`building promtool ${TOOL_VERSIONS.prometheus} (a few minutes, once) ...`);
+    jobs.push(
+      run('go', ['install', `github.com/prometheus/prometheus/cmd/promtool@${TOOL_VERSIONS.prometheus}`], {
+        env: goEnv(p, path.dirname(tools.promtool)),
+        logFile: path.join(p.logs, 'promtool-install.log'),
+        service: 'promtool',
+      }),
+    );
+  }
+  if (!fs.existsSync(tools.chromium) && !commandExists('chromium')) {
+    if (process.getuid?.() !== 0) throw new Error('chromium: not installed and not root; run: sudo apt-get install -y chromium');
+    say('installing chromium (apt-get) ...');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    const logFile = path.join(p.logs, 'chromium-install.log');
+    jobs.push(
+      run('apt-get', ['update', '-q'], { env, logFile, service: 'chromium' }).then(() =>
+        run('apt-get', ['install', '-y', '-q', '--no-install-recommends', 'chromium'], { env, logFile, service: 'chromium' }),
+      ),
+    );
+  }
+  await Promise.all(jobs);
+}
+
+if (require.main === module) {
+  const t0 = Date.now();
+  installTestTools(loadConfig(), (l) => process.stdout.write(`[tools] ${l}\n`)).then(
+    () => process.stdout.write(`[tools] promtool and chromium ready (${((Date.now() - t0) / 1000).toFixed(1)}s)\n`),
+    (err) => {
+      process.stderr.write(`[tools] ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
