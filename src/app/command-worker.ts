@@ -7,9 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from './workflows-path';
+import { WORKFLOWS_PATH, WORKFLOW_BUNDLE_OPTIONS } from './workflows-path';
 import type { Config } from './config';
 import { workerDeploymentOptions } from './worker-versioning';
+import type { Logger } from './logger';
+import { activeTracing, workerTracing } from './tracing';
+import { activityTelemetry, commandSinks, retryTracker } from './worker-telemetry';
 import { createActivities, ActivityDeps } from '../activities';
 import { createRebuildActivities, RebuildDeps } from '../activities/rebuild';
 import { createReconcileActivities, ReconcileDeps } from '../activities/reconcile';
@@ -25,6 +28,8 @@ export interface CommandWorkerOptions {
   /** The search index's maintenance (absent with SEARCH_ENGINE=postgres: its steps then do nothing). */
   search?: SearchMaintenanceDeps;
   tuning?: Partial<WorkerOptions>;
+  /** Where activity outcomes are logged with the command's ids (silent unless given). */
+  log?: Logger;
   /** A pre-built bundle (tests build it once); otherwise the workflow code is bundled at start. */
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
@@ -63,12 +68,20 @@ export async function bundleInChildProcess(): Promise<{ codePath: string }> {
 }
 
 export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
+  // The workflow code always reports through these sinks and always carries the tracing
+  // interceptors (WORKFLOW_BUNDLE_OPTIONS), so every worker injects them, tracing on or off.
+  const tracing = workerTracing(activeTracing());
   return Worker.create({
     connection: o.connection,
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild), ...createReconcileActivities(o.reconcile), ...createSearchActivities(o.search) },
+    interceptors: {
+      ...(o.workflowBundle ? {} : { workflowModules: WORKFLOW_BUNDLE_OPTIONS.workflowInterceptorModules }),
+      activity: [...tracing.activity, activityTelemetry(o.log, retryTracker)],
+    },
+    sinks: { ...tracing.sinks, ...commandSinks() },
     ...o.tuning,
   });
 }

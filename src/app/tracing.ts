@@ -60,6 +60,13 @@ export function setupTracing(serviceName: string, o: TracingOptions = {}): Traci
   return tracing;
 }
 
+const OFF: Tracing = { enabled: false, resource: new Resource({ 'service.name': 'spice-oms' }), processor: new NoopSpanProcessor(), shutdown: async () => undefined };
+
+/** The process's tracing, or one that records nothing when setupTracing was never called. */
+export function activeTracing(): Tracing {
+  return active ?? OFF;
+}
+
 /** The interceptors and sink a worker needs for its workflows and activities to join the traces. */
 export function workerTracing(tracing: Tracing): { activity: ActivityInterceptorsFactory[]; sinks: InjectedSinks<Record<string, never>> } {
   return {

@@ -9,7 +9,7 @@ import { Context } from '@temporalio/activity';
 import type { ActivityExecuteInput, ActivityInboundCallsInterceptor, ActivityInterceptorsFactory, InjectedSinks, Next } from '@temporalio/worker';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Pool } from 'pg';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import { spiceMetrics } from '../contracts/metrics';
 import type { CommandSinks } from '../contracts/workflow-sinks';
 
@@ -72,7 +72,12 @@ function eventRefs(list: unknown[] | undefined): Array<string | { event_id: stri
   return (list ?? []).filter((e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'));
 }
 
-export function activityTelemetry(log: Logger, tracker: RetryTracker): ActivityInterceptorsFactory {
+/** The process's tracker: every worker of the process reports into one pair of gauges. */
+export const retryTracker = new RetryTracker();
+
+const silent = pino({ level: 'silent' });
+
+export function activityTelemetry(log: Logger = silent, tracker: RetryTracker = retryTracker): ActivityInterceptorsFactory {
   return (ctx: Context) => ({ inbound: new TelemetryInbound(ctx, log, tracker) });
 }
 
@@ -115,7 +120,7 @@ class TelemetryInbound implements ActivityInboundCallsInterceptor {
 }
 
 /** Keeps the retrying gauges current (every few seconds, and never keeping the process alive). */
-export function publishRetrying(tracker: RetryTracker, everyMs = 5000): () => void {
+export function publishRetrying(tracker: RetryTracker = retryTracker, everyMs = 5000): () => void {
   const m = spiceMetrics();
   const update = () => {
     const { count, oldestAgeSeconds } = tracker.snapshot();

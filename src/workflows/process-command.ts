@@ -7,8 +7,21 @@
  * the steps continue as regular activities, retried without limit and visible as such (pending
  * activity, attempt count, last failure) in the status endpoint and the Web UI.
  */
-import { proxyActivities, proxyLocalActivities, patched, setHandler, ApplicationFailure, ActivityFailure, RetryPolicy } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  proxyLocalActivities,
+  proxySinks,
+  patched,
+  setHandler,
+  ApplicationFailure,
+  ActivityFailure,
+  RetryPolicy,
+  type ActivityOptions,
+  type LocalActivityOptions,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { CommandSinks } from '../contracts/workflow-sinks';
+import { commandSummary, commandTarget, truncate } from '../contracts/summaries';
 import { AppendedEventRef, CommandProgress, NON_RETRYABLE_TYPES, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
 
 /** Infrastructure failures retry without limit in time, with backoff capped at 10 s; refusals never do. */
@@ -19,36 +32,49 @@ const infraRetry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_TYPES],
 };
 
-const { decideAndAppend, prepareBulk, appendBulkBatch } = proxyActivities<Activities>({
-  startToCloseTimeout: '60 seconds',
-  retry: infraRetry,
-});
+const stepOptions: ActivityOptions = { startToCloseTimeout: '60 seconds', retry: infraRetry };
+const { decideAndAppend, prepareBulk, appendBulkBatch } = proxyActivities<Activities>(stepOptions);
 
 // A bulk command claims every instance on its own stream before its first batch: for tens of
 // thousands of instances that outlasts 60 s on a busy store, so it heartbeats instead.
-const claiming = proxyActivities<Activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '60 seconds',
-  retry: infraRetry,
-});
+const claimingOptions: ActivityOptions = { startToCloseTimeout: '30 minutes', heartbeatTimeout: '60 seconds', retry: infraRetry };
+const claiming = proxyActivities<Activities>(claimingOptions);
 /** Histories recorded before bulk claims replay with the 60 s prepareBulk. */
 const BULK_CLAIMS = 'bulk-claims-heartbeat';
 
 // Delivery waits on the predecessor of its stream version: retry quickly while it catches up.
-const { deliver, project } = proxyActivities<Activities>({
+const deliveryOptions: ActivityOptions = {
   startToCloseTimeout: '30 seconds',
   retry: { ...infraRetry, initialInterval: '50 milliseconds', maximumInterval: '5 seconds' },
-});
+};
+const { deliver, project } = proxyActivities<Activities>(deliveryOptions);
 
 // One local attempt: anything that fails it is better served by the durable path, which shows up
 // as RETRYING and backs off properly.
-const fast = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '15 seconds',
-  retry: { ...infraRetry, maximumAttempts: 1 },
-});
+const fastOptions: LocalActivityOptions = { startToCloseTimeout: '15 seconds', retry: { ...infraRetry, maximumAttempts: 1 } };
+const fast = proxyLocalActivities<Activities>(fastOptions);
 
 /** Histories recorded before the local fast path replay through the old branch. */
 const LOCAL_FAST_PATH = 'local-activities-fast-path';
+/** Activities carry a one-line summary for the Web UI; histories recorded before replay without. */
+const ACTIVITY_SUMMARIES = 'activity-summaries';
+
+const { commandMetrics } = proxySinks<CommandSinks>();
+
+/** Calls the activity with a Web UI summary, in runs that started with summaries. */
+function withSummary<A extends unknown[], R, O>(
+  fn: ((...args: A) => Promise<R>) & { executeWithOptions(options: O, args: A): Promise<R> },
+  options: O,
+  summary: string,
+  ...args: A
+): Promise<R> {
+  return patched(ACTIVITY_SUMMARIES) ? fn.executeWithOptions({ ...options, summary: truncate(summary) }, args) : fn(...args);
+}
+
+/** "UPDATE_INSTANCE library/ada"; a bulk's body is in S3, so its summary names the type alone. */
+function summaryOf(input: ProcessCommandInput): string {
+  return commandSummary(input.command_type, input.command ? commandTarget(input.command) : '');
+}
 
 const MAX_LISTED_EVENTS = 20;
 
@@ -62,7 +88,7 @@ function isRefusal(err: unknown): boolean {
  */
 async function fastPath(input: ProcessCommandInput, progress: CommandProgress) {
   try {
-    return await fast.runCommand(input);
+    return await withSummary(fast.runCommand, fastOptions, `${summaryOf(input)}: decide, append, deliver, project`, input);
   } catch (err) {
     if (isRefusal(err)) throw err;
     return durablePath(input, progress);
@@ -70,7 +96,7 @@ async function fastPath(input: ProcessCommandInput, progress: CommandProgress) {
 }
 
 async function durablePath(input: ProcessCommandInput, progress: CommandProgress) {
-  const appended = await decideAndAppend(input);
+  const appended = await withSummary(decideAndAppend, stepOptions, `decide and append ${summaryOf(input)}`, input);
   progress.events = appended.events;
   progress.phase = 'DELIVERING';
   await deliverAndProject(appended.events);
@@ -87,16 +113,20 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
     progress.phase = 'DECIDING';
     const appended = patched(LOCAL_FAST_PATH) ? await fastPath(input, progress) : await durablePath(input, progress);
     progress.phase = 'COMPLETED';
+    commandMetrics.finished(input.command_type, 'COMPLETED');
     return resultOf(input, appended, appended.events);
   } catch (err) {
     progress.phase = 'FAILED';
+    commandMetrics.finished(input.command_type, 'FAILED');
     throw unwrapRefusal(err);
   }
 }
 
 async function processBulk(input: ProcessCommandInput, progress: CommandProgress): Promise<ProcessCommandResult> {
   progress.phase = 'DECIDING';
-  const plan = patched(BULK_CLAIMS) ? await claiming.prepareBulk(input) : await prepareBulk(input);
+  const plan = patched(BULK_CLAIMS)
+    ? await withSummary(claiming.prepareBulk, claimingOptions, `plan and claim the instances of ${summaryOf(input)}`, input)
+    : await prepareBulk(input);
   progress.batches_total = plan.batches_total;
   progress.instances_total = plan.instances_total;
   progress.batches_done = 0;
@@ -108,7 +138,7 @@ async function processBulk(input: ProcessCommandInput, progress: CommandProgress
   // batch overlaps with appending the next one.
   let inFlight: Promise<void> = Promise.resolve();
   for (let batch = 0; batch < plan.batches_total; batch++) {
-    const appended = await appendBulkBatch({ input, batch, plan_ref: plan.plan_ref });
+    const appended = await withSummary(appendBulkBatch, stepOptions, `append batch ${batch + 1} of ${plan.batches_total}`, { input, batch, plan_ref: plan.plan_ref });
     all.push(...appended.events);
     version = appended.version;
     const previous = inFlight;
@@ -141,7 +171,10 @@ async function deliverAndProject(events: AppendedEventRef[]): Promise<void> {
   if (events.length === 0) return;
   const ids = events.map((e) => e.event_id);
   // Kafka and the read models are independent consumers of the same stored events.
-  await Promise.all([deliver(ids), project(events)]);
+  await Promise.all([
+    withSummary(deliver, deliveryOptions, `deliver ${ids.length} event(s) to Kafka`, ids),
+    withSummary(project, deliveryOptions, `project ${events.length} event(s) into the read models`, events),
+  ]);
 }
 
 /** A refusal raised in an activity reaches the client as the workflow's own failure, with its code. */

@@ -1,0 +1,132 @@
+/**
+ * deploy/observability/ against running processes: after a short workload through the real API
+ * and a worker process of its own, every metric a dashboard panel or an alert rule names is served
+ * by the API's or the worker's /metrics (the worker's includes the Temporal SDK's metrics), the
+ * pipeline's metrics moved as the workload says, and promtool accepts the rules and their tests.
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { startApi, type RunningApi } from '../../src/api/server';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
+import { seedDatabase, sendJson } from '../support/http';
+import { eventually, testConfig, uniqueName } from '../support/env';
+import { metricNamesIn, sampleSum, serves } from '../support/metrics';
+import { INSTALL_HINT, toolPaths } from '../../scripts/stack/tools';
+
+jest.setTimeout(240_000);
+
+const dir = path.join(__dirname, '..', '..', 'deploy', 'observability');
+const dashboard = JSON.parse(fs.readFileSync(path.join(dir, 'grafana', 'spice-oms-dashboard.json'), 'utf8'));
+const rulesFile = path.join(dir, 'prometheus', 'alert-rules.yml');
+const rules = fs.readFileSync(rulesFile, 'utf8');
+
+const panelExprs = (): string[] => dashboard.panels.flatMap((p: { targets?: { expr: string }[] }) => (p.targets ?? []).map((t) => t.expr));
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+    s.once('error', reject);
+  });
+}
+
+function promtool(...args: string[]): Promise<{ code: number; output: string }> {
+  const { promtool: bin } = toolPaths(testConfig);
+  if (!fs.existsSync(bin)) throw new Error(`promtool not found at ${bin}: build it with ${INSTALL_HINT}`);
+  return new Promise((resolve) =>
+    execFile(bin, args, { cwd: path.dirname(rulesFile), timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, output: stdout + stderr })),
+  );
+}
+
+describe('dashboard and alert rules', () => {
+  test('the dashboard has the rows an on-call engineer looks for, each with panels', () => {
+    const rows = dashboard.panels.filter((p: { type: string }) => p.type === 'row').map((p: { title: string }) => p.title);
+    expect(rows).toEqual(['Commands', 'Delivery', 'Storage', 'Temporal worker', 'Migration']);
+    expect(panelExprs().length).toBeGreaterThanOrEqual(20);
+  });
+
+  test('promtool accepts the rules and their unit tests pass (each alert fires on its case and not before)', async () => {
+    const check = await promtool('check', 'rules', 'alert-rules.yml');
+    expect(check.output).toContain('SUCCESS: 7 rules found');
+    expect(check.code).toBe(0);
+    const unit = await promtool('test', 'rules', 'alert-rules.test.yml');
+    expect(unit.output).toContain('SUCCESS');
+    expect(unit.code).toBe(0);
+  });
+
+  test('promtool refuses a broken rule (the check is not a formality)', async () => {
+    const broken = path.join(path.dirname(rulesFile), `.broken-${process.pid}.yml`);
+    fs.writeFileSync(broken, rules.replace('max(spice_ledger_oldest_pending_age_seconds) > 300', 'max(spice_ledger_oldest_pending_age_seconds > 300'));
+    try {
+      const check = await promtool('check', 'rules', path.basename(broken));
+      expect(check.code).not.toBe(0);
+    } finally {
+      fs.rmSync(broken);
+    }
+  });
+});
+
+describe('metrics of running processes after a short workload', () => {
+  let api: RunningApi;
+  let worker: WorkerProcess;
+  let workerMetricsUrl: string;
+  let db: string;
+
+  beforeAll(async () => {
+    const id = uniqueName('obs');
+    const schema = id.replace(/-/g, '_');
+    const isolation = { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${id}/`, topic: id, taskQueue: id };
+    api = await startApi(testConfig, { ...isolation, port: 0 });
+    const [metricsPort, sdkPort] = [await freePort(), await freePort()];
+    workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
+    worker = await startWorkerProcess({ ...isolation, identity: `${id}-worker` }, 180_000, { WORKER_METRICS_PORT: String(metricsPort), TEMPORAL_SDK_METRICS_PORT: String(sdkPort) });
+
+    db = schema.slice(0, 40);
+    const base = `${api.url}/api/v1`;
+    await seedDatabase(base, db, { id: 'P', label: 'P', properties: [{ name: 'n', type: 'integer' }], relationships: [] });
+    const wait = { prefer: 'wait=30' };
+    expect((await sendJson(base, 'POST', `/databases/${db}/classes/P/instances`, { id: 'a', properties: { n: 1 } }, wait)).status).toBe(201);
+    expect((await sendJson(base, 'PUT', `/databases/${db}/classes/P/instances/a`, { properties: { n: 2 } }, wait)).status).toBe(200);
+    // Refused by the domain: the run ends FAILED.
+    expect((await sendJson(base, 'POST', `/databases/${db}/classes/P/instances`, { id: 'a', properties: { n: 3 } }, wait)).status).toBe(409);
+    await fetch(`${base}/databases/${db}/instances/a`);
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await api?.close();
+  });
+
+  const scrape = async () => [await (await fetch(`${api.url}/metrics`)).text(), await (await fetch(workerMetricsUrl)).text()].join('\n');
+
+  test('every metric named in a panel or a rule is served', async () => {
+    const served = await eventually(scrape, (t) => sampleSum(t, 'spice_ledger_pending_events') === 0 && serves(t, 'temporal_workflow_task_execution_latency_seconds_bucket'), 30_000, 500);
+    const names = metricNamesIn([...panelExprs(), rules].join('\n'));
+    expect(names.length).toBeGreaterThan(20);
+    expect(names.filter((n) => !serves(served, n))).toEqual([]);
+  });
+
+  test('the pipeline counted what the workload did', async () => {
+    const t = await eventually(scrape, (x) => sampleSum(x, 'spice_commands_total', { command_type: 'CREATE_INSTANCE', status: 'FAILED' }) >= 1, 30_000, 500);
+    expect(sampleSum(t, 'spice_commands_total', { command_type: 'CREATE_DATABASE', status: 'COMPLETED' })).toBe(1);
+    expect(sampleSum(t, 'spice_commands_total', { command_type: 'CREATE_INSTANCE', status: 'COMPLETED' })).toBe(1);
+    expect(sampleSum(t, 'spice_commands_total', { command_type: 'UPDATE_INSTANCE', status: 'COMPLETED' })).toBe(1);
+    expect(sampleSum(t, 'spice_commands_total', { command_type: 'CREATE_INSTANCE', status: 'FAILED' })).toBe(1);
+    // Four events: database, class, instance created, instance updated.
+    expect(sampleSum(t, 'spice_step_duration_seconds_count', { step: 's3_append', outcome: 'success' })).toBe(4);
+    expect(sampleSum(t, 'spice_step_duration_seconds_count', { step: 'ledger_record', outcome: 'success' })).toBeGreaterThanOrEqual(4);
+    expect(sampleSum(t, 'spice_step_duration_seconds_count', { step: 'kafka_publish', outcome: 'success' })).toBeGreaterThanOrEqual(4);
+    expect(sampleSum(t, 'spice_step_duration_seconds_count', { step: 'projection', outcome: 'success' })).toBeGreaterThanOrEqual(4);
+    expect(sampleSum(t, 'spice_events_relayed_total')).toBe(4);
+    expect(sampleSum(t, 'spice_storage_mode', { mode: testConfig.storageMode })).toBeGreaterThanOrEqual(1);
+    expect(sampleSum(t, 'spice_commands_retrying')).toBe(0);
+    expect(sampleSum(t, 'temporal_workflow_task_execution_latency_seconds_count')).toBeGreaterThan(0);
+    expect(sampleSum(t, 'http_request_duration_seconds_count', { route: '/api/v1/databases/:db/classes/:cls/instances', status_code: '409' })).toBe(1);
+    // Labels stay low-cardinality: no id of the workload in any label.
+    expect(t).not.toContain('"a"');
+    expect(t).not.toContain(db);
+  });
+});
