@@ -2,7 +2,7 @@
  * A worker process: `npm run worker`. Serves the command task queue until SIGINT/SIGTERM, then
  * drains (the SDK finishes the tasks in hand). Run several to scale out.
  */
-import { NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { loadConfig } from './src/app/config';
 import { createLogger } from './src/app/logger';
@@ -11,12 +11,14 @@ import { bundleInChildProcess, createCommandWorker, prebuiltBundle, workerProces
 import { temporalConnectionOptions } from './src/app/temporal-connection';
 import { ensureReconcileSchedule } from './src/app/reconcile-schedule';
 import { serveProcessMetrics } from './src/app/metrics-server';
+import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from './src/app/process-telemetry';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'worker');
-  Runtime.install({ logger: new DefaultLogger(config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace' ? 'DEBUG' : 'WARN') });
+  installRuntime(config);
   const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
+  const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
   await infra.relay.start();
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const workflowBundle = config.WORKER_WORKFLOW_BUNDLE !== undefined ? prebuiltBundle(config.WORKER_WORKFLOW_BUNDLE) : await bundleInChildProcess();
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     deps: infra.activityDeps(),
+    log,
     workflowBundle,
     tuning: {
       ...processOptions,
@@ -42,7 +45,7 @@ async function main(): Promise<void> {
     everySeconds: config.RECONCILE_INTERVAL_S,
     graceSeconds: config.RECONCILE_GRACE_S,
   });
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT) : undefined;
+  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
   log.info(
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -60,6 +63,7 @@ async function main(): Promise<void> {
   } finally {
     metrics?.close();
     await connection.close();
+    await telemetry.stop();
     await infra.close();
     log.info('worker stopped');
   }

@@ -15,8 +15,9 @@ import { Client, Connection } from '@temporalio/client';
 import type { HistoryAndWorkflowId } from '@temporalio/common';
 import { DefaultLogger, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
-import { loadConfig } from '../src/config';
-import { WORKFLOW_BUNDLE_OPTIONS } from '../src/workflows-path';
+import { loadConfig } from '../src/app/config';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../src/app/workflows-path';
+import { workflowSinks } from '../src/app/command-worker';
 
 const USAGE = 'usage: npm run replay -- (--workflow-id <id>... | --query "<visibility query>" | --dir <folder>) [--limit <n>]';
 
@@ -85,7 +86,7 @@ export async function main(argv: string[], out: (line: string) => void = (l) => 
   const broken: string[] = [];
   let total = 0;
   try {
-    for await (const r of Worker.runReplayHistories({ workflowBundle: bundle }, source.histories)) {
+    for await (const r of Worker.runReplayHistories({ workflowBundle: bundle, sinks: workflowSinks() }, source.histories)) {
       total += 1;
       if (!r.error) {
         out(`ok                ${r.workflowId} ${r.runId}`);

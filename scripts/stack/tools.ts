@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadConfig, type Config } from '../../src/config';
+import { loadConfig, type Config } from '../../src/app/config';
 import { goEnv, requireTool, stackPaths } from './services';
 import { commandExists, run } from './proc';
 

@@ -9,6 +9,7 @@
  * other rows and streams go on, and the checkpoint moves. Only a failure of a service itself
  * (PostgreSQL, S3 or Kafka unreachable) fails the run, which Temporal retries.
  */
+import { spiceMetrics } from '../contracts/metrics';
 import type { Registry } from 'prom-client';
 import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
 import { EventNotFoundError, EventStore } from '../ports/event-store';
@@ -24,7 +25,7 @@ export interface ReconcileDeps {
   eventStore: EventStore;
   ledger: Pick<Ledger, 'recordEach' | 'byEventIds' | 'undeliveredOlderThan'>;
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };
-  projector: { apply(events: EventEnvelope[]): Promise<{ dropped: number }> };
+  projector: { apply(events: EventEnvelope[]): Promise<{ dropped: number; applied: number }> };
   readEvent(ref: NonNullable<StoredEvent['s3']>): Promise<StoredEvent>;
   /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
   registry?: Registry;
@@ -97,10 +98,11 @@ export function createReconcileActivities(d: ReconcileDeps) {
         ...(await readPending(pending, tally)),
       ];
       let dropped = 0;
+      let projected = 0;
       if (envelopes.length) {
         // Projection is idempotent by stream version: re-applying what a live workflow applied is a no-op.
         try {
-          ({ dropped } = await d.projector.apply(envelopes));
+          ({ dropped, applied: projected } = await d.projector.apply(envelopes));
         } catch (err) {
           const left = projectionSetAside(err, envelopes);
           if (left === undefined) throw err;
@@ -124,6 +126,11 @@ export function createReconcileActivities(d: ReconcileDeps) {
         }
       }
       await saveCheckpoint(checkpoint);
+      // Repairs: what this run found behind and did itself (an event the read models already had is no repair).
+      const repairs = spiceMetrics().reconcileRepairs;
+      repairs.inc({ kind: 'recorded' }, found.length - failed.length);
+      repairs.inc({ kind: 'delivered' }, pending.length);
+      repairs.inc({ kind: 'projected' }, projected);
       return { scanned, recorded: found.length - failed.length, redelivered: pending.length, set_aside: tally.total, set_aside_by: tally.toJSON(), dropped, checkpoint };
     },
   });

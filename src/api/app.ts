@@ -9,6 +9,7 @@ import type { Registry } from 'prom-client';
 import { DomainError, isDomainErrorData } from '../domain/errors';
 import { bodyProblem, inspectBody } from './body-inspection';
 import { createObservability } from './observability';
+import { docsRouter } from './docs';
 import { buildOpenApi } from './openapi';
 import type { ApiPorts } from './ports';
 import { isKnownCode, problem, ProblemError, sendProblem, statusOfCode } from './problem';
@@ -153,6 +154,8 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
     res.locals.route = `${API_PREFIX}/openapi.json`;
     res.json(openapi);
   });
+  // Public like the document it renders: the page and its static assets hold no data.
+  api.use(docsRouter(API_PREFIX));
   mount(api, apiSpecs, authorize, API_PREFIX);
   app.use(API_PREFIX, api);
 

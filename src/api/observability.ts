@@ -3,12 +3,14 @@
  * paths: ids in paths would make the metric's cardinality grow with the data.
  */
 import { randomUUID } from 'node:crypto';
+import { context, propagation, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Histogram, Registry, register as defaultRegistry } from 'prom-client';
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/;
 export const UNMATCHED_ROUTE = 'unmatched';
+const tracer = trace.getTracer('spice-oms');
 
 export interface Observability {
   registry: Registry;
@@ -30,6 +32,10 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
 
   const requestMiddleware = (req: Request, res: Response, next: NextFunction): void => {
     const started = process.hrtime.bigint();
+    // The root of the command's trace (or a child of the caller's, from its traceparent header);
+    // a no-op unless the process has set up tracing.
+    const parent = propagation.extract(context.active(), req.headers);
+    const span = tracer.startSpan(`HTTP ${req.method}`, { kind: SpanKind.SERVER, attributes: { 'http.request.method': req.method } }, parent);
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     res.setHeader('X-Request-Id', requestId);
@@ -40,6 +46,10 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const route = typeof res.locals.route === 'string' ? res.locals.route : UNMATCHED_ROUTE;
       duration.observe({ method: req.method, route, status_code: String(res.statusCode) }, seconds);
+      span.updateName(`${req.method} ${route}`);
+      span.setAttributes({ 'http.route': route, 'http.response.status_code': res.statusCode });
+      if (res.statusCode >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
       const line = {
         req_id: requestId,
         method: req.method,
@@ -48,12 +58,13 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
         status: res.statusCode,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         code: res.locals.problemCode,
+        ...(span.isRecording() ? { trace_id: span.spanContext().traceId } : {}),
       };
       if (res.statusCode >= 500) logger.error(line, 'request');
       else if (res.statusCode >= 400) logger.warn(line, 'request');
       else logger.info(line, 'request');
     });
-    next();
+    context.with(trace.setSpan(parent, span), next);
   };
 
   const metricsHandler = async (_req: Request, res: Response): Promise<void> => {

@@ -4,7 +4,7 @@
  * body example with its route's schema, so an example cannot drift from what the API accepts.
  */
 import type { CommandType } from '../domain';
-import { PROBLEM_TYPE_BASE, statusOfCode, titleOf, type ProblemCode } from './problem';
+import { problemTypeOf, statusOfCode, titleOf, type ProblemCode } from './problem';
 
 type Json = Record<string, unknown>;
 
@@ -20,7 +20,7 @@ export const BODY_EXAMPLES: Partial<Record<CommandType, { summary: string; value
         { name: 'name', type: 'string', required: true },
         { name: 'born', type: 'date' },
       ],
-      relationships: [{ predicate: 'knows', target: 'Person', cardinality: 'n:n' }],
+      relationships: [{ predicate: 'knows', target_class: 'Person', cardinality: 'n:m' }],
     },
   },
   UPDATE_ONTOLOGY_CLASS: { summary: 'New label and description', value: { label: 'Human', description: 'A person in the catalogue' } },
@@ -39,7 +39,7 @@ export function problemExamples(codes: readonly ProblemCode[]): Record<string, J
     examples[exampleKey(code)] = {
       summary: `${statusOfCode(code)} ${code}`,
       value: {
-        type: `${PROBLEM_TYPE_BASE}${code.toLowerCase().replace(/_/g, '-')}`,
+        type: problemTypeOf(code),
         title: titleOf(code),
         status: statusOfCode(code),
         code,

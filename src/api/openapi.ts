@@ -5,7 +5,10 @@
  */
 import { z } from 'zod';
 import { MAX_STREAM_VERSION } from '../domain/identifiers';
-import { PROBLEM_CONTENT_TYPE } from './problem';
+import { API_PROBLEM_STATUS, PROBLEM_CONTENT_TYPE, type ProblemCode } from './problem';
+import { ERROR_CODES } from '../domain/errors';
+import { BODY_EXAMPLES, exampleKey, problemExamples } from './openapi-examples';
+import type { CommandType } from '../domain';
 import { openApiPath, pathParamsOf, type RouteSpec } from './routes/route-spec';
 import { ACTOR_PATTERN, PATH_PARAMS, type PathParam } from './validation';
 
@@ -25,6 +28,10 @@ function bodySchemaOf(body: NonNullable<RouteSpec['body']>): Json {
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+/** Every code an answer can carry: the domain's refusals and the HTTP layer's own. */
+const PROBLEM_CODES = [...ERROR_CODES, ...(Object.keys(API_PROBLEM_STATUS) as ProblemCode[])];
+const PROBLEM_EXAMPLE_REFS = Object.fromEntries(PROBLEM_CODES.map((code) => [code, { $ref: `#/components/examples/${exampleKey(code)}` }]));
 
 const WRITE_HEADERS: Json[] = [
   {
@@ -97,7 +104,8 @@ function operationOf(spec: RouteSpec): Json {
     responses[status] = { description: doc.description, ...(doc.schema ? { content: { [mediaType]: { schema: ref(doc.schema) } } } : {}) };
   }
   if (spec.access !== 'public') Object.assign(responses, ACCESS_RESPONSES, responses);
-  responses.default = { description: 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem') } } };
+  responses.default = { description: 'Error', content: { [PROBLEM_CONTENT_TYPE]: { schema: ref('Problem'), examples: PROBLEM_EXAMPLE_REFS } } };
+  const bodyExample = spec.command !== undefined ? BODY_EXAMPLES[spec.command.type as CommandType] : undefined;
   return {
     operationId: spec.operationId,
     summary: spec.summary,
@@ -110,7 +118,7 @@ function operationOf(spec: RouteSpec): Json {
           requestBody: {
             required: true,
             ...(spec.body.description ? { description: spec.body.description } : {}),
-            content: { 'application/json': { schema: bodySchemaOf(spec.body) } },
+            content: { 'application/json': { schema: bodySchemaOf(spec.body), ...(bodyExample ? { examples: { [spec.command!.type]: bodyExample } } : {}) } },
           },
         }
       : {}),
@@ -189,6 +197,7 @@ const COMPONENT_SCHEMAS: Json = {
       events: { type: 'array', items: { type: 'object' } },
       error: { type: 'object', properties: { code: str, message: str, details: { type: 'array' } } },
       retry: { type: 'object', properties: { activity: str, attempt: int, code: str, last_failure: str } },
+      trace_id: { type: 'string', description: 'OpenTelemetry trace id of the command, when tracing is on' },
       status_url: str,
     },
   },
@@ -376,6 +385,7 @@ export function buildOpenApi(groups: readonly RouteGroup[]): Json {
     security: [{ apiKey: [] }],
     components: {
       schemas: COMPONENT_SCHEMAS,
+      examples: problemExamples(PROBLEM_CODES),
       securitySchemes: {
         apiKey: {
           type: 'http',

@@ -2,6 +2,8 @@
  * The API process: `npm run api`. Wires the express app to Temporal, S3, PostgreSQL and Kafka
  * and listens on API_PORT until SIGINT/SIGTERM.
  */
+import { startProcessTelemetry } from './process-telemetry';
+import { clientTracing } from './tracing';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -46,11 +48,12 @@ export interface RunningApi {
 export async function startApi(config: Config, o: InfraOptions & { port?: number; taskQueue?: string; logger?: Logger } = {}): Promise<RunningApi> {
   const log = o.logger ?? createLogger(config.LOG_LEVEL, 'api');
   const infra = await connectInfrastructure(config, o);
+  const telemetry = startProcessTelemetry(config, 'spice-oms-api', infra, log);
   const taskQueue = o.taskQueue ?? config.TEMPORAL_TASK_QUEUE;
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const embedded = config.API_EMBEDDED_WORKER ? await startEmbeddedWorker(config, infra, taskQueue) : undefined;
   // Eager start needs the client on the embedded worker's own native connection.
-  const client = new Client({ connection: embedded?.connection ?? connection, namespace: config.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection: embedded?.connection ?? connection, namespace: config.TEMPORAL_NAMESPACE, interceptors: { workflow: clientTracing() } });
   const admin = infra.kafka.admin();
   await admin.connect();
 
@@ -100,6 +103,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
       await admin.disconnect().catch(() => undefined);
       await embedded?.stop();
       await connection.close();
+      await telemetry.stop();
       await infra.close();
     },
   };

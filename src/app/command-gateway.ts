@@ -2,6 +2,8 @@
  * The API's door to Temporal: starts one processCommand run per command id (a resubmission meets
  * the first run, never a second one), and reads a command's status back from its run and the ledger.
  */
+import { currentTraceId } from './tracing';
+import { commandSummary, commandTarget } from '../contracts/summaries';
 import { createHash, randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { StorageMode } from '../contracts/storage-mode';
@@ -40,6 +42,7 @@ interface CommandMemo {
   submitted_at: string;
   command_type: string;
   nonce: string;
+  trace_id?: string;
 }
 
 /** A stable command id per Idempotency-Key: the same key always names the same command. */
@@ -90,7 +93,9 @@ export class TemporalCommandGateway implements CommandGateway {
     // The API does not load the database, so it cannot know which life the command will meet: the
     // search attribute names the aggregate by its first-life id (database name and local id).
     const stream = streamOf(command, FIRST_INCARNATION);
-    const memo: CommandMemo = { request_hash: requestHash, submitted_at: submittedAt, command_type: cmd.command_type, nonce: randomUUID() };
+    const traceId = currentTraceId();
+    const memo: CommandMemo = { request_hash: requestHash, submitted_at: submittedAt, command_type: cmd.command_type, nonce: randomUUID(), ...(traceId ? { trace_id: traceId } : {}) };
+    const target = commandTarget(command);
     const workflowId = workflowIdOf(commandId);
     try {
       const handle = await this.o.client.workflow.start(WORKFLOW_TYPE, {
@@ -102,6 +107,18 @@ export class TemporalCommandGateway implements CommandGateway {
         workflowIdReusePolicy: 'REJECT_DUPLICATE',
         ...(this.o.eagerStart ? { requestEagerStart: true } : {}),
         memo: memo as unknown as Record<string, unknown>,
+        // What the Temporal Web UI shows: the list a one-line summary, the run page the details.
+        staticSummary: commandSummary(cmd.command_type, target),
+        staticDetails: [
+          `**${cmd.command_type}** \`${target}\``,
+          '',
+          `- command: \`${commandId}\``,
+          `- aggregate: \`${stream.aggregate_type}/${stream.aggregate_id.slice(0, 200)}\``,
+          `- actor: \`${cmd.actor}\``,
+          `- storage mode: \`${this.o.storageMode}\``,
+          `- submitted: ${submittedAt}`,
+          ...(traceId ? [`- trace: \`${traceId}\``] : []),
+        ].join('\n'),
         typedSearchAttributes: [
           { key: SearchAttributes.CommandType, value: cmd.command_type },
           { key: SearchAttributes.AggregateType, value: stream.aggregate_type },
@@ -143,6 +160,7 @@ export class TemporalCommandGateway implements CommandGateway {
       status: 'PENDING',
       ...(db ? { db_name: db } : {}),
       submitted_at: memo.submitted_at,
+      ...(memo.trace_id ? { trace_id: memo.trace_id } : {}),
       started_at: desc.startTime.toISOString(),
       closed_at: desc.closeTime?.toISOString(),
       events: [],

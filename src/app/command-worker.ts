@@ -67,9 +67,15 @@ export async function bundleInChildProcess(): Promise<{ codePath: string }> {
   return { codePath };
 }
 
+/**
+ * The sinks the workflow code reports through: it always carries the tracing interceptors
+ * (WORKFLOW_BUNDLE_OPTIONS), so every worker, replay workers included, injects them, tracing on or off.
+ */
+export function workflowSinks() {
+  return { ...workerTracing(activeTracing()).sinks, ...commandSinks() };
+}
+
 export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
-  // The workflow code always reports through these sinks and always carries the tracing
-  // interceptors (WORKFLOW_BUNDLE_OPTIONS), so every worker injects them, tracing on or off.
   const tracing = workerTracing(activeTracing());
   return Worker.create({
     connection: o.connection,
@@ -81,7 +87,7 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
       ...(o.workflowBundle ? {} : { workflowModules: WORKFLOW_BUNDLE_OPTIONS.workflowInterceptorModules }),
       activity: [...tracing.activity, activityTelemetry(o.log, retryTracker)],
     },
-    sinks: { ...tracing.sinks, ...commandSinks() },
+    sinks: workflowSinks(),
     ...o.tuning,
   });
 }

@@ -22,6 +22,8 @@ import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ
 import { PgReadModelRebuild } from '../adapters/postgres/read-model-rebuild';
 import { PgCheckpointStore } from '../adapters/postgres/checkpoints';
 import type { EventStore } from '../ports/event-store';
+import { setStorageMode } from '../contracts/metrics';
+import { appendOutcome, instrument } from './instrument';
 import type { ActivityDeps } from '../activities';
 import type { RebuildDeps } from '../activities/rebuild';
 import type { ReconcileDeps } from '../activities/reconcile';
@@ -102,15 +104,20 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     throw err;
   }
 
-  const s3Store = new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
-  const legacyStore = new LegacyPgEventStore(pool, schema);
+  // Every step of the pipeline is timed (and traced) at the adapter, whoever calls it.
+  const s3Store = instrument(new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix }), {
+    append: { step: 's3_append', outcomeOf: appendOutcome },
+    readStream: 's3_read',
+    readEvent: 's3_read',
+  });
+  const legacyStore = instrument(new LegacyPgEventStore(pool, schema), { append: { step: 'pg_append', outcomeOf: appendOutcome }, readStream: 'pg_read' });
   const eventStores: Record<StorageMode, EventStore> = {
     s3_only: s3Store,
     legacy: legacyStore,
     dual_write: new DualWriteEventStore(s3Store, legacyStore),
   };
-  const ledger = createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
-  const relay = createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES });
+  const ledger = instrument(createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { record: 'ledger_record' });
+  const relay = instrument(createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { publish: 'kafka_publish', publishThrough: 'kafka_publish' });
   const readModels = new PgReadModelQueries(pool, readModelSchema);
   // A projection that finds a gap (an earlier version still in flight) reads it from the event store.
   const history = {
@@ -124,7 +131,10 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       : undefined;
   // The search index is a second projection of the same events, applied in the same step: the
   // project activity finishes when both have the events, and retries (idempotently) until they do.
-  const projection = search ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] } : projector;
+  const projection = instrument(search ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] } : projector, {
+    apply: 'projection',
+  });
+  setStorageMode(config.storageMode);
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {

@@ -229,6 +229,13 @@ export const configSchema = z.object({
   WORKER_DEPLOYMENT_NAME: z.string().min(1).max(200).default('spice-oms'),
   WORKER_BUILD_ID: z.string().min(1).max(200).optional(),
   SPICE_GIT_SHA: z.string().min(1).max(64).optional(),
+  /**
+   * The Temporal SDK runtime's Prometheus exporter listens on 127.0.0.1:<port> (workflow task and
+   * activity latencies, sticky cache, slots); the process's /metrics appends what it serves.
+   */
+  TEMPORAL_SDK_METRICS_PORT: port.optional(),
+  /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): traces are exported there; unset, none are recorded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 
   /** A consumer process (`npm run consumer -- <name>`) serves its counters at http://SPICE_HOST:<port>/metrics; unset, none. */
   CONSUMER_METRICS_PORT: port.optional(),

@@ -6,7 +6,7 @@
  */
 import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { timeStep, type Step, type StepOutcome } from '../contracts/metrics';
-import { VersionConflictError } from '../adapters/event-store';
+import { VersionConflictError } from '../ports/event-store';
 
 const tracer = trace.getTracer('spice-oms');
 

@@ -1,18 +1,34 @@
 /**
- * The worker's /metrics: prom-client's default registry of the process, where the pipeline's
- * counters live (spice_events_set_aside_total, spice_event_reads_total).
+ * The worker's /metrics: prom-client's default registry of the process, where every spice-oms
+ * metric lives (src/contracts/metrics.ts), followed by the Temporal SDK's own metrics when its
+ * runtime exports them (TEMPORAL_SDK_METRICS_PORT). One scrape target per process.
  * The API serves its own /metrics; a worker process has no HTTP server otherwise.
  */
 import http from 'node:http';
 import { register } from 'prom-client';
 
-export async function serveProcessMetrics(host: string, port: number): Promise<http.Server> {
+/** The SDK's exporter is local and quick; a scrape never waits on it for long. */
+const SDK_SCRAPE_TIMEOUT_MS = 2000;
+
+export async function processMetricsText(sdkMetricsUrl?: string): Promise<string> {
+  const own = await register.metrics();
+  if (sdkMetricsUrl === undefined) return own;
+  try {
+    const res = await fetch(sdkMetricsUrl, { signal: AbortSignal.timeout(SDK_SCRAPE_TIMEOUT_MS) });
+    return res.ok ? `${own}\n${await res.text()}` : own;
+  } catch {
+    // Our own metrics still answer when the SDK's exporter does not.
+    return own;
+  }
+}
+
+export async function serveProcessMetrics(host: string, port: number, sdkMetricsUrl?: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
       return;
     }
-    register.metrics().then(
+    processMetricsText(sdkMetricsUrl).then(
       (text) => res.writeHead(200, { 'Content-Type': register.contentType }).end(text),
       () => res.writeHead(500).end(),
     );

@@ -51,6 +51,8 @@ export interface CommandStatusView {
    * untyped one; last_failure says it in our words, the dependency's own are in the log.
    */
   retry?: { activity: string; attempt: number; code?: string; last_failure?: string };
+  /** The OpenTelemetry trace of the command (HTTP request, workflow, activities), when tracing is on. */
+  trace_id?: string;
   [FAILURE_DETAIL]?: Record<string, string>;
 }
 

@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApp } from '../../src/api/app';
-import { inMemoryPorts } from '../../src/api/in-memory-ports';
+import { inMemoryPorts } from '../support/in-memory-ports';
 import { testConfig } from '../support/env';
 import { INSTALL_HINT, toolPaths } from '../../scripts/stack/tools';
 

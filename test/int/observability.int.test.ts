@@ -8,7 +8,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { startApi, type RunningApi } from '../../src/api/server';
+import { startApi, type RunningApi } from '../../src/app/api-server';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 import { seedDatabase, sendJson } from '../support/http';
 import { eventually, testConfig, uniqueName } from '../support/env';

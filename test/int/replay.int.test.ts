@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { workflowBundle } from '../support/pipeline';
+import { workflowSinks } from '../../src/app/command-worker';
 
 const dir = path.join(__dirname, '..', 'fixtures', 'histories');
 const files = fs
@@ -21,7 +22,7 @@ test('there are recorded histories to replay', () => {
 
 test.each(files)('%s replays against the current workflow code', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
-  await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file)).resolves.toBeUndefined();
+  await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle(), sinks: workflowSinks() }, history, file)).resolves.toBeUndefined();
 });
 
 test('a change to the workflow code that reorders its commands is caught', async () => {

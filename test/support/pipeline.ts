@@ -8,7 +8,8 @@ import { Client, Connection } from '@temporalio/client';
 import type { Consumer, KafkaMessage } from 'kafkajs';
 import type { Logger } from 'pino';
 import { listKeys } from '../../src/adapters/s3/s3-client';
-import { createCommandWorker, WORKFLOWS_PATH } from '../../src/app/command-worker';
+import { createCommandWorker } from '../../src/app/command-worker';
+import { WORKFLOW_BUNDLE_OPTIONS } from '../../src/app/workflows-path';
 import { startApi, RunningApi } from '../../src/app/api-server';
 import type { Config } from '../../src/app/config';
 import type { ActivityDeps } from '../../src/activities';
@@ -49,7 +50,7 @@ export interface Pipeline {
 let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
 /** One webpack bundle of the workflow code per jest process: bundling takes seconds. */
 export function workflowBundle() {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  bundle ??= bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
   return bundle;
 }
 

@@ -9,6 +9,9 @@ import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { connectInfrastructure } from '../../src/app/composition';
 import { bundleInChildProcess, createCommandWorker } from '../../src/app/command-worker';
+import { createLogger } from '../../src/app/logger';
+import { serveProcessMetrics } from '../../src/app/metrics-server';
+import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from '../../src/app/process-telemetry';
 import { loadConfig } from '../../src/app/config';
 
 export interface WorkerProcessSpec {
@@ -26,9 +29,9 @@ export interface WorkerProcess {
 }
 
 /** Spawns the worker and resolves once it polls the task queue. */
-export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000): Promise<WorkerProcess> {
+export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), __filename], {
-    env: { ...process.env, SPICE_TEST_WORKER: JSON.stringify(spec) },
+    env: { ...process.env, ...env, SPICE_TEST_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: path.join(__dirname, '..', '..'),
   });
@@ -57,7 +60,11 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000)
 
 async function main(spec: WorkerProcessSpec): Promise<void> {
   const config = loadConfig();
+  // Observable as worker.ts makes a worker: SDK runtime, tracing, gauges and /metrics from the config.
+  installRuntime(config);
   const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
+  const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, createLogger('silent', 'worker'));
+  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
   await infra.relay.start();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createCommandWorker({
@@ -75,7 +82,9 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
   const running = worker.run();
   process.stdout.write('ready\n');
   await running;
+  metrics?.close();
   await connection.close();
+  await telemetry.stop();
   await infra.close();
 }
 

@@ -2,7 +2,7 @@ import { Registry, register } from 'prom-client';
 import { spiceMetrics, setStorageMode, STEPS } from '../../src/contracts/metrics';
 import { instrument, appendOutcome } from '../../src/app/instrument';
 import { RetryTracker, commandIds } from '../../src/app/worker-telemetry';
-import { VersionConflictError } from '../../src/adapters/event-store';
+import { VersionConflictError } from '../../src/ports/event-store';
 import { sampleSum } from '../support/metrics';
 
 beforeEach(() => register.resetMetrics());

@@ -3,6 +3,8 @@
  * the broker acknowledged them. Per aggregate, Kafka order equals version order: an event goes out
  * only once its predecessor is delivered, or together with it in the same ordered batch.
  */
+import { context, propagation } from '@opentelemetry/api';
+import { spiceMetrics } from '../../contracts/metrics';
 import type { Kafka, Message, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
 import type { PoolClient } from 'pg';
 import type { DeliveryLedger, LockedRow } from '../postgres/ledger';
@@ -81,6 +83,7 @@ export class KafkaRelay implements Relay {
         failure = err;
       }
       await ledger.markDelivered(client, published);
+      spiceMetrics().eventsRelayed.inc(published.length);
       const sent = new Set(published.map((d) => d.eventId));
       const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
       if (failure) await ledger.markAttemptFailed(client, unsent, errorText(failure));
@@ -128,6 +131,8 @@ export class KafkaRelay implements Relay {
         [HEADER_AGGREGATE_VERSION]: String(row.aggregateVersion),
       },
     };
+    // W3C `traceparent` of the publishing span (the command's trace): consumers continue it.
+    propagation.inject(context.active(), message.headers);
     return { row, message, bytes: Buffer.byteLength(value) + row.key.length + 256 };
   }
 

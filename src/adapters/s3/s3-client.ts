@@ -35,6 +35,9 @@ export interface S3ClientOptions {
 }
 
 export function createS3Client(config: S3ClientConfig, options: S3ClientOptions = {}): S3Client {
+  // The SDK's notice that its releases after January 2027 need Node.js 22 is for the maintainers
+  // (README: "Node.js version"), nothing a user can act on: switched off the way AWS documents.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const maxSockets = options.maxSockets ?? 64;
   return new S3Client({
     endpoint: config.s3Endpoint,
