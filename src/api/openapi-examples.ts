@@ -28,7 +28,12 @@ export const BODY_EXAMPLES: Partial<Record<CommandType, { summary: string; value
   UPDATE_INSTANCE: { summary: 'Change a property, remove a relationship', value: { properties: { name: 'Augusta Ada King' }, relationships: { knows: null } } },
   BULK_CREATE_INSTANCES: {
     summary: 'Two instances in one command',
-    value: { instances: [{ id: 'babbage', properties: { name: 'Charles Babbage' } }, { id: 'somerville', properties: { name: 'Mary Somerville' } }] },
+    value: {
+      instances: [
+        { id: 'babbage', properties: { name: 'Charles Babbage' } },
+        { id: 'somerville', properties: { name: 'Mary Somerville' } },
+      ],
+    },
   },
 };
 

@@ -55,37 +55,67 @@ function createMetrics(registry: Registry) {
       for (const step of STEPS) for (const outcome of STEP_OUTCOMES) h.zero({ step, outcome });
       return h;
     }),
-    commandsFinished: getOrCreate(registry, 'spice_commands_total', () => new Counter({
-      name: 'spice_commands_total',
-      help: 'Commands whose workflow run ended, by command type and final status',
-      labelNames: ['command_type', 'status'] as const,
-      registers,
-    })),
-    commandsRetrying: getOrCreate(registry, 'spice_commands_retrying', () => new Gauge({
-      name: 'spice_commands_retrying',
-      help: 'Commands this worker has seen fail an attempt of an activity that has not succeeded or failed for good since',
-      registers,
-    })),
-    oldestRetryingAge: getOrCreate(registry, 'spice_commands_retrying_oldest_age_seconds', () => new Gauge({
-      name: 'spice_commands_retrying_oldest_age_seconds',
-      help: 'Age of the oldest retrying activity this worker knows of, from its first schedule (0 when none)',
-      registers,
-    })),
-    ledgerPending: getOrCreate(registry, 'spice_ledger_pending_events', () => new Gauge({
-      name: 'spice_ledger_pending_events',
-      help: 'Ledger rows not yet delivered to Kafka (the outbox backlog)',
-      registers,
-    })),
-    ledgerOldestPendingAge: getOrCreate(registry, 'spice_ledger_oldest_pending_age_seconds', () => new Gauge({
-      name: 'spice_ledger_oldest_pending_age_seconds',
-      help: 'Age of the oldest undelivered ledger row (the outbox lag; 0 when none)',
-      registers,
-    })),
-    eventsRelayed: getOrCreate(registry, 'spice_events_relayed_total', () => new Counter({
-      name: 'spice_events_relayed_total',
-      help: 'Events published to Kafka and marked delivered by this process',
-      registers,
-    })),
+    commandsFinished: getOrCreate(
+      registry,
+      'spice_commands_total',
+      () =>
+        new Counter({
+          name: 'spice_commands_total',
+          help: 'Commands whose workflow run ended, by command type and final status',
+          labelNames: ['command_type', 'status'] as const,
+          registers,
+        }),
+    ),
+    commandsRetrying: getOrCreate(
+      registry,
+      'spice_commands_retrying',
+      () =>
+        new Gauge({
+          name: 'spice_commands_retrying',
+          help: 'Commands this worker has seen fail an attempt of an activity that has not succeeded or failed for good since',
+          registers,
+        }),
+    ),
+    oldestRetryingAge: getOrCreate(
+      registry,
+      'spice_commands_retrying_oldest_age_seconds',
+      () =>
+        new Gauge({
+          name: 'spice_commands_retrying_oldest_age_seconds',
+          help: 'Age of the oldest retrying activity this worker knows of, from its first schedule (0 when none)',
+          registers,
+        }),
+    ),
+    ledgerPending: getOrCreate(
+      registry,
+      'spice_ledger_pending_events',
+      () =>
+        new Gauge({
+          name: 'spice_ledger_pending_events',
+          help: 'Ledger rows not yet delivered to Kafka (the outbox backlog)',
+          registers,
+        }),
+    ),
+    ledgerOldestPendingAge: getOrCreate(
+      registry,
+      'spice_ledger_oldest_pending_age_seconds',
+      () =>
+        new Gauge({
+          name: 'spice_ledger_oldest_pending_age_seconds',
+          help: 'Age of the oldest undelivered ledger row (the outbox lag; 0 when none)',
+          registers,
+        }),
+    ),
+    eventsRelayed: getOrCreate(
+      registry,
+      'spice_events_relayed_total',
+      () =>
+        new Counter({
+          name: 'spice_events_relayed_total',
+          help: 'Events published to Kafka and marked delivered by this process',
+          registers,
+        }),
+    ),
     reconcileRepairs: getOrCreate(registry, 'spice_reconcile_repairs_total', () => {
       const c = new Counter({
         name: 'spice_reconcile_repairs_total',
@@ -96,12 +126,17 @@ function createMetrics(registry: Registry) {
       for (const kind of REPAIR_KINDS) c.inc({ kind }, 0);
       return c;
     }),
-    storageMode: getOrCreate(registry, 'spice_storage_mode', () => new Gauge({
-      name: 'spice_storage_mode',
-      help: 'The storage mode in force in this process: 1 for its mode, 0 for the others',
-      labelNames: ['mode'] as const,
-      registers,
-    })),
+    storageMode: getOrCreate(
+      registry,
+      'spice_storage_mode',
+      () =>
+        new Gauge({
+          name: 'spice_storage_mode',
+          help: 'The storage mode in force in this process: 1 for its mode, 0 for the others',
+          labelNames: ['mode'] as const,
+          registers,
+        }),
+    ),
     readFallbacks: getOrCreate(registry, 'spice_event_store_read_fallback_total', () => {
       const c = new Counter({
         name: 'spice_event_store_read_fallback_total',
@@ -132,16 +167,26 @@ function createMetrics(registry: Registry) {
       for (const outcome of BACKFILL_OUTCOMES) c.inc({ outcome }, 0);
       return c;
     }),
-    backfillStreamsRemaining: getOrCreate(registry, 'spice_backfill_streams_remaining', () => new Gauge({
-      name: 'spice_backfill_streams_remaining',
-      help: 'Streams the running backfill has still to copy (0 when none runs)',
-      registers,
-    })),
-    backfillLastProgress: getOrCreate(registry, 'spice_backfill_last_progress_timestamp_seconds', () => new Gauge({
-      name: 'spice_backfill_last_progress_timestamp_seconds',
-      help: 'Unix time of the backfill\'s last completed chunk (0 before any)',
-      registers,
-    })),
+    backfillStreamsRemaining: getOrCreate(
+      registry,
+      'spice_backfill_streams_remaining',
+      () =>
+        new Gauge({
+          name: 'spice_backfill_streams_remaining',
+          help: 'Streams the running backfill has still to copy (0 when none runs)',
+          registers,
+        }),
+    ),
+    backfillLastProgress: getOrCreate(
+      registry,
+      'spice_backfill_last_progress_timestamp_seconds',
+      () =>
+        new Gauge({
+          name: 'spice_backfill_last_progress_timestamp_seconds',
+          help: "Unix time of the backfill's last completed chunk (0 before any)",
+          registers,
+        }),
+    ),
   };
 }
 

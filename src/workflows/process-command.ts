@@ -62,12 +62,7 @@ const ACTIVITY_SUMMARIES = 'activity-summaries';
 const { commandMetrics } = proxySinks<CommandSinks>();
 
 /** Calls the activity with a Web UI summary, in runs that started with summaries. */
-function withSummary<A extends unknown[], R, O>(
-  fn: ((...args: A) => Promise<R>) & { executeWithOptions(options: O, args: A): Promise<R> },
-  options: O,
-  summary: string,
-  ...args: A
-): Promise<R> {
+function withSummary<A extends unknown[], R, O>(fn: ((...args: A) => Promise<R>) & { executeWithOptions(options: O, args: A): Promise<R> }, options: O, summary: string, ...args: A): Promise<R> {
   return patched(ACTIVITY_SUMMARIES) ? fn.executeWithOptions({ ...options, summary: truncate(summary) }, args) : fn(...args);
 }
 
@@ -124,9 +119,7 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
 
 async function processBulk(input: ProcessCommandInput, progress: CommandProgress): Promise<ProcessCommandResult> {
   progress.phase = 'DECIDING';
-  const plan = patched(BULK_CLAIMS)
-    ? await withSummary(claiming.prepareBulk, claimingOptions, `plan and claim the instances of ${summaryOf(input)}`, input)
-    : await prepareBulk(input);
+  const plan = patched(BULK_CLAIMS) ? await withSummary(claiming.prepareBulk, claimingOptions, `plan and claim the instances of ${summaryOf(input)}`, input) : await prepareBulk(input);
   progress.batches_total = plan.batches_total;
   progress.instances_total = plan.instances_total;
   progress.batches_done = 0;

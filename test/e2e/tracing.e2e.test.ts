@@ -51,7 +51,10 @@ test('one command yields one trace from the HTTP request down to S3, PostgreSQL 
   const root = spans.filter((s) => parentOf(s, spans) === undefined);
   expect(root.map((s) => s.name)).toEqual(['POST /api/v1/databases']);
   for (const step of ['s3_append', 'ledger_record', 'kafka_publish', 'projection']) {
-    const c = chain(spans.find((s) => s.name === step)!, spans);
+    const c = chain(
+      spans.find((s) => s.name === step)!,
+      spans,
+    );
     expect(c[0]).toBe('POST /api/v1/databases');
     expect(c).toEqual(expect.arrayContaining(['StartWorkflow:processCommand', 'RunWorkflow:processCommand']));
     expect(c.some((n) => n.startsWith('RunActivity:'))).toBe(true);

@@ -34,9 +34,7 @@ afterAll(() => new Promise((r) => server.close(r)));
 function renderedDom(url: string): Promise<string> {
   if (!fs.existsSync(chromium)) throw new Error(`chromium not found at ${chromium}: install it with ${INSTALL_HINT}, or set CHROMIUM_PATH`);
   const args = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--virtual-time-budget=15000', '--dump-dom', url];
-  return new Promise((resolve, reject) =>
-    execFile(chromium, args, { timeout: 90_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
-  );
+  return new Promise((resolve, reject) => execFile(chromium, args, { timeout: 90_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout) => (err ? reject(err) : resolve(stdout))));
 }
 
 test('the docs page renders every operation of the OpenAPI document, with assets from the app only', async () => {

@@ -61,7 +61,12 @@ describe('histories fetched from Temporal', () => {
   });
 
   test('--query (visibility is eventually consistent)', async () => {
-    const { code, lines } = await eventually(() => run(['--query', `WorkflowId='${workflowId}'`]), (r) => r.lines.length > 1, 30_000, 1000);
+    const { code, lines } = await eventually(
+      () => run(['--query', `WorkflowId='${workflowId}'`]),
+      (r) => r.lines.length > 1,
+      30_000,
+      1000,
+    );
     expect(lines[0]).toMatch(new RegExp(`^ok\\s+${workflowId} `));
     expect(code).toBe(0);
   });

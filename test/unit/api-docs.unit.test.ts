@@ -18,7 +18,11 @@ beforeAll(async () => {
   doc = (await request(app).get('/api/v1/openapi.json')).body;
 });
 
-const fill = (path: string) => path.replace('{db}', 'library').replace(/\{(cls|classId)\}/, 'Person').replace(/\{[A-Za-z_]+\}/g, 'ada');
+const fill = (path: string) =>
+  path
+    .replace('{db}', 'library')
+    .replace(/\{(cls|classId)\}/, 'Person')
+    .replace(/\{[A-Za-z_]+\}/g, 'ada');
 
 test('every command with a body has an example, and the API accepts it', async () => {
   const withBodies = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, ops]) =>
@@ -26,7 +30,14 @@ test('every command with a body has an example, and the API accepts it', async (
       .filter(([, op]) => op.requestBody && op['x-command-type'])
       .map(([method, op]) => ({ path, method, op })),
   );
-  expect(withBodies.map((o) => o.op['x-command-type']).sort()).toEqual(['BULK_CREATE_INSTANCES', 'CREATE_DATABASE', 'CREATE_INSTANCE', 'CREATE_ONTOLOGY_CLASS', 'UPDATE_INSTANCE', 'UPDATE_ONTOLOGY_CLASS']);
+  expect(withBodies.map((o) => o.op['x-command-type']).sort()).toEqual([
+    'BULK_CREATE_INSTANCES',
+    'CREATE_DATABASE',
+    'CREATE_INSTANCE',
+    'CREATE_ONTOLOGY_CLASS',
+    'UPDATE_INSTANCE',
+    'UPDATE_ONTOLOGY_CLASS',
+  ]);
   for (const { path, method, op } of withBodies) {
     const examples = Object.values(op.requestBody.content['application/json'].examples ?? {}) as { value: unknown }[];
     expect(examples).toHaveLength(1);
