@@ -1,8 +1,8 @@
 /**
- * Tools the test suite needs besides the services: promtool (checks and unit-tests the alert rules
- * in deploy/observability/) built from the Go module proxy into the cache directory, and Debian's
- * headless `chromium` (renders the API docs page). `npm test` installs both before jest runs
- * (`tsx scripts/stack/tools.ts`); the tests fail, naming this command, when one is missing.
+ * Tools besides the services: Debian's headless `chromium` (the API docs test renders the page
+ * with it; `npm test` installs it before jest runs, and the test fails naming this command when it
+ * is missing) and, with --promtool, promtool built from the Go module proxy into the cache
+ * directory (`npm run check:alerts` checks and unit-tests the alert rules with it).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -20,16 +20,17 @@ export function toolPaths(cfg: Config): { promtool: string; chromium: string } {
   };
 }
 
-export async function installTestTools(cfg: Config, say: (line: string) => void = () => undefined): Promise<void> {
+export async function installTestTools(cfg: Config, say: (line: string) => void = () => undefined, withPromtool = false): Promise<void> {
   const p = stackPaths(cfg);
   const tools = toolPaths(cfg);
   fs.mkdirSync(p.logs, { recursive: true });
   const jobs: Promise<void>[] = [];
-  if (!fs.existsSync(tools.promtool)) {
+  if (withPromtool && !fs.existsSync(tools.promtool)) {
     requireTool('go', 'promtool', 'install Go >= 1.25 from the Debian packages or go.dev');
     say(`building promtool ${TOOL_VERSIONS.prometheus} (a few minutes, once) ...`);
     jobs.push(
-      run('go', ['install', `github.com/prometheus/prometheus/cmd/promtool@${TOOL_VERSIONS.prometheus}`], {
+      // remove_all_sd leaves out the service-discovery plugins (cloud SDKs): rules need none of them.
+      run('go', ['install', '-tags', 'remove_all_sd', `github.com/prometheus/prometheus/cmd/promtool@${TOOL_VERSIONS.prometheus}`], {
         env: goEnv(p, path.dirname(tools.promtool)),
         logFile: path.join(p.logs, 'promtool-install.log'),
         service: 'promtool',
@@ -52,8 +53,9 @@ export async function installTestTools(cfg: Config, say: (line: string) => void 
 
 if (require.main === module) {
   const t0 = Date.now();
-  installTestTools(loadConfig(), (l) => process.stdout.write(`[tools] ${l}\n`)).then(
-    () => process.stdout.write(`[tools] promtool and chromium ready (${((Date.now() - t0) / 1000).toFixed(1)}s)\n`),
+  const withPromtool = process.argv.includes('--promtool');
+  installTestTools(loadConfig(), (l) => process.stdout.write(`[tools] ${l}\n`), withPromtool).then(
+    () => process.stdout.write(`[tools] ${withPromtool ? 'promtool and ' : ''}chromium ready (${((Date.now() - t0) / 1000).toFixed(1)}s)\n`),
     (err) => {
       process.stderr.write(`[tools] ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(1);
