@@ -45,7 +45,7 @@ async function main(): Promise<void> {
     everySeconds: config.RECONCILE_INTERVAL_S,
     graceSeconds: config.RECONCILE_GRACE_S,
   });
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
+  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
   log.info(
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,

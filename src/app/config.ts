@@ -211,8 +211,10 @@ export const configSchema = z.object({
   /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
-  /** Serve the worker's counters at http://SPICE_HOST:<port>/metrics; unset, the worker serves none. */
+  /** Serve the worker's metrics at http://WORKER_METRICS_BIND_HOST:<port>/metrics; unset, the worker serves none. */
   WORKER_METRICS_PORT: port.optional(),
+  /** Loopback unless set, like every other listener: a scraper in another container or pod needs 0.0.0.0 (the image sets it). */
+  WORKER_METRICS_BIND_HOST: host.default(LOOPBACK),
   /** A workflow bundle built ahead (the image builds it); unset, the worker bundles at start. */
   WORKER_WORKFLOW_BUNDLE: z.string().min(1).optional(),
   /**

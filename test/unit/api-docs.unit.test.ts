@@ -54,3 +54,13 @@ test('every problem code has an example answer with its status, offered by every
   const op = doc.paths['/api/v1/databases'].post;
   expect(Object.keys(op.responses.default.content['application/problem+json'].examples).sort()).toEqual([...codes].sort());
 });
+
+test('the documentation page is public on purpose (it holds no data) while the API behind it needs a key', async () => {
+  const guarded = createApp(inMemoryPorts({ access: { mode: 'on' } }), pino({ level: 'silent' }));
+  const page = await request(guarded).get('/api/v1/docs');
+  expect(page.status).toBe(200);
+  expect(page.text).toContain('/api/v1/docs/assets/swagger-ui-bundle.js');
+  expect((await request(guarded).get('/api/v1/docs/assets/swagger-ui-bundle.js')).status).toBe(200);
+  expect((await request(guarded).get('/api/v1/docs/assets/swagger-ui.js.map')).status).toBe(404);
+  expect((await request(guarded).get('/api/v1/databases')).status).toBe(401);
+});

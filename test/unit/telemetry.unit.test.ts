@@ -1,4 +1,7 @@
+import type { AddressInfo } from 'node:net';
 import { Registry, register } from 'prom-client';
+import { loadConfig } from '../../src/app/config';
+import { serveProcessMetrics } from '../../src/app/metrics-server';
 import { spiceMetrics, setStorageMode, STEPS } from '../../src/contracts/metrics';
 import { instrument, appendOutcome } from '../../src/app/instrument';
 import { RetryTracker, commandIds } from '../../src/app/worker-telemetry';
@@ -72,4 +75,16 @@ test('a log line names the command, its aggregate and its events, from the input
   expect(commandIds([input], result)).toEqual({ command_id: 'c1', command_type: 'CREATE_INSTANCE', event_ids: ['e1'], aggregate: 'instance/db:ada' });
   expect(commandIds([['e1', 'e2']])).toEqual({ event_ids: ['e1', 'e2'] });
   expect(commandIds([{ input, batch: 0 }])).toEqual({ command_id: 'c1', command_type: 'CREATE_INSTANCE' });
+});
+
+test("a worker's /metrics listens on loopback unless WORKER_METRICS_BIND_HOST says otherwise", async () => {
+  const config = loadConfig({ WORKER_METRICS_PORT: '9464' });
+  expect(config.WORKER_METRICS_BIND_HOST).toBe('127.0.0.1');
+  expect(loadConfig({ WORKER_METRICS_BIND_HOST: '0.0.0.0' }).WORKER_METRICS_BIND_HOST).toBe('0.0.0.0');
+  const server = await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, 0);
+  try {
+    expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
 });
