@@ -26,6 +26,7 @@ import {
 import type { AggregateState, DatabaseState } from '../domain';
 import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
 import { mapLimit } from '../lib/map-limit';
+import { collectSteps, timedStep, type StepTiming } from '../lib/step-timings';
 import {
   CLAIM_PENDING,
   CLAIM_VOIDED,
@@ -498,8 +499,14 @@ export function createActivities(deps: ActivityDeps) {
      * of one per step); every part is idempotent, so the durable steps can take over after a failure.
      */
     async runCommand(input: ProcessCommandInput): Promise<AppendOutcome> {
-      const appended = await activities.decideAndAppend(input);
-      await Promise.all([activities.deliver(appended.events.map((e) => e.event_id)), activities.project(appended.events)]);
+      const appended = await timedStep('decide_and_append', () => activities.decideAndAppend(input), {
+        did: (a) => `${a.events.length} event(s) on ${a.aggregate_type}/${a.aggregate_id}, now at version ${a.version}`,
+      });
+      const n = appended.events.length;
+      await Promise.all([
+        timedStep('deliver', () => activities.deliver(appended.events.map((e) => e.event_id)), { did: () => `published ${n} event(s) to Kafka` }),
+        timedStep('project', () => activities.project(appended.events), { did: () => `projected ${n} event(s) into the read models` }),
+      ]);
       return appended;
     },
 
@@ -517,7 +524,7 @@ export function createActivities(deps: ActivityDeps) {
       await deps.projector.apply(events);
     },
   };
-  return withFailureMapping(activities);
+  return withFailureMapping(withStepReports(activities));
 
   async function loadEvents(refs: AppendedEventRef[]): Promise<EventEnvelope[]> {
     const out: EventEnvelope[] = [];
@@ -545,6 +552,25 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** What an activity's steps did and how long they took, in its result (the Web UI shows it on the run's page). */
+export interface StepReport {
+  steps: StepTiming[];
+}
+
+type Reported<T> = { [K in keyof T]: T[K] extends (...args: infer A) => Promise<infer R> ? (...args: A) => Promise<(R extends object ? R : unknown) & StepReport> : T[K] };
+
+/** Each activity's result gains its steps; the activities' calls to one another (runCommand's) are timed as steps of the caller. */
+function withStepReports<T extends Record<string, (...args: never[]) => Promise<unknown>>>(activities: T): Reported<T> {
+  const reported: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    reported[name] = async (...args: never[]) => {
+      const { result, steps } = await collectSteps(() => fn(...args));
+      return { ...(result as object), steps };
+    };
+  }
+  return reported as Reported<T>;
+}
 
 function refOf(e: EventEnvelope, s3?: S3Reference): AppendedEventRef {
   return { event_id: e.event_id, event_type: e.event_type, aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id, version: e.aggregate_version, ...(s3 ? { s3 } : {}) };

@@ -7,6 +7,7 @@
  * Not re-exported from an index: workflow code must never load prom-client.
  */
 import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
+import { timedStep } from '../lib/step-timings';
 
 /** The steps a command's events go through; `s3_*` and `pg_*` name the event store that served the step. */
 export const STEPS = ['s3_append', 's3_read', 'pg_append', 'pg_read', 'ledger_record', 'kafka_publish', 'projection'] as const;
@@ -197,11 +198,14 @@ export function setStorageMode(mode: (typeof STORAGE_MODES)[number], registry: R
   for (const m of STORAGE_MODES) gauge.set({ mode: m }, m === mode ? 1 : 0);
 }
 
-/** Times `fn` as one sample of `step`; `outcomeOf` tells a lost conditional write from an error. */
+/**
+ * Times `fn` as one sample of `step`, and as a step of the activity's own timings (lib/step-timings);
+ * `outcomeOf` tells a lost conditional write from an error.
+ */
 export async function timeStep<T>(step: Step, fn: () => Promise<T>, outcomeOf: (err: unknown) => StepOutcome = () => 'error', registry?: Registry): Promise<T> {
   const end = spiceMetrics(registry).stepDuration.startTimer({ step });
   try {
-    const result = await fn();
+    const result = await timedStep(step, fn, { outcomeOf });
     end({ outcome: 'success' });
     return result;
   } catch (err) {

@@ -21,7 +21,8 @@ let base: string;
 const requested: string[] = [];
 
 beforeAll(async () => {
-  const app = createApp(inMemoryPorts(), pino({ level: 'silent' }));
+  // Access on, as deployed: the page renders for a visitor without a key.
+  const app = createApp(inMemoryPorts({ access: { mode: 'on' } }), pino({ level: 'silent' }));
   server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -9,7 +9,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { startApi, type RunningApi } from '../../src/app/api-server';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
-import { seedDatabase, sendJson } from '../support/http';
+import { seedDatabase, sendJson, useApiKey, withAuth } from '../support/http';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { metricNamesIn, sampleSum, serves } from '../support/metrics';
 
@@ -56,13 +56,14 @@ describe('metrics of running processes after a short workload', () => {
 
     db = schema.slice(0, 40);
     const base = `${api.url}/api/v1`;
+    useApiKey(base, (await api.keys.create({ name: `${id}-writer`, role: 'writer', created_by: 'test' })).key);
     await seedDatabase(base, db, { id: 'P', label: 'P', properties: [{ name: 'n', type: 'integer' }], relationships: [] });
     const wait = { prefer: 'wait=30' };
     expect((await sendJson(base, 'POST', `/databases/${db}/classes/P/instances`, { id: 'a', properties: { n: 1 } }, wait)).status).toBe(201);
     expect((await sendJson(base, 'PUT', `/databases/${db}/classes/P/instances/a`, { properties: { n: 2 } }, wait)).status).toBe(200);
     // Refused by the domain: the run ends FAILED.
     expect((await sendJson(base, 'POST', `/databases/${db}/classes/P/instances`, { id: 'a', properties: { n: 3 } }, wait)).status).toBe(409);
-    await fetch(`${base}/databases/${db}/instances/a`);
+    await fetch(`${base}/databases/${db}/instances/a`, { headers: withAuth(base) });
   });
   afterAll(async () => {
     await worker?.stop();
