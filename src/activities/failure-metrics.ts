@@ -3,25 +3,16 @@
  * read or project and left behind so that the rest of the run could go on. Labels stay
  * low-cardinality: a fixed stage and a code from a short list, never an id.
  */
-import { Counter, Registry, register as defaultRegistry } from 'prom-client';
+import type { Counter, Registry } from 'prom-client';
+import { spiceMetrics } from '../contracts/metrics';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import { ReadModelError } from '../ports/read-model-errors';
 import { StreamsNotProjectedError } from '../ports/projector';
 
 export type SetAsideStage = 'record' | 'relay' | 'read' | 'project';
 
-const METRIC = 'spice_events_set_aside_total';
-
-export function setAsideCounter(registry: Registry = defaultRegistry): Counter<'stage' | 'code'> {
-  // Several workers in one process (tests, the API's embedded worker) share the registry.
-  const existing = registry.getSingleMetric(METRIC);
-  if (existing) return existing as Counter<'stage' | 'code'>;
-  return new Counter({
-    name: METRIC,
-    help: 'Events a reconciliation or rebuild run could not record, relay, read or project, set aside so the others went on (per run)',
-    labelNames: ['stage', 'code'],
-    registers: [registry],
-  });
+export function setAsideCounter(registry?: Registry): Counter<'stage' | 'code'> {
+  return spiceMetrics(registry).eventsSetAside;
 }
 
 /**

@@ -69,8 +69,8 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
 
   const metricsHandler = async (_req: Request, res: Response): Promise<void> => {
     res.locals.route = '/metrics';
-    // The pipeline's counters (spice_events_set_aside_total, spice_event_reads_total) live in
-    // prom-client's default registry of the process: served here too, for an embedded worker.
+    // The pipeline's metrics (src/contracts/metrics.ts) live in prom-client's default registry of
+    // the process: served here too, for an embedded worker.
     const served = reg === defaultRegistry ? reg : withProcessCounters(reg);
     res.setHeader('Content-Type', served.contentType);
     res.send(await served.metrics());

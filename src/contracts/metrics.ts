@@ -20,6 +20,8 @@ export const REPAIR_KINDS = ['recorded', 'delivered', 'projected'] as const;
 export type RepairKind = (typeof REPAIR_KINDS)[number];
 export const STORAGE_MODES = ['legacy', 'dual_write', 's3_only'] as const;
 export const BACKFILL_OUTCOMES = ['copied', 'already_present', 'mismatch'] as const;
+/** Where a consumer got an event's body: S3 (the source of truth) or the Kafka payload when S3 failed. */
+export const READ_SOURCES = ['s3', 'payload_fallback'] as const;
 
 /** Seconds; a step is milliseconds when healthy and may wait on a retrying client for tens of seconds. */
 const STEP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -125,6 +127,28 @@ function createMetrics(registry: Registry) {
         registers,
       });
       for (const kind of REPAIR_KINDS) c.inc({ kind }, 0);
+      return c;
+    }),
+    eventsSetAside: getOrCreate(
+      registry,
+      'spice_events_set_aside_total',
+      () =>
+        new Counter({
+          name: 'spice_events_set_aside_total',
+          help: 'Events a reconciliation or rebuild run could not record, relay, read or project, set aside so the others went on (per run)',
+          labelNames: ['stage', 'code'] as const,
+          registers,
+        }),
+    ),
+    eventReads: getOrCreate(registry, 'spice_event_reads_total', () => {
+      const c = new Counter({
+        name: 'spice_event_reads_total',
+        help: 'Events read by consumers, by where the body came from (s3, or the Kafka payload when S3 failed)',
+        labelNames: ['source'] as const,
+        registers,
+      });
+      // Both series from the start: the fallback ratio is 0, not missing, while S3 serves every read.
+      for (const source of READ_SOURCES) c.inc({ source }, 0);
       return c;
     }),
     storageMode: getOrCreate(

@@ -3,11 +3,12 @@
  * reference (the source of truth), or the payload embedded in the message when S3 cannot be read.
  * A stub (large event) has no body to fall back to, so then the read fails and is retried.
  */
-import { Counter, Registry, register as defaultRegistry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { READ_SOURCES, spiceMetrics } from '../../contracts/metrics';
 import type { EventEnvelope, S3Reference } from '../../contracts/event-envelope';
 import { isStub, KafkaEventMessage, parseEventMessage } from '../../contracts/kafka-message';
 
-export type ReadSource = 's3' | 'payload_fallback';
+export type ReadSource = (typeof READ_SOURCES)[number];
 
 export interface ReadEventResult {
   envelope: EventEnvelope;
@@ -35,20 +36,6 @@ export class EventUnavailableError extends Error {
   }
 }
 
-const METRIC = 'spice_event_reads_total';
-
-function readsCounter(registry: Registry): Counter<'source'> {
-  // Several readers (or a test re-creating one) share a registry; a metric name registers once.
-  const existing = registry.getSingleMetric(METRIC);
-  if (existing) return existing as Counter<'source'>;
-  return new Counter({
-    name: METRIC,
-    help: 'Events read by consumers, by where the body came from (s3, or the Kafka payload when S3 failed)',
-    labelNames: ['source'],
-    registers: [registry],
-  });
-}
-
 export interface EventReader {
   read(value: Buffer | string | null | undefined): Promise<ReadEventResult>;
   /** The same, for a message already parsed (a consumer reads its event id first, to skip duplicates without touching S3). */
@@ -59,7 +46,7 @@ export interface EventReader {
 }
 
 export function createEventReader(options: EventReaderOptions): EventReader {
-  const counter = readsCounter(options.registry ?? defaultRegistry);
+  const counter = spiceMetrics(options.registry).eventReads;
   const counts: Record<ReadSource, number> = { s3: 0, payload_fallback: 0 };
   const count = (source: ReadSource) => {
     counts[source] += 1;
