@@ -13,6 +13,13 @@ import { commandExists, run } from './proc';
 export const TOOL_VERSIONS = { prometheus: 'v0.316.0' } as const;
 export const INSTALL_HINT = 'npx tsx scripts/stack/tools.ts (run by npm test)';
 
+/** The promtool to use: the one built into the cache, else one on the PATH; undefined when neither exists. */
+export function findPromtool(cfg: Config): string | undefined {
+  const built = toolPaths(cfg).promtool;
+  if (fs.existsSync(built)) return built;
+  return commandExists('promtool') ? 'promtool' : undefined;
+}
+
 export function toolPaths(cfg: Config): { promtool: string; chromium: string } {
   return {
     promtool: path.join(stackPaths(cfg).cache, 'bin', `promtool-${TOOL_VERSIONS.prometheus}`, 'promtool'),
