@@ -87,6 +87,9 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
   const port = o.port ?? config.API_PORT;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(port, config.API_BIND_HOST, () => resolve(s));
+    s.keepAliveTimeout = config.API_KEEP_ALIVE_TIMEOUT_MS;
+    // Node wants the header timeout above the keep-alive one, or it cuts the next request's headers short.
+    s.headersTimeout = config.API_KEEP_ALIVE_TIMEOUT_MS + 1_000;
     s.on('clientError', answerClientError);
     s.once('error', reject);
   });

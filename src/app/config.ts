@@ -172,6 +172,12 @@ export const configSchema = z.object({
    */
   API_EMBEDDED_WORKER: bool.default(false),
   API_WAIT_MAX_MS: z.coerce.number().int().min(0).max(300_000).default(30_000),
+  /**
+   * How long an idle client connection stays open. Longer than the idle timeout of the proxy or load
+   * balancer in front (60 s on the common ones): when the API closes first, a request the proxy sends
+   * on the closing connection is lost with ECONNRESET.
+   */
+  API_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(65_000),
 
   /** The reconciliation schedule: how often, and how old an undelivered event must be to be taken over. */
   RECONCILE_INTERVAL_S: z.coerce.number().int().min(5).max(86_400).default(60),
