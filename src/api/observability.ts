@@ -58,6 +58,8 @@ export function createObservability(logger: Logger, registry?: Registry): Observ
         status: res.statusCode,
         duration_ms: Math.round(seconds * 1e6) / 1e3,
         code: res.locals.problemCode,
+        // command_id, workflow_id, aggregate, event_ids of the command the request submitted or read.
+        ...(res.locals.command as Record<string, unknown> | undefined),
         ...(span.isRecording() ? { trace_id: span.spanContext().traceId } : {}),
       };
       if (res.statusCode >= 500) logger.error(line, 'request');

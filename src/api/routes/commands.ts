@@ -10,6 +10,7 @@ import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } f
 import type { Logger } from 'pino';
 import { type ApiPorts } from '../ports';
 import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gateway';
+import { workflowIdOf } from '../../contracts/workflows';
 import { problem, ProblemError, statusOfCode } from '../problem';
 import { actorOf, boolParam, expectedVersionOf, idempotencyKeyOf, parseBody, parseQuery, waitOf, withPathField } from '../validation';
 import type { RouteSpec } from './route-spec';
@@ -51,6 +52,18 @@ function idGenerator(idempotencyKey: string | undefined, scope: string): () => s
 const p = (req: Request, name: string): string => req.params[name] as string;
 
 /** What dependencies said behind the view's codes goes to the log under the request id, never into the answer. */
+/** The request's log line names the command it submitted or read: its ids, and its aggregate and events once known. */
+function noteCommand(res: Response, commandId: string, view: CommandStatusView | null): void {
+  const result = view?.result;
+  const events = result?.events ?? view?.events ?? [];
+  res.locals.command = {
+    command_id: commandId,
+    workflow_id: workflowIdOf(commandId),
+    ...(result ? { aggregate: `${result.aggregate_type}/${result.aggregate_id}` } : {}),
+    ...(events.length > 0 ? { event_ids: events.map((e) => e.event_id) } : {}),
+  };
+}
+
 function logFailureDetail(res: Response, view: CommandStatusView | null): void {
   const detail = view?.[FAILURE_DETAIL];
   if (view && detail) (res.locals.log as Logger | undefined)?.warn({ command_id: view.command_id, status: view.status, ...detail }, 'command failure detail');
@@ -130,6 +143,7 @@ async function submitAndRespond(ports: ApiPorts, guard: AccessGuard, req: Reques
   // A resubmission describes the first command as it stands now, without waiting.
   else if (!outcome.created) view = await ports.commands.status(outcome.command_id);
 
+  noteCommand(res, outcome.command_id, view);
   logFailureDetail(res, view);
   if (view?.status === 'FAILED') throw failureProblem(view);
   if (view?.status === 'COMPLETED') {
@@ -353,6 +367,7 @@ export function commandRoutes(ports: ApiPorts, guard: AccessGuard): RouteSpec[] 
         const id = p(req, 'commandId');
         const view = await ports.commands.status(id);
         if (view === null) throw problem('COMMAND_NOT_FOUND', `no command '${id}'`);
+        noteCommand(res, id, view);
         const principal = principalOfRequest(res);
         if (principal !== undefined && view.db_name !== undefined && !mayTouchDatabase(principal, view.db_name)) {
           throw problem('FORBIDDEN', `the key '${principal.name}' may not read commands of database '${view.db_name}'`);
