@@ -16,7 +16,7 @@ import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from './src/app/
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'worker');
-  installRuntime(config);
+  installRuntime(config, log);
   const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
   const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
   await infra.relay.start();

@@ -3,18 +3,35 @@
  * when TEMPORAL_SDK_METRICS_PORT is set, its Prometheus exporter), tracing (OTLP when
  * OTEL_EXPORTER_OTLP_ENDPOINT is set) and the gauges refreshed in the background.
  */
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import type { Pool } from 'pg';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { setupTracing } from './tracing';
 import { publishLedgerBacklog, publishRetrying } from './worker-telemetry';
 
+/**
+ * The SDK's log lines as JSON lines of the process's logger (instead of multi-line console dumps).
+ * Its "Activity failed" (every refusal, every failed attempt) is left out unless debugging: the
+ * worker logs each activity outcome itself, with the command's ids and the failure's code.
+ */
+export function sdkLogSink(log: Logger, verbose: boolean): (entry: LogEntry) => void {
+  return ({ level, message, meta }) => {
+    if (message === 'Activity failed' && !verbose) return;
+    const { error, ...rest } = (meta ?? {}) as { error?: unknown } & Record<string, unknown>;
+    const line = { sdk: true, ...rest, ...(error !== undefined ? { err: error } : {}) };
+    if (level === 'ERROR') log.error(line, message);
+    else if (level === 'WARN') log.warn(line, message);
+    else if (level === 'INFO') log.info(line, message);
+    else log.debug(line, message);
+  };
+}
+
 /** Once per process, before any native connection or worker. */
-export function installRuntime(config: Config): void {
+export function installRuntime(config: Config, log: Logger): void {
   const verbose = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace';
   Runtime.install({
-    logger: new DefaultLogger(verbose ? 'DEBUG' : 'WARN'),
+    logger: new DefaultLogger(verbose ? 'DEBUG' : 'WARN', sdkLogSink(log, verbose)),
     ...(config.TEMPORAL_SDK_METRICS_PORT !== undefined
       ? {
           telemetryOptions: {

@@ -61,10 +61,11 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
 async function main(spec: WorkerProcessSpec): Promise<void> {
   const config = loadConfig();
   // Observable as worker.ts makes a worker: SDK runtime, tracing, gauges and /metrics from the config.
-  installRuntime(config);
+  const log = createLogger('silent', 'worker');
+  installRuntime(config, log);
   const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
-  const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, createLogger('silent', 'worker'));
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
+  const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
+  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
   await infra.relay.start();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createCommandWorker({

@@ -1,5 +1,8 @@
 import type { AddressInfo } from 'node:net';
+import pino from 'pino';
+import type { LogEntry } from '@temporalio/worker';
 import { Registry, register } from 'prom-client';
+import { sdkLogSink } from '../../src/app/process-telemetry';
 import { loadConfig } from '../../src/app/config';
 import { serveProcessMetrics } from '../../src/app/metrics-server';
 import { spiceMetrics, setStorageMode, STEPS } from '../../src/contracts/metrics';
@@ -87,4 +90,22 @@ test("a worker's /metrics listens on loopback unless WORKER_METRICS_BIND_HOST sa
   } finally {
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test("the SDK's log lines become JSON lines of the process's logger; its per-activity failure dump is left to our own line", () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: 'debug' }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+  const sink = sdkLogSink(log, false);
+  const entry = (level: LogEntry['level'], message: string, meta?: Record<string, unknown>): LogEntry => ({ level, message, meta, timestampNanos: 0n });
+  sink(entry('WARN', 'Activity failed', { activityType: 'runCommand', error: new Error('instance exists') }));
+  sink(entry('ERROR', 'Worker failed', { taskQueue: 'q', error: new Error('boom') }));
+  sink(entry('WARN', 'Workflow bundle is large'));
+  expect(lines.map((l) => [l.level, l.msg])).toEqual([
+    [50, 'Worker failed'],
+    [40, 'Workflow bundle is large'],
+  ]);
+  expect(lines[0]).toMatchObject({ sdk: true, taskQueue: 'q', err: { message: 'boom' } });
+  // Debugging shows everything.
+  sdkLogSink(log, true)(entry('WARN', 'Activity failed', { activityType: 'runCommand' }));
+  expect(lines.at(-1)).toMatchObject({ msg: 'Activity failed', activityType: 'runCommand' });
 });
