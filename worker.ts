@@ -39,6 +39,7 @@ async function main(): Promise<void> {
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
+    migration: infra.migrationDeps(),
   });
   await ensureReconcileSchedule(new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }), {
     taskQueue: config.TEMPORAL_TASK_QUEUE,

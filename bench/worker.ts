@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
+    migration: infra.migrationDeps(),
     tuning: { maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS, ...extra },
   });
   try {

@@ -10,6 +10,7 @@ import type { ReadModelQueries } from '../ports/read-models';
 import type { AccessControl } from './auth';
 import type { SearchQueries } from '../ports/search';
 import type { AuditLogQueries } from '../ports/audit-log';
+import type { StorageModeAdmin } from '../ports/storage-mode-admin';
 
 export interface ApiPorts {
   commands: CommandGateway;
@@ -27,4 +28,6 @@ export interface ApiPorts {
   limits: InputLimits;
   /** API keys, roles, databases and per-key limits (README "Access control"). */
   access: AccessControl;
+  /** The operator's storage-mode and migration operations (/api/v1/admin); absent: no admin routes. */
+  admin?: StorageModeAdmin;
 }

@@ -4,6 +4,7 @@
  */
 import { startProcessTelemetry } from './process-telemetry';
 import { clientTracing } from './tracing';
+import { MigrationOps } from './migration-ops';
 import type { Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
@@ -68,7 +69,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     commands: new TemporalCommandGateway({
       client,
       taskQueue,
-      storageMode: config.storageMode,
+      storageMode: () => infra.modeCache.modeForNewCommand(),
       eagerStart: embedded !== undefined,
       blobs: infra.blobs,
       ledger: infra.ledger,
@@ -82,6 +83,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     bodyLimitBytes: config.apiBodyLimitBytes,
     limits: config.inputLimits,
     access: accessControlOf(config, infra.apiKeys),
+    admin: new MigrationOps({ modes: infra.modes, client, taskQueue, propagationMs: 2 * config.STORAGE_MODE_REFRESH_MS }),
   };
   const app = createApp(ports, log);
   const port = o.port ?? config.API_PORT;
@@ -95,7 +97,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
   });
   const address = server.address();
   const url = `http://${config.SPICE_HOST}:${typeof address === 'object' && address ? address.port : port}`;
-  log.info({ url, storageMode: config.storageMode }, 'api listening');
+  log.info({ url, storageMode: (await infra.modeCache.state()).mode }, 'api listening');
   return {
     server,
     url,
@@ -123,6 +125,7 @@ async function startEmbeddedWorker(config: Config, infra: Infrastructure, taskQu
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
+    migration: infra.migrationDeps(),
     tuning: { ...workerProcessOptions(config), maxCachedWorkflows: config.WORKER_MAX_CACHED_WORKFLOWS },
   });
   const running = worker.run();

@@ -28,7 +28,8 @@ export class IdempotencyKeyReusedError extends Error {
 export interface GatewayOptions {
   client: Client;
   taskQueue: string;
-  storageMode: StorageMode;
+  /** The storage mode a command submitted now runs in (captured in its input; live, see StorageModeCache). */
+  storageMode: StorageMode | (() => Promise<StorageMode>);
   blobs: { bodyOf(commandId: string, hash: string): { bucket: string; key: string; endpoint: string; event_id: string }; putJson(ref: { bucket: string; key: string }, body: unknown): Promise<void> };
   ledger: { byEventIds(ids: string[]): Promise<LedgerRow[]> };
   /** Ask the server to hand the first workflow task to this process's own worker. */
@@ -72,12 +73,13 @@ export class TemporalCommandGateway implements CommandGateway {
       .update(`|${cmd.expected_version ?? ''}`)
       .digest('hex');
     const submittedAt = new Date().toISOString();
+    const storageMode = typeof this.o.storageMode === 'function' ? await this.o.storageMode() : this.o.storageMode;
     const input: ProcessCommandInput = {
       command_id: commandId,
       command_type: cmd.command_type,
       actor: cmd.actor,
       submitted_at: submittedAt,
-      storage_mode: this.o.storageMode,
+      storage_mode: storageMode,
       request_hash: requestHash,
       ...(cmd.expected_version !== undefined ? { expected_version: cmd.expected_version } : {}),
     };
@@ -124,7 +126,7 @@ export class TemporalCommandGateway implements CommandGateway {
           { key: SearchAttributes.AggregateType, value: stream.aggregate_type },
           { key: SearchAttributes.AggregateId, value: stream.aggregate_id.slice(0, 1000) },
           { key: SearchAttributes.DatabaseName, value: cmd.db_name ?? (cmd.payload as { name?: string }).name ?? '' },
-          { key: SearchAttributes.StorageMode, value: this.o.storageMode },
+          { key: SearchAttributes.StorageMode, value: storageMode },
         ],
       });
       if (!cmd.idempotency_key) return { command_id: commandId, created: true };

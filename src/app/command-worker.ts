@@ -17,6 +17,7 @@ import { createActivities, ActivityDeps } from '../activities';
 import { createRebuildActivities, RebuildDeps } from '../activities/rebuild';
 import { createReconcileActivities, ReconcileDeps } from '../activities/reconcile';
 import { createSearchActivities, SearchMaintenanceDeps } from '../activities/search';
+import { createMigrationActivities, MigrationDeps } from '../activities/migration';
 
 export interface CommandWorkerOptions {
   connection: NativeConnection;
@@ -27,6 +28,8 @@ export interface CommandWorkerOptions {
   reconcile: ReconcileDeps;
   /** The search index's maintenance (absent with SEARCH_ENGINE=postgres: its steps then do nothing). */
   search?: SearchMaintenanceDeps;
+  /** The migration workflows' activities (backfill, verify, reverse sync); absent: this worker runs none. */
+  migration?: MigrationDeps;
   tuning?: Partial<WorkerOptions>;
   /** Where activity outcomes are logged with the command's ids (silent unless given). */
   log?: Logger;
@@ -82,7 +85,13 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
     namespace: o.namespace,
     taskQueue: o.taskQueue,
     ...(o.workflowBundle ? { workflowBundle: o.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: { ...createActivities(o.deps), ...createRebuildActivities(o.rebuild), ...createReconcileActivities(o.reconcile), ...createSearchActivities(o.search) },
+    activities: {
+      ...createActivities(o.deps),
+      ...createRebuildActivities(o.rebuild),
+      ...createReconcileActivities(o.reconcile),
+      ...createSearchActivities(o.search),
+      ...(o.migration ? createMigrationActivities(o.migration) : {}),
+    },
     interceptors: {
       ...(o.workflowBundle ? {} : { workflowModules: WORKFLOW_BUNDLE_OPTIONS.workflowInterceptorModules }),
       activity: [...tracing.activity, activityTelemetry(o.log, retryTracker)],

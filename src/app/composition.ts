@@ -13,7 +13,14 @@ import { migrate, DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
 import { migrateApiKeys, PgApiKeyStore } from '../adapters/postgres/api-keys';
 import { createS3Client, ensureBucket, S3EventStore } from '../adapters/s3/s3-event-store';
 import { LegacyPgEventStore } from '../adapters/postgres/legacy-event-store';
-import { DualWriteEventStore } from '../adapters/dual-write-event-store';
+import { CurrentModeEventStore, familyOf, ModeEventStore } from '../adapters/mode-event-store';
+import { PgStreamLocker } from '../adapters/postgres/stream-locks';
+import { PgStorageModeRepository } from '../adapters/postgres/storage-mode-repository';
+import { PgS3MigrationStores } from '../adapters/migration-stores';
+import { migrationMetrics } from '../adapters/migration-metrics';
+import { STORAGE_MODES } from '../contracts/storage-mode';
+import { StorageModeCache } from './storage-mode-cache';
+import type { MigrationDeps } from '../activities/migration';
 import { createLedger, DeliveryLedger } from '../adapters/postgres/ledger';
 import { createKafka, ensureTopic } from '../adapters/kafka/kafka';
 import { createRelay, KafkaRelay } from '../adapters/kafka/kafka-relay';
@@ -47,13 +54,21 @@ export interface InfraOptions {
   searchPrefix?: string;
 }
 
+/** Connections of the stream-lock pool: one per stream write waiting for or holding its lock in this process. */
+const LOCK_POOL_MAX = 16;
+
 export interface Infrastructure {
   config: Config;
   pool: Pool;
   s3: S3Client;
   s3Store: S3EventStore;
   legacyStore: LegacyPgEventStore;
+  /** One store per storage mode (a command uses the one its input names). */
   eventStores: Record<StorageMode, EventStore>;
+  /** The store of the mode in force: what reads, the rebuild and the reconciliation use. */
+  currentStore: EventStore;
+  modes: PgStorageModeRepository;
+  modeCache: StorageModeCache;
   ledger: DeliveryLedger;
   kafka: Kafka;
   relay: KafkaRelay;
@@ -73,6 +88,7 @@ export interface Infrastructure {
   rebuildDeps(): RebuildDeps;
   reconcileDeps(): ReconcileDeps;
   searchDeps(): SearchMaintenanceDeps | undefined;
+  migrationDeps(): MigrationDeps;
   close(): Promise<void>;
 }
 
@@ -83,6 +99,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const prefix = o.s3Prefix ?? '';
 
   const pool = createPool(config, o.poolMax ? { max: o.poolMax } : {});
+  const lockPool = createPool(config, { max: LOCK_POOL_MAX });
   const s3 = createS3Client(config);
   const kafka = createKafka(config);
   try {
@@ -100,9 +117,17 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     ]);
   } catch (err) {
     await pool.end().catch(() => undefined);
+    await lockPool.end().catch(() => undefined);
     s3.destroy();
     throw err;
   }
+  const modes = new PgStorageModeRepository(pool, schema);
+  await modes.init(config.storageMode);
+  const gauge = migrationMetrics().storageMode;
+  const modeCache = new StorageModeCache(modes, config.STORAGE_MODE_REFRESH_MS, (state) => {
+    for (const m of STORAGE_MODES) gauge.set({ mode: m }, m === state.mode ? 1 : 0);
+  });
+  const locks = new PgStreamLocker(lockPool);
 
   // Every step of the pipeline is timed (and traced) at the adapter, whoever calls it.
   const s3Store = instrument(new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix }), {
@@ -111,18 +136,20 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     readEvent: 's3_read',
   });
   const legacyStore = instrument(new LegacyPgEventStore(pool, schema), { append: { step: 'pg_append', outcomeOf: appendOutcome }, readStream: 'pg_read' });
+  const legacyMayLead = () => modeCache.legacyMayLead();
   const eventStores: Record<StorageMode, EventStore> = {
-    s3_only: s3Store,
-    legacy: legacyStore,
-    dual_write: new DualWriteEventStore(s3Store, legacyStore),
+    legacy: new ModeEventStore({ mode: 'legacy', primary: legacyStore, secondary: s3Store, mirror: false, secondaryMayLead: () => modeCache.s3MayLead(), locks }),
+    dual_write: new ModeEventStore({ mode: 'dual_write', primary: s3Store, secondary: legacyStore, mirror: true, secondaryMayLead: legacyMayLead, locks }),
+    s3_only: new ModeEventStore({ mode: 's3_only', primary: s3Store, secondary: legacyStore, mirror: false, secondaryMayLead: legacyMayLead, locks }),
   };
+  const currentStore = new CurrentModeEventStore(eventStores, async () => (await modeCache.state()).mode, familyOf(config.storageMode));
   const ledger = instrument(createLedger(pool, { schema, topic, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { record: 'ledger_record' });
   const relay = instrument(createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { publish: 'kafka_publish', publishThrough: 'kafka_publish' });
   const readModels = new PgReadModelQueries(pool, readModelSchema);
   // A projection that finds a gap (an earlier version still in flight) reads it from the event store.
   const history = {
     readStream: async (aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number) =>
-      (await eventStores[config.storageMode].readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
+      (await currentStore.readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
   };
   const projector = new ReadModelProjector(pool, readModelSchema, { history });
   const search =
@@ -144,6 +171,9 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     s3Store,
     legacyStore,
     eventStores,
+    currentStore,
+    modes,
+    modeCache,
     ledger,
     kafka,
     relay,
@@ -167,14 +197,14 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       context: readModels,
     }),
     rebuildDeps: () => ({
-      eventStore: eventStores[config.storageMode],
+      eventStore: currentStore,
       readModels: new PgReadModelRebuild(pool, readModelSchema, history),
       liveSchema: readModelSchema,
       ...(search ? { searchProjectorFor: (targets: readonly string[]) => search.rebuildProjector(targets) } : {}),
     }),
     reconcileDeps: () => ({
       checkpoints: new PgCheckpointStore(pool, schema),
-      eventStore: eventStores[config.storageMode],
+      eventStore: currentStore,
       ledger,
       relay,
       projector: projection,
@@ -188,10 +218,12 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
         checkpoints: new PgCheckpointStore(pool, schema),
         reindexRequests: search.generations.indices,
       },
+    migrationDeps: () => ({ stores: new PgS3MigrationStores({ pool, schema, legacy: legacyStore, s3: s3Store, locks }), modes }),
     async close() {
       await relay.close().catch(() => undefined);
       await pool.end().catch(() => undefined);
       await search?.close();
+      await lockPool.end().catch(() => undefined);
       s3.destroy();
     },
   };

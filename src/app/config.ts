@@ -211,8 +211,14 @@ export const configSchema = z.object({
     .regex(/^[a-z][a-z0-9_-]{0,40}$/)
     .default('spice'),
 
+  /** Seed the storage mode on first start only: after that it lives in PostgreSQL (npm run ops -- mode set). */
   ENABLE_S3_EVENT_STORE: bool.default(true),
   ENABLE_DUAL_WRITE: bool.default(false),
+  /**
+   * How often each process re-reads the storage mode: every process sees a switch within this, and
+   * new commands get the new mode 2 x this after the switch (the propagation bound).
+   */
+  STORAGE_MODE_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 
   /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),

@@ -3,3 +3,4 @@ export { processCommand } from './process-command';
 export { rebuildReadModels } from './rebuild-read-models';
 export { reconcileDeliveries } from './reconcile';
 export { reindexSearch } from './reindex-search';
+export { backfillToS3, reverseSyncToLegacy, verifyStores } from './migration';

@@ -87,10 +87,18 @@ test('legacy -> s3_only without a backfill: old streams are decided on their ful
   const activities = createActivities(infra.activityDeps());
   const db = `${name.replace(/-/g, '')}b`.slice(0, 40);
   const gone = `${db}x`;
+  const switchTo = async (to: StorageMode, force = false) => {
+    await infra.modes.switchMode({ to, actor: 'test', reason: 'storage-mode-guarantees', force }, 0);
+    infra.modeCache.invalidate();
+  };
+  await switchTo('legacy', true); // seeded s3_only: refused without a reverse sync
   await activities.runCommand(input('legacy', { command_type: 'CREATE_DATABASE', payload: { name: db } } as never));
   await activities.runCommand(input('legacy', { command_type: 'CREATE_DATABASE', payload: { name: gone } } as never));
   const legacyEvent = await legacyRows(db);
   expect(legacyEvent).toHaveLength(1);
+  // No backfill, no verify: forced (audited).
+  await switchTo('s3_only', true);
+  expect((await infra.modes.auditLog(1))[0]).toMatchObject({ from_mode: 'legacy', to_mode: 's3_only', outcome: 'forced' });
 
   // The database exists: creating it again is refused, nothing is written at its version 1.
   await expect(activities.runCommand(input('s3_only', { command_type: 'CREATE_DATABASE', payload: { name: db } } as never))).rejects.toMatchObject({ type: 'DATABASE_EXISTS' });

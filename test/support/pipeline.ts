@@ -91,6 +91,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
           rebuild: infra.rebuildDeps(),
           reconcile: infra.reconcileDeps(),
           search: infra.searchDeps(),
+          migration: infra.migrationDeps(),
           workflowBundle: await workflowBundle(),
         });
   const running = worker?.run() ?? Promise.resolve();

@@ -26,6 +26,8 @@ export interface WorkerProcessSpec {
 export interface WorkerProcess {
   pid: number;
   stop(): Promise<void>;
+  /** SIGKILL: the process dies mid-work, as on a crash or an OOM kill. */
+  kill(): Promise<void>;
 }
 
 /** Spawns the worker and resolves once it polls the task queue. */
@@ -48,7 +50,14 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
     child.stdout!.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) {
         clearTimeout(timer);
-        resolve({ pid: child.pid!, stop });
+        resolve({
+          pid: child.pid!,
+          stop,
+          async kill() {
+            if (child.exitCode === null) child.kill('SIGKILL');
+            await exited;
+          },
+        });
       }
     });
     child.once('exit', (code) => {
@@ -76,6 +85,7 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
+    migration: infra.migrationDeps(),
     workflowBundle: await bundleInChildProcess(),
     tuning: { identity: spec.identity },
   });

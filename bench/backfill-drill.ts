@@ -1,0 +1,119 @@
+/**
+ * The backfill under a crash: N legacy events (streams of 10) written straight into a fresh
+ * schema's legacy table, the mode switched to dual_write, the backfillToS3 workflow started on a
+ * worker in its own OS process, that worker SIGKILLed once a share of the events is copied, a new
+ * worker started; the backfill must finish from its checkpoint (not from the start) and a verify
+ * must find S3 equal to the table. Used by test/e2e/backfill-crash.e2e.test.ts (a few thousand
+ * events) and by `npm run drill:backfill -- <events>` (the long run; default 1,000,000).
+ */
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '../src/app/config';
+import { connectInfrastructure } from '../src/app/composition';
+import { MigrationOps } from '../src/app/migration-ops';
+import { Client, Connection } from '@temporalio/client';
+import { startWorkerProcess } from '../test/support/worker-process';
+import type { MigrationProgress } from '../src/workflows/migration';
+
+export interface BackfillDrillOptions {
+  events: number;
+  /** Kill the worker once this share of the events has been read. */
+  killAt?: number;
+  chunk?: number;
+  rate?: number;
+  log?: (line: string) => void;
+}
+
+export interface BackfillDrillFigures {
+  events: number;
+  seed_s: number;
+  /** Events read by the backfill when its worker was killed. */
+  processed_at_kill: number;
+  /** Events read in all: at most one chunk above `events` when nothing started over. */
+  processed_total: number;
+  copied: number;
+  backfill_s: number;
+  backfill_events_per_s: number;
+  verify_s: number;
+  verify_versions_per_s: number;
+  differences: number;
+}
+
+export async function runBackfillDrill(o: BackfillDrillOptions): Promise<BackfillDrillFigures> {
+  const log = o.log ?? ((l: string) => process.stderr.write(`${l}\n`));
+  const id = `bfdrill_${Date.now().toString(36)}_${randomBytes(2).toString('hex')}`;
+  const spec = { schema: id, readModelSchema: `${id}_rm`, s3Prefix: `${id.replace(/_/g, '-')}/`, topic: id.replace(/_/g, '-'), taskQueue: id.replace(/_/g, '-'), identity: '' };
+  const config = loadConfig({ ...process.env, ENABLE_S3_EVENT_STORE: 'false' });
+  const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
+  const ops = new MigrationOps({ modes: infra.modes, client, taskQueue: spec.taskQueue, propagationMs: 0 });
+  let worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-1' });
+  try {
+    const seedStart = Date.now();
+    await infra.pool.query(
+      `INSERT INTO ${spec.schema}.legacy_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
+       SELECT md5($2 || g)::uuid::text, 'instance', 'bf:i' || (g / 10), (g % 10) + 1,
+              CASE WHEN g % 10 = 0 THEN 'INSTANCE_CREATED' ELSE 'INSTANCE_UPDATED' END,
+              jsonb_build_object('db_name', 'bf', 'instance_id', 'i' || (g / 10), 'properties', jsonb_build_object('n', g)),
+              '{"storage_mode": "legacy", "actor": "legacy-system"}', now() - interval '1 day' + g * interval '1 ms'
+       FROM generate_series(0, $1 - 1) g`,
+      [o.events, id],
+    );
+    const seed_s = (Date.now() - seedStart) / 1000;
+    log(`seeded ${o.events} legacy events in ${seed_s.toFixed(1)} s`);
+    await ops.setMode({ to: 'dual_write', actor: 'backfill-drill', reason: 'backfill drill' });
+
+    await ops.start('backfill', { chunk_size: o.chunk ?? 1000, events_per_second: o.rate });
+    const killAt = Math.floor(o.events * (o.killAt ?? 0.4));
+    let atKill = 0;
+    for (;;) {
+      const p = (await ops.status('backfill'))?.progress;
+      if (p && p.processed >= killAt) {
+        atKill = p.processed;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    log(`SIGKILL worker ${worker.pid} at ${atKill} events read`);
+    await worker.kill();
+    worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-2' });
+    const done: MigrationProgress = await ops.result('backfill');
+    log(`backfill done: ${done.copied} copied, ${done.processed} read, ${done.elapsed_s.toFixed(1)} s`);
+    await ops.start('verify', { target: 's3' });
+    const verified = await ops.result('verify');
+    const differences = Object.values(verified.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0);
+    log(`verify: ${verified.processed} versions, ${verified.streams} streams, ${differences} differences, ${verified.elapsed_s.toFixed(1)} s`);
+    return {
+      events: o.events,
+      seed_s,
+      processed_at_kill: atKill,
+      processed_total: done.processed,
+      copied: done.copied,
+      backfill_s: done.elapsed_s,
+      backfill_events_per_s: Math.round(done.copied / done.elapsed_s),
+      verify_s: verified.elapsed_s,
+      verify_versions_per_s: Math.round(verified.processed / verified.elapsed_s),
+      differences,
+    };
+  } finally {
+    await worker.stop();
+    await connection.close();
+    await infra.pool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`).catch(() => undefined);
+    await infra.close();
+  }
+}
+
+if (require.main === module) {
+  const events = Number(process.argv[2] ?? 1_000_000);
+  const rate = process.argv[3] ? Number(process.argv[3]) : undefined;
+  runBackfillDrill({ events, rate }).then(
+    (f) => {
+      process.stdout.write(`${JSON.stringify(f, null, 2)}\n`);
+      process.exit(f.differences === 0 && f.copied === events ? 0 : 1);
+    },
+    (err) => {
+      process.stderr.write(`backfill drill: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

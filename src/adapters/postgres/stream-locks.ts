@@ -1,0 +1,40 @@
+/**
+ * Stream locks shared by every writer of every storage mode and process (see adapters/stream-sync.ts).
+ */
+import type { Pool } from 'pg';
+import type { StreamId } from '../../ports/event-store';
+import type { StreamLocker } from '../stream-sync';
+
+/** The advisory lock space of stream locks (the first key of pg_advisory_lock(int, int)). */
+const STREAM_LOCK_SPACE = 0x5ee5;
+
+/**
+ * PostgreSQL session advisory locks on a pool of their own: a writer waiting for a lock holds a
+ * connection of this pool only, so the holder always finds one in the main pool for its work (one
+ * shared pool would deadlock once every connection waits). A process that dies drops its locks.
+ */
+export class PgStreamLocker implements StreamLocker {
+  constructor(private readonly pool: Pool) {}
+
+  async run<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
+    const key = `${stream.aggregate_type}/${stream.aggregate_id}`;
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('SELECT pg_advisory_lock($1, hashtext($2))', [STREAM_LOCK_SPACE, key]);
+      try {
+        return await fn();
+      } finally {
+        await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', [STREAM_LOCK_SPACE, key]).catch((err: Error) => {
+          broken = err; // the connection is dropped below, which drops the lock with it
+        });
+      }
+    } catch (err) {
+      broken ??= err as Error;
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+}
+

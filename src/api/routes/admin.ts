@@ -1,0 +1,93 @@
+/**
+ * Operator endpoints under /api/v1/admin: the storage mode (read, switch) and the migration
+ * workflows (start, status, pause, resume). The same operations as `npm run ops` (MigrationOps).
+ */
+import { z } from 'zod';
+import type { ApiPorts } from '../ports';
+import { problem } from '../problem';
+import { actorOf, parseBody } from '../validation';
+import type { RouteSpec } from './route-spec';
+
+const MODES = ['legacy', 'dual_write', 's3_only'] as const;
+const KINDS = { backfill: 'backfill', 'reverse-sync': 'reverse_sync', verify: 'verify' } as const;
+
+const switchBody = z.strictObject({
+  mode: z.enum(MODES),
+  reason: z.string().min(1).max(500),
+  force: z.boolean().optional(),
+});
+
+const startBody = z.strictObject({
+  events_per_second: z.number().int().min(1).max(1_000_000).optional(),
+  chunk_size: z.number().int().min(1).max(10_000).optional(),
+  target: z.enum(['s3', 'legacy', 'both']).optional(),
+});
+
+function kindOf(raw: unknown): (typeof KINDS)[keyof typeof KINDS] {
+  const kind = KINDS[String(raw) as keyof typeof KINDS];
+  if (!kind) throw problem('NOT_FOUND', `no migration '${String(raw).slice(0, 40)}'; one of ${Object.keys(KINDS).join(', ')}`);
+  return kind;
+}
+
+export function adminRoutes(ports: ApiPorts): RouteSpec[] {
+  const admin = ports.admin;
+  if (!admin) return [];
+  return [
+    {
+      method: 'get',
+      path: '/admin/storage-mode',
+      operationId: 'getStorageMode',
+      summary: 'The storage mode in force, its flags, the last migration runs and the recent switch requests',
+      tag: 'admin',
+      responses: { '200': { description: 'The storage mode' } },
+      handler: async (_req, res) => {
+        res.json(await admin.getMode());
+      },
+    },
+    {
+      method: 'put',
+      path: '/admin/storage-mode',
+      operationId: 'setStorageMode',
+      summary: 'Switch the storage mode (audited); 409 STORAGE_MODE_PRECONDITION_FAILED unless its preconditions hold or force is set',
+      tag: 'admin',
+      body: { schema: switchBody },
+      responses: { '200': { description: 'Switched (outcome switched or forced)' }, '409': { description: 'Preconditions not met (audited as refused)' } },
+      handler: async (req, res) => {
+        const body = parseBody(switchBody, req.body);
+        try {
+          res.json(await admin.setMode({ to: body.mode, reason: body.reason, force: body.force, actor: actorOf(req) }));
+        } catch (err) {
+          const refused = err as { code?: string; message?: string; outcome?: { unmet: string[] } };
+          if (refused.code !== 'STORAGE_MODE_PRECONDITION_FAILED') throw err;
+          throw problem('STORAGE_MODE_PRECONDITION_FAILED', String(refused.message), { errors: (refused.outcome?.unmet ?? []).map((m) => ({ path: 'mode', message: m })) });
+        }
+      },
+    },
+    {
+      method: 'post',
+      path: '/admin/migrations/:migration',
+      operationId: 'startMigration',
+      summary: 'Start a migration workflow (backfill, reverse-sync, verify) or join the running one',
+      tag: 'admin',
+      body: { schema: startBody },
+      responses: { '202': { description: 'Running' } },
+      handler: async (req, res) => {
+        const started = await admin.start(kindOf(req.params.migration), parseBody(startBody, req.body ?? {}));
+        res.status(202).json(started);
+      },
+    },
+    {
+      method: 'get',
+      path: '/admin/migrations/:migration',
+      operationId: 'migrationStatus',
+      summary: 'Progress of the last migration workflow of a kind (events, rate, differences)',
+      tag: 'admin',
+      responses: { '200': { description: 'Status and progress' }, '404': { description: 'Never run' } },
+      handler: async (req, res) => {
+        const status = await admin.status(kindOf(req.params.migration));
+        if (!status) throw problem('NOT_FOUND', 'this migration has never run');
+        res.json(status);
+      },
+    },
+  ];
+}
