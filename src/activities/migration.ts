@@ -58,13 +58,34 @@ export interface VerifyChunkResult {
 /** A hash of what makes an event itself: same id, place, type, time and payload (keys in any order). */
 export function contentHash(e: EventEnvelope): string {
   const canonical = (v: unknown): unknown =>
-    Array.isArray(v) ? v.map(canonical) : v && typeof v === 'object' ? Object.fromEntries(Object.keys(v as object).sort().map((k) => [k, canonical((v as Record<string, unknown>)[k])])) : v;
-  const body = { event_id: e.event_id, event_type: e.event_type, aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id, aggregate_version: e.aggregate_version, occurred_at: new Date(e.occurred_at).toISOString(), payload: canonical(e.payload) };
+    Array.isArray(v)
+      ? v.map(canonical)
+      : v && typeof v === 'object'
+        ? Object.fromEntries(
+            Object.keys(v as object)
+              .sort()
+              .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+          )
+        : v;
+  const body = {
+    event_id: e.event_id,
+    event_type: e.event_type,
+    aggregate_type: e.aggregate_type,
+    aggregate_id: e.aggregate_id,
+    aggregate_version: e.aggregate_version,
+    occurred_at: new Date(e.occurred_at).toISOString(),
+    payload: canonical(e.payload),
+  };
   return createHash('sha256').update(JSON.stringify(body)).digest('hex');
 }
 
 /** Compares one stream's two copies version by version. */
-export function compareStream(stream: StreamId, legacy: StoredEvent[], s3: StoredEvent[], target: VerifyTarget): { differences: StreamDifference[]; s3_ahead: number; legacy_ahead: number; events: number } {
+export function compareStream(
+  stream: StreamId,
+  legacy: StoredEvent[],
+  s3: StoredEvent[],
+  target: VerifyTarget,
+): { differences: StreamDifference[]; s3_ahead: number; legacy_ahead: number; events: number } {
   const differences: StreamDifference[] = [];
   const add = (kind: DifferenceKind, v: number, l?: EventEnvelope, s?: EventEnvelope) => {
     const last = differences[differences.length - 1];

@@ -61,7 +61,10 @@ export class PgS3MigrationStores implements MigrationStores {
     const [legacy, ledger] = await Promise.all([page('legacy_events'), page('delivery_ledger', `AND event_type <> 'INSTANCE_CLAIM'`)]);
     const merged = distinct([...legacy, ...ledger]).sort((x, y) => (keyOf(x) < keyOf(y) ? -1 : keyOf(x) > keyOf(y) ? 1 : 0));
     // A full list ends where the other may still hold smaller keys: the page ends at the smaller end.
-    const ends = [legacy, ledger].filter((l) => l.length === limit).map((l) => keyOf(l[l.length - 1])).sort();
+    const ends = [legacy, ledger]
+      .filter((l) => l.length === limit)
+      .map((l) => keyOf(l[l.length - 1]))
+      .sort();
     return ends.length ? { streams: merged.filter((x) => keyOf(x) <= ends[0]), hasMore: true } : { streams: merged, hasMore: false };
   }
 

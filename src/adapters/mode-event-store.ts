@@ -56,7 +56,11 @@ export class ModeEventStore implements EventStore {
     const first = result.events[0].version;
     const contiguous = result.events.every((r, i) => r.version === first + i);
     if (contiguous && (await this.o.secondary.currentVersion(stream)) === first - 1) {
-      await this.o.secondary.append(stream, first - 1, events.map((e, i) => ({ ...e, aggregate_version: first + i })));
+      await this.o.secondary.append(
+        stream,
+        first - 1,
+        events.map((e, i) => ({ ...e, aggregate_version: first + i })),
+      );
     } else {
       await this.mirror(stream);
     }

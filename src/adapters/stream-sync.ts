@@ -25,7 +25,12 @@ export async function copyTail(from: EventStore, to: EventStore, stream: StreamI
     }
     tail.shift();
   }
-  await appendCopies(to, stream, end, tail.map((e) => e.envelope));
+  await appendCopies(
+    to,
+    stream,
+    end,
+    tail.map((e) => e.envelope),
+  );
   return tail.length;
 }
 

@@ -11,7 +11,10 @@ import { MigrationInput, MigrationKindName, MigrationProgress, migrationProgress
 
 export class StorageModeSwitchRefused extends Error {
   readonly code = 'STORAGE_MODE_PRECONDITION_FAILED';
-  constructor(readonly to: StorageMode, readonly outcome: SwitchOutcome) {
+  constructor(
+    readonly to: StorageMode,
+    readonly outcome: SwitchOutcome,
+  ) {
     super(`switch from ${outcome.state.mode} to ${to} refused: ${outcome.unmet.join('; ')} (--force overrides, audited)`);
   }
 }
@@ -58,7 +61,9 @@ export class MigrationOps {
 
   /** Commands of a mode still running on the task queue (Temporal visibility). */
   async runningCommands(mode: StorageMode): Promise<number> {
-    const { count } = await this.o.client.workflow.count(`WorkflowType = 'processCommand' AND ExecutionStatus = 'Running' AND StorageMode = '${mode}' AND TaskQueue = '${this.o.taskQueue.replace(/'/g, '')}'`);
+    const { count } = await this.o.client.workflow.count(
+      `WorkflowType = 'processCommand' AND ExecutionStatus = 'Running' AND StorageMode = '${mode}' AND TaskQueue = '${this.o.taskQueue.replace(/'/g, '')}'`,
+    );
     return count;
   }
 

@@ -94,7 +94,13 @@ async function run(kind: MigrationKindName, input: MigrationInput, step: (p: Mig
     p.elapsed_s = (Date.now() - Date.parse(p.started_at)) / 1000;
     if (!r.has_more) {
       p.done = true;
-      const run = { workflow_id: workflowInfo().workflowId, started_at: p.started_at, completed_at: new Date().toISOString(), count: kind === 'verify' ? p.streams : p.copied, clean_start: input.clean_start === true };
+      const run = {
+        workflow_id: workflowInfo().workflowId,
+        started_at: p.started_at,
+        completed_at: new Date().toISOString(),
+        count: kind === 'verify' ? p.streams : p.copied,
+        clean_start: input.clean_start === true,
+      };
       await acts.recordMigrationRun({
         kind,
         run: kind === 'verify' ? { ...run, differences: Object.values(p.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0), target: input.target ?? 's3' } : run,
@@ -112,33 +118,48 @@ async function run(kind: MigrationKindName, input: MigrationInput, step: (p: Mig
 
 /** Copies every legacy event into S3 (same id, version, content); idempotent, resumable. */
 export async function backfillToS3(input: MigrationInput): Promise<MigrationProgress> {
-  return run('backfill', input, async (p, limit) => {
-    const r = await acts.backfillChunk({ checkpoint: p.cursor, limit });
-    return { cursor: r.checkpoint, processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
-  }, () => acts.countLegacyEvents());
+  return run(
+    'backfill',
+    input,
+    async (p, limit) => {
+      const r = await acts.backfillChunk({ checkpoint: p.cursor, limit });
+      return { cursor: r.checkpoint, processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
+    },
+    () => acts.countLegacyEvents(),
+  );
 }
 
 /** Copies into the legacy table what S3 holds of every stream written in s3_only mode. */
 export async function reverseSyncToLegacy(input: MigrationInput): Promise<MigrationProgress> {
-  return run('reverse_sync', input, async (p, limit) => {
-    const r = await acts.reverseSyncChunk({ after_position: Number(p.cursor ?? 0), limit });
-    return { cursor: String(r.position), processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
-  }, () => acts.countS3OnlyRows({ after_position: 0 }));
+  return run(
+    'reverse_sync',
+    input,
+    async (p, limit) => {
+      const r = await acts.reverseSyncChunk({ after_position: Number(p.cursor ?? 0), limit });
+      return { cursor: String(r.position), processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
+    },
+    () => acts.countS3OnlyRows({ after_position: 0 }),
+  );
 }
 
 /** Compares both stores stream by stream; the result lists the differences (the first MAX_LISTED) and counts all. */
 export async function verifyStores(input: MigrationInput): Promise<MigrationProgress> {
-  return run('verify', input, async (p, limit) => {
-    const cursor = p.cursor ? (JSON.parse(p.cursor) as [string, string]) : undefined;
-    const r = await acts.verifyChunk({ cursor, limit: Math.min(limit, 200), target: input.target ?? 's3' });
-    p.differences ??= {};
-    p.listed ??= [];
-    for (const d of r.differences) {
-      p.differences[d.kind] = (p.differences[d.kind] ?? 0) + d.versions;
-      if (p.listed.length < MAX_LISTED) p.listed.push(d);
-    }
-    p.s3_ahead = (p.s3_ahead ?? 0) + r.s3_ahead;
-    p.legacy_ahead = (p.legacy_ahead ?? 0) + r.legacy_ahead;
-    return { cursor: r.cursor ? JSON.stringify(r.cursor) : p.cursor, processed: r.events, copied: 0, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
-  }, async () => undefined);
+  return run(
+    'verify',
+    input,
+    async (p, limit) => {
+      const cursor = p.cursor ? (JSON.parse(p.cursor) as [string, string]) : undefined;
+      const r = await acts.verifyChunk({ cursor, limit: Math.min(limit, 200), target: input.target ?? 's3' });
+      p.differences ??= {};
+      p.listed ??= [];
+      for (const d of r.differences) {
+        p.differences[d.kind] = (p.differences[d.kind] ?? 0) + d.versions;
+        if (p.listed.length < MAX_LISTED) p.listed.push(d);
+      }
+      p.s3_ahead = (p.s3_ahead ?? 0) + r.s3_ahead;
+      p.legacy_ahead = (p.legacy_ahead ?? 0) + r.legacy_ahead;
+      return { cursor: r.cursor ? JSON.stringify(r.cursor) : p.cursor, processed: r.events, copied: 0, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
+    },
+    async () => undefined,
+  );
 }

@@ -143,7 +143,11 @@ test('legacy -> dual_write -> backfill -> verify -> s3_only -> reverse sync -> l
   expect([...modes].sort()).toEqual(['dual_write', 'legacy', 's3_only']);
 
   // Kafka: every event once per event id (after dedupe), in stream order per aggregate.
-  await eventually(async () => new Set(p.messages.map((m) => m.headers['event-id'])).size, (n) => n >= ledger.length, 60_000);
+  await eventually(
+    async () => new Set(p.messages.map((m) => m.headers['event-id'])).size,
+    (n) => n >= ledger.length,
+    60_000,
+  );
   const seen = new Map<string, number>();
   const order = new Map<string, number>();
   for (const m of p.messages) {

@@ -5,10 +5,28 @@ import type { EventEnvelope } from '../../src/contracts/event-envelope';
 
 const T0 = '2026-01-01T00:00:00.000Z';
 const at = (s: number) => new Date(Date.parse(T0) + s * 1000).toISOString();
-const run = (started: number, completed: number, extra: Partial<MigrationRun> = {}): MigrationRun => ({ workflow_id: 'w', started_at: at(started), completed_at: at(completed), count: 1, clean_start: true, ...extra });
+const run = (started: number, completed: number, extra: Partial<MigrationRun> = {}): MigrationRun => ({
+  workflow_id: 'w',
+  started_at: at(started),
+  completed_at: at(completed),
+  count: 1,
+  clean_start: true,
+  ...extra,
+});
 const state = (over: Partial<StorageModeState> = {}): StorageModeState => ({
-  mode: 'dual_write', previous_mode: 'legacy', epoch: 2, changed_at: at(0), effective_at: at(2), changed_by: 'x', reason: 'y',
-  legacy_may_lead: true, s3_may_lead: false, last_backfill: null, last_verify: null, last_reverse_sync: null, ...over,
+  mode: 'dual_write',
+  previous_mode: 'legacy',
+  epoch: 2,
+  changed_at: at(0),
+  effective_at: at(2),
+  changed_by: 'x',
+  reason: 'y',
+  legacy_may_lead: true,
+  s3_may_lead: false,
+  last_backfill: null,
+  last_verify: null,
+  last_reverse_sync: null,
+  ...over,
 });
 
 describe('switch preconditions', () => {
@@ -56,7 +74,19 @@ describe('may-lead flags', () => {
 
 describe('verify: one stream compared', () => {
   const e = (v: number, id = `e${v}`, payload: unknown = { v }): { envelope: EventEnvelope } => ({
-    envelope: { event_id: id, event_type: 'T', aggregate_type: 'instance', aggregate_id: 'db:i', aggregate_version: v, occurred_at: at(v), actor: 'a', command_id: 'c', schema_version: 1, payload, metadata: { storage_mode: 'legacy' } },
+    envelope: {
+      event_id: id,
+      event_type: 'T',
+      aggregate_type: 'instance',
+      aggregate_id: 'db:i',
+      aggregate_version: v,
+      occurred_at: at(v),
+      actor: 'a',
+      command_id: 'c',
+      schema_version: 1,
+      payload,
+      metadata: { storage_mode: 'legacy' },
+    },
   });
   const stream = { aggregate_type: 'instance', aggregate_id: 'db:i' };
 

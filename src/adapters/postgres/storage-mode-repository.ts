@@ -63,7 +63,6 @@ export interface SwitchOutcome {
   state: StorageModeState;
 }
 
-
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type DbRow = Record<string, any>;
 
@@ -91,7 +90,10 @@ export class PgStorageModeRepository implements StorageModeRecord {
   private readonly audit: string;
   private readonly legacyEvents: string;
 
-  constructor(private readonly pool: Pool, private readonly schema: string) {
+  constructor(
+    private readonly pool: Pool,
+    private readonly schema: string,
+  ) {
     this.table = `${quoteIdent(schema)}.storage_mode`;
     this.audit = `${quoteIdent(schema)}.storage_mode_audit`;
     this.legacyEvents = `${quoteIdent(schema)}.legacy_events`;
@@ -155,10 +157,15 @@ export class PgStorageModeRepository implements StorageModeRecord {
   }
 
   private async writeAudit(client: PoolClient, a: { actor: string; from: StorageMode; to: StorageMode; reason: string; outcome: string; unmet: string[]; epoch: number }) {
-    await client.query(
-      `INSERT INTO ${this.audit} (actor, from_mode, to_mode, reason, outcome, unmet, epoch) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)`,
-      [a.actor, a.from, a.to, a.reason, a.outcome, JSON.stringify(a.unmet), a.epoch],
-    );
+    await client.query(`INSERT INTO ${this.audit} (actor, from_mode, to_mode, reason, outcome, unmet, epoch) VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7)`, [
+      a.actor,
+      a.from,
+      a.to,
+      a.reason,
+      a.outcome,
+      JSON.stringify(a.unmet),
+      a.epoch,
+    ]);
   }
 
   async auditLog(limit = 50): Promise<AuditEntry[]> {
@@ -171,10 +178,11 @@ export class PgStorageModeRepository implements StorageModeRecord {
     return withTransaction(this.pool, async (client) => {
       const state = toState((await client.query(`SELECT * FROM ${this.table} FOR UPDATE`)).rows[0]);
       const flags = kind === 'verify' ? state : flagsAfterRun(state, kind, run);
-      const { rows } = await client.query(
-        `UPDATE ${this.table} SET last_${kind} = $1::jsonb, legacy_may_lead = $2, s3_may_lead = $3 RETURNING *`,
-        [JSON.stringify(run), flags.legacy_may_lead, flags.s3_may_lead],
-      );
+      const { rows } = await client.query(`UPDATE ${this.table} SET last_${kind} = $1::jsonb, legacy_may_lead = $2, s3_may_lead = $3 RETURNING *`, [
+        JSON.stringify(run),
+        flags.legacy_may_lead,
+        flags.s3_may_lead,
+      ]);
       return toState(rows[0]);
     });
   }

@@ -37,4 +37,3 @@ export class PgStreamLocker implements StreamLocker {
     }
   }
 }
-

@@ -73,7 +73,13 @@ export function createOpsContext(globals: () => GlobalOptions, config: Config = 
       const bar = ctx.json()
         ? undefined
         : new cliProgress.SingleBar(
-            { format: `${kind} [{bar}] {percentage}% | {value}/{total} events | {rate}/s | ETA {eta_formatted} | {state}`, stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000, etaBuffer: 30 },
+            {
+              format: `${kind} [{bar}] {percentage}% | {value}/{total} events | {rate}/s | ETA {eta_formatted} | {state}`,
+              stream: process.stderr,
+              noTTYOutput: true,
+              notTTYSchedule: 5000,
+              etaBuffer: 30,
+            },
             cliProgress.Presets.shades_classic,
           );
       let started = false;

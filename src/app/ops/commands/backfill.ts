@@ -29,7 +29,10 @@ export function register(program: Command, ctx: OpsContext): void {
       ctx.print(`${s.workflow_id} ${s.status}${s.progress ? `: ${describeProgress(s.progress)}` : ''}`, s);
     });
 
-  for (const [name, what] of [['pause', 'pause the backfill after its current chunk'], ['resume', 'resume a paused backfill']] as const) {
+  for (const [name, what] of [
+    ['pause', 'pause the backfill after its current chunk'],
+    ['resume', 'resume a paused backfill'],
+  ] as const) {
     backfill
       .command(name)
       .description(what)

@@ -13,7 +13,8 @@ export function register(program: Command, ctx: OpsContext): void {
     .action(async () => {
       const view = await (await ctx.ops()).getMode();
       const s = view.state;
-      const run = (r: typeof s.last_backfill) => (r ? `${r.completed_at} (${r.count}${r.differences !== undefined ? `, ${r.differences} differences, target ${r.target}` : ''}${r.clean_start ? '' : ', not clean'})` : 'never');
+      const run = (r: typeof s.last_backfill) =>
+        r ? `${r.completed_at} (${r.count}${r.differences !== undefined ? `, ${r.differences} differences, target ${r.target}` : ''}${r.clean_start ? '' : ', not clean'})` : 'never';
       const lines = [
         `mode: ${s.mode} (epoch ${s.epoch}, since ${s.changed_at} by ${s.changed_by}: ${s.reason})`,
         `new commands get it from ${s.effective_at}${s.previous_mode ? `; before that ${s.previous_mode}` : ''} (propagation bound ${view.propagation_ms} ms)`,

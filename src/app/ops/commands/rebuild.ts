@@ -15,12 +15,18 @@ export function register(program: Command, ctx: OpsContext): void {
       const timer = ctx.json()
         ? undefined
         : setInterval(() => {
-            handle.query<{ events: number }>('rebuildProgress').then((p) => process.stderr.write(`rebuild: ${p.events} events replayed\n`), () => undefined);
+            handle.query<{ events: number }>('rebuildProgress').then(
+              (p) => process.stderr.write(`rebuild: ${p.events} events replayed\n`),
+              () => undefined,
+            );
           }, 2000);
       try {
         const o = (await handle.result()) as RebuildOutcome;
         ctx.print(
-          [`${o.events} events replayed into ${o.target_schema}: ${o.equal ? 'equal to' : 'DIFFERS from'} the live read models; ${o.set_aside} set aside`, ...o.differences.map((d) => `  ${d.table}: ${d.missing_in_live} missing in live, ${d.missing_in_rebuild} missing in rebuild, ${d.different} different`)].join('\n'),
+          [
+            `${o.events} events replayed into ${o.target_schema}: ${o.equal ? 'equal to' : 'DIFFERS from'} the live read models; ${o.set_aside} set aside`,
+            ...o.differences.map((d) => `  ${d.table}: ${d.missing_in_live} missing in live, ${d.missing_in_rebuild} missing in rebuild, ${d.different} different`),
+          ].join('\n'),
           o,
         );
         if (!o.equal) throw new Error(`the rebuild in ${o.target_schema} differs from the live read models`);

@@ -15,6 +15,12 @@ export function register(program: Command, ctx: OpsContext): void {
         workflowId: `reconcile-now-${Date.now()}`,
         args: [{ grace_seconds: opts.grace }],
       })) as Record<string, unknown>;
-      ctx.print(`reconciled: ${Object.entries(result).filter(([k]) => k !== 'checkpoint').map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`).join(', ')}`, result);
+      ctx.print(
+        `reconciled: ${Object.entries(result)
+          .filter(([k]) => k !== 'checkpoint')
+          .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : v}`)
+          .join(', ')}`,
+        result,
+      );
     });
 }

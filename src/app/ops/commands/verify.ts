@@ -16,9 +16,21 @@ export function register(program: Command, ctx: OpsContext): void {
       await ops.start('verify', { target: opts.target, chunk_size: opts.chunk });
       const p = await ctx.follow('verify');
       const total = Object.values(p.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0);
-      const report = { target: opts.target, streams: p.streams, events: p.processed, differences: total, by_kind: p.differences ?? {}, s3_ahead: p.s3_ahead ?? 0, legacy_ahead: p.legacy_ahead ?? 0, listed: p.listed ?? [], elapsed_s: p.elapsed_s };
+      const report = {
+        target: opts.target,
+        streams: p.streams,
+        events: p.processed,
+        differences: total,
+        by_kind: p.differences ?? {},
+        s3_ahead: p.s3_ahead ?? 0,
+        legacy_ahead: p.legacy_ahead ?? 0,
+        listed: p.listed ?? [],
+        elapsed_s: p.elapsed_s,
+      };
       fs.writeFileSync(opts.report, `${JSON.stringify(report, null, 2)}\n`);
-      const kinds = Object.entries(report.by_kind).map(([k, n]) => `${k}=${n}`).join(', ');
+      const kinds = Object.entries(report.by_kind)
+        .map(([k, n]) => `${k}=${n}`)
+        .join(', ');
       ctx.print(
         [
           `verify (target ${opts.target}): ${report.streams} streams, ${report.events} versions compared, ${total} differing version(s)${kinds ? ` (${kinds})` : ''}; ${describeProgress(p)}`,
