@@ -63,7 +63,7 @@ export interface SwitchOutcome {
   state: StorageModeState;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a pg row: its columns are typed by toState
 type DbRow = Record<string, any>;
 
 const iso = (d: Date | string) => new Date(d).toISOString();
