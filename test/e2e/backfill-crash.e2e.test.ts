@@ -7,8 +7,8 @@ import { runBackfillDrill } from '../../bench/backfill-drill';
 jest.setTimeout(300_000);
 
 test('a backfill whose worker is SIGKILLed midway finishes from its checkpoint; S3 then equals the legacy table', async () => {
-  const events = Number(process.env.BACKFILL_DRILL_EVENTS ?? 4000);
-  const chunk = 500;
+  const events = Number(process.env.BACKFILL_DRILL_EVENTS ?? 2000);
+  const chunk = 250;
   const f = await runBackfillDrill({ events, chunk, killAt: 0.4, log: () => undefined });
   expect(f.processed_at_kill).toBeGreaterThan(0);
   expect(f.processed_at_kill).toBeLessThan(events);
