@@ -35,6 +35,7 @@ export interface BackfillDrillFigures {
   backfill_events_per_s: number;
   verify_s: number;
   verify_versions_per_s: number;
+  verified_versions: number;
   differences: number;
 }
 
@@ -93,6 +94,7 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
       backfill_events_per_s: Math.round(done.copied / done.elapsed_s),
       verify_s: verified.elapsed_s,
       verify_versions_per_s: Math.round(verified.processed / verified.elapsed_s),
+      verified_versions: verified.processed,
       differences,
     };
   } finally {
@@ -109,7 +111,7 @@ if (require.main === module) {
   runBackfillDrill({ events, rate }).then(
     (f) => {
       process.stdout.write(`${JSON.stringify(f, null, 2)}\n`);
-      process.exit(f.differences === 0 && f.copied === events ? 0 : 1);
+      process.exit(f.differences === 0 && f.verified_versions === events ? 0 : 1);
     },
     (err) => {
       process.stderr.write(`backfill drill: ${err instanceof Error ? err.stack : String(err)}\n`);

@@ -33,6 +33,8 @@ const SOURCE_MODE: Record<MigrationKindName, StorageMode | undefined> = { backfi
 export interface MigrationStatus {
   workflow_id: string;
   status: string;
+  /** Whether the run may clear its source store's "may lead" flag (see cleanStart). */
+  clean_start?: boolean;
   progress?: MigrationProgress;
 }
 
@@ -67,12 +69,30 @@ export class MigrationOps {
     return count;
   }
 
-  /** Starts a run (or joins the one running). */
-  async start(kind: MigrationKindName, o: { events_per_second?: number; chunk_size?: number; target?: VerifyTarget } = {}): Promise<MigrationStatus> {
-    const state = await this.o.modes.read();
+  /**
+   * True once no command of the mode that writes the run's source store alone is running and the
+   * mode in force is another one (waits up to drainMs for the last of them): a run that starts then
+   * may clear that store's "may lead" flag when it completes.
+   */
+  private async cleanStart(kind: MigrationKindName, drainMs: number): Promise<boolean> {
     const source = SOURCE_MODE[kind];
-    const clean = source === undefined || (Date.now() >= Date.parse(state.effective_at) && state.mode !== source && (await this.runningCommands(source)) === 0);
-    const input: MigrationInput = { ...o, clean_start: clean };
+    if (source === undefined) return true;
+    const deadline = Date.now() + drainMs;
+    for (;;) {
+      const state = await this.o.modes.read();
+      if (state.mode === source) return false;
+      const effective = Date.now() >= Date.parse(state.effective_at);
+      if (effective && (await this.runningCommands(source)) === 0) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  /** Starts a run (or joins the one running), after waiting up to drainMs for a clean start (see cleanStart). */
+  async start(kind: MigrationKindName, o: { events_per_second?: number; chunk_size?: number; target?: VerifyTarget; drainMs?: number } = {}): Promise<MigrationStatus> {
+    const { drainMs = 60_000, ...rest } = o;
+    const clean = await this.cleanStart(kind, drainMs);
+    const input: MigrationInput = { ...rest, clean_start: clean };
     const handle = await this.o.client.workflow.start(WORKFLOW_OF[kind], {
       taskQueue: this.o.taskQueue,
       workflowId: migrationWorkflowId(kind, this.o.taskQueue),
@@ -80,7 +100,7 @@ export class MigrationOps {
       workflowIdConflictPolicy: 'USE_EXISTING',
       workflowIdReusePolicy: 'ALLOW_DUPLICATE',
     });
-    return { workflow_id: handle.workflowId, status: 'RUNNING' };
+    return { workflow_id: handle.workflowId, status: 'RUNNING', clean_start: clean };
   }
 
   async status(kind: MigrationKindName): Promise<MigrationStatus | undefined> {

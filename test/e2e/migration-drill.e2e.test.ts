@@ -90,30 +90,33 @@ test('legacy -> dual_write -> backfill -> verify -> s3_only -> reverse sync -> l
   const started = Date.now();
   const figures: Record<string, number> = {};
   const load = startLoad(LOADERS);
-  await steady();
+  try {
+    await steady();
 
-  await switchTo('dual_write');
-  await steady();
-  const backfill = await runToEnd('backfill');
-  figures.backfill_events = backfill.copied;
-  figures.backfill_s = backfill.elapsed_s;
-  const verify1 = await runToEnd('verify', { target: 's3' });
-  expect(verify1.differences ?? {}).toEqual({});
-  figures.verify_versions = verify1.processed;
-  figures.verify_s = verify1.elapsed_s;
-  await steady();
+    await switchTo('dual_write');
+    await steady();
+    const backfill = await runToEnd('backfill');
+    figures.backfill_events = backfill.copied;
+    figures.backfill_s = backfill.elapsed_s;
+    const verify1 = await runToEnd('verify', { target: 's3' });
+    expect(verify1.differences ?? {}).toEqual({});
+    figures.verify_versions = verify1.processed;
+    figures.verify_s = verify1.elapsed_s;
+    await steady();
 
-  await switchTo('s3_only'); // preconditions hold: a clean backfill and a verify after it
-  await steady();
-  const reverse = await runToEnd('reverse_sync');
-  figures.reverse_sync_rows = reverse.processed;
-  await switchTo('legacy'); // precondition: the reverse sync since s3_only took over
-  await steady();
-  // Straight to s3_only without a backfill: refused, then forced (audited).
-  await expect(ops.setMode({ to: 's3_only', actor: 'drill', reason: 'drill: no backfill' })).rejects.toMatchObject({ code: 'STORAGE_MODE_PRECONDITION_FAILED' });
-  await switchTo('s3_only', true);
-  await steady();
-  await load.stop();
+    await switchTo('s3_only'); // preconditions hold: a clean backfill and a verify after it
+    await steady();
+    const reverse = await runToEnd('reverse_sync');
+    figures.reverse_sync_rows = reverse.processed;
+    await switchTo('legacy'); // precondition: the reverse sync since s3_only took over
+    await steady();
+    // Straight to s3_only without a backfill: refused, then forced (audited).
+    await expect(ops.setMode({ to: 's3_only', actor: 'drill', reason: 'drill: no backfill' })).rejects.toMatchObject({ code: 'STORAGE_MODE_PRECONDITION_FAILED' });
+    await switchTo('s3_only', true);
+    await steady();
+  } finally {
+    await load.stop();
+  }
 
   // No command of an earlier mode is running any more: the backfill clears the legacy table's lead.
   const finalBackfill = await runToEnd('backfill');

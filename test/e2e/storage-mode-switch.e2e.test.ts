@@ -1,0 +1,75 @@
+/**
+ * A live switch through the admin endpoint, on the real stack: refused switches are 409 problem+json
+ * and audited, a granted one reaches new commands exactly at its effective_at (the propagation
+ * bound: 2 x STORAGE_MODE_REFRESH_MS after the switch), with no restart. Each command's mode is
+ * read back from what it stored (ledger row and event metadata), not from the answer.
+ */
+import { loadConfig } from '../../src/app/config';
+import { startPipeline, Pipeline } from '../support/pipeline';
+import { sendJson } from '../support/http';
+
+const REFRESH_MS = 300;
+let p: Pipeline;
+
+beforeAll(async () => {
+  p = await startPipeline('modeswitch', loadConfig({ ...process.env, ENABLE_S3_EVENT_STORE: 'false', STORAGE_MODE_REFRESH_MS: String(REFRESH_MS) }));
+}, 120_000);
+
+afterAll(async () => {
+  await p?.close();
+});
+
+test('switches are audited, refused ones answered 409 with what is missing, granted ones reach new commands within the bound', async () => {
+  const bad = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'sideways', reason: 'x' });
+  expect({ status: bad.status, code: bad.body.code }).toEqual({ status: 422, code: 'VALIDATION_FAILED' });
+  expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
+
+  const refused = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 's3_only', reason: 'too early' }, { 'x-actor': 'ops-test' });
+  expect(refused.status).toBe(409);
+  expect(refused.body.code).toBe('STORAGE_MODE_PRECONDITION_FAILED');
+  expect(refused.body.errors.length).toBeGreaterThan(0);
+  expect((await sendJson(p.url, 'GET', '/admin/storage-mode')).body.state.mode).toBe('legacy');
+
+  // Commands sent every 50 ms from just before the switch until well after its effective_at.
+  const sent: { at: number; command_id: string }[] = [];
+  let stop = false;
+  const sender = (async () => {
+    for (let i = 0; !stop; i++) {
+      const at = Date.now();
+      const r = await sendJson(p.url, 'POST', '/databases', { name: `sw${i}` });
+      expect(r.status).toBe(202);
+      sent.push({ at, command_id: r.body.command_id });
+      await new Promise((res) => setTimeout(res, 50));
+    }
+  })();
+  await new Promise((r) => setTimeout(r, 300));
+  const switched = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'dual_write', reason: 'e2e switch' }, { 'x-actor': 'ops-test' });
+  expect(switched.status).toBe(200);
+  expect(switched.body).toMatchObject({ outcome: 'switched', state: { mode: 'dual_write', previous_mode: 'legacy' } });
+  const changedAt = Date.parse(switched.body.state.changed_at);
+  const effectiveAt = Date.parse(switched.body.state.effective_at);
+  expect(effectiveAt - changedAt).toBe(2 * REFRESH_MS);
+  await new Promise((r) => setTimeout(r, 4 * REFRESH_MS));
+  stop = true;
+  await sender;
+
+  // Each command's mode, from the ledger row its event got (every command here stores one event).
+  await new Promise((r) => setTimeout(r, 3000));
+  const rows = await p.ledgerRows('command_id = ANY($1::text[])', [sent.map((s) => s.command_id)]);
+  const modeOf = new Map(rows.map((r) => [r.command_id, r.storage_mode]));
+  expect(modeOf.size).toBe(sent.length);
+  // This process's clock and PostgreSQL's agree on the test machine to well under the slack.
+  const slack = 100;
+  for (const s of sent) {
+    if (s.at < effectiveAt - slack) expect([s.command_id, modeOf.get(s.command_id)]).toEqual([s.command_id, 'legacy']);
+    if (s.at > effectiveAt + slack) expect([s.command_id, modeOf.get(s.command_id)]).toEqual([s.command_id, 'dual_write']);
+  }
+  expect(sent.filter((s) => s.at > effectiveAt + slack).length).toBeGreaterThan(3);
+  expect(sent.filter((s) => s.at < effectiveAt - slack).length).toBeGreaterThan(3);
+
+  const audit = (await sendJson(p.url, 'GET', '/admin/storage-mode')).body.audit;
+  expect(audit.slice(0, 2)).toMatchObject([
+    { actor: 'ops-test', from_mode: 'legacy', to_mode: 'dual_write', outcome: 'switched', reason: 'e2e switch' },
+    { actor: 'ops-test', from_mode: 'legacy', to_mode: 's3_only', outcome: 'refused', reason: 'too early' },
+  ]);
+}, 120_000);
