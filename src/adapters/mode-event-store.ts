@@ -51,7 +51,7 @@ export class ModeEventStore implements EventStore {
   }
 
   /** The events just appended go to the secondary as they are when it ends right before them (no read back). */
-  private async mirrorAppended(stream: StreamId, events: EventEnvelope[], result: AppendResult): Promise<void> {
+  private async mirrorAppended(stream: StreamId, events: EventEnvelope[], result: AppendResult, options: AppendOptions): Promise<void> {
     if (!this.o.mirror || result.events.length === 0) return;
     const first = result.events[0].version;
     const contiguous = result.events.every((r, i) => r.version === first + i);
@@ -60,10 +60,31 @@ export class ModeEventStore implements EventStore {
         stream,
         first - 1,
         events.map((e, i) => ({ ...e, aggregate_version: first + i })),
+        options,
       );
     } else {
       await this.mirror(stream);
     }
+  }
+
+  /** A stored command's copy, with its marker when the secondary ends right before it, then anything after it. */
+  private async mirrorRecord(record: CommandRecord): Promise<void> {
+    if (!this.o.mirror) return;
+    const first = record.events[0]?.envelope.aggregate_version;
+    if (first !== undefined && (await this.o.secondary.currentVersion(record.stream)) === first - 1) {
+      const mark = { command_id: record.command_id, request_hash: record.request_hash };
+      try {
+        await this.o.secondary.append(
+          record.stream,
+          first - 1,
+          record.events.map((e) => e.envelope),
+          { command: mark },
+        );
+      } catch (err) {
+        if (!(err instanceof CommandAppendedError)) throw err;
+      }
+    }
+    await this.mirror(record.stream);
   }
 
   /** Under the stream's lock: the other store's tail first, then the append, then its mirror copy. */
@@ -72,11 +93,11 @@ export class ModeEventStore implements EventStore {
       await this.catchUp(stream);
       try {
         const result = await this.o.primary.append(stream, expectedVersion, events, options);
-        await this.mirrorAppended(stream, events, result);
+        await this.mirrorAppended(stream, events, result, options);
         return result;
       } catch (err) {
         // An earlier attempt stored the command and may have died before its copy.
-        if (err instanceof CommandAppendedError) await this.mirror(err.record.stream);
+        if (err instanceof CommandAppendedError) await this.mirrorRecord(err.record);
         throw err;
       }
     });
@@ -85,7 +106,7 @@ export class ModeEventStore implements EventStore {
   /** A retry that finds its command stored (by an attempt that died before its copy) writes the copy first. */
   async findCommand(commandId: string): Promise<CommandRecord | undefined> {
     const record = await this.o.primary.findCommand(commandId);
-    if (record && this.o.mirror) await this.o.locks.run(record.stream, () => this.mirror(record.stream));
+    if (record && this.o.mirror) await this.o.locks.run(record.stream, () => this.mirrorRecord(record));
     return record;
   }
 

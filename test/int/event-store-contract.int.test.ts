@@ -8,7 +8,8 @@
 import { Pool } from 'pg';
 import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
 import { CommandAppendedError, CommandReusedError, EventIdReusedError, EventStore, ExpectedVersion, StreamId, VersionConflictError } from '../../src/ports/event-store';
-import { DualWriteEventStore } from '../../src/adapters/dual-write-event-store';
+import { ModeEventStore } from '../../src/adapters/mode-event-store';
+import { PgStreamLocker } from '../../src/adapters/postgres/stream-locks';
 import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
 import { createPool } from '../../src/adapters/postgres/postgres';
@@ -20,20 +21,26 @@ const s3 = s3StoreFixture('contract');
 const schema = uniqueName('contract');
 const dualSchema = uniqueName('contract_dual');
 let pool: Pool;
+let lockPool: Pool;
 
 beforeAll(async () => {
   pool = createPool(testConfig, { max: 8 });
+  lockPool = createPool(testConfig, { max: 4 });
   await Promise.all([migrate(pool, schema).then(() => migrate(pool, dualSchema)), s3.storeAt('setup').ensureBucket()]);
 });
 afterAll(async () => {
   await dropSchema(pool, schema);
   await dropSchema(pool, dualSchema);
   await pool.end();
+  await lockPool.end();
   s3.client.destroy();
 });
 
 const memory = new InMemoryEventStore();
-const dualWrite = () => new DualWriteEventStore(s3.storeAt('dual'), new LegacyPgEventStore(pool, dualSchema));
+/** The dual_write mode's store as the composition builds it (S3 decides, the table mirrors, stream locks in PostgreSQL). */
+const dualWriteOf = (primary: EventStore, legacy: EventStore) =>
+  new ModeEventStore({ mode: 'dual_write', primary, secondary: legacy, mirror: true, secondaryMayLead: () => false, locks: new PgStreamLocker(lockPool) });
+const dualWrite = () => dualWriteOf(s3.storeAt('dual'), new LegacyPgEventStore(pool, dualSchema));
 
 /** A fresh store instance each call: as a separate worker process would see the store. */
 const stores: Array<[string, () => EventStore]> = [
@@ -410,7 +417,7 @@ describe('dual-write store: S3 decides, PostgreSQL holds a copy', () => {
   test('a copy that fails surfaces as the append failing, and the retried append fills the copy in', async () => {
     const s = stream();
     const { store: flaky, attempts } = failingLegacy(1);
-    const dual = new DualWriteEventStore(primary(), flaky);
+    const dual = dualWriteOf(primary(), flaky);
     const e = fresh(s, { n: 1 });
     await expect(dual.append(s, 'no_stream', [e])).rejects.toThrow('connection terminated unexpectedly');
     expect(await primary().currentVersion(s)).toBe(1);
@@ -424,7 +431,7 @@ describe('dual-write store: S3 decides, PostgreSQL holds a copy', () => {
   test("a command stored in S3 whose copy failed: the command's retry meets it stored (COMMAND_APPENDED) and copies it", async () => {
     const s = stream();
     const a = uniqueName('cmd');
-    const dual = new DualWriteEventStore(primary(), failingLegacy(1).store);
+    const dual = dualWriteOf(primary(), failingLegacy(1).store);
     await expect(dual.append(s, 'no_stream', [event(s, a)], mark(a))).rejects.toThrow('connection terminated unexpectedly');
     // The retry decided again later (another occurred_at, same command id): S3 answers with the stored command.
     await expect(dual.append(s, 'no_stream', [event(s, a, {}, new Date(Date.now() + 5).toISOString())], mark(a))).rejects.toBeInstanceOf(CommandAppendedError);
@@ -448,7 +455,7 @@ describe('dual-write store: S3 decides, PostgreSQL holds a copy', () => {
     flaky.decideClaims = async () => {
       throw new Error('connection terminated unexpectedly');
     };
-    await expect(new DualWriteEventStore(primary(), flaky).decideClaims(bulk, 'commit', batch)).rejects.toThrow('connection terminated unexpectedly');
+    await expect(dualWriteOf(primary(), flaky).decideClaims(bulk, 'commit', batch)).rejects.toThrow('connection terminated unexpectedly');
     // S3 decided; the retry copies that decision.
     expect(await dualWrite().decideClaims(bulk, 'commit', batch)).toBe('commit');
     for (const store of [primary(), legacy()]) {

@@ -12,6 +12,7 @@ import { createPool } from '../../adapters/postgres/postgres';
 import { migrate } from '../../adapters/postgres/migrations';
 import { PgStorageModeRepository } from '../../adapters/postgres/storage-mode-repository';
 import { MigrationOps } from '../migration-ops';
+import { temporalConnectionOptions } from '../temporal-connection';
 import type { MigrationKindName, MigrationProgress } from '../../workflows/migration';
 
 export interface OpsContext {
@@ -49,7 +50,7 @@ export function createOpsContext(globals: () => GlobalOptions, config: Config = 
     json: () => globals().json === true,
     actor: () => globals().actor ?? `cli:${os.userInfo().username}`,
     async client() {
-      connection ??= Connection.connect({ address: config.temporalAddress });
+      connection ??= Connection.connect(temporalConnectionOptions(config));
       return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE });
     },
     pool() {
