@@ -115,8 +115,13 @@ export class ModeEventStore implements EventStore {
     return this.o.locks.run(stream, async () => {
       await this.catchUp(stream);
       const result = await this.o.primary.claim(entry);
-      // A retried claim may find its own entry without the copy: the mirror copies whatever the secondary lacks.
-      await this.mirror(stream);
+      if (!this.o.mirror) return result;
+      // The entry as written (a read would give it resolved, CLAIM_PENDING, before its decision); a
+      // retried claim may find its own entry without the copy.
+      const [held] = await this.o.primary.readStream(stream, { fromVersion: entry.aggregate_version, toVersion: entry.aggregate_version });
+      const mine = result === 'claimed' || held?.envelope.event_id === entry.event_id;
+      if (mine && (await this.o.secondary.currentVersion(stream)) === entry.aggregate_version - 1) await this.o.secondary.claim(entry);
+      else await this.mirror(stream);
       return result;
     });
   }
