@@ -7,7 +7,7 @@
  * the `migrationProgress` query, and can be paused and resumed by signal. Copies are throttled to
  * `events_per_second` with durable timers.
  */
-import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, setWorkflowOptions, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, defineQuery, defineSignal, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import type { MigrationActivities, StreamDifference, DifferenceKind } from '../activities/migration';
 import type { VerifyTarget } from '../contracts/storage-mode';
 
@@ -163,8 +163,3 @@ export async function verifyStores(input: MigrationInput): Promise<MigrationProg
     async () => undefined,
   );
 }
-
-// Long runs that continue as new: each new run may take the newest worker's code.
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, backfillToS3);
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, reverseSyncToLegacy);
-setWorkflowOptions({ versioningBehavior: 'AUTO_UPGRADE' }, verifyStores);
