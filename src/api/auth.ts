@@ -9,6 +9,7 @@ import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { decideAccess, type Principal } from '../domain/access';
 import type { ApiKeys } from './api-keys';
 import { problem } from './problem';
+import { actorOf } from './validation';
 import type { RouteSpec } from './routes/route-spec';
 
 export interface AccessLimits {
@@ -36,6 +37,16 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export const principalOfRequest = (res: Response): Principal | undefined => res.locals.principal as Principal | undefined;
 /** True when the development switch is on: no key was asked for. */
 export const accessIsOff = (res: Response): boolean => res.locals.accessOff === true;
+
+/**
+ * Who acts: the API key's identity. X-Actor is still checked as a header (a malformed one is
+ * refused as before) but its value is only taken with access off, the development switch.
+ */
+export function actorOfRequest(req: Request, res: Response): string {
+  const claimed = actorOf(req);
+  const principal = principalOfRequest(res);
+  return accessIsOff(res) || principal === undefined ? claimed : principal.actor;
+}
 
 const unauthenticated = (detail: string, error?: string) =>
   problem('UNAUTHENTICATED', detail, { headers: { 'WWW-Authenticate': error ? `Bearer realm="spice-oms", error="${error}"` : 'Bearer realm="spice-oms"' } });

@@ -6,7 +6,7 @@
  */
 import { loadConfig } from '../../src/app/config';
 import { startPipeline, Pipeline } from '../support/pipeline';
-import { sendJson } from '../support/http';
+import { bearer, sendJson } from '../support/http';
 import { eventually } from '../support/env';
 
 const REFRESH_MS = 300;
@@ -21,15 +21,20 @@ afterAll(async () => {
 });
 
 test('switches are audited, refused ones answered 409 with what is missing, granted ones reach new commands within the bound', async () => {
-  const bad = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'sideways', reason: 'x' });
+  const admin = bearer(p.keys.admin);
+  // A writer's key may not switch: 403 before anything is audited.
+  const writer = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'dual_write', reason: 'not mine' });
+  expect(writer.status).toBe(403);
+
+  const bad = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'sideways', reason: 'x' }, admin);
   expect({ status: bad.status, code: bad.body.code }).toEqual({ status: 422, code: 'VALIDATION_FAILED' });
   expect(bad.headers.get('content-type')).toMatch(/problem\+json/);
 
-  const refused = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 's3_only', reason: 'too early' }, { 'x-actor': 'ops-test' });
+  const refused = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 's3_only', reason: 'too early' }, admin);
   expect(refused.status).toBe(409);
   expect(refused.body.code).toBe('STORAGE_MODE_PRECONDITION_FAILED');
   expect(refused.body.errors.length).toBeGreaterThan(0);
-  expect((await sendJson(p.url, 'GET', '/admin/storage-mode')).body.state.mode).toBe('legacy');
+  expect((await sendJson(p.url, 'GET', '/admin/storage-mode', undefined, admin)).body.state.mode).toBe('legacy');
 
   // Commands sent every 50 ms from just before the switch until well after its effective_at.
   const sent: { at: number; command_id: string }[] = [];
@@ -48,7 +53,7 @@ test('switches are audited, refused ones answered 409 with what is missing, gran
     (n) => n >= 3,
     60_000,
   );
-  const switched = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'dual_write', reason: 'e2e switch' }, { 'x-actor': 'ops-test' });
+  const switched = await sendJson(p.url, 'PUT', '/admin/storage-mode', { mode: 'dual_write', reason: 'e2e switch' }, admin);
   expect(switched.status).toBe(200);
   expect(switched.body).toMatchObject({ outcome: 'switched', state: { mode: 'dual_write', previous_mode: 'legacy' } });
   const changedAt = Date.parse(switched.body.state.changed_at);
@@ -76,9 +81,12 @@ test('switches are audited, refused ones answered 409 with what is missing, gran
   }
   expect(sent.filter((s) => s.at < effectiveAt - slack).length).toBeGreaterThanOrEqual(3);
 
-  const audit = (await sendJson(p.url, 'GET', '/admin/storage-mode')).body.audit;
-  expect(audit.slice(0, 2)).toMatchObject([
-    { actor: 'ops-test', from_mode: 'legacy', to_mode: 'dual_write', outcome: 'switched', reason: 'e2e switch' },
-    { actor: 'ops-test', from_mode: 'legacy', to_mode: 's3_only', outcome: 'refused', reason: 'too early' },
+  const audit = (await sendJson(p.url, 'GET', '/admin/storage-mode', undefined, admin)).body.audit;
+  // The actor is the admin key's identity; the writer's 403 left no row.
+  const actor = `key:${p.taskQueue}-admin`; // the pipeline names its keys after its id, which is its task queue
+  expect(audit).toHaveLength(2);
+  expect(audit).toMatchObject([
+    { actor, from_mode: 'legacy', to_mode: 'dual_write', outcome: 'switched', reason: 'e2e switch' },
+    { actor, from_mode: 'legacy', to_mode: 's3_only', outcome: 'refused', reason: 'too early' },
   ]);
 }, 120_000);

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import type { ApiPorts } from '../ports';
 import { problem } from '../problem';
-import { actorOf, parseBody } from '../validation';
+import { actorOfRequest } from '../auth';
+import { parseBody } from '../validation';
 import type { RouteSpec } from './route-spec';
 
 const MODES = ['legacy', 'dual_write', 's3_only'] as const;
@@ -39,6 +40,7 @@ export function adminRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'getStorageMode',
       summary: 'The storage mode in force, its flags, the last migration runs and the recent switch requests',
       tag: 'admin',
+      access: 'admin',
       responses: { '200': { description: 'The storage mode' } },
       handler: async (_req, res) => {
         res.json(await admin.getMode());
@@ -50,12 +52,13 @@ export function adminRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'setStorageMode',
       summary: 'Switch the storage mode (audited); 409 STORAGE_MODE_PRECONDITION_FAILED unless its preconditions hold or force is set',
       tag: 'admin',
+      access: 'admin',
       body: { schema: switchBody },
       responses: { '200': { description: 'Switched (outcome switched or forced)' }, '409': { description: 'Preconditions not met (audited as refused)' } },
       handler: async (req, res) => {
         const body = parseBody(switchBody, req.body);
         try {
-          res.json(await admin.setMode({ to: body.mode, reason: body.reason, force: body.force, actor: actorOf(req) }));
+          res.json(await admin.setMode({ to: body.mode, reason: body.reason, force: body.force, actor: actorOfRequest(req, res) }));
         } catch (err) {
           const refused = err as { code?: string; message?: string; outcome?: { unmet: string[] } };
           if (refused.code !== 'STORAGE_MODE_PRECONDITION_FAILED') throw err;
@@ -69,6 +72,7 @@ export function adminRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'startMigration',
       summary: 'Start a migration workflow (backfill, reverse-sync, verify) or join the running one',
       tag: 'admin',
+      access: 'admin',
       body: { schema: startBody },
       responses: { '202': { description: 'Running' } },
       handler: async (req, res) => {
@@ -82,6 +86,7 @@ export function adminRoutes(ports: ApiPorts): RouteSpec[] {
       operationId: 'migrationStatus',
       summary: 'Progress of the last migration workflow of a kind (events, rate, differences)',
       tag: 'admin',
+      access: 'admin',
       responses: { '200': { description: 'Status and progress' }, '404': { description: 'Never run' } },
       handler: async (req, res) => {
         const status = await admin.status(kindOf(req.params.migration));

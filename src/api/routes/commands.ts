@@ -12,10 +12,10 @@ import { type ApiPorts } from '../ports';
 import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gateway';
 import { workflowIdOf } from '../../contracts/workflows';
 import { problem, ProblemError, statusOfCode } from '../problem';
-import { actorOf, boolParam, expectedVersionOf, idempotencyKeyOf, parseBody, parseQuery, waitOf, withPathField } from '../validation';
+import { boolParam, expectedVersionOf, idempotencyKeyOf, parseBody, parseQuery, waitOf, withPathField } from '../validation';
 import type { RouteSpec } from './route-spec';
 import { mayTouchDatabase } from '../../domain/access';
-import { accessIsOff, principalOfRequest, type AccessGuard } from '../auth';
+import { actorOfRequest, principalOfRequest, type AccessGuard } from '../auth';
 
 export const API_PREFIX = '/api/v1';
 export const commandUrl = (commandId: string): string => `${API_PREFIX}/commands/${encodeURIComponent(commandId)}`;
@@ -96,21 +96,11 @@ function currentVersionOf(error: CommandStatusView['error']): number | undefined
   return m === null ? undefined : Number(m[1]);
 }
 
-/**
- * Who acts: the API key's identity. X-Actor is still checked as a header (a malformed one is
- * refused as before) but its value is only taken with access off, the development switch.
- */
-function actorFor(req: Request, res: Response): string {
-  const claimed = actorOf(req);
-  const principal = principalOfRequest(res);
-  return accessIsOff(res) || principal === undefined ? claimed : principal.actor;
-}
-
 async function submitAndRespond(ports: ApiPorts, guard: AccessGuard, req: Request, res: Response, creates: boolean, build: (newId: (scope: string) => () => string) => BuiltCommand): Promise<void> {
   // Headers first: all of them are checked before the body is even looked at by the schema.
   const idempotencyKey = idempotencyKeyOf(req);
   const expectedVersion = expectedVersionOf(req);
-  const actor = actorFor(req, res);
+  const actor = actorOfRequest(req, res);
   const wait = waitOf(req, ports.maxWaitMs);
   const built = build((scope) => idGenerator(idempotencyKey, scope));
 
