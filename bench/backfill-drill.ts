@@ -7,6 +7,10 @@
  * events) and by `npm run drill:backfill -- <events>` (the long run; default 1,000,000).
  */
 import { randomBytes } from 'node:crypto';
+import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { Config } from '../src/app/config';
+import type { Infrastructure } from '../src/app/composition';
+import { createS3Client } from '../src/adapters/s3/s3-client';
 import { loadConfig } from '../src/app/config';
 import { connectInfrastructure } from '../src/app/composition';
 import { MigrationOps } from '../src/app/migration-ops';
@@ -37,6 +41,42 @@ export interface BackfillDrillFigures {
   verify_versions_per_s: number;
   verified_versions: number;
   differences: number;
+  /** What the drill left behind once it cleaned up: 0 objects, 0 schemas. */
+  left_behind: { s3_objects: number; schemas: number };
+}
+
+/**
+ * Removes everything the drill wrote: its schemas, its S3 prefix (a million-event run leaves
+ * millions of objects) and its topic. The app's S3 user may not delete, so the prefix goes with
+ * MinIO's root credentials, which only this drill and the stack use.
+ */
+async function dropDrillData(
+  config: Config,
+  infra: Infrastructure,
+  spec: { schema: string; readModelSchema: string; s3Prefix: string; topic: string },
+): Promise<{ deleted: number; left: BackfillDrillFigures['left_behind'] }> {
+  await infra.pool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`);
+  const root = createS3Client({ ...config, S3_ACCESS_KEY: config.MINIO_ROOT_USER, S3_SECRET_KEY: config.MINIO_ROOT_PASSWORD });
+  let deleted = 0;
+  try {
+    for (;;) {
+      // Always the first page: what was deleted is gone, so no continuation token is needed.
+      const page = await root.send(new ListObjectsV2Command({ Bucket: config.S3_BUCKET, Prefix: spec.s3Prefix, MaxKeys: 1000 }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length === 0) break;
+      const r = await root.send(new DeleteObjectsCommand({ Bucket: config.S3_BUCKET, Delete: { Objects: keys, Quiet: true } }));
+      if (r.Errors?.length) throw new Error(`S3 cleanup of ${spec.s3Prefix}: ${r.Errors[0].Code} ${r.Errors[0].Message}`);
+      deleted += keys.length;
+    }
+  } finally {
+    root.destroy();
+  }
+  const admin = infra.kafka.admin();
+  await admin.connect();
+  await admin.deleteTopics({ topics: [spec.topic] }).finally(() => admin.disconnect());
+  const objectsLeft = await infra.s3.send(new ListObjectsV2Command({ Bucket: config.S3_BUCKET, Prefix: spec.s3Prefix, MaxKeys: 1000 }));
+  const schemasLeft = await infra.pool.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = ANY($1::text[])', [[spec.schema, spec.readModelSchema]]);
+  return { deleted, left: { s3_objects: objectsLeft.KeyCount ?? 0, schemas: schemasLeft.rowCount ?? 0 } };
 }
 
 export async function runBackfillDrill(o: BackfillDrillOptions): Promise<BackfillDrillFigures> {
@@ -49,6 +89,8 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ops = new MigrationOps({ modes: infra.modes, client, taskQueue: spec.taskQueue, propagationMs: 0 });
   let worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-1' });
+  let figures: Omit<BackfillDrillFigures, 'left_behind'>;
+  let cleanup: Awaited<ReturnType<typeof dropDrillData>> | undefined;
   try {
     const seedStart = Date.now();
     await infra.pool.query(
@@ -84,7 +126,7 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
     const verified = await ops.result('verify');
     const differences = Object.values(verified.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0);
     log(`verify: ${verified.processed} versions, ${verified.streams} streams, ${differences} differences, ${verified.elapsed_s.toFixed(1)} s`);
-    return {
+    figures = {
       events: o.events,
       seed_s,
       processed_at_kill: atKill,
@@ -100,9 +142,14 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
   } finally {
     await worker.stop();
     await connection.close();
-    await infra.pool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`).catch(() => undefined);
+    cleanup = await dropDrillData(config, infra, spec).catch((err) => {
+      log(`cleanup failed (remove ${spec.schema}*, s3://${config.S3_BUCKET}/${spec.s3Prefix}, topic ${spec.topic} by hand): ${String(err)}`);
+      return undefined;
+    });
+    if (cleanup) log(`cleaned up: schemas ${spec.schema}, ${spec.readModelSchema}; ${cleanup.deleted} S3 objects under ${spec.s3Prefix}; topic ${spec.topic}`);
     await infra.close();
   }
+  return { ...figures, left_behind: cleanup?.left ?? { s3_objects: -1, schemas: -1 } };
 }
 
 if (require.main === module) {
