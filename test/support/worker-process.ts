@@ -30,12 +30,28 @@ export interface WorkerProcess {
   kill(): Promise<void>;
 }
 
+/** Resolves once no process of the group is left (the worker itself, not only tsx's CLI). */
+async function groupGone(pgid: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(-pgid, 0);
+    } catch {
+      return;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`process group ${pgid} still alive 5 s after SIGKILL`);
+}
+
 /** Spawns the worker and resolves once it polls the task queue. */
 export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), __filename], {
     env: { ...process.env, ...env, SPICE_TEST_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: path.join(__dirname, '..', '..'),
+    // Its own process group: tsx's CLI runs the worker in a child node process, which a SIGKILL
+    // of the CLI alone would orphan (still polling, still finishing its activities).
+    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
@@ -54,8 +70,9 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
           pid: child.pid!,
           stop,
           async kill() {
-            if (child.exitCode === null) child.kill('SIGKILL');
+            if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
             await exited;
+            await groupGone(child.pid!);
           },
         });
       }
