@@ -7,8 +7,12 @@ import type { EventStore, StreamId } from '../ports/event-store';
 import type { MigrationStores, StoreName } from '../ports/migration';
 import type { LegacyPgEventStore } from './postgres/legacy-event-store';
 import { quoteIdent } from './postgres/postgres';
+import { StoreCorruptedError } from '../ports/event-store';
 import { copyTail, StreamLocker } from './stream-sync';
-import { migrationMetrics } from './migration-metrics';
+import { spiceMetrics } from '../contracts/metrics';
+
+/** How often a backfill worker recounts the streams it has left (a scan of the rest of the table). */
+const REMAINING_EVERY_MS = 30_000;
 
 const distinct = (rows: { aggregate_type: string; aggregate_id: string }[]): StreamId[] => [
   ...new Map(rows.map((e) => [`${e.aggregate_type}\u0000${e.aggregate_id}`, { aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id }])).values(),
@@ -18,6 +22,7 @@ const keyOf = (x: StreamId) => `${x.aggregate_type}\u0000${x.aggregate_id}`;
 
 export class PgS3MigrationStores implements MigrationStores {
   private readonly s: string;
+  private remainingCountedAt = 0;
 
   constructor(private readonly o: { pool: Pool; schema: string; legacy: LegacyPgEventStore; s3: EventStore; locks: StreamLocker }) {
     this.s = quoteIdent(o.schema);
@@ -35,7 +40,13 @@ export class PgS3MigrationStores implements MigrationStores {
 
   async legacyPage(from: string | undefined, limit: number) {
     const page = await this.o.legacy.readAll({ from, limit });
-    migrationMetrics().backfillLastProgress.set(Date.now() / 1000);
+    const metrics = spiceMetrics();
+    metrics.backfillLastProgress.set(Date.now() / 1000);
+    if (!page.hasMore) metrics.backfillStreamsRemaining.set(0);
+    else if (Date.now() - this.remainingCountedAt >= REMAINING_EVERY_MS) {
+      this.remainingCountedAt = Date.now();
+      metrics.backfillStreamsRemaining.set(await this.o.legacy.streamsAfter(from));
+    }
     return { streams: distinct(page.events.map((e) => e.envelope)), scanned: page.events.length, checkpoint: page.checkpoint, hasMore: page.hasMore };
   }
 
@@ -70,9 +81,16 @@ export class PgS3MigrationStores implements MigrationStores {
 
   async copyStream(from: StoreName, stream: StreamId): Promise<number> {
     const [source, target] = from === 'legacy' ? [this.o.legacy, this.o.s3] : [this.o.s3, this.o.legacy];
-    const n = await this.o.locks.run(stream, () => copyTail(source, target, stream));
-    if (from === 'legacy' && n > 0) migrationMetrics().backfillEvents.inc({ outcome: 'copied' }, n);
-    return n;
+    if (from !== 'legacy') return this.o.locks.run(stream, () => copyTail(source, target, stream));
+    const backfilled = spiceMetrics().backfillEvents;
+    try {
+      const n = await this.o.locks.run(stream, () => copyTail(source, target, stream));
+      if (n > 0) backfilled.inc({ outcome: 'copied' }, n);
+      return n;
+    } catch (err) {
+      if (err instanceof StoreCorruptedError) backfilled.inc({ outcome: 'mismatch' });
+      throw err;
+    }
   }
 
   async readBoth(stream: StreamId) {

@@ -20,7 +20,7 @@ import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
 import type { AppendOptions, AppendResult, ClaimDecision, CommandRecord, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StreamId } from '../ports/event-store';
 import { CommandAppendedError } from '../ports/event-store';
 import { copyTail, StreamLocker } from './stream-sync';
-import { migrationMetrics } from './migration-metrics';
+import { spiceMetrics } from '../contracts/metrics';
 
 export interface ModeStoreOptions {
   mode: StorageMode;
@@ -43,7 +43,7 @@ export class ModeEventStore implements EventStore {
   private async catchUp(stream: StreamId): Promise<void> {
     if (!(await this.o.secondaryMayLead())) return;
     const copied = await copyTail(this.o.secondary, this.o.primary, stream);
-    if (copied > 0) migrationMetrics().caughtUp.inc({ mode: this.o.mode }, copied);
+    if (copied > 0) spiceMetrics().caughtUpEvents.inc({ mode: this.o.mode }, copied);
   }
 
   private async mirror(stream: StreamId): Promise<void> {
@@ -139,7 +139,7 @@ export class ModeEventStore implements EventStore {
     if (options.toVersion !== undefined && options.toVersion < from) return events;
     const tail = await this.o.secondary.readStream(stream, { fromVersion: from, toVersion: options.toVersion });
     if (tail.length === 0) return events;
-    migrationMetrics().readFallbacks.inc({ mode: this.o.mode });
+    spiceMetrics().readFallbacks.inc({ mode: this.o.mode });
     return [...events, ...tail];
   }
 

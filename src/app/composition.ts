@@ -17,8 +17,6 @@ import { CurrentModeEventStore, familyOf, ModeEventStore } from '../adapters/mod
 import { PgStreamLocker } from '../adapters/postgres/stream-locks';
 import { PgStorageModeRepository } from '../adapters/postgres/storage-mode-repository';
 import { PgS3MigrationStores } from '../adapters/migration-stores';
-import { migrationMetrics } from '../adapters/migration-metrics';
-import { STORAGE_MODES } from '../contracts/storage-mode';
 import { StorageModeCache } from './storage-mode-cache';
 import type { MigrationDeps } from '../activities/migration';
 import { createLedger, DeliveryLedger } from '../adapters/postgres/ledger';
@@ -123,10 +121,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   }
   const modes = new PgStorageModeRepository(pool, schema);
   await modes.init(config.storageMode);
-  const gauge = migrationMetrics().storageMode;
-  const modeCache = new StorageModeCache(modes, config.STORAGE_MODE_REFRESH_MS, (state) => {
-    for (const m of STORAGE_MODES) gauge.set({ mode: m }, m === state.mode ? 1 : 0);
-  });
+  const modeCache = new StorageModeCache(modes, config.STORAGE_MODE_REFRESH_MS, (state) => setStorageMode(state.mode));
   const locks = new PgStreamLocker(lockPool);
 
   // Every step of the pipeline is timed (and traced) at the adapter, whoever calls it.
@@ -161,7 +156,6 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const projection = instrument(search ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] } : projector, {
     apply: 'projection',
   });
-  setStorageMode(config.storageMode);
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {

@@ -8,6 +8,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, register as defaultRegistry } from 'prom-client';
 import { timedStep } from '../lib/step-timings';
+import { STORAGE_MODES, type StorageMode } from './storage-mode';
 
 /** The steps a command's events go through; `s3_*` and `pg_*` name the event store that served the step. */
 export const STEPS = ['s3_append', 's3_read', 'pg_append', 'pg_read', 'ledger_record', 'kafka_publish', 'projection'] as const;
@@ -18,7 +19,6 @@ export type StepOutcome = (typeof STEP_OUTCOMES)[number];
 export const FINAL_STATUSES = ['COMPLETED', 'FAILED'] as const;
 export const REPAIR_KINDS = ['recorded', 'delivered', 'projected'] as const;
 export type RepairKind = (typeof REPAIR_KINDS)[number];
-export const STORAGE_MODES = ['legacy', 'dual_write', 's3_only'] as const;
 export const BACKFILL_OUTCOMES = ['copied', 'already_present', 'mismatch'] as const;
 /** Where a consumer got an event's body: S3 (the source of truth) or the Kafka payload when S3 failed. */
 export const READ_SOURCES = ['s3', 'payload_fallback'] as const;
@@ -217,7 +217,7 @@ function createMetrics(registry: Registry) {
 
 export type SpiceMetrics = ReturnType<typeof createMetrics>;
 
-export function setStorageMode(mode: (typeof STORAGE_MODES)[number], registry: Registry = defaultRegistry): void {
+export function setStorageMode(mode: StorageMode, registry: Registry = defaultRegistry): void {
   const gauge = spiceMetrics(registry).storageMode;
   for (const m of STORAGE_MODES) gauge.set({ mode: m }, m === mode ? 1 : 0);
 }

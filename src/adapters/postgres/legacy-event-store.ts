@@ -210,6 +210,16 @@ export class LegacyPgEventStore implements EventStore {
     };
   }
 
+  /** Streams with an event past `from` (a readAll checkpoint): what a backfill from there has still to copy. */
+  async streamsAfter(from: string | undefined): Promise<number> {
+    const after = decodeCheckpoint(from);
+    const { rows } = await this.pool.query(
+      `SELECT count(*)::bigint AS n FROM (SELECT DISTINCT aggregate_type, aggregate_id FROM ${this.table} WHERE ${afterCursorSql()} AND NOT (metadata ? 'claimed_by')) s`,
+      [after.transactionId, after.position],
+    );
+    return Number(rows[0].n);
+  }
+
   private async tryInsert(stream: StreamId, expected: ExpectedVersion, events: EventEnvelope[], command: CommandMark | undefined, db: Queryable): Promise<AppendResult<LegacyAppendedEvent> | null> {
     const exact = expected === 'no_stream' ? 0 : typeof expected === 'number' ? expected : null;
     try {
