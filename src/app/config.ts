@@ -245,8 +245,9 @@ export const configSchema = z.object({
   /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): traces are exported there; unset, none are recorded. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 
-  /** A consumer process (`npm run consumer -- <name>`) serves its counters at http://SPICE_HOST:<port>/metrics; unset, none. */
+  /** A consumer process (`npm run consumer -- <name>`) serves its metrics at http://CONSUMER_METRICS_BIND_HOST:<port>/metrics; unset, none. */
   CONSUMER_METRICS_PORT: port.optional(),
+  CONSUMER_METRICS_BIND_HOST: host.default(LOOPBACK),
   /** Attempts of one event by a consumer's handler before the event goes to the group's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: count(1, 100).default(5),
 
