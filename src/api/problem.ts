@@ -4,6 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
+import { STORE_REFUSAL_STATUS } from '../contracts/refusals';
 import { ERROR_CODES, HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../domain/errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -30,9 +31,7 @@ export const API_PROBLEM_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
-  VERSION_CONFLICT: 409,
-  EVENT_ID_REUSED: 409,
-  IDEMPOTENCY_KEY_REUSED: 422,
+  ...STORE_REFUSAL_STATUS,
   BODY_TOO_DEEP: 422,
   UNSTORABLE_STRING: 422,
   UNSAFE_NUMBER: 422,

@@ -21,6 +21,7 @@ import { CommandBlobStore } from '../adapters/s3/command-blobs';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from '../adapters/postgres/read-models';
 import { PgReadModelRebuild } from '../adapters/postgres/read-model-rebuild';
 import { PgCheckpointStore } from '../adapters/postgres/checkpoints';
+import { AppendedEventReader } from '../adapters/appended-events';
 import type { EventStore } from '../ports/event-store';
 import { setStorageMode } from '../contracts/metrics';
 import { appendOutcome, instrument } from './instrument';
@@ -159,7 +160,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     search,
     activityDeps: () => ({
       eventStores,
-      s3Events: s3Store,
+      appendedEvents: new AppendedEventReader(s3Store, legacyStore),
       blobs,
       ledger,
       relay,

@@ -22,7 +22,8 @@ import {
 import type { Activities } from '../activities';
 import type { CommandSinks } from '../contracts/workflow-sinks';
 import { commandSummary, commandTarget, truncate } from '../contracts/summaries';
-import { AppendedEventRef, CommandProgress, NON_RETRYABLE_TYPES, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
+import { AppendedEventRef, CommandProgress, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
+import { NON_RETRYABLE_TYPES } from '../contracts/refusals';
 
 /** Infrastructure failures retry without limit in time, with backoff capped at 10 s; refusals never do. */
 const infraRetry: RetryPolicy = {

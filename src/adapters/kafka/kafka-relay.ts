@@ -10,6 +10,7 @@ import type { PoolClient } from 'pg';
 import type { DeliveryLedger, LockedRow } from '../postgres/ledger';
 import type { Delivery, LedgerRow } from '../../ports/ledger';
 import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered, type Relay } from '../../ports/relay';
+import { streamKey } from '../../contracts/event-envelope';
 import { createIdempotentProducer, recordingPartitioner } from './kafka';
 import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../contracts/kafka-message';
 
@@ -194,7 +195,7 @@ export function createRelay(options: RelayOptions): KafkaRelay {
 export function orderForStreams(rows: LockedRow[]): { sendable: LockedRow[]; blocked: LockedRow[] } {
   const streams = new Map<string, LockedRow[]>();
   for (const r of rows) {
-    const k = `${r.aggregateType}\u0000${r.aggregateId}`;
+    const k = streamKey(r.aggregateType, r.aggregateId);
     streams.set(k, [...(streams.get(k) ?? []), r]);
   }
   const sendable: LockedRow[] = [];

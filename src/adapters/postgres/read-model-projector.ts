@@ -17,7 +17,7 @@
  * from the history.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { EventEnvelope } from '../../contracts/event-envelope';
+import { streamKey, type EventEnvelope } from '../../contracts/event-envelope';
 import type { EventHistory } from '../../ports/event-history';
 import type { EventPayloads, EventType, InstanceData } from '../../domain/events';
 import { incarnationOfEvent, isEventType } from '../../domain/events';
@@ -44,8 +44,6 @@ interface StreamSlot {
   id: string;
   events: EventEnvelope[];
 }
-
-const streamKey = (type: string, id: string): string => `${type}\u0000${id}`;
 
 export class ReadModelProjector implements Projector {
   private readonly s: string;
