@@ -45,7 +45,7 @@
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SCHEMA_VERSION, streamKey, type EventEnvelope, type S3Reference, type StoredEvent } from '../../contracts/event-envelope';
+import { SCHEMA_VERSION, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
 import { KeyedLock } from '../../lib/keyed-lock';
 import {
   CommandAppendedError,
@@ -59,7 +59,6 @@ import {
   VersionConflictError,
   type AppendOptions,
   type AppendResult,
-  type AppendedEvent,
   type ClaimDecision,
   type CommandMark,
   type CommandRecord,
