@@ -9,6 +9,9 @@ import type { StorageMode } from './storage-mode';
 import type { CommandInput, CommandType } from '../domain';
 import type { S3Reference } from './event-envelope';
 
+/** The workflow type's name, for tests and tools that address it by name (the app starts it by its function). */
+export const WORKFLOW_TYPE = 'processCommand';
+
 /** One workflow per command: the id is derived from the command id alone, so a resubmission meets the first run. */
 export const workflowIdOf = (commandId: string): string => `command-${commandId}`;
 export const commandIdOfWorkflow = (workflowId: string): string => workflowId.replace(/^command-/, '');
