@@ -38,8 +38,10 @@ async function startIsolated() {
     workflowBundle: await bundleInChildProcess(),
   });
   const running = worker.run();
+  const { key } = await api.keys.create({ name: `${id}-writer`, role: 'writer', created_by: 'record-histories' });
   return {
     url: `${api.url}/api/v1`,
+    auth: { authorization: `Bearer ${key}` },
     async close() {
       worker.shutdown();
       await running.catch(() => undefined);
