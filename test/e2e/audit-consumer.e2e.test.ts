@@ -63,7 +63,7 @@ test('every change of a database is in its audit log once, in stream order, read
   const items = await eventually(
     () => auditPages('audited', reader, 3),
     (xs) => xs.length >= ledger.length,
-    30_000,
+    60_000,
   );
   expect(items.map((e) => e.event_id).sort()).toEqual(ledger.map((r) => r.event_id).sort());
   // Per aggregate, the consumer applied the versions in order.
@@ -88,6 +88,22 @@ test('every change of a database is in its audit log once, in stream order, read
   expect(rows[0].n).toBe(2);
   expect(consumer.stats()).toMatchObject({ payload_fallback: 0, deadLettered: 0 });
   expect(consumer.stats().s3).toBe(consumer.stats().handled);
+
+  // A reset group (here: a new one on the same table) reads everything again: the log keeps one row per event.
+  const count = async () => (await p.api.infra.pool.query(`SELECT count(*)::int AS n FROM "${p.api.infra.schema}".audit_log`)).rows[0].n;
+  const logged = await count();
+  const reset = await startNamedConsumer(testConfig, 'audit', { schema: p.api.infra.schema, topic: p.api.infra.topic, s3Prefix: p.prefix, group: `${group}-reset` });
+  try {
+    await eventually(
+      async () => reset.stats().handled,
+      (n) => n >= consumer.stats().handled,
+      60_000,
+    );
+    expect(reset.stats().deadLettered).toBe(0);
+    expect(await count()).toBe(logged);
+  } finally {
+    await reset.stop();
+  }
 });
 
 test('a message the consumer cannot read is dead-lettered; the CLI lists it, and a replay sends it through the replay topic', async () => {
