@@ -27,6 +27,7 @@ import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eve
 import { requestHashOf } from '../contracts/request-hash';
 import { mapLimit } from '../lib/map-limit';
 import { collectSteps, timedStep, type StepTiming } from '../lib/step-timings';
+import { crashPoint } from '../lib/crash-points';
 import {
   CLAIM_PENDING,
   CLAIM_VOIDED,
@@ -413,8 +414,10 @@ export function createActivities(deps: ActivityDeps) {
           const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
           try {
             const appended = await store.append(stream, expected, drafts, { command: mark });
+            crashPoint('after-s3-commit', [stream.aggregate_id]);
             remember(input.storage_mode, stream, state, drafts);
             const refs = await recordAndRemember(drafts, appended.events, claimBefore);
+            crashPoint('after-ledger-record', [stream.aggregate_id]);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
           } catch (err) {
             if (err instanceof CommandAppendedError) return outcomeOf(err.record);
@@ -491,7 +494,9 @@ export function createActivities(deps: ActivityDeps) {
         if (existing?.envelope.event_id !== event.event_id) throw err;
         appended = { events: [{ event_id: event.event_id, version, s3: existing.s3 }], nextExpectedVersion: version };
       }
+      crashPoint('after-s3-commit', [stream.aggregate_id]);
       const refs = await recordAndRemember([event], appended.events);
+      crashPoint('after-ledger-record', [stream.aggregate_id]);
       return { ...stream, version, events: refs };
     },
 

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { connectInfrastructure } from '../../src/app/composition';
-import { bundleInChildProcess, createCommandWorker } from '../../src/app/command-worker';
+import { bundleInChildProcess, createCommandWorker, prebuiltBundle } from '../../src/app/command-worker';
 import { createLogger } from '../../src/app/logger';
 import { serveProcessMetrics } from '../../src/app/metrics-server';
 import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from '../../src/app/process-telemetry';
@@ -21,24 +21,35 @@ export interface WorkerProcessSpec {
   topic: string;
   taskQueue: string;
   identity: string;
+  /** A workflow bundle built ahead (bundleInChildProcess): a restart then takes seconds, not a bundling. */
+  workflowBundle?: string;
 }
 
 export interface WorkerProcess {
   pid: number;
+  /** Resolves when the process has exited, however. */
+  exited: Promise<void>;
+  /** SIGTERM (the worker drains), SIGKILL after 10 s. */
   stop(): Promise<void>;
 }
 
+const STOP_GRACE_MS = 10_000;
+
 /** Spawns the worker and resolves once it polls the task queue. */
-export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), __filename], {
+export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+  // One process (no tsx wrapper in front): a signal reaches the worker itself, and a SIGKILL leaves no orphan.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', __filename], {
     env: { ...process.env, ...env, SPICE_TEST_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: path.join(__dirname, '..', '..'),
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // Draining is bounded: a worker still busy after that is killed, not left behind.
+    const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
+    clearTimeout(killer);
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -48,7 +59,7 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
     child.stdout!.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) {
         clearTimeout(timer);
-        resolve({ pid: child.pid!, stop });
+        resolve({ pid: child.pid!, exited, stop });
       }
     });
     child.once('exit', (code) => {
@@ -76,7 +87,7 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
     rebuild: infra.rebuildDeps(),
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
-    workflowBundle: await bundleInChildProcess(),
+    workflowBundle: spec.workflowBundle ? prebuiltBundle(spec.workflowBundle) : await bundleInChildProcess(),
     tuning: { identity: spec.identity },
   });
   process.once('SIGTERM', () => worker.shutdown());

@@ -27,6 +27,7 @@ import { CLAIM_PENDING } from '../../ports/event-store';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { addApplyResult, StreamsNotProjectedError, type ApplyResult, type Projector, type StreamFailure } from '../../ports/projector';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
+import { crashPoint } from '../../lib/crash-points';
 
 export interface ProjectorOptions {
   /**
@@ -87,6 +88,10 @@ export class ReadModelProjector implements Projector {
           await run.lockStreams(withDatabaseStreams(streams, databases));
           await run.lockDatabases(events);
           for (const e of order) await run.applyInOrder(e);
+          crashPoint(
+            'inside-projection',
+            streams.map((slot) => slot.id),
+          );
           await run.savePositions();
           return run.result;
         });
