@@ -642,6 +642,24 @@ export class S3EventStore implements EventStore {
     return events;
   }
 
+  /**
+   * Every committed stream version as its index object holds it (events, and claims unresolved,
+   * with no body and so no reference), a page at a time in key order: each stream's versions in
+   * order. What a disaster recovery rebuilds the ledger from.
+   */
+  async *committedEntries(pageSize = 1000): AsyncGenerator<{ envelope: EventEnvelope; s3: S3Reference | null }[]> {
+    const root = `${this.keys.prefix}indexes/by-aggregate/`;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await listKeys(this.client, this.bucket, root, { startAfter, max: pageSize });
+      const keys = page.objects.map((o) => o.Key!).filter((k) => this.keys.versionOfIndexKey(k) !== undefined);
+      const envelopes = await mapLimit(keys, this.readConcurrency, async (k) => parseJson<EventEnvelope>(await getText(this.client, this.bucket, k)));
+      yield envelopes.filter((e): e is EventEnvelope => e !== undefined).map((e) => ({ envelope: e, s3: claimedBy(e) === undefined ? this.refOf(e) : null }));
+      if (!page.truncated || page.objects.length === 0) return;
+      startAfter = page.objects[page.objects.length - 1].Key;
+    }
+  }
+
   /** Time travel: events 1..version (the aggregate as it was at that version). */
   async aggregateAt(stream: StreamId, version: number): Promise<S3StoredEvent[]> {
     if (!Number.isSafeInteger(version) || version < 0) throw new InvalidEventError(`invalid version ${version}`);
