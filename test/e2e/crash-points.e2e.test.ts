@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { CRASH_POINTS, CrashPoint, crashMarker } from '../../src/lib/crash-points';
 import { stackPaths } from '../../scripts/stack/services';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
-import { startWorkerProcess, WorkerProcess, WorkerProcessSpec } from '../support/worker-process';
+import { startWorkerPool, WorkerPool, WorkerProcessSpec } from '../support/worker-process';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
 import { checkInvariants, problems } from '../support/invariants';
@@ -35,10 +35,7 @@ const subject = (id: string) => `${db}:${id}`;
 
 let p: Pipeline;
 let stateDir: string;
-const workers = new Set<WorkerProcess>();
-const pending = new Set<Promise<WorkerProcess>>();
-let stopping = false;
-let restarts = 0;
+let workers: WorkerPool;
 /**
  * Each crash costs the runs that worker held one workflow task timeout (10 s) before another
  * worker takes them: the cases start one after the other, each once the previous one's crash fired, so a crash
@@ -54,19 +51,6 @@ const finished = (commandId: string) =>
     240_000,
     200,
   );
-
-/** Keeps WORKERS worker processes on the task queue: one that dies (a crash point fired) is replaced. */
-async function keepWorker(spec: WorkerProcessSpec, env: NodeJS.ProcessEnv): Promise<void> {
-  if (stopping) return;
-  const starting = startWorkerProcess({ ...spec, identity: `${spec.identity}-${restarts++}` }, 120_000, env);
-  pending.add(starting);
-  const w = await starting.finally(() => pending.delete(starting));
-  workers.add(w);
-  void w.exited.then(() => {
-    workers.delete(w);
-    keepWorker(spec, env).catch((err) => console.error(`crash test: a worker did not start again: ${err}`));
-  });
-}
 
 beforeAll(async () => {
   p = await startPipeline('e2e-crash', testConfig, { worker: false });
@@ -84,14 +68,12 @@ beforeAll(async () => {
     workflowBundle: codePath,
   };
   const env = { SPICE_CRASH_POINTS: cases.map((c) => `${c.point}@${subject(c.id)}`).join(','), SPICE_CRASH_STATE_DIR: stateDir };
-  await Promise.all(Array.from({ length: WORKERS }, () => keepWorker(spec, env)));
+  workers = await startWorkerPool(WORKERS, spec, env);
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 }, 180_000);
 
 afterAll(async () => {
-  stopping = true;
-  await Promise.allSettled([...pending]);
-  await Promise.all([...workers].map((w) => w.stop()));
+  await workers?.stop();
   await p?.close();
   if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 }, 120_000);
@@ -180,5 +162,5 @@ async function crashAndConverge(chosen: typeof cases): Promise<void> {
       [2, 'delivered'],
     ]);
   }
-  console.log(`crash points: ${commands.length} crashes, ${restarts - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`crash points: ${commands.length} crashes, ${workers.started() - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -69,6 +69,53 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
   });
 }
 
+export interface WorkerPool {
+  /** Processes started so far, the first `size` included. */
+  started(): number;
+  /** SIGKILLs one running worker (the pool starts another); false when none runs. */
+  killOne(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * `size` worker processes on one task queue, each replaced as soon as it dies (a crash point, a
+ * SIGKILL): what a process supervisor does. Resolves once the first ones poll.
+ */
+export async function startWorkerPool(size: number, spec: WorkerProcessSpec, env: NodeJS.ProcessEnv = {}): Promise<WorkerPool> {
+  const running = new Set<WorkerProcess>();
+  const starting = new Set<Promise<WorkerProcess>>();
+  let stopping = false;
+  let started = 0;
+  const keep = async (): Promise<void> => {
+    if (stopping) return;
+    const next = startWorkerProcess({ ...spec, identity: `${spec.identity}-${started++}` }, 240_000, env);
+    starting.add(next);
+    const w = await next.finally(() => starting.delete(next));
+    running.add(w);
+    void w.exited.then(() => {
+      running.delete(w);
+      keep().catch((err) => console.error(`worker pool: a worker did not start again: ${err}`));
+    });
+  };
+  await Promise.all(Array.from({ length: size }, keep));
+  return {
+    started: () => started,
+    killOne() {
+      const victims = [...running];
+      const w = victims[Math.floor(Math.random() * victims.length)];
+      if (!w) return false;
+      running.delete(w);
+      process.kill(w.pid, 'SIGKILL');
+      return true;
+    },
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([...starting]);
+      await Promise.all([...running].map((w) => w.stop()));
+    },
+  };
+}
+
 async function main(spec: WorkerProcessSpec): Promise<void> {
   const config = loadConfig();
   // Observable as worker.ts makes a worker: SDK runtime, tracing, gauges and /metrics from the config.
