@@ -70,7 +70,9 @@ export function commandIds(args: unknown[], result?: unknown): Record<string, un
 
 function eventRefs(list: unknown): Array<string | { event_id: string; aggregate_type?: string; aggregate_id?: string }> {
   // Not every result's `events` is a list: rebuildChunk counts them.
-  return (Array.isArray(list) ? list : []).filter((e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'));
+  return (Array.isArray(list) ? list : []).filter(
+    (e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'),
+  );
 }
 
 /** The process's tracker: every worker of the process reports into one pair of gauges. */

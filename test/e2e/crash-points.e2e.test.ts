@@ -162,5 +162,7 @@ async function crashAndConverge(chosen: typeof cases): Promise<void> {
       [2, 'delivered'],
     ]);
   }
-  console.log(`crash points: ${commands.length} crashes, ${workers.started() - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `crash points: ${commands.length} crashes, ${workers.started() - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
