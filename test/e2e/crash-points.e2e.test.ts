@@ -70,7 +70,7 @@ beforeAll(async () => {
   const env = { SPICE_CRASH_POINTS: cases.map((c) => `${c.point}@${subject(c.id)}`).join(','), SPICE_CRASH_STATE_DIR: stateDir };
   workers = await startWorkerPool(WORKERS, spec, env);
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
-}, 180_000);
+}, 600_000);
 
 afterAll(async () => {
   await workers?.stop();
