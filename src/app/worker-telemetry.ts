@@ -57,7 +57,7 @@ export function commandIds(args: unknown[], result?: unknown): Record<string, un
     if (typeof input.command_id === 'string') ids.command_id = input.command_id;
     if (typeof input.command_type === 'string') ids.command_type = input.command_type;
   }
-  const events = eventRefs(Array.isArray(first) ? first : (result as { events?: unknown } | undefined)?.events);
+  const events = eventRefs(Array.isArray(first) ? first : (result as { events?: unknown[] } | undefined)?.events);
   if (events.length > 0) {
     ids.event_ids = events.slice(0, 20).map((e) => (typeof e === 'string' ? e : e.event_id));
     const ref = events.find((e): e is { aggregate_type: string; aggregate_id: string; event_id: string } => typeof e !== 'string' && typeof e.aggregate_id === 'string');
@@ -68,11 +68,8 @@ export function commandIds(args: unknown[], result?: unknown): Record<string, un
   return ids;
 }
 
-function eventRefs(list: unknown): Array<string | { event_id: string; aggregate_type?: string; aggregate_id?: string }> {
-  // Not every result's `events` is a list: rebuildChunk counts them.
-  return (Array.isArray(list) ? list : []).filter(
-    (e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'),
-  );
+function eventRefs(list: unknown[] | undefined): Array<string | { event_id: string; aggregate_type?: string; aggregate_id?: string }> {
+  return (list ?? []).filter((e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'));
 }
 
 /** The process's tracker: every worker of the process reports into one pair of gauges. */
