@@ -27,4 +27,6 @@ export interface ApiPorts {
   limits: InputLimits;
   /** API keys, roles, databases and per-key limits (README "Access control"). */
   access: AccessControl;
+  /** Aborted when the process begins to stop: new requests are refused 503 SHUTTING_DOWN, waits answer at once. */
+  stopping?: AbortSignal;
 }

@@ -39,6 +39,7 @@ export const API_PROBLEM_STATUS = {
   TOO_MANY_ITEMS: 422,
   INTERNAL_ERROR: 500,
   NOT_READY: 503,
+  SHUTTING_DOWN: 503,
 } as const;
 export type ApiProblemCode = keyof typeof API_PROBLEM_STATUS;
 export type ProblemCode = ErrorCode | ApiProblemCode;
@@ -84,6 +85,7 @@ const TITLES: Record<ProblemCode, string> = {
   TOO_MANY_ITEMS: 'Too many items in one request',
   INTERNAL_ERROR: 'Internal server error',
   NOT_READY: 'Service not ready',
+  SHUTTING_DOWN: 'Server shutting down',
 };
 
 export function isKnownCode(code: string): code is ProblemCode {

@@ -34,6 +34,7 @@ import type { EventEnvelope } from '../contracts/event-envelope';
 import { PgInstanceStates } from '../adapters/postgres/instance-states';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
+import { reachService } from './startup';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */
@@ -89,18 +90,25 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   try {
     const admin = kafka.admin();
     await Promise.all([
-      migrate(pool, schema)
-        .then(() => migrateApiKeys(pool, schema))
-        .then(() => migrateAuditLog(pool, schema)),
-      migrateReadModels(pool, readModelSchema),
-      ensureBucket(s3, config.S3_BUCKET),
-      admin
-        .connect()
-        .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS, config.KAFKA_REPLICATION_FACTOR))
-        .finally(() => admin.disconnect()),
+      reachService(config, 'postgres', () =>
+        Promise.all([
+          migrate(pool, schema)
+            .then(() => migrateApiKeys(pool, schema))
+            .then(() => migrateAuditLog(pool, schema)),
+          migrateReadModels(pool, readModelSchema),
+        ]),
+      ),
+      reachService(config, 's3', () => ensureBucket(s3, config.S3_BUCKET)),
+      reachService(config, 'kafka', () =>
+        admin
+          .connect()
+          .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS, config.KAFKA_REPLICATION_FACTOR))
+          .finally(() => admin.disconnect()),
+      ),
     ]);
   } catch (err) {
-    await pool.end().catch(() => undefined);
+    // Not awaited: a pool still connecting to a silent server would hold the failure until its connect gave up.
+    void pool.end().catch(() => undefined);
     s3.destroy();
     throw err;
   }

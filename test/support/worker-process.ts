@@ -123,7 +123,8 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
   installRuntime(config, log);
   const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
   const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
+  const metrics =
+    config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, 'WORKER_METRICS_PORT', sdkMetricsUrl(config)) : undefined;
   await infra.relay.start();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createCommandWorker({

@@ -90,7 +90,7 @@ test("a worker's /metrics listens on loopback unless WORKER_METRICS_BIND_HOST sa
   const config = loadConfig({ WORKER_METRICS_PORT: '9464' });
   expect(config.WORKER_METRICS_BIND_HOST).toBe('127.0.0.1');
   expect(loadConfig({ WORKER_METRICS_BIND_HOST: '0.0.0.0' }).WORKER_METRICS_BIND_HOST).toBe('0.0.0.0');
-  const server = await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, 0);
+  const server = await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, 0, 'WORKER_METRICS_PORT');
   try {
     expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
   } finally {

@@ -130,7 +130,8 @@ async function submitAndRespond(ports: ApiPorts, guard: AccessGuard, req: Reques
     const onClose = () => gone.abort();
     res.once('close', onClose);
     try {
-      view = await ports.commands.wait(outcome.command_id, wait.ms, gone.signal);
+      // A stopping server answers waits with the command's status as it stands.
+      view = await ports.commands.wait(outcome.command_id, wait.ms, ports.stopping ? AbortSignal.any([gone.signal, ports.stopping]) : gone.signal);
     } finally {
       res.off('close', onClose);
     }
