@@ -214,6 +214,8 @@ export class TemporalCommandGateway implements CommandGateway {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // A signal aborted before the wait began fires no event (a request that reached its wait after SIGTERM).
+    if (signal?.aborted) stop.abort();
     const timer = setTimeout(onAbort, timeoutMs);
     let closed = false;
     try {
