@@ -36,7 +36,8 @@ ENV NODE_ENV=production \
     SPICE_GIT_SHA=${GIT_SHA} \
     WORKER_WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js \
     WORKER_METRICS_PORT=9464 \
-    WORKER_METRICS_BIND_HOST=0.0.0.0
+    WORKER_METRICS_BIND_HOST=0.0.0.0 \
+    CONSUMER_METRICS_BIND_HOST=0.0.0.0
 WORKDIR /app
 # Owned by root and read-only to the process: the image's code cannot be changed by what runs it.
 COPY --from=deps /app/node_modules ./node_modules

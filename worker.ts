@@ -1,8 +1,10 @@
 /**
  * A worker process: `npm run worker`. Serves the command task queue until SIGINT/SIGTERM, then
- * drains (the SDK finishes the tasks in hand). Run several to scale out.
+ * drains (the SDK finishes the tasks in hand, within WORKER_SHUTDOWN_GRACE_S) and closes its
+ * connections. A start that cannot bind or reach a service exits 1 with one line saying which.
+ * Run several to scale out.
  */
-import { NativeConnection } from '@temporalio/worker';
+import { NativeConnection, type Worker } from '@temporalio/worker';
 import { Client } from '@temporalio/client';
 import { loadConfig } from './src/app/config';
 import { createLogger } from './src/app/logger';
@@ -12,18 +14,35 @@ import { temporalConnectionOptions } from './src/app/temporal-connection';
 import { ensureReconcileSchedule } from './src/app/reconcile-schedule';
 import { serveProcessMetrics } from './src/app/metrics-server';
 import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from './src/app/process-telemetry';
+import { exitStartFailed, reachService } from './src/app/startup';
+
+let worker: Worker | undefined;
+let started = false;
+/**
+ * The first SIGINT/SIGTERM drains a running worker; one that comes during the start ends the
+ * process at once (nothing is in hand yet). The SDK's own handler would leave a starting process running.
+ */
+function onStopSignal(): void {
+  if (!started) process.exit(0);
+  if (worker?.getState() === 'RUNNING') worker.shutdown();
+}
+process.on('SIGINT', onStopSignal);
+process.on('SIGTERM', onStopSignal);
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const log = createLogger(config.LOG_LEVEL, 'worker');
   installRuntime(config, log);
+  // Bound first: a port in use stops the start before anything else is connected.
+  const metrics =
+    config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, 'WORKER_METRICS_PORT', sdkMetricsUrl(config)) : undefined;
   const infra = await connectInfrastructure(config, { poolMax: config.PG_POOL_MAX });
   const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
   await infra.relay.start();
-  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const connection = await reachService(config, 'temporal', () => NativeConnection.connect(temporalConnectionOptions(config)));
   const workflowBundle = config.WORKER_WORKFLOW_BUNDLE !== undefined ? prebuiltBundle(config.WORKER_WORKFLOW_BUNDLE) : await bundleInChildProcess();
   const processOptions = workerProcessOptions(config);
-  const worker = await createCommandWorker({
+  worker = await createCommandWorker({
     connection,
     namespace: config.TEMPORAL_NAMESPACE,
     taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -46,7 +65,6 @@ async function main(): Promise<void> {
     everySeconds: config.RECONCILE_INTERVAL_S,
     graceSeconds: config.RECONCILE_GRACE_S,
   });
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
   log.info(
     {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -59,8 +77,10 @@ async function main(): Promise<void> {
     },
     'worker started',
   );
+  const running = worker.run();
+  started = true;
   try {
-    await worker.run();
+    await running;
   } finally {
     metrics?.close();
     await connection.close();
@@ -70,7 +90,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err) => {
-  process.stderr.write(`worker: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(0),
+  (err) => exitStartFailed('worker', err),
+);

@@ -7,7 +7,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { loadConfig } from '../src/app/config';
 import { temporalConnectionOptions } from '../src/app/temporal-connection';
-import type { RebuildOutcome } from '../src/workflows/rebuild-read-models';
+import { rebuildProgressQuery, rebuildReadModels } from '../src/workflows/rebuild-read-models';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -15,18 +15,18 @@ async function main(): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(target)) throw new Error(`invalid schema name '${target}'`);
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
-  const handle = await client.workflow.start('rebuildReadModels', {
+  const handle = await client.workflow.start(rebuildReadModels, {
     taskQueue: config.TEMPORAL_TASK_QUEUE,
     workflowId: `rebuild-${target}`,
     args: [{ target_schema: target }],
   });
   process.stdout.write(`rebuilding into schema ${target} (workflow ${handle.workflowId}, see ${config.temporalUiUrl})\n`);
   const timer = setInterval(async () => {
-    const p = await handle.query<{ events: number }>('rebuildProgress').catch(() => undefined);
+    const p = await handle.query(rebuildProgressQuery).catch(() => undefined);
     if (p) process.stdout.write(`  ${p.events} events replayed\n`);
   }, 2000);
   try {
-    const outcome = (await handle.result()) as RebuildOutcome;
+    const outcome = await handle.result();
     process.stdout.write(`${outcome.events} events replayed into ${outcome.target_schema}: ${outcome.equal ? 'equal to the live read models' : 'DIFFERS from the live read models'}\n`);
     if (outcome.set_aside > 0) {
       const by = Object.entries(outcome.set_aside_by ?? {})

@@ -8,11 +8,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { execFileSync } from 'node:child_process';
 import { loadConfig } from '../src/app/config';
+import { startApi } from '../src/app/api-server';
+import { bundleInChildProcess, createCommandWorker } from '../src/app/command-worker';
 import { stackPaths } from './stack/services';
-import { startPipeline } from '../test/support/pipeline';
 
 Runtime.install({ logger: new DefaultLogger('ERROR') });
 const config = loadConfig();
@@ -20,8 +21,39 @@ const label = process.argv[2];
 if (!label || !/^[a-z0-9-]+$/.test(label)) throw new Error('usage: record-histories <label>, e.g. v3-my-change');
 const out = path.join(__dirname, '..', 'test', 'fixtures', 'histories');
 
+/** The API and a worker on a task queue, schemas, key prefix and topic of their own, dropped at the end. */
+async function startIsolated() {
+  const id = `record-${Date.now().toString(36)}`;
+  const schema = id.replace(/-/g, '_');
+  const api = await startApi(config, { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${id}/`, topic: id, port: 0, taskQueue: id });
+  await api.infra.relay.start();
+  const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const worker = await createCommandWorker({
+    connection,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: id,
+    deps: api.infra.activityDeps(),
+    rebuild: api.infra.rebuildDeps(),
+    reconcile: api.infra.reconcileDeps(),
+    workflowBundle: await bundleInChildProcess(),
+  });
+  const running = worker.run();
+  const { key } = await api.keys.create({ name: `${id}-writer`, role: 'writer', created_by: 'record-histories' });
+  return {
+    url: `${api.url}/api/v1`,
+    auth: { authorization: `Bearer ${key}` },
+    async close() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await connection.close();
+      await api.infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+      await api.close();
+    },
+  };
+}
+
 async function main(): Promise<void> {
-  const p = await startPipeline('record');
+  const p = await startIsolated();
   const send = async (method: string, url: string, body?: unknown) => {
     const res = await fetch(`${p.url}${url}`, { method, headers: { 'content-type': 'application/json', prefer: 'wait=30', ...p.auth }, body: body === undefined ? undefined : JSON.stringify(body) });
     return (await res.json()) as { command_id: string };

@@ -2,15 +2,18 @@
 import type { StorageMode } from '../contracts/storage-mode';
 import type { BlobStore } from '../ports/blobs';
 import type { DecisionContext } from '../ports/decision-context';
-import type { EventEnvelope, S3Reference, StoredEvent } from '../contracts/event-envelope';
-import type { EventStore } from '../ports/event-store';
+import type { EventEnvelope } from '../contracts/event-envelope';
+import type { AppendedEvents, EventStore } from '../ports/event-store';
 import type { LedgerInput } from '../ports/ledger';
 
 export interface ActivityDeps {
-  /** One store per storage mode: the mode in force travels in each workflow's input. */
+  /**
+   * The store of each storage mode, as the composition root built them: the mode in force travels
+   * in each workflow's input (a run started before a mode switch finishes in its own mode).
+   */
   eventStores: Record<StorageMode, EventStore>;
-  /** Reads an event by its S3 reference (projection of events appended by another worker). */
-  s3Events: { readEvent(ref: S3Reference): Promise<StoredEvent> };
+  /** Reads back events another worker appended (to project them), in whichever mode wrote them. */
+  appendedEvents: AppendedEvents;
   blobs: BlobStore;
   ledger: { record(rows: LedgerInput[]): Promise<unknown> };
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };

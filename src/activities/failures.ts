@@ -7,7 +7,7 @@
  * outcome.
  */
 import { ApplicationFailure, Context } from '@temporalio/activity';
-import { NON_RETRYABLE_TYPES } from '../contracts/workflows';
+import { NON_RETRYABLE_TYPES } from '../contracts/refusals';
 
 /** What a failure that stops retries carries as its first detail: the status view reads the code from it. */
 export interface FailureData {

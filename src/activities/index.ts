@@ -3,7 +3,6 @@
  * their own (createActivities(deps)). Business rules stay in src/domain; this file loads state,
  * calls decide, and moves events between the stores.
  */
-import { createHash } from 'node:crypto';
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { StorageMode } from '../contracts/storage-mode';
 import {
@@ -24,9 +23,11 @@ import {
   streamOf,
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
-import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor } from '../contracts/event-envelope';
+import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor, streamKey } from '../contracts/event-envelope';
+import { requestHashOf } from '../contracts/request-hash';
 import { mapLimit } from '../lib/map-limit';
 import { collectSteps, timedStep, type StepTiming } from '../lib/step-timings';
+import { crashPoint } from '../lib/crash-points';
 import {
   CLAIM_PENDING,
   CLAIM_VOIDED,
@@ -46,7 +47,7 @@ import type { LedgerInput } from '../ports/ledger';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache } from './state-cache';
-import { StreamLocks } from './stream-locks';
+import { KeyedLock } from '../lib/keyed-lock';
 import { FailureData, toActivityFailure, withFailureMapping } from './failures';
 
 export type { ActivityDeps } from './deps';
@@ -101,7 +102,9 @@ const MAX_CONFLICT_RETRIES = 100;
 export function createActivities(deps: ActivityDeps) {
   const cache = new EventCache(deps.cacheSize ?? 2000);
   const states = new StreamStateCache(deps.cacheSize ?? 2000);
-  const locks = new StreamLocks();
+  // Commands on one stream that reach this worker take turns: one append each instead of a storm of
+  // conditional PUTs that lose. Writers on other workers still meet at the conditional write.
+  const locks = new KeyedLock();
   const now = deps.clock ?? (() => new Date());
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
 
@@ -118,7 +121,7 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function loadStream(mode: StorageMode, stream: StreamId): Promise<LoadedStream> {
     const store = storeFor(mode);
-    const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
+    const key = `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
     const cached = states.get(key);
     let state: AggregateState;
     let last: EventEnvelope | undefined;
@@ -141,7 +144,7 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
-    const key = `${mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`;
+    const key = `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
     states.set(
       key,
       appended.reduce((st, e) => evolve(st, e), before),
@@ -393,7 +396,7 @@ export function createActivities(deps: ActivityDeps) {
         if (stored) return stored;
       }
       const claimWait: ClaimWaits = new Map();
-      return locks.run(`${input.storage_mode}\u0000${stream.aggregate_type}\u0000${stream.aggregate_id}`, async () => {
+      return locks.run(`${input.storage_mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`, async () => {
         for (let attempt = 0; ; attempt++) {
           const { state, pendingClaim, claimBefore } = await loadStream(input.storage_mode, stream);
           if (pendingClaim) {
@@ -411,8 +414,10 @@ export function createActivities(deps: ActivityDeps) {
           const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
           try {
             const appended = await store.append(stream, expected, drafts, { command: mark });
+            crashPoint('after-s3-commit', [stream.aggregate_id]);
             remember(input.storage_mode, stream, state, drafts);
             const refs = await recordAndRemember(drafts, appended.events, claimBefore);
+            crashPoint('after-ledger-record', [stream.aggregate_id]);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
           } catch (err) {
             if (err instanceof CommandAppendedError) return outcomeOf(err.record);
@@ -489,7 +494,9 @@ export function createActivities(deps: ActivityDeps) {
         if (existing?.envelope.event_id !== event.event_id) throw err;
         appended = { events: [{ event_id: event.event_id, version, s3: existing.s3 }], nextExpectedVersion: version };
       }
+      crashPoint('after-s3-commit', [stream.aggregate_id]);
       const refs = await recordAndRemember([event], appended.events);
+      crashPoint('after-ledger-record', [stream.aggregate_id]);
       return { ...stream, version, events: refs };
     },
 
@@ -536,14 +543,7 @@ export function createActivities(deps: ActivityDeps) {
     }
     if (missing.length) {
       // Another worker appended them: read them back from their source of truth.
-      const loaded = await Promise.all(
-        missing.map(async (r) => {
-          if (r.s3) return deps.s3Events.readEvent(r.s3).then((e) => e.envelope);
-          const [e] = await deps.eventStores.legacy.readStream({ aggregate_type: r.aggregate_type, aggregate_id: r.aggregate_id }, { fromVersion: r.version, toVersion: r.version });
-          if (!e) throw new Error(`event ${r.event_id} not found at ${r.aggregate_type}/${r.aggregate_id} v${r.version}`);
-          return e.envelope;
-        }),
-      );
+      const loaded = await Promise.all(missing.map((r) => deps.appendedEvents.read(r)));
       out.push(...loaded);
     }
     // The projector applies in stream order.
@@ -588,12 +588,7 @@ function keyReused(commandId: string): ApplicationFailure {
 
 /** What the store records with the command's events; the API's request hash when it sent one. */
 function commandMarkOf(input: ProcessCommandInput, command: Command): CommandMark {
-  const request_hash =
-    input.request_hash ??
-    createHash('sha256')
-      .update(JSON.stringify(command))
-      .update(`|${input.expected_version ?? ''}`)
-      .digest('hex');
+  const request_hash = input.request_hash ?? requestHashOf(JSON.stringify(command), input.expected_version);
   return { command_id: input.command_id, request_hash };
 }
 

@@ -11,7 +11,7 @@
  */
 import { spiceMetrics } from '../contracts/metrics';
 import type { Registry } from 'prom-client';
-import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
+import { streamKey, type EventEnvelope, type StoredEvent } from '../contracts/event-envelope';
 import { EventNotFoundError, EventStore } from '../ports/event-store';
 import type { Ledger, LedgerRow } from '../ports/ledger';
 import { EventNotRecordedError, PredecessorNotDelivered } from '../ports/relay';
@@ -156,7 +156,7 @@ export function createReconcileActivities(d: ReconcileDeps) {
 /** The events with none of the refused ones at or before them on their stream. */
 function withoutRefused(events: EventEnvelope[], refused: ReadonlySet<string>): EventEnvelope[] {
   if (refused.size === 0) return events;
-  const streamOf = (e: EventEnvelope) => `${e.aggregate_type}\u0000${e.aggregate_id}`;
+  const streamOf = (e: EventEnvelope) => streamKey(e.aggregate_type, e.aggregate_id);
   const firstRefused = new Map<string, number>();
   for (const e of events) {
     if (!refused.has(e.event_id)) continue;

@@ -125,6 +125,13 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   ]);
 
   app.use(obs.requestMiddleware);
+  // A stopping process takes no new work; probes still see it (readiness answers not-ready).
+  app.use((req, res, next) => {
+    if (!ports.stopping?.aborted || req.path.startsWith('/health/') || req.path === '/metrics') return next();
+    res.setHeader('Connection', 'close');
+    res.setHeader('Retry-After', '1');
+    next(problem('SHUTTING_DOWN', 'the server is shutting down; send the request again (another instance will take it)'));
+  });
   app.use(rejectHostilePaths);
   app.get('/metrics', obs.metricsHandler);
   // Before any router reads a body: a write without a valid key is refused unread.

@@ -30,4 +30,6 @@ export interface ApiPorts {
   access: AccessControl;
   /** The operator's storage-mode and migration operations (/api/v1/admin); absent: no admin routes. */
   admin?: StorageModeAdmin;
+  /** Aborted when the process begins to stop: new requests are refused 503 SHUTTING_DOWN, waits answer at once. */
+  stopping?: AbortSignal;
 }

@@ -4,6 +4,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type { Request, Response } from 'express';
+import { STORE_REFUSAL_STATUS } from '../contracts/refusals';
 import { ERROR_CODES, HTTP_STATUS, type ErrorCode, type ErrorDetail } from '../domain/errors';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
@@ -30,10 +31,8 @@ export const API_PROBLEM_STATUS = {
   METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
-  VERSION_CONFLICT: 409,
-  EVENT_ID_REUSED: 409,
+  ...STORE_REFUSAL_STATUS,
   STORAGE_MODE_PRECONDITION_FAILED: 409,
-  IDEMPOTENCY_KEY_REUSED: 422,
   BODY_TOO_DEEP: 422,
   UNSTORABLE_STRING: 422,
   UNSAFE_NUMBER: 422,
@@ -41,6 +40,7 @@ export const API_PROBLEM_STATUS = {
   TOO_MANY_ITEMS: 422,
   INTERNAL_ERROR: 500,
   NOT_READY: 503,
+  SHUTTING_DOWN: 503,
 } as const;
 export type ApiProblemCode = keyof typeof API_PROBLEM_STATUS;
 export type ProblemCode = ErrorCode | ApiProblemCode;
@@ -87,6 +87,7 @@ const TITLES: Record<ProblemCode, string> = {
   TOO_MANY_ITEMS: 'Too many items in one request',
   INTERNAL_ERROR: 'Internal server error',
   NOT_READY: 'Service not ready',
+  SHUTTING_DOWN: 'Server shutting down',
 };
 
 export function isKnownCode(code: string): code is ProblemCode {

@@ -4,12 +4,15 @@
  */
 import { currentTraceId } from './tracing';
 import { commandSummary, commandTarget } from '../contracts/summaries';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { StorageMode } from '../contracts/storage-mode';
+import { requestHashOf } from '../contracts/request-hash';
+import { nameBasedUuid } from '../lib/name-based-uuid';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
 import type { LedgerRow } from '../ports/ledger';
-import { CommandProgress, ProcessCommandInput, ProcessCommandResult, SearchAttributes, WORKFLOW_TYPE, progressQuery, workflowIdOf } from '../contracts/workflows';
+import { CommandProgress, ProcessCommandInput, ProcessCommandResult, SearchAttributes, progressQuery, workflowIdOf } from '../contracts/workflows';
+import { processCommand } from '../workflows/process-command';
 import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from '../api/failure-view';
 import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from '../ports/command-gateway';
 
@@ -48,8 +51,9 @@ interface CommandMemo {
 
 /** A stable command id per Idempotency-Key: the same key always names the same command. */
 export function commandIdForKey(key: string): string {
-  const h = createHash('sha256').update(`spice-oms:idempotency:${key}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  const id = nameBasedUuid(`spice-oms:idempotency:${key}`);
+  // Ids issued before the shared helper fixed the variant digit at 'a': kept, so a key keeps its command.
+  return `${id.slice(0, 19)}a${id.slice(20)}`;
 }
 
 export class TemporalCommandGateway implements CommandGateway {
@@ -68,10 +72,7 @@ export class TemporalCommandGateway implements CommandGateway {
       payload: cmd.payload,
     } as CommandInput;
     const json = JSON.stringify(command);
-    const requestHash = createHash('sha256')
-      .update(json)
-      .update(`|${cmd.expected_version ?? ''}`)
-      .digest('hex');
+    const requestHash = requestHashOf(json, cmd.expected_version);
     const submittedAt = new Date().toISOString();
     const storageMode = typeof this.o.storageMode === 'function' ? await this.o.storageMode() : this.o.storageMode;
     const input: ProcessCommandInput = {
@@ -100,7 +101,7 @@ export class TemporalCommandGateway implements CommandGateway {
     const target = commandTarget(command);
     const workflowId = workflowIdOf(commandId);
     try {
-      const handle = await this.o.client.workflow.start(WORKFLOW_TYPE, {
+      const handle = await this.o.client.workflow.start(processCommand, {
         taskQueue: this.o.taskQueue,
         workflowId,
         args: [input],
@@ -215,6 +216,8 @@ export class TemporalCommandGateway implements CommandGateway {
     const stop = new AbortController();
     const onAbort = () => stop.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    // A signal aborted before the wait began fires no event (a request that reached its wait after SIGTERM).
+    if (signal?.aborted) stop.abort();
     const timer = setTimeout(onAbort, timeoutMs);
     let closed = false;
     try {

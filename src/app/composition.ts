@@ -26,6 +26,7 @@ import { CommandBlobStore } from '../adapters/s3/command-blobs';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from '../adapters/postgres/read-models';
 import { PgReadModelRebuild } from '../adapters/postgres/read-model-rebuild';
 import { PgCheckpointStore } from '../adapters/postgres/checkpoints';
+import { AppendedEventReader } from '../adapters/appended-events';
 import type { EventStore } from '../ports/event-store';
 import { setStorageMode } from '../contracts/metrics';
 import { appendOutcome, instrument } from './instrument';
@@ -38,6 +39,7 @@ import type { EventEnvelope } from '../contracts/event-envelope';
 import { PgInstanceStates } from '../adapters/postgres/instance-states';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
+import { reachService } from './startup';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */
@@ -103,19 +105,26 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   try {
     const admin = kafka.admin();
     await Promise.all([
-      migrate(pool, schema)
-        .then(() => migrateApiKeys(pool, schema))
-        .then(() => migrateAuditLog(pool, schema)),
-      migrateReadModels(pool, readModelSchema),
-      ensureBucket(s3, config.S3_BUCKET),
-      admin
-        .connect()
-        .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS, config.KAFKA_REPLICATION_FACTOR))
-        .finally(() => admin.disconnect()),
+      reachService(config, 'postgres', () =>
+        Promise.all([
+          migrate(pool, schema)
+            .then(() => migrateApiKeys(pool, schema))
+            .then(() => migrateAuditLog(pool, schema)),
+          migrateReadModels(pool, readModelSchema),
+        ]),
+      ),
+      reachService(config, 's3', () => ensureBucket(s3, config.S3_BUCKET)),
+      reachService(config, 'kafka', () =>
+        admin
+          .connect()
+          .then(() => ensureTopic(admin, topic, config.KAFKA_PARTITIONS, config.KAFKA_REPLICATION_FACTOR))
+          .finally(() => admin.disconnect()),
+      ),
     ]);
   } catch (err) {
-    await pool.end().catch(() => undefined);
-    await lockPool.end().catch(() => undefined);
+    // Not awaited: a pool still connecting to a silent server would hold the failure until its connect gave up.
+    void pool.end().catch(() => undefined);
+    void lockPool.end().catch(() => undefined);
     s3.destroy();
     throw err;
   }
@@ -183,7 +192,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     search,
     activityDeps: () => ({
       eventStores,
-      s3Events: s3Store,
+      appendedEvents: new AppendedEventReader(s3Store, legacyStore),
       blobs,
       ledger,
       relay,

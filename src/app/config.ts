@@ -178,6 +178,13 @@ export const configSchema = z.object({
    * on the closing connection is lost with ECONNRESET.
    */
   API_KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().min(1_000).max(3_600_000).default(65_000),
+  /**
+   * After SIGTERM the API answers new requests 503 SHUTTING_DOWN and gives the requests in hand this
+   * long to finish (waits answer at once with the command's status) before it closes its connections.
+   */
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(300_000).default(10_000),
+  /** How long a process waits for each required service (and Temporal) at start before it gives up with one line naming it. */
+  STARTUP_TIMEOUT_S: count(1, 3600).default(60),
 
   /** The reconciliation schedule: how often, and how old an undelivered event must be to be taken over. */
   RECONCILE_INTERVAL_S: z.coerce.number().int().min(5).max(86_400).default(60),
@@ -251,8 +258,9 @@ export const configSchema = z.object({
   /** OTLP/HTTP collector base URL (e.g. http://127.0.0.1:4318): traces are exported there; unset, none are recorded. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 
-  /** A consumer process (`npm run consumer -- <name>`) serves its counters at http://SPICE_HOST:<port>/metrics; unset, none. */
+  /** A consumer process (`npm run consumer -- <name>`) serves its metrics at http://CONSUMER_METRICS_BIND_HOST:<port>/metrics; unset, none. */
   CONSUMER_METRICS_PORT: port.optional(),
+  CONSUMER_METRICS_BIND_HOST: host.default(LOOPBACK),
   /** Attempts of one event by a consumer's handler before the event goes to the group's dead-letter topic. */
   CONSUMER_MAX_ATTEMPTS: count(1, 100).default(5),
 

@@ -112,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
   }
   if (command !== undefined) throw new ConsumerConfigError(USAGE);
   const consumer = await startNamedConsumer(config, name, where);
-  const metrics = config.CONSUMER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.SPICE_HOST, config.CONSUMER_METRICS_PORT) : undefined;
+  const metrics = config.CONSUMER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.CONSUMER_METRICS_BIND_HOST, config.CONSUMER_METRICS_PORT, 'CONSUMER_METRICS_PORT') : undefined;
   process.stdout.write(`consumer ${name} started (group ${consumer.group}, topics ${consumer.topics.events}, ${consumer.topics.replay})\n`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

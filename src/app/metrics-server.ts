@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { register } from 'prom-client';
+import { listenOn } from './startup';
 
 /** The SDK's exporter is local and quick; a scrape never waits on it for long. */
 const SDK_SCRAPE_TIMEOUT_MS = 2000;
@@ -22,7 +23,8 @@ export async function processMetricsText(sdkMetricsUrl?: string): Promise<string
   }
 }
 
-export async function serveProcessMetrics(host: string, port: number, sdkMetricsUrl?: string): Promise<http.Server> {
+/** `setting` names the port's variable in the error a port in use gives. */
+export async function serveProcessMetrics(host: string, port: number, setting: string, sdkMetricsUrl?: string): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404).end();
@@ -33,9 +35,6 @@ export async function serveProcessMetrics(host: string, port: number, sdkMetrics
       () => res.writeHead(500).end(),
     );
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => resolve());
-  });
+  await listenOn(server, port, host, setting);
   return server;
 }

@@ -32,6 +32,8 @@ export function installRuntime(config: Config, log: Logger): void {
   const verbose = config.LOG_LEVEL === 'debug' || config.LOG_LEVEL === 'trace';
   Runtime.install({
     logger: new DefaultLogger(verbose ? 'DEBUG' : 'WARN', sdkLogSink(log, verbose)),
+    // The process stops its workers itself on SIGINT/SIGTERM (worker.ts); the SDK's handler would swallow a signal that comes during the start.
+    shutdownSignals: [],
     ...(config.TEMPORAL_SDK_METRICS_PORT !== undefined
       ? {
           telemetryOptions: {

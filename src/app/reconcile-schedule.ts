@@ -3,6 +3,7 @@
  * queue at start (the first one wins; later ones update its interval), visible and pausable in the Web UI.
  */
 import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { reconcileDeliveries } from '../workflows/reconcile';
 
 /** One schedule per task queue: deployments sharing a namespace do not take each other's over. */
 export const reconcileScheduleId = (taskQueue: string): string => `spice-oms-reconcile-${taskQueue}`;
@@ -10,9 +11,9 @@ export const reconcileScheduleId = (taskQueue: string): string => `spice-oms-rec
 export async function ensureReconcileSchedule(client: Client, o: { taskQueue: string; everySeconds: number; graceSeconds: number }): Promise<void> {
   const action = {
     type: 'startWorkflow' as const,
-    workflowType: 'reconcileDeliveries',
+    workflowType: reconcileDeliveries,
     taskQueue: o.taskQueue,
-    args: [{ grace_seconds: o.graceSeconds }],
+    args: [{ grace_seconds: o.graceSeconds }] as [{ grace_seconds: number }],
   };
   const spec = { intervals: [{ every: o.everySeconds * 1000 }] };
   try {

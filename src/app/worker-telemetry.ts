@@ -57,7 +57,7 @@ export function commandIds(args: unknown[], result?: unknown): Record<string, un
     if (typeof input.command_id === 'string') ids.command_id = input.command_id;
     if (typeof input.command_type === 'string') ids.command_type = input.command_type;
   }
-  const events = eventRefs(Array.isArray(first) ? first : (result as { events?: unknown[] } | undefined)?.events);
+  const events = eventRefs(Array.isArray(first) ? first : (result as { events?: unknown } | null | undefined)?.events);
   if (events.length > 0) {
     ids.event_ids = events.slice(0, 20).map((e) => (typeof e === 'string' ? e : e.event_id));
     const ref = events.find((e): e is { aggregate_type: string; aggregate_id: string; event_id: string } => typeof e !== 'string' && typeof e.aggregate_id === 'string');
@@ -68,8 +68,10 @@ export function commandIds(args: unknown[], result?: unknown): Record<string, un
   return ids;
 }
 
-function eventRefs(list: unknown[] | undefined): Array<string | { event_id: string; aggregate_type?: string; aggregate_id?: string }> {
-  return (list ?? []).filter((e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'));
+/** Results of other activities may carry `events` as a count or a summary: only lists of refs are read. */
+function eventRefs(list: unknown): Array<string | { event_id: string; aggregate_type?: string; aggregate_id?: string }> {
+  if (!Array.isArray(list)) return [];
+  return list.filter((e): e is string | { event_id: string } => typeof e === 'string' || (typeof e === 'object' && e !== null && typeof (e as { event_id?: unknown }).event_id === 'string'));
 }
 
 /** The process's tracker: every worker of the process reports into one pair of gauges. */
@@ -102,20 +104,30 @@ class TelemetryInbound implements ActivityInboundCallsInterceptor {
       trace_id: trace.getActiveSpan()?.spanContext().traceId,
       duration_ms: Date.now() - started,
     });
+    let result: unknown;
     try {
-      const result = await next(input);
-      this.tracker.settled(key);
-      this.log.info({ ...line(), ...commandIds(input.args, result) }, 'activity completed');
-      return result;
+      result = await next(input);
     } catch (err) {
       const final = err instanceof ApplicationFailure && err.nonRetryable === true;
       // A local attempt is not retried locally: the workflow goes on with the durable activities.
       if (final || info.isLocal) this.tracker.settled(key);
       else this.tracker.failed(key, info.scheduledTimestampMs);
       const code = err instanceof ApplicationFailure ? err.type : (err as Error)?.name;
-      this.log.warn({ ...line(), ...commandIds(input.args), code, final }, final ? 'activity refused' : 'activity failed, Temporal retries it');
+      this.log.warn({ ...line(), ...idsOf(input.args), code, final }, final ? 'activity refused' : 'activity failed, Temporal retries it');
       throw err;
     }
+    // Outside the try: a log line must never turn a completed activity (its effects done) into a retry.
+    this.tracker.settled(key);
+    this.log.info({ ...line(), ...idsOf(input.args, result) }, 'activity completed');
+    return result;
+  }
+}
+
+function idsOf(args: unknown[], result?: unknown): Record<string, unknown> {
+  try {
+    return commandIds(args, result);
+  } catch {
+    return {};
   }
 }
 

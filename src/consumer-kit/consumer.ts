@@ -28,7 +28,7 @@ import { createIdempotentProducer, ensureTopic } from '../adapters/kafka/kafka';
 import { withTransaction } from '../adapters/postgres/postgres';
 import { mapLimit } from '../lib/map-limit';
 import { ConsumerStore, migrateConsumerStore, DEFAULT_CONSUMER_SCHEMA } from './store';
-import { consumerMetrics } from './metrics';
+import { spiceMetrics } from '../contracts/metrics';
 import { deadLetterTopic, DLT_HEADERS, replayTopic, validGroupName } from './topics';
 
 /** What a handler gets: the event as stored, and where it came from. */
@@ -129,7 +129,16 @@ export async function createConsumer(o: ConsumerOptions): Promise<RunningConsume
   const backoff = o.retryBackoffMs ?? 200;
   const store = new ConsumerStore(o.pool, o.schema ?? DEFAULT_CONSUMER_SCHEMA);
   const topics = { events: o.topic, deadLetters: deadLetterTopic(o.topic, group), replay: replayTopic(o.topic, group) };
-  const metrics = consumerMetrics(o.registry);
+  const m = spiceMetrics(o.registry);
+  const metrics = {
+    handled: m.consumerHandled,
+    reads: m.consumerReads,
+    duplicates: m.consumerDuplicates,
+    failures: m.consumerFailures,
+    deadLettered: m.consumerDeadLettered,
+    lag: m.consumerLag,
+    latency: m.consumerLatency,
+  };
   const stats: ConsumerStats = { handled: 0, s3: 0, payload_fallback: 0, duplicates: 0, failures: 0, deadLettered: 0 };
   const reader: EventReader = createEventReader({
     readEvent: o.readEvent ?? (() => Promise.reject(new Error('this consumer reads no S3'))),

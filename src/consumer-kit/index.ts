@@ -16,7 +16,6 @@ export { ConsumerStore, migrateConsumerStore, DEFAULT_CONSUMER_SCHEMA } from './
 export type { DeadLetter } from './store';
 export { replayDeadLetters } from './dead-letters';
 export { deadLetterTopic, replayTopic, DLT_HEADERS } from './topics';
-export { consumerMetrics } from './metrics';
 
 /** The settings startConsumer builds its clients from: spice-oms's own config has them all. */
 export type ConsumerSettings = KafkaSettings &

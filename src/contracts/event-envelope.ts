@@ -2,7 +2,7 @@
  * The stored form of an event, shared by the event stores, the ledger, the Kafka relay, the
  * workflows (as plain data) and the API. The domain produces drafts; this adds identity and place.
  */
-import { createHash } from 'node:crypto';
+import { nameBasedUuid } from '../lib/name-based-uuid';
 import type { StorageMode } from './storage-mode';
 
 export interface EventDraft<P = unknown> {
@@ -38,6 +38,9 @@ export interface StoredEvent<P = unknown> {
 
 export const SCHEMA_VERSION = 1;
 
+/** The one key of a stream in maps and locks (aggregate type and id cannot hold a NUL). */
+export const streamKey = (aggregateType: string, aggregateId: string): string => `${aggregateType}\u0000${aggregateId}`;
+
 /** A name-based UUID (v5 layout over SHA-256) of commandId and position. */
 export function eventIdFor(commandId: string, position: number): string {
   return nameBasedUuid(`spice-oms:event:${commandId}:${position}`);
@@ -46,14 +49,6 @@ export function eventIdFor(commandId: string, position: number): string {
 /** The id of the claim entry a bulk command writes on one instance stream (never an event id). */
 export function claimIdFor(commandId: string, aggregateId: string): string {
   return nameBasedUuid(`spice-oms:claim:${commandId}:${aggregateId}`);
-}
-
-function nameBasedUuid(name: string): string {
-  const h = createHash('sha256').update(name).digest();
-  h[6] = (h[6] & 0x0f) | 0x50;
-  h[8] = (h[8] & 0x3f) | 0x80;
-  const x = h.subarray(0, 16).toString('hex');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
 }
 
 export function envelopeOf<P>(

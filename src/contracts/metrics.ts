@@ -212,6 +212,61 @@ function createMetrics(registry: Registry) {
           registers,
         }),
     ),
+    // The consumer kit (src/consumer-kit), per consumer group: its series appear once a group runs.
+    consumerHandled: getOrCreate(
+      registry,
+      'spice_consumer_events_handled_total',
+      () => new Counter({ name: 'spice_consumer_events_handled_total', help: 'Events whose effect a consumer group committed', labelNames: ['group'] as const, registers }),
+    ),
+    consumerReads: getOrCreate(
+      registry,
+      'spice_consumer_event_reads_total',
+      () =>
+        new Counter({
+          name: 'spice_consumer_event_reads_total',
+          help: 'Event bodies read by a consumer group: from S3 by reference, or the payload embedded in the message when S3 failed',
+          labelNames: ['group', 'source'] as const,
+          registers,
+        }),
+    ),
+    consumerDuplicates: getOrCreate(
+      registry,
+      'spice_consumer_duplicates_skipped_total',
+      () =>
+        new Counter({
+          name: 'spice_consumer_duplicates_skipped_total',
+          help: 'Deliveries of an event the group had already processed (redelivery, rebalance, relay duplicate)',
+          labelNames: ['group'] as const,
+          registers,
+        }),
+    ),
+    consumerFailures: getOrCreate(
+      registry,
+      'spice_consumer_handler_failures_total',
+      () => new Counter({ name: 'spice_consumer_handler_failures_total', help: 'Failed attempts of a handler (each is retried until the bound)', labelNames: ['group'] as const, registers }),
+    ),
+    consumerDeadLettered: getOrCreate(
+      registry,
+      'spice_consumer_dead_lettered_total',
+      () => new Counter({ name: 'spice_consumer_dead_lettered_total', help: 'Events sent to the dead-letter topic, by error code', labelNames: ['group', 'code'] as const, registers }),
+    ),
+    consumerLag: getOrCreate(
+      registry,
+      'spice_consumer_lag',
+      () => new Gauge({ name: 'spice_consumer_lag', help: 'Messages behind the end of each partition after the last batch', labelNames: ['group', 'topic', 'partition'] as const, registers }),
+    ),
+    consumerLatency: getOrCreate(
+      registry,
+      'spice_consumer_handler_duration_seconds',
+      () =>
+        new Histogram({
+          name: 'spice_consumer_handler_duration_seconds',
+          help: 'Time from reading an event to its committed effect (S3 read, handler, transaction)',
+          labelNames: ['group'] as const,
+          buckets: STEP_BUCKETS,
+          registers,
+        }),
+    ),
   };
 }
 

@@ -7,9 +7,9 @@ import { defineQuery } from '@temporalio/workflow';
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { StorageMode } from './storage-mode';
 import type { CommandInput, CommandType } from '../domain';
-import { ERROR_CODES } from '../domain/errors';
 import type { S3Reference } from './event-envelope';
 
+/** The workflow type's name, for tests and tools that address it by name (the app starts it by its function). */
 export const WORKFLOW_TYPE = 'processCommand';
 
 /** One workflow per command: the id is derived from the command id alone, so a resubmission meets the first run. */
@@ -72,6 +72,3 @@ export interface CommandProgress {
 }
 
 export const progressQuery = defineQuery<CommandProgress>('progress');
-
-/** Failure types that no retry can fix: business refusals carry the domain's error code as their type. */
-export const NON_RETRYABLE_TYPES: readonly string[] = [...ERROR_CODES, 'VERSION_CONFLICT', 'EVENT_ID_REUSED', 'IDEMPOTENCY_KEY_REUSED'];

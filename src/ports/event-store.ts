@@ -210,3 +210,17 @@ export class StoreCorruptedError extends EventStoreError {
 export function isEventStoreError(e: unknown, code?: EventStoreErrorCode): e is EventStoreError {
   return e instanceof EventStoreError && (code === undefined || e.code === code);
 }
+
+/** Where an append said an event lives: its S3 reference, or (legacy mode, no reference) its stream version. */
+export interface AppendedEventLocation {
+  event_id: string;
+  aggregate_type: string;
+  aggregate_id: string;
+  version: number;
+  s3?: S3Reference;
+}
+
+/** Reads back an event another worker appended, from its source of truth in whichever mode wrote it. */
+export interface AppendedEvents {
+  read(at: AppendedEventLocation): Promise<EventEnvelope>;
+}

@@ -22,7 +22,8 @@ import {
 import type { Activities } from '../activities';
 import type { CommandSinks } from '../contracts/workflow-sinks';
 import { commandSummary, commandTarget, truncate } from '../contracts/summaries';
-import { AppendedEventRef, CommandProgress, NON_RETRYABLE_TYPES, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
+import { AppendedEventRef, CommandProgress, ProcessCommandInput, ProcessCommandResult, progressQuery } from '../contracts/workflows';
+import { NON_RETRYABLE_TYPES } from '../contracts/refusals';
 
 /** Infrastructure failures retry without limit in time, with backoff capped at 10 s; refusals never do. */
 const infraRetry: RetryPolicy = {
@@ -77,6 +78,18 @@ function isRefusal(err: unknown): boolean {
   return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
 }
 
+/** Histories recorded before this decided a local activity's refusal again with decideAndAppend. */
+const LOCAL_REFUSAL_FINAL = 'local-refusal-final';
+
+/**
+ * A local activity's failure reaches the workflow as the ApplicationFailure itself, not wrapped in
+ * an ActivityFailure: a refusal there is as final as anywhere else (a second decision would only
+ * repeat it, one durable activity later).
+ */
+function isLocalRefusal(err: unknown): boolean {
+  return err instanceof ApplicationFailure && err.nonRetryable === true && patched(LOCAL_REFUSAL_FINAL);
+}
+
 /**
  * The whole command as one local activity; when it fails for any reason but a refusal, the
  * durable steps take over where it stopped (each step is idempotent).
@@ -85,7 +98,7 @@ async function fastPath(input: ProcessCommandInput, progress: CommandProgress) {
   try {
     return await withSummary(fast.runCommand, fastOptions, `${summaryOf(input)}: decide, append, deliver, project`, input);
   } catch (err) {
-    if (isRefusal(err)) throw err;
+    if (isRefusal(err) || isLocalRefusal(err)) throw err;
     return durablePath(input, progress);
   }
 }

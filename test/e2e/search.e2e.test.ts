@@ -8,6 +8,7 @@
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { sendJson, seedDatabase } from '../support/http';
 import { eventually } from '../support/env';
+import { reindexWorkflowId } from '../../src/workflows/reindex-search';
 
 let p: Pipeline;
 const db = 'catalog';
@@ -92,6 +93,50 @@ test('bad search input is refused with a problem', async () => {
   }
   expect((await sendJson(p.url, 'GET', '/databases/nope/search?q=x')).body.code).toBe('DATABASE_NOT_FOUND');
 });
+
+test('a class change the mapping cannot take: the reconciliation starts the reindex workflow, search answers throughout, the new mapping holds', async () => {
+  const search_ = p.api.infra.search!;
+  const alias = `${search_.prefix}.${db}`;
+  const before = Object.keys((await search_.client.indices.getAlias({ name: alias })).body);
+  // age was an integer (a long in the index): as a string it needs a new index.
+  const changed = await send('PUT', `/databases/${db}/classes/Person`, { properties: person.properties.map((x) => (x.name === 'age' ? { ...x, type: 'string' } : x)) });
+  expect(changed.status).toBe(200);
+
+  let searching = true;
+  const totals: number[] = [];
+  const reader = (async () => {
+    while (searching) {
+      totals.push((await search('q=member&limit=1')).body.total);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  try {
+    const run = await p.client.workflow.execute('reconcileDeliveries', { taskQueue: p.taskQueue, workflowId: `reconcile-${alias}`, args: [{ grace_seconds: 0 }] });
+    expect(run.search_reindex_started).toEqual([db]);
+    const reindexed = await p.client.workflow.getHandle(reindexWorkflowId(alias)).result();
+    expect(reindexed).toMatchObject({ phase: 'COMPLETED', db, source: before[0], total: 303 });
+  } finally {
+    searching = false;
+    await reader;
+  }
+  // Search never answered nothing while the reindex ran.
+  expect(totals.length).toBeGreaterThan(0);
+  expect(totals.every((t) => t === 300)).toBe(true);
+
+  const after = Object.keys((await search_.client.indices.getAlias({ name: alias })).body);
+  expect(after).toHaveLength(1);
+  expect(after[0]).not.toBe(before[0]);
+  // The new mapping takes a string age, and it is searchable.
+  expect((await send('PUT', `/databases/${db}/classes/Person/instances/grace`, { properties: { name: 'Grace Hopper', country: 'US', age: 'eighty-five' } })).status).toBe(200);
+  expect(
+    ids(
+      await eventually(
+        () => search('q=eighty'),
+        (r) => r.body.total === 1,
+      ),
+    ),
+  ).toEqual(['grace']);
+}, 300_000);
 
 test('deletes leave the index; the rebuild from S3 rebuilds it and equals the live one', async () => {
   expect((await send('DELETE', `/databases/${db}/classes/Person/instances/alan`)).status).toBe(200);

@@ -74,7 +74,8 @@ describe('metrics of running processes after a short workload', () => {
 
   /**
    * A consumer's /metrics: what a process serves once it reads the topic with the event reader
-   * every consumer uses (its series start at 0; relay.int.test.ts counts real reads).
+   * every consumer (and the consumer kit) uses; the series start at 0 (relay.int.test.ts and
+   * consumer-kit.int.test.ts count real reads).
    */
   const consumerMetrics = async () => {
     const registry = new Registry();

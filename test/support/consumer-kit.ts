@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { logLevel, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import type { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
@@ -13,13 +14,18 @@ import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_E
 import { createKafka } from '../../src/adapters/kafka/kafka';
 import { createPool } from '../../src/adapters/postgres/postgres';
 import { createConsumer } from '../../src/consumer-kit';
-import { s3StoreFixture } from './events';
+import { s3StoreFixture, versionedEnvelope } from './events';
 import { testConfig } from './env';
 
 export interface StoredTestEvent {
   envelope: EventEnvelope;
-  s3: S3Reference;
+  /** null: the message carries the event alone (tests of order and crashes need no S3 round trips). */
+  s3: S3Reference | null;
 }
+
+/** n events of an aggregate (versions 1..n) that exist only in their messages. */
+export const messageOnlyEvents = (aggregateId: string, n: number): StoredTestEvent[] =>
+  Array.from({ length: n }, (_, i) => ({ envelope: versionedEnvelope(aggregateId, i + 1, { commandId: `${aggregateId}-${i + 1}-${randomUUID()}` }), s3: null }));
 
 /** n events appended to an aggregate's stream in S3 (versions 1..n). */
 export async function storeEvents(fx: ReturnType<typeof s3StoreFixture>, aggregateId: string, n: number): Promise<StoredTestEvent[]> {

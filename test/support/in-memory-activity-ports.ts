@@ -5,6 +5,7 @@
  * them); the others record what they were given. Tests script failures by replacing a method
  * (jest.spyOn) rather than through options here.
  */
+import { AppendedEventReader } from '../../src/adapters/appended-events';
 import type { ActivityDeps } from '../../src/activities/deps';
 import type { BlobStore } from '../../src/ports/blobs';
 import type { DecisionContext } from '../../src/ports/decision-context';
@@ -256,7 +257,7 @@ export function inMemoryDeps(overrides: Partial<ActivityDeps> = {}) {
   const projected: EventEnvelope[][] = [];
   const deps: ActivityDeps = {
     eventStores: { s3_only: store, legacy: store, dual_write: store } as ActivityDeps['eventStores'],
-    s3Events: store,
+    appendedEvents: new AppendedEventReader(store, store),
     blobs: new InMemoryBlobStore(),
     ledger: { record: async (rows) => void ledgerRows.push(...rows) },
     relay: { publishThrough: async (ids) => void delivered.push([...ids]) },

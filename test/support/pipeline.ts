@@ -25,6 +25,8 @@ export interface ConsumedMessage {
 }
 
 export interface Pipeline {
+  /** What names its schemas, prefix, topic and task queue. */
+  id: string;
   api: RunningApi;
   url: string;
   /**
@@ -44,7 +46,8 @@ export interface Pipeline {
   ledgerRows(where?: string, params?: unknown[]): Promise<any[]>;
   messagesFor(aggregateId: string): ConsumedMessage[];
   waitForMessages(n: number, timeoutMs?: number): Promise<void>;
-  close(): Promise<void>;
+  /** `keep`: leave the schemas and search indices in place (a later pipeline with this `id` goes on with them). */
+  close(o?: { keep?: boolean }): Promise<void>;
 }
 
 let bundle: Promise<Awaited<ReturnType<typeof bundleWorkflowCode>>> | undefined;
@@ -61,10 +64,12 @@ export interface PipelineOptions {
   wrapDeps?: (deps: ActivityDeps) => ActivityDeps;
   /** false: the pipeline runs no worker of its own (the test runs its own, e.g. versioned ones). */
   worker?: boolean;
+  /** The names of an earlier pipeline (its `id`): the same schemas, prefix, topic and task queue, e.g. after a recovery. */
+  id?: string;
 }
 
 export async function startPipeline(name: string, config: Config = testConfig, options: PipelineOptions = {}): Promise<Pipeline> {
-  const id = uniqueName(name);
+  const id = options.id ?? uniqueName(name);
   const schema = id.replace(/-/g, '_');
   const taskQueue = id;
   const prefix = `${id}/`;
@@ -125,6 +130,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
   useApiKey(api.url, keys.writer);
 
   return {
+    id,
     api,
     url,
     keys,
@@ -152,7 +158,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
         timeoutMs,
       );
     },
-    async close() {
+    async close({ keep = false } = {}) {
       useApiKey(url, undefined);
       useApiKey(api.url, undefined);
       await consumer.disconnect().catch(() => undefined);
@@ -160,9 +166,10 @@ export async function startPipeline(name: string, config: Config = testConfig, o
       await running.catch(() => undefined);
       await nativeConnection.close();
       await connection.close();
-      const pool = infra.pool;
-      await pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
-      await infra.search?.dropAll().catch(() => undefined);
+      if (!keep) {
+        await infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+        await infra.search?.dropAll().catch(() => undefined);
+      }
       await api.close();
     },
   };

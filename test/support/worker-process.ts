@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { connectInfrastructure } from '../../src/app/composition';
-import { bundleInChildProcess, createCommandWorker } from '../../src/app/command-worker';
+import { bundleInChildProcess, createCommandWorker, prebuiltBundle } from '../../src/app/command-worker';
 import { createLogger } from '../../src/app/logger';
 import { serveProcessMetrics } from '../../src/app/metrics-server';
 import { installRuntime, sdkMetricsUrl, startProcessTelemetry } from '../../src/app/process-telemetry';
@@ -21,42 +21,37 @@ export interface WorkerProcessSpec {
   topic: string;
   taskQueue: string;
   identity: string;
+  /** A workflow bundle built ahead (bundleInChildProcess): a restart then takes seconds, not a bundling. */
+  workflowBundle?: string;
 }
 
 export interface WorkerProcess {
   pid: number;
+  /** Resolves when the process has exited, however. */
+  exited: Promise<void>;
+  /** SIGTERM (the worker drains), SIGKILL after 10 s. */
   stop(): Promise<void>;
   /** SIGKILL: the process dies mid-work, as on a crash or an OOM kill. */
   kill(): Promise<void>;
 }
 
-/** Resolves once no process of the group is left (the worker itself, not only tsx's CLI). */
-async function groupGone(pgid: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    try {
-      process.kill(-pgid, 0);
-    } catch {
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`process group ${pgid} still alive 5 s after SIGKILL`);
-}
+const STOP_GRACE_MS = 10_000;
 
 /** Spawns the worker and resolves once it polls the task queue. */
-export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: Record<string, string> = {}): Promise<WorkerProcess> {
-  const child: ChildProcess = spawn(process.execPath, [require.resolve('tsx/cli'), __filename], {
+export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
+  // One process (no tsx wrapper in front): a signal reaches the worker itself, and a SIGKILL leaves no orphan.
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', __filename], {
     env: { ...process.env, ...env, SPICE_TEST_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: path.join(__dirname, '..', '..'),
-    // Its own process group: tsx's CLI runs the worker in a child node process, which a SIGKILL
-    // of the CLI alone would orphan (still polling, still finishing its activities).
-    detached: true,
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async () => {
-    if (child.exitCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    // Draining is bounded: a worker still busy after that is killed, not left behind.
+    const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await exited;
+    clearTimeout(killer);
   };
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -68,11 +63,11 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
         clearTimeout(timer);
         resolve({
           pid: child.pid!,
+          exited,
           stop,
           async kill() {
-            if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+            if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
             await exited;
-            await groupGone(child.pid!);
           },
         });
       }
@@ -84,6 +79,53 @@ export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000,
   });
 }
 
+export interface WorkerPool {
+  /** Processes started so far, the first `size` included. */
+  started(): number;
+  /** SIGKILLs one running worker (the pool starts another); false when none runs. */
+  killOne(): boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * `size` worker processes on one task queue, each replaced as soon as it dies (a crash point, a
+ * SIGKILL): what a process supervisor does. Resolves once the first ones poll.
+ */
+export async function startWorkerPool(size: number, spec: WorkerProcessSpec, env: NodeJS.ProcessEnv = {}): Promise<WorkerPool> {
+  const running = new Set<WorkerProcess>();
+  const starting = new Set<Promise<WorkerProcess>>();
+  let stopping = false;
+  let started = 0;
+  const keep = async (): Promise<void> => {
+    if (stopping) return;
+    const next = startWorkerProcess({ ...spec, identity: `${spec.identity}-${started++}` }, 240_000, env);
+    starting.add(next);
+    const w = await next.finally(() => starting.delete(next));
+    running.add(w);
+    void w.exited.then(() => {
+      running.delete(w);
+      keep().catch((err) => console.error(`worker pool: a worker did not start again: ${err}`));
+    });
+  };
+  await Promise.all(Array.from({ length: size }, keep));
+  return {
+    started: () => started,
+    killOne() {
+      const victims = [...running];
+      const w = victims[Math.floor(Math.random() * victims.length)];
+      if (!w) return false;
+      running.delete(w);
+      process.kill(w.pid, 'SIGKILL');
+      return true;
+    },
+    async stop() {
+      stopping = true;
+      await Promise.allSettled([...starting]);
+      await Promise.all([...running].map((w) => w.stop()));
+    },
+  };
+}
+
 async function main(spec: WorkerProcessSpec): Promise<void> {
   const config = loadConfig();
   // Observable as worker.ts makes a worker: SDK runtime, tracing, gauges and /metrics from the config.
@@ -91,7 +133,8 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
   installRuntime(config, log);
   const infra = await connectInfrastructure(config, { schema: spec.schema, readModelSchema: spec.readModelSchema, s3Prefix: spec.s3Prefix, topic: spec.topic });
   const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
-  const metrics = config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, sdkMetricsUrl(config)) : undefined;
+  const metrics =
+    config.WORKER_METRICS_PORT !== undefined ? await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, config.WORKER_METRICS_PORT, 'WORKER_METRICS_PORT', sdkMetricsUrl(config)) : undefined;
   await infra.relay.start();
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   const worker = await createCommandWorker({
@@ -103,7 +146,7 @@ async function main(spec: WorkerProcessSpec): Promise<void> {
     reconcile: infra.reconcileDeps(),
     search: infra.searchDeps(),
     migration: infra.migrationDeps(),
-    workflowBundle: await bundleInChildProcess(),
+    workflowBundle: spec.workflowBundle ? prebuiltBundle(spec.workflowBundle) : await bundleInChildProcess(),
     tuning: { identity: spec.identity },
   });
   process.once('SIGTERM', () => worker.shutdown());

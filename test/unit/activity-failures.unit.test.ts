@@ -16,7 +16,7 @@ import { ReadModelError } from '../../src/ports/read-model-errors';
 import { StreamsNotProjectedError } from '../../src/ports/projector';
 import { KeyEncodingError } from '../../src/adapters/s3/s3-keys';
 import { SAFE_MESSAGES } from '../../src/api/failure-view';
-import { NON_RETRYABLE_TYPES } from '../../src/contracts/workflows';
+import { NON_RETRYABLE_TYPES } from '../../src/contracts/refusals';
 
 const stream = { aggregate_type: 'instance', aggregate_id: 'db:x' };
 

@@ -9,6 +9,7 @@ import Ajv2020 from 'ajv/dist/2020';
 import { validate as lintDockerfile } from 'dockerfile-utils';
 import { configSchema, loadConfig } from '../../src/app/config';
 import { composeFile, dockerStages, interpolate, npmScript, read, yamlDocuments, type Yaml } from '../support/deploy-files';
+import { VERSIONS } from '../../scripts/stack/services';
 
 const CONFIG_KEYS = new Set(Object.keys(configSchema.shape));
 const APP_SERVICES = ['api', 'worker', 'audit-consumer'];
@@ -27,10 +28,17 @@ describe('docker-compose.yml', () => {
     expect(ok).toBe(true);
   });
 
-  it('runs the whole system: PostgreSQL, MinIO, Kafka, a Temporal server on PostgreSQL with its UI, the API and the worker', () => {
+  it('runs the whole system: PostgreSQL, MinIO, Kafka, OpenSearch, a Temporal server on PostgreSQL with its UI, the API and the worker', () => {
     expect(Object.keys(compose.services).sort()).toEqual(
-      ['api', 'audit-consumer', 'grafana', 'kafka', 'minio', 'minio-init', 'postgres', 'prometheus', 'temporal', 'temporal-init', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
+      ['api', 'audit-consumer', 'grafana', 'kafka', 'minio', 'minio-init', 'opensearch', 'postgres', 'prometheus', 'temporal', 'temporal-init', 'temporal-schema', 'temporal-ui', 'worker'].sort(),
     );
+    // The search engine the config picks by default is there, the same version as the local stack, and every process waits for it.
+    expect(loadConfig({}).SEARCH_ENGINE).toBe('opensearch');
+    expect(compose.services.opensearch.image).toBe(`opensearchproject/opensearch:${VERSIONS.opensearch}`);
+    for (const name of ['api', 'worker', 'audit-consumer']) {
+      expect([name, compose.services[name].environment.OPENSEARCH_URL]).toEqual([name, 'http://opensearch:9200']);
+      expect([name, compose.services[name].depends_on.opensearch?.condition]).toEqual([name, 'service_healthy']);
+    }
     const temporal = compose.services.temporal;
     expect(temporal.image).toMatch(/^temporalio\/server:/);
     expect(temporal.environment.DB).toBe('postgres12');

@@ -20,7 +20,7 @@ test('the API serves the process counters next to its own', async () => {
 });
 
 test('a worker serves them at /metrics when WORKER_METRICS_PORT is set', async () => {
-  const server = await serveProcessMetrics('127.0.0.1', 0);
+  const server = await serveProcessMetrics('127.0.0.1', 0, 'WORKER_METRICS_PORT');
   try {
     const address = server.address() as { port: number };
     const res = await fetch(`http://127.0.0.1:${address.port}/metrics`);

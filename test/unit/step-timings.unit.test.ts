@@ -7,6 +7,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../../src/activities';
 import type { ProcessCommandInput } from '../../src/contracts/workflows';
 import { appendOutcome, instrument } from '../../src/app/instrument';
+import { AppendedEventReader } from '../../src/adapters/appended-events';
 import { collectSteps, timedStep } from '../../src/lib/step-timings';
 import type { StepReport } from '../../src/activities';
 import type { AppendedEventRef } from '../../src/contracts/workflows';
@@ -28,7 +29,7 @@ function measuredActivities() {
   return createActivities({
     ...deps,
     eventStores: { s3_only: store, legacy: store, dual_write: store },
-    s3Events: store,
+    appendedEvents: new AppendedEventReader(store, store),
     ledger: instrument(deps.ledger, { record: 'ledger_record' }),
     relay: instrument(deps.relay, { publishThrough: 'kafka_publish' }),
     projector: instrument(deps.projector, { apply: 'projection' }),

@@ -80,11 +80,17 @@ test('a log line names the command, its aggregate and its events, from the input
   expect(commandIds([{ input, batch: 0 }])).toEqual({ command_id: 'c1', command_type: 'CREATE_INSTANCE' });
 });
 
+test("an activity whose result counts its events (the rebuild's) is logged without ids, not failed by its log line", () => {
+  expect(commandIds([{ target_schema: 'x' }], { events: 302, equal: true })).toEqual({});
+  expect(commandIds([{ target_schema: 'x' }], { events: { applied: 3 } })).toEqual({});
+  expect(commandIds([], null)).toEqual({});
+});
+
 test("a worker's /metrics listens on loopback unless WORKER_METRICS_BIND_HOST says otherwise", async () => {
   const config = loadConfig({ WORKER_METRICS_PORT: '9464' });
   expect(config.WORKER_METRICS_BIND_HOST).toBe('127.0.0.1');
   expect(loadConfig({ WORKER_METRICS_BIND_HOST: '0.0.0.0' }).WORKER_METRICS_BIND_HOST).toBe('0.0.0.0');
-  const server = await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, 0);
+  const server = await serveProcessMetrics(config.WORKER_METRICS_BIND_HOST, 0, 'WORKER_METRICS_PORT');
   try {
     expect((server.address() as AddressInfo).address).toBe('127.0.0.1');
   } finally {

@@ -134,12 +134,8 @@ describe('refusals', () => {
     expect(version).toBe(1);
   });
 
-  // KNOWN BUG (reported in /work/coord/notes/9-archtests.md): a local activity's failure reaches
-  // the workflow as the ApplicationFailure itself, not as an ActivityFailure, so isRefusal() in
-  // process-command.ts misses it and every refusal is decided a second time by a durable
-  // decideAndAppend (see test/fixtures/histories/v2-refused-instance.json). Fixing it changes the
-  // workflow's commands (behind patched()); when it is fixed this test fails: make it a plain test.
-  test.failing('a refusal in the local fast path is final: no durable activity decides the command again', async () => {
+  // Histories recorded before the fix replay the old branch (test/fixtures/histories/v2-refused-instance.json).
+  test('a refusal in the local fast path is final: no durable activity decides the command again', async () => {
     const { calls } = await refusedTwice();
     expect(calls).toEqual(['runCommand (local)']);
   });

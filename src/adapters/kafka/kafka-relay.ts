@@ -10,6 +10,8 @@ import type { PoolClient } from 'pg';
 import type { DeliveryLedger, LockedRow } from '../postgres/ledger';
 import type { Delivery, LedgerRow } from '../../ports/ledger';
 import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered, type Relay } from '../../ports/relay';
+import { streamKey } from '../../contracts/event-envelope';
+import { crashPoint } from '../../lib/crash-points';
 import { createIdempotentProducer, recordingPartitioner } from './kafka';
 import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../contracts/kafka-message';
 
@@ -82,6 +84,7 @@ export class KafkaRelay implements Relay {
       } catch (err) {
         failure = err;
       }
+      if (published.length) crashPoint('after-kafka-ack', new Set(sendable.map((r) => r.aggregateId)));
       await ledger.markDelivered(client, published);
       spiceMetrics().eventsRelayed.inc(published.length);
       const sent = new Set(published.map((d) => d.eventId));
@@ -194,7 +197,7 @@ export function createRelay(options: RelayOptions): KafkaRelay {
 export function orderForStreams(rows: LockedRow[]): { sendable: LockedRow[]; blocked: LockedRow[] } {
   const streams = new Map<string, LockedRow[]>();
   for (const r of rows) {
-    const k = `${r.aggregateType}\u0000${r.aggregateId}`;
+    const k = streamKey(r.aggregateType, r.aggregateId);
     streams.set(k, [...(streams.get(k) ?? []), r]);
   }
   const sendable: LockedRow[] = [];

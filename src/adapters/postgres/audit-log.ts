@@ -55,11 +55,16 @@ export class PgAuditLog implements AuditLogQueries {
     this.table = `${quoteIdent(schema)}.audit_log`;
   }
 
-  /** Called by the audit consumer inside the kit's transaction. */
+  /**
+   * Called by the audit consumer inside the kit's transaction. An event already in the log (a group
+   * renamed or reset by an operator, so its processed marks are gone) is left as it is rather than
+   * failing into the dead letters.
+   */
   async record(tx: PoolClient, e: EventEnvelope): Promise<void> {
     await tx.query(
       `INSERT INTO ${this.table} (db_name, event_id, event_type, aggregate_type, aggregate_id, aggregate_version, actor, command_id, occurred_at, schema_version, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+       ON CONFLICT (event_id) DO NOTHING`,
       [databaseOfEvent(e), e.event_id, e.event_type, e.aggregate_type, e.aggregate_id, e.aggregate_version, e.actor, e.command_id, e.occurred_at, e.schema_version ?? 1, JSON.stringify(e.payload)],
     );
   }

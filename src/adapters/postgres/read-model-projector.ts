@@ -17,7 +17,7 @@
  * from the history.
  */
 import type { Pool, PoolClient } from 'pg';
-import type { EventEnvelope } from '../../contracts/event-envelope';
+import { streamKey, type EventEnvelope } from '../../contracts/event-envelope';
 import type { EventHistory } from '../../ports/event-history';
 import type { EventPayloads, EventType, InstanceData } from '../../domain/events';
 import { incarnationOfEvent, isEventType } from '../../domain/events';
@@ -27,6 +27,7 @@ import { CLAIM_PENDING } from '../../ports/event-store';
 import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
 import { addApplyResult, StreamsNotProjectedError, type ApplyResult, type Projector, type StreamFailure } from '../../ports/projector';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
+import { crashPoint } from '../../lib/crash-points';
 
 export interface ProjectorOptions {
   /**
@@ -44,8 +45,6 @@ interface StreamSlot {
   id: string;
   events: EventEnvelope[];
 }
-
-const streamKey = (type: string, id: string): string => `${type}\u0000${id}`;
 
 export class ReadModelProjector implements Projector {
   private readonly s: string;
@@ -89,6 +88,10 @@ export class ReadModelProjector implements Projector {
           await run.lockStreams(withDatabaseStreams(streams, databases));
           await run.lockDatabases(events);
           for (const e of order) await run.applyInOrder(e);
+          crashPoint(
+            'inside-projection',
+            streams.map((slot) => slot.id),
+          );
           await run.savePositions();
           return run.result;
         });

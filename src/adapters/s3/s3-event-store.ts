@@ -45,7 +45,8 @@
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SCHEMA_VERSION, type EventEnvelope, type S3Reference, type StoredEvent } from '../../contracts/event-envelope';
+import { SCHEMA_VERSION, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
+import { KeyedLock } from '../../lib/keyed-lock';
 import {
   CommandAppendedError,
   CommandReusedError,
@@ -58,7 +59,6 @@ import {
   VersionConflictError,
   type AppendOptions,
   type AppendResult,
-  type AppendedEvent,
   type ClaimDecision,
   type CommandMark,
   type CommandRecord,
@@ -75,6 +75,23 @@ import {
 import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, putIfAbsent, putIfMatch, putObject } from './s3-client';
 import { mapLimit } from '../../lib/map-limit';
 import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
+import {
+  IndexReads,
+  RaceLost,
+  parseJson,
+  sameEventContent,
+  sameTarget,
+  type Committed,
+  type CommandMarker,
+  type DateIndexEntry,
+  type Prepared,
+  type S3AppendedEvent,
+  type S3StoredEvent,
+} from './s3-event-objects';
+import { VersionHints } from './version-hints';
+
+export { sameEventContent } from './s3-event-objects';
+export type { DateIndexEntry, S3AppendedEvent, S3StoredEvent } from './s3-event-objects';
 
 export { createS3Client, ensureBucket } from './s3-client';
 export type { S3ClientConfig, S3ClientOptions } from './s3-client';
@@ -94,14 +111,6 @@ export interface S3EventStoreOptions {
   maxRaceRetries?: number;
 }
 
-export interface S3AppendedEvent extends AppendedEvent {
-  s3: S3Reference;
-}
-
-export interface S3StoredEvent<P = unknown> extends StoredEvent<P> {
-  s3: S3Reference;
-}
-
 export interface S3ReadAllOptions extends ReadAllOptions {
   /**
    * Only date-index entries whose occurred_at is at least this old are returned (default 0).
@@ -116,91 +125,7 @@ export interface S3ReadAllResult extends ReadAllResult {
 }
 
 /** The date index entry: a pointer checked against the stream index before use. */
-export interface DateIndexEntry {
-  event_id: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  aggregate_version: number;
-  occurred_at: string;
-  event_key: string;
-}
-
-/**
- * The command marker: the one place where a command's events may be committed. Written with
- * If-None-Match before the commit; replaced (If-Match) only once the version it names is held by
- * another event for good, so no two attempts of one command can ever commit at two versions.
- */
-interface CommandMarker {
-  command_id: string;
-  request_hash: string;
-  aggregate_type: string;
-  aggregate_id: string;
-  first_version: number;
-  event_ids: string[];
-  /** Set on the marker of a command that claims (bulk): its write-once decision on its claims. */
-  decision?: ClaimDecision;
-}
-
-/** Outcome of writing one event's pre-commit objects. */
-type Prepared = { kind: 'ready'; written: Array<[string, string | undefined]> } | { kind: 'stored'; version: number };
-/** Outcome of the commit PUT. */
-type Committed = { kind: 'created' } | { kind: 'stored' } | { kind: 'conflict' };
-
-/** An attempt lost the version race (internal; becomes VersionConflictError or a retry). */
-class RaceLost extends Error {
-  constructor(
-    readonly committedBefore: number,
-    /** Events of the batch found already stored at other versions (a retry of an earlier append). */
-    readonly stored: S3AppendedEvent[] = [],
-    /** A version the stream is known to have reached (from the hint), saving a LIST. */
-    readonly knownVersion?: number,
-  ) {
-    super('race lost');
-  }
-}
-
-/** Per-append memo of stream index reads (only positive answers are cached). */
-class IndexReads {
-  private readonly found = new Map<number, EventEnvelope>();
-  constructor(private readonly read: (v: number) => Promise<EventEnvelope | undefined>) {}
-  async at(version: number): Promise<EventEnvelope | undefined> {
-    const hit = this.found.get(version);
-    if (hit) return hit;
-    const env = await this.read(version);
-    if (env) this.found.set(version, env);
-    return env;
-  }
-}
-
-function stableStringify(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stableStringify).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${stableStringify(o[k])}`)
-    .join(',')}}`;
-}
-
-/** Same event, whatever version it was placed at. */
-export function sameEventContent(a: EventEnvelope, b: EventEnvelope): boolean {
-  return stableStringify({ ...a, aggregate_version: 0 }) === stableStringify({ ...b, aggregate_version: 0 });
-}
-
-function parseJson<T>(text: string | undefined): T | undefined {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return undefined;
-  }
-}
-
-const sameTarget = (a: CommandMarker, b: CommandMarker) =>
-  a.aggregate_type === b.aggregate_type && a.aggregate_id === b.aggregate_id && a.first_version === b.first_version && a.event_ids.join('\u0000') === b.event_ids.join('\u0000');
-
-const streamKeyOf = (s: StreamId) => `${s.aggregate_type}\u0000${s.aggregate_id}`;
+const streamKeyOf = (s: StreamId) => streamKey(s.aggregate_type, s.aggregate_id);
 
 export class S3EventStore implements EventStore {
   readonly client: S3Client;
@@ -210,7 +135,7 @@ export class S3EventStore implements EventStore {
   private readonly readConcurrency: number;
   private readonly hintCapacity: number;
   private readonly maxRaceRetries: number;
-  private readonly hints = new Map<string, number>();
+  private readonly hints: VersionHints;
   /**
    * key -> ETag of a body / date entry this process wrote for an event whose commit then lost
    * its version (so the object is known uncommitted while its ETag is unchanged).
@@ -219,7 +144,7 @@ export class S3EventStore implements EventStore {
   /** Claim decisions seen (write-once, so safe to keep). */
   private readonly decisions = new Map<string, ClaimDecision>();
   /** Per-stream tail of in-process appends (see exclusive()). */
-  private readonly tails = new Map<string, Promise<void>>();
+  private readonly appends = new KeyedLock();
 
   constructor(opts: S3EventStoreOptions) {
     this.client = opts.client;
@@ -228,6 +153,7 @@ export class S3EventStore implements EventStore {
     this.keys = new S3KeyLayout(opts.prefix);
     this.readConcurrency = opts.readConcurrency ?? 32;
     this.hintCapacity = opts.versionHintCapacity ?? 10_000;
+    this.hints = new VersionHints(this.hintCapacity);
     this.maxRaceRetries = opts.maxRaceRetries ?? 50;
   }
 
@@ -240,19 +166,11 @@ export class S3EventStore implements EventStore {
 
   /** The last version this process saw for the stream (a hint: only ever too low). */
   versionHint(stream: StreamId): number | undefined {
-    return this.hints.get(streamKeyOf(stream));
+    return this.hints.get(stream);
   }
 
   private noteVersion(stream: StreamId, version: number): void {
-    const k = streamKeyOf(stream);
-    const prev = this.hints.get(k);
-    if (prev !== undefined && prev >= version) return;
-    this.hints.delete(k);
-    this.hints.set(k, version);
-    if (this.hints.size > this.hintCapacity) {
-      const oldest = this.hints.keys().next().value;
-      if (oldest !== undefined) this.hints.delete(oldest);
-    }
+    this.hints.note(stream, version);
   }
 
   // ---------------------------------------------------------------- keys and references
@@ -455,20 +373,8 @@ export class S3EventStore implements EventStore {
    * aggregate queue here instead of racing (and wasting writes) on S3. Other processes are still
    * arbitrated by the conditional PUT.
    */
-  private async exclusive<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
-    const k = streamKeyOf(stream);
-    const prev = this.tails.get(k);
-    let release!: () => void;
-    const mine = new Promise<void>((r) => (release = r));
-    const tail = prev ? prev.then(() => mine) : mine;
-    this.tails.set(k, tail);
-    if (prev) await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.tails.get(k) === tail) this.tails.delete(k);
-    }
+  private exclusive<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
+    return this.appends.run(streamKeyOf(stream), fn);
   }
 
   private checkExpected(stream: StreamId, expected: ExpectedVersion, current: number): void {
@@ -734,6 +640,24 @@ export class S3EventStore implements EventStore {
     });
     if (!Number.isFinite(to) && versions.length > 0) this.noteVersion(stream, versions[versions.length - 1]);
     return events;
+  }
+
+  /**
+   * Every committed stream version as its index object holds it (events, and claims unresolved,
+   * with no body and so no reference), a page at a time in key order: each stream's versions in
+   * order. What a disaster recovery rebuilds the ledger from.
+   */
+  async *committedEntries(pageSize = 1000): AsyncGenerator<{ envelope: EventEnvelope; s3: S3Reference | null }[]> {
+    const root = `${this.keys.prefix}indexes/by-aggregate/`;
+    let startAfter: string | undefined;
+    for (;;) {
+      const page = await listKeys(this.client, this.bucket, root, { startAfter, max: pageSize });
+      const keys = page.objects.map((o) => o.Key!).filter((k) => this.keys.versionOfIndexKey(k) !== undefined);
+      const envelopes = await mapLimit(keys, this.readConcurrency, async (k) => parseJson<EventEnvelope>(await getText(this.client, this.bucket, k)));
+      yield envelopes.filter((e): e is EventEnvelope => e !== undefined).map((e) => ({ envelope: e, s3: claimedBy(e) === undefined ? this.refOf(e) : null }));
+      if (!page.truncated || page.objects.length === 0) return;
+      startAfter = page.objects[page.objects.length - 1].Key;
+    }
   }
 
   /** Time travel: events 1..version (the aggregate as it was at that version). */

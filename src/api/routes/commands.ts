@@ -3,7 +3,8 @@
  * and answers 202 (or, when asked to wait, the outcome). Nothing reaches the gateway unless every
  * check passed, which is what keeps bad input out of S3, the ledger and Kafka.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { nameBasedUuid } from '../../lib/name-based-uuid';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } from '../../domain/commands';
@@ -40,13 +41,7 @@ const deleteClassQuery = z.strictObject({ ...waitQuery, force: boolParam.optiona
 function idGenerator(idempotencyKey: string | undefined, scope: string): () => string {
   if (idempotencyKey === undefined) return randomUUID;
   let n = 0;
-  return () => {
-    const h = createHash('sha256').update(`spice-oms:instance-id:${scope}:${idempotencyKey}:${n++}`).digest();
-    h[6] = (h[6] & 0x0f) | 0x50;
-    h[8] = (h[8] & 0x3f) | 0x80;
-    const x = h.subarray(0, 16).toString('hex');
-    return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20, 32)}`;
-  };
+  return () => nameBasedUuid(`spice-oms:instance-id:${scope}:${idempotencyKey}:${n++}`);
 }
 
 const p = (req: Request, name: string): string => req.params[name] as string;
@@ -125,7 +120,8 @@ async function submitAndRespond(ports: ApiPorts, guard: AccessGuard, req: Reques
     const onClose = () => gone.abort();
     res.once('close', onClose);
     try {
-      view = await ports.commands.wait(outcome.command_id, wait.ms, gone.signal);
+      // A stopping server answers waits with the command's status as it stands.
+      view = await ports.commands.wait(outcome.command_id, wait.ms, ports.stopping ? AbortSignal.any([gone.signal, ports.stopping]) : gone.signal);
     } finally {
       res.off('close', onClose);
     }
