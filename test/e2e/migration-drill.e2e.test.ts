@@ -15,7 +15,7 @@ import type { StorageMode } from '../../src/contracts/storage-mode';
 import { MigrationOps } from '../../src/app/migration-ops';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { sendJson, seedDatabase } from '../support/http';
-import { eventually } from '../support/env';
+import { eventually, TEST_LIMITS } from '../support/env';
 
 const SECONDS_PER_STEP = Number(process.env.DRILL_SECONDS_PER_STEP ?? 3);
 const LOADERS = Number(process.env.DRILL_LOADERS ?? 3);
@@ -28,7 +28,7 @@ let ops: MigrationOps;
 const db = 'drill';
 
 beforeAll(async () => {
-  p = await startPipeline('drill', loadConfig({ ...process.env, ENABLE_S3_EVENT_STORE: 'false', STORAGE_MODE_REFRESH_MS: String(REFRESH_MS) }));
+  p = await startPipeline('drill', loadConfig({ ...TEST_LIMITS, ...process.env, ENABLE_S3_EVENT_STORE: 'false', STORAGE_MODE_REFRESH_MS: String(REFRESH_MS) }));
   ops = new MigrationOps({ modes: p.api.infra.modes, client: p.client, taskQueue: p.taskQueue, propagationMs: 2 * REFRESH_MS });
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer' }], relationships: [] });
 });

@@ -6,7 +6,8 @@ import { loadConfig, Config } from '../../src/app/config';
  * The stack's config, with per-key limits out of the way (tests poll and write far faster than a
  * client should); test/e2e/access.e2e.test.ts sets its own small ones.
  */
-export const testConfig: Config = loadConfig({ API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000', ...process.env });
+export const TEST_LIMITS = { API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000' } as const;
+export const testConfig: Config = loadConfig({ ...TEST_LIMITS, ...process.env });
 
 /**
  * `npm run test:full` (SPICE_TEST_SCALE=full) runs the sizes the issues name; `npm test` runs
