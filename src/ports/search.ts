@@ -52,14 +52,8 @@ export interface SearchRequest {
   cursor?: string;
 }
 
-export interface SearchHit {
-  db_name: string;
-  id: string;
-  class_id: string;
-  properties: Record<string, unknown>;
-  relationships: Record<string, string | string[]>;
-  version: number;
-  updated_at: string;
+/** An instance as the index holds it (no created_at), with its relevance. */
+export interface SearchHit extends Pick<InstanceView, 'db_name' | 'id' | 'class_id' | 'properties' | 'relationships' | 'version' | 'updated_at'> {
   score: number;
   /** Fragments with the matched words in <em>, per property. */
   highlights: Record<string, string[]>;

@@ -99,8 +99,13 @@ export class SearchGenerations implements SearchGenerationsPort {
     return { copied, stale, next: hits.length < size ? null : hits[hits.length - 1].sort[0] };
   }
 
-  /** Points the alias at the target: readers move from one complete index to the other at once. */
+  /**
+   * Points the alias at the target: readers move from one complete index to the other at once. The
+   * copy's last pages are made searchable first: without the refresh, searches in the next second
+   * (the refresh interval) would see only part of the target.
+   */
   async switchTo(plan: GenerationPlan): Promise<void> {
+    await this.client.indices.refresh({ index: plan.target });
     await this.indices.pointAlias(plan.db, plan.target);
   }
 
