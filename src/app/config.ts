@@ -107,6 +107,10 @@ export const configSchema = z.object({
     .default('spice-event-store'),
   /** Set to use an external S3 (AWS or another MinIO) instead of the stack's MinIO. */
   S3_ENDPOINT: z.string().url().optional(),
+  /** 'default-chain': no keys in the config; the AWS SDK finds them (IAM role of the instance or pod, web identity, env). */
+  S3_CREDENTIALS: z.enum(['static', 'default-chain']).default('static'),
+  /** false for virtual-hosted-style requests (bucket in the host name), as AWS prefers; MinIO needs path style. */
+  S3_FORCE_PATH_STYLE: bool.default(true),
 
   KAFKA_PORT: port.default(9092),
   KAFKA_CONTROLLER_PORT: port.default(9093),
@@ -323,7 +327,7 @@ function devCredentialExposures(c: RawConfig): string[] {
         ['MINIO_CONSOLE_BIND_HOST', c.MINIO_CONSOLE_BIND_HOST],
       ]),
     ],
-    [dev('S3_SECRET_KEY'), 'S3_SECRET_KEY', s3Endpoints],
+    [dev('S3_SECRET_KEY') && c.S3_CREDENTIALS === 'static', 'S3_SECRET_KEY', s3Endpoints],
     [
       dev('PG_PASSWORD') && c.DATABASE_URL === undefined,
       'PG_PASSWORD',

@@ -41,3 +41,29 @@ test('the application writes and reads an event object but gets 403 deleting it,
 test('the app user reaches its bucket only', async () => {
   expect(await statusOf(s3.send(new PutObjectCommand({ Bucket: 'spice-other-bucket', Key: 'x', Body: 'x' })))).toBe(403);
 });
+
+test("with S3_CREDENTIALS=default-chain the client takes the SDK's credential chain (here the environment's), not the configured keys", async () => {
+  const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY };
+  process.env.AWS_ACCESS_KEY_ID = testConfig.S3_ACCESS_KEY;
+  process.env.AWS_SECRET_ACCESS_KEY = testConfig.S3_SECRET_KEY;
+  // Wrong static keys: had the client used them, MinIO would refuse the write.
+  const chained = createS3Client({ ...testConfig, S3_ACCESS_KEY: 'not-a-user', S3_SECRET_KEY: 'not-a-secret', S3_CREDENTIALS: 'default-chain' });
+  const staticKeys = createS3Client({ ...testConfig, S3_ACCESS_KEY: 'not-a-user', S3_SECRET_KEY: 'not-a-secret' });
+  try {
+    const key = `${Key}.chain`;
+    await chained.send(new PutObjectCommand({ Bucket, Key: key, Body: 'chain' }));
+    const read = await s3.send(new GetObjectCommand({ Bucket, Key: key }));
+    expect(await read.Body!.transformToString()).toBe('chain');
+    expect(await statusOf(staticKeys.send(new PutObjectCommand({ Bucket, Key: `${Key}.static`, Body: 'static' })))).toBe(403);
+  } finally {
+    chained.destroy();
+    staticKeys.destroy();
+    for (const [k, v] of [
+      ['AWS_ACCESS_KEY_ID', saved.id],
+      ['AWS_SECRET_ACCESS_KEY', saved.secret],
+    ] as const) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
+  }
+});

@@ -30,6 +30,8 @@ test('each service credential is refused off loopback, and only where it guards 
   expect(refusal({ MINIO_CONSOLE_BIND_HOST: '0.0.0.0' })).toMatch(/MINIO_ROOT_PASSWORD with MINIO_CONSOLE_BIND_HOST=0\.0\.0\.0/);
   expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com' })).toMatch(/S3_SECRET_KEY with S3_ENDPOINT=s3\.eu-west-1\.amazonaws\.com/);
   expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com', S3_ACCESS_KEY: 'AKIAEXAMPLE', S3_SECRET_KEY: 'example-secret' })).toBe('started');
+  // With IAM roles (the SDK's default credential chain) no key of ours is in use, so none is refused.
+  expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com', S3_CREDENTIALS: 'default-chain' })).toBe('started');
   expect(refusal({ PG_BIND_HOST: '10.0.0.5' })).toMatch(/PG_PASSWORD with PG_BIND_HOST=10\.0\.0\.5/);
   // Temporal and Kafka have no credentials of ours: binding them off loopback is an explicit choice.
   expect(refusal({ TEMPORAL_UI_BIND_HOST: '0.0.0.0', KAFKA_BIND_HOST: '0.0.0.0' })).toBe('started');

@@ -24,6 +24,10 @@ export interface S3ClientConfig {
   S3_ACCESS_KEY: string;
   S3_SECRET_KEY: string;
   S3_REGION: string;
+  /** 'static' signs with S3_ACCESS_KEY/S3_SECRET_KEY; 'default-chain' leaves it to the SDK (IAM role, IRSA, env, profile). */
+  S3_CREDENTIALS?: 'static' | 'default-chain';
+  /** Path-style (MinIO, the default) or virtual-hosted-style requests (AWS's preferred addressing). */
+  S3_FORCE_PATH_STYLE?: boolean;
 }
 
 export interface S3ClientOptions {
@@ -42,8 +46,9 @@ export function createS3Client(config: S3ClientConfig, options: S3ClientOptions 
   return new S3Client({
     endpoint: config.s3Endpoint,
     region: config.S3_REGION || 'us-east-1',
-    credentials: { accessKeyId: config.S3_ACCESS_KEY, secretAccessKey: config.S3_SECRET_KEY },
-    forcePathStyle: true,
+    // Omitted credentials make the SDK walk its default provider chain, which is how IAM roles reach a pod or an instance.
+    credentials: config.S3_CREDENTIALS === 'default-chain' ? undefined : { accessKeyId: config.S3_ACCESS_KEY, secretAccessKey: config.S3_SECRET_KEY },
+    forcePathStyle: config.S3_FORCE_PATH_STYLE ?? true,
     maxAttempts: options.maxAttempts ?? 3,
     // No CRC trailers: bodies are small JSON and SigV4 already signs the payload hash.
     requestChecksumCalculation: 'WHEN_REQUIRED',
@@ -162,7 +167,6 @@ export async function getText(client: S3Client, bucket: string, key: string): Pr
   }
 }
 
-/** Lists keys under a prefix in key order, starting after startAfter, until `max` keys or the end. */
 /** The object's text and ETag (for a later putIfMatch), or undefined when it does not exist. */
 export async function getWithEtag(client: S3Client, bucket: string, key: string): Promise<{ text: string; etag: string } | undefined> {
   try {
@@ -174,6 +178,7 @@ export async function getWithEtag(client: S3Client, bucket: string, key: string)
   }
 }
 
+/** Lists keys under a prefix in key order, starting after startAfter, until `max` keys or the end. */
 export async function listKeys(client: S3Client, bucket: string, prefix: string, opts: { startAfter?: string; max?: number } = {}): Promise<{ objects: _Object[]; truncated: boolean }> {
   const max = opts.max ?? Number.POSITIVE_INFINITY;
   const objects: _Object[] = [];
