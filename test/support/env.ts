@@ -1,5 +1,6 @@
 /** What integration tests share: the stack's config and names that keep concurrent runs apart. */
 import { randomBytes } from 'node:crypto';
+import { appendFileSync } from 'node:fs';
 import { loadConfig, Config } from '../../src/app/config';
 
 /**
@@ -18,7 +19,10 @@ export const scaled = (suite: number, full: number): number => (fullScale ? full
 
 /** A short unique, lowercase name: a bucket prefix, schema, topic or stream id of one test run. */
 export function uniqueName(prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`.toLowerCase();
+  const token = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+  // The run's teardown drops what the names left behind in shared services (test/support/global-teardown.ts).
+  if (process.env.SPICE_TEST_NAMES_FILE) appendFileSync(process.env.SPICE_TEST_NAMES_FILE, `${token}\n`);
+  return `${prefix}-${token}`.toLowerCase();
 }
 
 export async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 30_000, everyMs = 100): Promise<T> {

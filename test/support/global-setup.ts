@@ -3,6 +3,8 @@
  * fixes it, when a service is down instead of letting each test time out on its own.
  */
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { loadConfig } from '../../src/app/config';
 
 const open = (host: string, port: number) =>
@@ -16,6 +18,7 @@ const open = (host: string, port: number) =>
 export default async function globalSetup(globalConfig: { testPathPattern?: string }): Promise<void> {
   // Unit and workflow tests bring what they need (workflow tests start a Temporal dev server of their own).
   if (/unit|workflow/.test(globalConfig.testPathPattern ?? '')) return;
+  process.env.SPICE_TEST_NAMES_FILE = path.join(os.tmpdir(), `spice-test-names-${process.pid}`);
   const cfg = loadConfig();
   const checks: Array<[string, number]> = [
     ['postgres', cfg.PG_PORT],
