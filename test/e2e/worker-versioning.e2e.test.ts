@@ -9,11 +9,12 @@
 import path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { createCommandWorker } from '../../src/app/command-worker';
-import { describeDeployment, setCurrentVersion, workerDeploymentOptions } from '../../src/app/worker-versioning';
+import { describeDeployment, setCurrentVersion, workerDeploymentOptions, type DeploymentView } from '../../src/app/worker-versioning';
 import { loadConfig } from '../../src/app/config';
 import { startPipeline, workflowBundle, type Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { sendJson, seedDatabase } from '../support/http';
+import { runOps } from '../support/ops';
 
 let p: Pipeline;
 let connection: NativeConnection;
@@ -51,7 +52,7 @@ async function startVersionedWorker(buildId: string, bundle: { code: string }, b
   workers.push({ worker, running: worker.run() });
 }
 
-/** What `npm run ops -- deploy set-current` does; the version exists once its workers have polled. */
+/** What `npm run ops -- deploy set-current` does (the first time, from code); the version exists once its workers have polled. */
 async function setCurrent(buildId: string): Promise<void> {
   await eventually(
     () =>
@@ -103,12 +104,28 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
     200,
   );
 
-  const v2Bundle = await bundleWorkflowCode({
-    workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'),
-    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
-  });
+  const [v2Bundle, early] = await Promise.all([
+    bundleWorkflowCode({
+      workflowsPath: path.join(__dirname, 'versioning', 'v2-workflows.ts'),
+      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
+    }),
+    // No worker of v2 has polled yet: the operator's CLI refuses, in one line, and nothing moves.
+    runOps(['deploy', 'set-current', 'v2', '--deployment', deploymentName]),
+  ]);
+  expect(early.code).toBe(1);
+  expect(early.stderr).toMatch(/^ops: [^\n]+\n$/);
+  expect((await describeDeployment(p.client, deploymentName)).current).toBe('v1');
+
   await startVersionedWorker('v2', v2Bundle, false);
-  await setCurrent('v2');
+  await eventually(
+    () => describeDeployment(p.client, deploymentName),
+    (v) => v.versions.some((x) => x.build_id === 'v2'),
+    30_000,
+    500,
+  );
+  const moved = await runOps(['--json', 'deploy', 'set-current', 'v2', '--deployment', deploymentName]);
+  expect([moved.code, moved.stderr]).toEqual([0, '']);
+  expect(JSON.parse(moved.stdout)).toEqual({ deployment: deploymentName, current: 'v2', previous: 'v1' });
 
   const b = await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'b', properties: { n: 2 } }, { prefer: 'wait=30' });
   expect([b.status, b.body.status]).toEqual([201, 'COMPLETED']);
@@ -130,7 +147,9 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
   expect([aTasks.failed, bTasks.failed]).toEqual([[], []]);
   const behaviour = async (id: string) => (await p.client.workflow.getHandle(`command-${id}`).describe()).raw.workflowExecutionInfo?.versioningInfo?.behavior;
   expect(await behaviour(aId)).toBe(1); // VERSIONING_BEHAVIOR_PINNED
-  const view = await describeDeployment(p.client, deploymentName);
+  const described = await runOps(['--json', 'deploy', 'describe', '--deployment', deploymentName]);
+  expect(described.code).toBe(0);
+  const view = JSON.parse(described.stdout) as DeploymentView;
   expect(view.current).toBe('v2');
   expect(view.versions.map((v) => v.build_id).sort()).toEqual(['v1', 'v2']);
   // Both commands' events reached Kafka and the read models.

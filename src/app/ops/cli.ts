@@ -10,10 +10,12 @@ import * as verify from './commands/verify';
 import * as reverseSync from './commands/reverse-sync';
 import * as rebuild from './commands/rebuild';
 import * as reconcile from './commands/reconcile';
+import * as deploy from './commands/deploy';
+import * as keys from './commands/keys';
 
 export function buildProgram(makeCtx: (globals: () => GlobalOptions) => OpsContext = createOpsContext): { program: Command; ctx: OpsContext } {
   const program = new Command('ops')
-    .description('operate spice-oms: storage mode, migration, verification, rebuild, reconciliation')
+    .description('operate spice-oms: storage mode, migration, verification, rebuild, reconciliation, worker versions, API keys')
     .option('--json', 'print JSON instead of text')
     .option('--task-queue <name>', 'the command task queue (default TEMPORAL_TASK_QUEUE)')
     .option('--schema <name>', 'PostgreSQL schema of the ledger and legacy table', 'spice')
@@ -21,7 +23,7 @@ export function buildProgram(makeCtx: (globals: () => GlobalOptions) => OpsConte
     .exitOverride()
     .showHelpAfterError();
   const ctx = makeCtx(() => program.opts<GlobalOptions>());
-  for (const group of [mode, backfill, verify, reverseSync, rebuild, reconcile]) group.register(program, ctx);
+  for (const group of [mode, backfill, verify, reverseSync, rebuild, reconcile, deploy, keys]) group.register(program, ctx);
   return { program, ctx };
 }
 
