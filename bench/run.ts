@@ -1,6 +1,6 @@
 /**
  * End-to-end benchmark (not a test): `npm run bench [-- --quick] [--paths workflow,direct,poll-5000,poll-100]
- * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench]`.
+ * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench] [--chart]`.
  *
  * Runs one workload through three paths against the local stack, each in its own processes:
  *   workflow   the shipped API (src/app/api-server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models
@@ -8,7 +8,8 @@
  *   poll-N     bench/inline-server.ts (S3 + outbox row per request) + bench/poll-relay.ts (outbox polled every N ms,
  *              published to Kafka; a Kafka consumer projects): the design being replaced
  * Every run checks what it wrote (S3 index keys, ledger rows, Kafka order, read models) and exits 1 on a violation.
- * Results: bench/results/<run>.json and .md (git-ignored), bench/latest-chart.svg.
+ * Results: bench/results/<run>.json, .md and .svg (git-ignored); --chart also copies the chart to the tracked
+ * bench/latest-chart.svg. The run leaves no schedule behind (its worker's reconciliation schedule is deleted).
  * The parts live in bench/lib/: options (command line), processes, clients (each path's client),
  * observers (Kafka, read models), scenario (load generation), bulk, invariants, profile, paths, report.
  */
@@ -19,7 +20,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import { loadConfig, Config } from '../src/app/config';
 import { createS3Client } from '../src/adapters/s3/s3-client';
-import { BUCKET, BULK, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, WARMUP_S, WORKER, base } from './lib/options';
+import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, WARMUP_S, WORKER, base } from './lib/options';
 import { runPath } from './lib/paths';
 import { ProcMonitor } from './lib/procstats';
 import type { Report } from './lib/records';
@@ -69,11 +70,11 @@ async function main(): Promise<void> {
   if (results.length) {
     const svg = chart(results);
     fs.writeFileSync(path.join(RESULTS, `${RUN}.svg`), svg);
-    fs.writeFileSync(path.join(ROOT, 'bench', 'latest-chart.svg'), svg);
+    if (CHART) fs.writeFileSync(path.join(ROOT, 'bench', 'latest-chart.svg'), svg);
   }
   await pool.end();
   s3.destroy();
-  process.stdout.write(`\n${md}\n\n${notes.join('\n')}\n\nresults: bench/results/${RUN}.json, .md, .svg; chart bench/latest-chart.svg\n`);
+  process.stdout.write(`\n${md}\n\n${notes.join('\n')}\n\nresults: bench/results/${RUN}.json, .md, .svg${CHART ? '; chart bench/latest-chart.svg' : ''}\n`);
   if (failed) {
     process.stderr.write(`bench failed: ${(failed as Error).stack ?? failed}\n`);
     process.exit(2);

@@ -18,6 +18,8 @@ export const MEASURE_S = Number(opt('measure') ?? (QUICK ? 4 : 20));
 export const WARMUP_S = Number(opt('warmup') ?? (QUICK ? 1 : 5));
 export const HOT_CLIENTS = 16;
 export const WORKER = opt('worker') ?? 'shipped';
+/** bench/latest-chart.svg is tracked: rewritten only when asked (--chart), every run has its own chart in bench/results. */
+export const CHART = flag('chart');
 export const PROFILE_SAMPLES = QUICK ? 10 : 40;
 for (const p of PATHS) if (!ALL_PATHS.includes(p) && !/^poll-\d+$/.test(p)) throw new Error(`unknown path ${p}`);
 

@@ -16,6 +16,7 @@ import { profileWorkflows } from './profile';
 import type { Rec, Report } from './records';
 import { runScenario } from './scenario';
 import { temporalConnectionOptions } from '../../src/app/temporal-connection';
+import { deleteReconcileSchedule } from '../../src/app/reconcile-schedule';
 
 export async function runPath(
   report: Report,
@@ -35,45 +36,48 @@ export async function runPath(
   const children: Child[] = [];
   let temporal: { client: Client; connection: Connection } | undefined;
   bar.update(barBase, { phase: `${pathName}: starting processes` });
-  if (pathName === 'workflow') {
-    const port = await freePort();
-    const taskQueue = `bench-${RUN}`;
-    // The load generator is one client: per-key limits would measure the limiter, not the pipeline.
-    const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000' };
-    children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
-    children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
-    await waitHttp(`http://127.0.0.1:${port}/health`);
-    const connection = await Connection.connect(temporalConnectionOptions(base));
-    temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
-    env = {
-      name: pathName,
-      ...restClient(`http://127.0.0.1:${port}`),
-      schema: 'spice',
-      rmSchema: 'read_models',
-      prefix: '',
-      topic,
-      children,
-      commandIdsForProfile: [],
-      apiUrl: `http://127.0.0.1:${port}`,
-    };
-  } else {
-    const mode = pathName === 'direct' ? 'direct' : 'poll';
-    const schema = `bench_${pathName.replace('-', '_')}`;
-    const port = await freePort();
-    const e = { ...common, BENCH_MODE: mode, BENCH_SCHEMA: schema, BENCH_PREFIX: `${schema}/`, BENCH_PORT: String(port) };
-    children.push(await startChild('app', ['bench/inline-server.ts'], e, /listening/, logDir));
-    if (mode === 'poll') {
-      const interval = pathName.slice(5);
-      children.push(await startChild('relay', ['bench/poll-relay.ts'], { ...e, POLL_INTERVAL_MS: interval, POLL_BATCH: opt('poll-batch') ?? '100' }, /relay ready/, logDir));
-    }
-    env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
-  }
-  const names = pathName === 'workflow' ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
-  mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stackPids()];
-  const kafka = new KafkaTracker(kafkaClient, topic);
-  const rm = new ReadModelWatcher(pool, env.rmSchema);
-  const allRecs: Rec[] = [];
+  const taskQueue = `bench-${RUN}`;
+  let kafka: KafkaTracker | undefined;
+  let rm: ReadModelWatcher | undefined;
   try {
+    if (pathName === 'workflow') {
+      const port = await freePort();
+      // Connected before the worker starts: whatever fails after, the finally can delete the schedule the worker made.
+      const connection = await Connection.connect(temporalConnectionOptions(base));
+      temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
+      // The load generator is one client: per-key limits would measure the limiter, not the pipeline.
+      const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000' };
+      children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
+      children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
+      await waitHttp(`http://127.0.0.1:${port}/health`);
+      env = {
+        name: pathName,
+        ...restClient(`http://127.0.0.1:${port}`),
+        schema: 'spice',
+        rmSchema: 'read_models',
+        prefix: '',
+        topic,
+        children,
+        commandIdsForProfile: [],
+        apiUrl: `http://127.0.0.1:${port}`,
+      };
+    } else {
+      const mode = pathName === 'direct' ? 'direct' : 'poll';
+      const schema = `bench_${pathName.replace('-', '_')}`;
+      const port = await freePort();
+      const e = { ...common, BENCH_MODE: mode, BENCH_SCHEMA: schema, BENCH_PREFIX: `${schema}/`, BENCH_PORT: String(port) };
+      children.push(await startChild('app', ['bench/inline-server.ts'], e, /listening/, logDir));
+      if (mode === 'poll') {
+        const interval = pathName.slice(5);
+        children.push(await startChild('relay', ['bench/poll-relay.ts'], { ...e, POLL_INTERVAL_MS: interval, POLL_BATCH: opt('poll-batch') ?? '100' }, /relay ready/, logDir));
+      }
+      env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
+    }
+    const names = pathName === 'workflow' ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
+    mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stackPids()];
+    kafka = new KafkaTracker(kafkaClient, topic);
+    rm = new ReadModelWatcher(pool, env.rmSchema);
+    const allRecs: Rec[] = [];
     await env.setup();
     // The polling path projects asynchronously: the class must be in the read models before instances can be created.
     for (let i = 0; ; i++) {
@@ -110,13 +114,17 @@ export async function runPath(
       for (const r of report.results) if (r.path === pathName && prof[r.scenario]) r.profile = prof[r.scenario];
     }
   } finally {
-    rm.stop();
-    await kafka.stop();
+    rm?.stop();
+    await kafka?.stop();
     for (const c of [...children].reverse()) {
       const t = mon.tracked.find((x) => x.name === c.name);
       if (t) report.notes.push(`${pathName}: ${c.name} VmHWM (lifetime peak RSS) ${Math.round(sample(t).hwm / 1048576)} MB`);
       await stopChild(c);
     }
-    await temporal?.connection.close();
+    if (temporal) {
+      // The run's queue is served by no one once its worker stops: its reconciliation schedule would fire forever.
+      await deleteReconcileSchedule(temporal.client, taskQueue).catch((err) => report.notes.push(`${pathName}: reconciliation schedule of ${taskQueue} not deleted: ${String(err)}`));
+      await temporal.connection.close();
+    }
   }
 }

@@ -2,7 +2,7 @@
  * The reconciliation runs as a Temporal schedule per task queue, created by every worker of that
  * queue at start (the first one wins; later ones update its interval), visible and pausable in the Web UI.
  */
-import { Client, ScheduleAlreadyRunning, ScheduleOverlapPolicy } from '@temporalio/client';
+import { Client, ScheduleAlreadyRunning, ScheduleNotFoundError, ScheduleOverlapPolicy } from '@temporalio/client';
 import { reconcileDeliveries } from '../workflows/reconcile';
 
 /** One schedule per task queue: deployments sharing a namespace do not take each other's over. */
@@ -27,5 +27,17 @@ export async function ensureReconcileSchedule(client: Client, o: { taskQueue: st
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
     await client.schedule.getHandle(reconcileScheduleId(o.taskQueue)).update((prev) => ({ ...prev, spec, action }));
+  }
+}
+
+/**
+ * Removes the schedule of a task queue that no worker will serve again (a benchmark's or a test's
+ * own queue): left behind, it starts a workflow every interval that nobody ever runs. Gone already is fine.
+ */
+export async function deleteReconcileSchedule(client: Client, taskQueue: string): Promise<void> {
+  try {
+    await client.schedule.getHandle(reconcileScheduleId(taskQueue)).delete();
+  } catch (err) {
+    if (!(err instanceof ScheduleNotFoundError)) throw err;
   }
 }
