@@ -13,6 +13,7 @@ import {
   domainError,
   aggregateStateFrom,
   contextNeeds,
+  currentSchemaVersion,
   databaseAggregateId,
   databaseOf,
   evolve,
@@ -23,7 +24,7 @@ import {
   streamOf,
 } from '../domain';
 import type { AggregateState, DatabaseState } from '../domain';
-import { EventEnvelope, S3Reference, SCHEMA_VERSION, claimIdFor, envelopeOf, eventIdFor, streamKey } from '../contracts/event-envelope';
+import { EventEnvelope, S3Reference, claimIdFor, envelopeOf, eventIdFor, streamKey } from '../contracts/event-envelope';
 import { requestHashOf } from '../contracts/request-hash';
 import { mapLimit } from '../lib/map-limit';
 import { collectSteps, timedStep, type StepTiming } from '../lib/step-timings';
@@ -236,7 +237,7 @@ export function createActivities(deps: ActivityDeps) {
         occurred_at: decidedAt,
         actor: input.actor,
         command_id: input.command_id,
-        schema_version: SCHEMA_VERSION,
+        schema_version: currentSchemaVersion('INSTANCE_CREATED'),
         payload: { db_name: batches[batch].payload.db_name, instance },
         metadata: {
           storage_mode: input.storage_mode,

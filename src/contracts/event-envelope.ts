@@ -2,6 +2,7 @@
  * The stored form of an event, shared by the event stores, the ledger, the Kafka relay, the
  * workflows (as plain data) and the API. The domain produces drafts; this adds identity and place.
  */
+import { currentSchemaVersion, upcast } from '../domain/upcasters';
 import { nameBasedUuid } from '../lib/name-based-uuid';
 import type { StorageMode } from './storage-mode';
 
@@ -19,6 +20,7 @@ export interface EventEnvelope<P = unknown> extends EventDraft<P> {
   occurred_at: string;
   actor: string;
   command_id: string;
+  /** The version of this event type's payload schema (see src/domain/upcasters.ts). */
   schema_version: number;
   metadata: { storage_mode: StorageMode; trace_id?: string; [k: string]: unknown };
 }
@@ -36,7 +38,15 @@ export interface StoredEvent<P = unknown> {
   s3?: S3Reference;
 }
 
-export const SCHEMA_VERSION = 1;
+/**
+ * A stored envelope as today's code reads it: its payload upcast to its type's current schema
+ * version. Every adapter that parses an envelope out of a store or a message calls this (the S3
+ * store's index read, the legacy table's row mapping, the Kafka message parser), so no read path
+ * (decide, history, time travel, rebuild, reconciliation, consumers) meets an old version.
+ */
+export function currentEnvelope<E extends EventEnvelope>(stored: E): E {
+  return upcast(stored);
+}
 
 /** The one key of a stream in maps and locks (aggregate type and id cannot hold a NUL). */
 export const streamKey = (aggregateType: string, aggregateId: string): string => `${aggregateType}\u0000${aggregateId}`;
@@ -64,7 +74,7 @@ export function envelopeOf<P>(
     occurred_at: o.occurredAt,
     actor: o.actor,
     command_id: o.commandId,
-    schema_version: SCHEMA_VERSION,
+    schema_version: currentSchemaVersion(draft.event_type),
     payload: draft.payload,
     metadata: { storage_mode: o.storageMode, ...(o.traceId ? { trace_id: o.traceId } : {}) },
   };

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { StorageMode } from './storage-mode';
-import type { EventEnvelope, S3Reference } from './event-envelope';
+import { currentEnvelope, type EventEnvelope, type S3Reference } from './event-envelope';
 
 export interface EventStub {
   event_id: string;
@@ -12,6 +12,8 @@ export interface EventStub {
   aggregate_type: string;
   aggregate_id: string;
   aggregate_version: number;
+  /** The stored event's schema version (absent in stubs relayed before versions were used: 1). */
+  schema_version?: number;
   truncated: true;
 }
 
@@ -25,16 +27,33 @@ export interface KafkaEventMessage {
 export const HEADER_EVENT_ID = 'event-id';
 export const HEADER_EVENT_TYPE = 'event-type';
 export const HEADER_AGGREGATE_VERSION = 'aggregate-version';
+/**
+ * The schema version of the event type's payload as the message carries it. The consumer kit hands
+ * handlers every event upcast to the current version whatever this says; a consumer that parses
+ * messages itself branches on it (README, "Evolving events").
+ */
+export const HEADER_SCHEMA_VERSION = 'schema-version';
 
-export function stubOf(e: Pick<EventEnvelope, 'event_id' | 'event_type' | 'aggregate_type' | 'aggregate_id' | 'aggregate_version'>): EventStub {
+export function stubOf(e: Pick<EventEnvelope, 'event_id' | 'event_type' | 'aggregate_type' | 'aggregate_id' | 'aggregate_version' | 'schema_version'>): EventStub {
   return {
     event_id: e.event_id,
     event_type: e.event_type,
     aggregate_type: e.aggregate_type,
     aggregate_id: e.aggregate_id,
     aggregate_version: e.aggregate_version,
+    schema_version: e.schema_version,
     truncated: true,
   };
+}
+
+/** A relayed payload as today's code reads it: an envelope upcast (currentEnvelope), a stub as it is. */
+export function currentPayload(payload: EventEnvelope | EventStub): EventEnvelope | EventStub {
+  return isStub(payload) ? payload : currentEnvelope(payload);
+}
+
+/** The schema version a relayed payload is at (envelope or stub; 1 before versions were used). */
+export function schemaVersionOf(payload: EventEnvelope | EventStub): number {
+  return payload.schema_version ?? 1;
 }
 
 export function isStub(p: unknown): p is EventStub {
@@ -115,7 +134,7 @@ export function parseEventMessage(value: Buffer | string | null | undefined): Ka
   const m = parsed.data;
   return {
     message_type: 'EVENT',
-    payload: m.payload as unknown as EventEnvelope | EventStub,
+    payload: currentPayload(m.payload as unknown as EventEnvelope | EventStub),
     s3_reference: m.s3_reference ?? null,
     metadata: m.metadata as KafkaEventMessage['metadata'],
   };

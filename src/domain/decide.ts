@@ -255,7 +255,7 @@ function deleteClass(cmd: CommandOf<'DELETE_ONTOLOGY_CLASS'>, state: ClassState,
     event('ONTOLOGY_CLASS_DELETED', stream, {
       ...db,
       class_id: cmd.payload.id,
-      forced: cmd.payload.force,
+      force: cmd.payload.force,
       instance_count: count,
     }),
   );

@@ -60,8 +60,11 @@ export interface EventPayloads {
   DATABASE_DELETED: { name: string };
   ONTOLOGY_CLASS_CREATED: DatabaseScoped & { definition: ClassDefinition };
   ONTOLOGY_CLASS_UPDATED: DatabaseScoped & { changes: ClassDefinitionChanges; definition: ClassDefinition };
-  /** instance_count: instances the caller reported when a forced delete left them behind */
-  ONTOLOGY_CLASS_DELETED: DatabaseScoped & { class_id: string; forced: boolean; instance_count: number };
+  /**
+   * instance_count: instances the caller reported when a forced delete left them behind.
+   * Schema version 2; version 1 called `force` `forced` (see UPCASTERS).
+   */
+  ONTOLOGY_CLASS_DELETED: DatabaseScoped & { class_id: string; force: boolean; instance_count: number };
   INSTANCE_CREATED: DatabaseScoped & { instance: InstanceData };
   INSTANCE_UPDATED: DatabaseScoped & { changes: InstanceChanges; instance: InstanceData };
   INSTANCE_DELETED: DatabaseScoped & { instance_id: string; class_id: string };

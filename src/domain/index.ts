@@ -9,4 +9,5 @@ export * from './state';
 export * from './evolve';
 export * from './instance-validation';
 export * from './decide';
+export * from './upcasters';
 export { formatPath } from './paths';

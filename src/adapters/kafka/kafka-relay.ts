@@ -13,7 +13,7 @@ import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered, type
 import { streamKey } from '../../contracts/event-envelope';
 import { crashPoint } from '../../lib/crash-points';
 import { createIdempotentProducer, recordingPartitioner } from './kafka';
-import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../contracts/kafka-message';
+import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE, HEADER_SCHEMA_VERSION, schemaVersionOf } from '../../contracts/kafka-message';
 
 export interface PublishResult {
   published: Delivery[];
@@ -132,6 +132,7 @@ export class KafkaRelay implements Relay {
         [HEADER_EVENT_ID]: row.eventId,
         [HEADER_EVENT_TYPE]: row.eventType,
         [HEADER_AGGREGATE_VERSION]: String(row.aggregateVersion),
+        [HEADER_SCHEMA_VERSION]: String(schemaVersionOf(row.payload)),
       },
     };
     // W3C `traceparent` of the publishing span (the command's trace): consumers continue it.

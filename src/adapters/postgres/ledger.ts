@@ -4,7 +4,7 @@
  * (S3 does), only what is needed to deliver it and to show where it stands.
  */
 import type { Pool } from 'pg';
-import { ledgerPayloadOf } from '../../contracts/kafka-message';
+import { currentPayload, ledgerPayloadOf } from '../../contracts/kafka-message';
 import { DEFAULT_SCHEMA } from './migrations';
 import {
   CLAIM_ROW_TYPE,
@@ -51,7 +51,7 @@ function toRow(r: DbRow): LedgerRow {
     topic: r.topic,
     key: r.key,
     s3Reference: r.s3_reference,
-    payload: r.payload,
+    payload: currentPayload(r.payload),
     storageMode: r.storage_mode,
     status: r.status,
     attempts: r.attempts,

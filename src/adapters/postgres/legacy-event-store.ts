@@ -4,7 +4,7 @@
  * rests on the unique (aggregate_type, aggregate_id, aggregate_version) constraint.
  */
 import type { Pool } from 'pg';
-import type { EventEnvelope, StoredEvent } from '../../contracts/event-envelope';
+import { currentEnvelope, type EventEnvelope, type StoredEvent } from '../../contracts/event-envelope';
 import {
   AppendedEvent,
   AppendOptions,
@@ -47,7 +47,7 @@ type DbRow = Record<string, any>;
 
 function toEnvelope(r: DbRow): EventEnvelope {
   const { command_id, actor, schema_version, ...metadata } = r.metadata ?? {};
-  return {
+  return currentEnvelope({
     event_id: r.event_id,
     event_type: r.event_type,
     aggregate_type: r.aggregate_type,
@@ -60,7 +60,7 @@ function toEnvelope(r: DbRow): EventEnvelope {
     schema_version: schema_version ?? 1,
     payload: r.payload,
     metadata: { storage_mode: 'legacy', ...metadata },
-  };
+  });
 }
 
 function encodeCheckpoint(c: GlobalCursor): string {

@@ -45,7 +45,7 @@
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { SCHEMA_VERSION, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
+import { currentEnvelope, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
 import { KeyedLock } from '../../lib/keyed-lock';
 import {
   CommandAppendedError,
@@ -199,7 +199,14 @@ export class S3EventStore implements EventStore {
     };
   }
 
+  /** The committed envelope at a version, upcast: what every read of this store returns. */
   private async readIndex(stream: StreamId, version: number): Promise<EventEnvelope | undefined> {
+    const env = await this.readStoredIndex(stream, version);
+    return env && currentEnvelope(env);
+  }
+
+  /** The committed envelope as stored (for the one path that writes it back: a body restored from its index). */
+  private async readStoredIndex(stream: StreamId, version: number): Promise<EventEnvelope | undefined> {
     const env = parseJson<EventEnvelope>(await getText(this.client, this.bucket, this.keys.streamIndexKey(stream, version)));
     if (env === undefined) return undefined;
     if (env.aggregate_version !== version || env.aggregate_type !== stream.aggregate_type || env.aggregate_id !== stream.aggregate_id) {
@@ -240,8 +247,8 @@ export class S3EventStore implements EventStore {
     if (!stored) throw new StoreCorruptedError(`stream index vanished at version ${storedAt}`);
     if (!sameEventContent(stored, env)) throw new EventIdReusedError(env.event_id, stream, storedAt);
     if (body.committedAt === undefined) {
-      // the body was taken for an orphan and replaced, yet the event is committed: restore it
-      await putObject(this.client, this.bucket, bodyKey, JSON.stringify(stored));
+      // the body was taken for an orphan and replaced, yet the event is committed: restore it as stored
+      await putObject(this.client, this.bucket, bodyKey, JSON.stringify(await this.readStoredIndex(stream, storedAt)));
     }
     return { kind: 'stored', version: storedAt };
   }
@@ -529,7 +536,7 @@ export class S3EventStore implements EventStore {
       occurred_at: new Date().toISOString(),
       actor: 'event-store',
       command_id: fenceId,
-      schema_version: SCHEMA_VERSION,
+      schema_version: 1,
       payload: {},
       metadata: { storage_mode: 's3_only', claimed_by: fenceId, fences: m.command_id },
     });
@@ -654,7 +661,7 @@ export class S3EventStore implements EventStore {
       const page = await listKeys(this.client, this.bucket, root, { startAfter, max: pageSize });
       const keys = page.objects.map((o) => o.Key!).filter((k) => this.keys.versionOfIndexKey(k) !== undefined);
       const envelopes = await mapLimit(keys, this.readConcurrency, async (k) => parseJson<EventEnvelope>(await getText(this.client, this.bucket, k)));
-      yield envelopes.filter((e): e is EventEnvelope => e !== undefined).map((e) => ({ envelope: e, s3: claimedBy(e) === undefined ? this.refOf(e) : null }));
+      yield envelopes.filter((e): e is EventEnvelope => e !== undefined).map((e) => ({ envelope: currentEnvelope(e), s3: claimedBy(e) === undefined ? this.refOf(e) : null }));
       if (!page.truncated || page.objects.length === 0) return;
       startAfter = page.objects[page.objects.length - 1].Key;
     }

@@ -81,7 +81,7 @@ describe('CREATE_ONTOLOGY_CLASS', () => {
       event_type: 'ONTOLOGY_CLASS_DELETED',
       aggregate_type: 'ontology_class',
       aggregate_id: `${DB}:Person`,
-      payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', forced: false, instance_count: 0 },
+      payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', force: false, instance_count: 0 },
     };
     expect(given(created(Person), deleted).when(createCmd({ id: 'Person', label: 'P' }), ctx).result.ok).toBe(true);
   });
@@ -234,11 +234,11 @@ describe('UPDATE_ONTOLOGY_CLASS', () => {
 });
 
 describe('DELETE_ONTOLOGY_CLASS', () => {
-  const deleted = (forced: boolean, instance_count: number): DomainEvent => ({
+  const deleted = (force: boolean, instance_count: number): DomainEvent => ({
     event_type: 'ONTOLOGY_CLASS_DELETED',
     aggregate_type: 'ontology_class',
     aggregate_id: `${DB}:Person`,
-    payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', forced, instance_count },
+    payload: { db_name: DB, db_incarnation: 1, class_id: 'Person', force, instance_count },
   });
 
   it('deletes a class without instances', () => {
