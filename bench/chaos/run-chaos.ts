@@ -46,7 +46,7 @@ export const PLANS: Record<'short' | 'full', ChaosPlan> = {
     outageSeconds: 30,
     temporalRestarts: 2,
     apiRestarts: 1,
-    rate: 8,
+    rate: 4,
     aggregates: 200,
     bulkSize: 2000,
   },
