@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type Config } from '../../src/app/config';
-import { buildServices, stackPaths, waitHealthy, type ServiceSpec } from '../../scripts/stack/services';
+import { buildServices, portOpen, stackPaths, waitHealthy, type ServiceSpec } from '../../scripts/stack/services';
 import { isAlive, sleep, spawnDetached } from '../../scripts/stack/proc';
 import { Connection } from '@temporalio/client';
 
@@ -34,7 +34,15 @@ export interface PrivateStack {
 export async function startPrivateStack(base: NodeJS.ProcessEnv, names: PrivateService[], dir: string, offset = 1000): Promise<PrivateStack> {
   const shared = loadConfig(base);
   const env: Record<string, string> = { SEARCH_ENGINE: 'postgres' };
-  for (const n of names) for (const k of PORTS[n]) env[k] = String(Number(shared[k]) + offset);
+  // Shifted ports can meet the stack's own (Temporal's 7233 + 1000 is its Web UI's 8233): the next free one then.
+  const taken = new Set<number>();
+  for (const n of names)
+    for (const k of PORTS[n]) {
+      let port = Number(shared[k]) + offset;
+      while (taken.has(port) || (await portOpen(shared.SPICE_HOST, port))) port++;
+      taken.add(port);
+      env[k] = String(port);
+    }
   // Addresses follow from the ports (an explicit TEMPORAL_ADDRESS, DATABASE_URL, ... would win: leave them unset).
   const config = loadConfig({ ...base, ...env });
   const paths = { ...stackPaths(config), data: path.join(dir, 'data'), logs: path.join(dir, 'logs'), run: path.join(dir, 'run') };
@@ -62,6 +70,8 @@ export async function startPrivateStack(base: NodeJS.ProcessEnv, names: PrivateS
       const pid = pids.get(name);
       if (pid === undefined) return;
       pids.delete(name);
+      // Gone already (a failed start): nothing to stop.
+      if (!isAlive(pid)) return;
       process.kill(pid, name === 'postgres' ? 'SIGQUIT' : 'SIGKILL');
       while (isAlive(pid)) await sleep(50);
       // PostgreSQL's backends outlive an immediate shutdown by a moment: the port must be free again.

@@ -83,7 +83,10 @@ export async function runChaos(plan: ChaosPlan, say: (line: string) => void = (l
   const privateServices: PrivateService[] = [...new Set<PrivateService>([...plan.outages, ...(plan.temporalRestarts ? ['temporal' as const] : [])])];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-chaos-'));
   log(`starting private ${privateServices.join(', ')} (data in ${dir})`);
-  const stack = await startPrivateStack(process.env, privateServices, path.join(dir, 'stack'));
+  const stack = await startPrivateStack(process.env, privateServices, path.join(dir, 'stack')).catch((err: unknown) => {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  });
   const env = { ...stack.env, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000', LOG_LEVEL: 'error' };
   const config = loadConfig({ ...process.env, ...env });
   const id = uniqueName('chaos');
@@ -275,6 +278,7 @@ export async function runChaos(plan: ChaosPlan, say: (line: string) => void = (l
       await api.close();
     }
     await stack.destroy();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
