@@ -9,8 +9,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { loadConfig } from '../src/app/config';
-import { buildServices, stackPaths, ServiceSpec, portOpen } from './stack/services';
-import { StackError, isAlive, spawnDetached, stopPid, sleep, lastLine } from './stack/proc';
+import { buildServices, stackPaths, ServiceSpec, portOpen, waitHealthy } from './stack/services';
+import { StackError, isAlive, spawnDetached, stopPid } from './stack/proc';
 
 const cfg = loadConfig();
 const paths = stackPaths(cfg);
@@ -66,23 +66,10 @@ async function install(only?: ServiceSpec[]): Promise<void> {
   if (failed.length) throw new Error(`install failed:\n  ${failed.join('\n  ')}`);
 }
 
-async function waitHealthy(s: ServiceSpec, pid: number): Promise<void> {
-  const deadline = Date.now() + s.startTimeoutS * 1000;
-  let last = '';
-  while (Date.now() < deadline) {
-    if (!isAlive(pid)) throw new StackError(s.name, `exited during start: ${lastLine(logFile(s))}`, logFile(s));
-    const h = await s.health();
-    if (h.ok) return;
-    last = h.detail;
-    await sleep(300);
-  }
-  throw new StackError(s.name, `did not answer within ${s.startTimeoutS}s (last check: ${last})`, logFile(s));
-}
-
 async function startOne(s: ServiceSpec): Promise<'started' | 'running'> {
   const pid = readPid(s);
   if (pid && isAlive(pid)) {
-    await waitHealthy(s, pid);
+    await waitHealthy(s, pid, logFile(s));
     await s.afterStart?.();
     return 'running';
   }
@@ -94,7 +81,7 @@ async function startOne(s: ServiceSpec): Promise<'started' | 'running'> {
   const spec = await s.prepare();
   const newPid = spawnDetached(spec.cmd, spec.args, logFile(s), spec.env, spec.uid, spec.gid);
   fs.writeFileSync(pidFile(s), JSON.stringify({ pid: newPid, startedAt: new Date().toISOString(), cmd: spec.cmd }));
-  await waitHealthy(s, newPid);
+  await waitHealthy(s, newPid, logFile(s));
   await s.afterStart?.();
   return 'started';
 }

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import { Config } from '../../src/app/config';
-import { run, runQuiet, commandExists } from './proc';
+import { run, runQuiet, commandExists, isAlive, lastLine, sleep, StackError } from './proc';
 import { provisionMinioAppUser } from './minio-app-user';
 
 export const VERSIONS = {
@@ -123,6 +123,20 @@ export async function httpOk(url: string, timeoutMs = 2000): Promise<{ ok: boole
   } catch (e) {
     return { ok: false, status: 0, body: String((e as Error).message) };
   }
+}
+
+/** Waits for the service started as `pid` to pass its health check within its start bound; names its log otherwise. */
+export async function waitHealthy(s: ServiceSpec, pid: number, logFile: string): Promise<void> {
+  const deadline = Date.now() + s.startTimeoutS * 1000;
+  let last = '';
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) throw new StackError(s.name, `exited during start: ${lastLine(logFile)}`, logFile);
+    const h = await s.health();
+    if (h.ok) return;
+    last = h.detail;
+    await sleep(300);
+  }
+  throw new StackError(s.name, `did not answer within ${s.startTimeoutS}s (last check: ${last})`, logFile);
 }
 
 function writeIfChanged(file: string, content: string): void {

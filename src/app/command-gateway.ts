@@ -221,7 +221,7 @@ export class TemporalCommandGateway implements CommandGateway {
     const timer = setTimeout(onAbort, timeoutMs);
     let closed = false;
     try {
-      closed = await this.closed(workflowId, stop.signal);
+      closed = await this.closed(workflowId, stop.signal, Date.now() + timeoutMs);
     } catch {
       // Stopped, or the run is gone: the status below tells which.
     } finally {
@@ -247,21 +247,27 @@ export class TemporalCommandGateway implements CommandGateway {
    * loop of handle.result(), which cannot be stopped: raced against a timer it went on polling for
    * as long as the command stayed open, one poll per timed-out wait. Here the abort cancels the
    * call in flight, and the check before each call keeps a poll from starting after it.
+   * The embedded worker's NativeConnection ignores abort signals (SDK 1.24): there the call runs on
+   * to `deadline` at most, and the race answers the abort at once instead of at the server's
+   * long-poll expiry (20 s), which outlived SHUTDOWN_GRACE_MS.
    */
-  private async closed(workflowId: string, signal: AbortSignal): Promise<boolean> {
+  private async closed(workflowId: string, signal: AbortSignal, deadline: number): Promise<boolean> {
     const { client } = this.o;
     let nextPageToken: Uint8Array | undefined;
     while (!signal.aborted) {
-      const res = await client.withAbortSignal(signal, () =>
-        client.workflowService.getWorkflowExecutionHistory({
-          namespace: client.options.namespace,
-          execution: { workflowId },
-          waitNewEvent: true,
-          skipArchival: true,
-          historyEventFilterType: HISTORY_CLOSE_EVENT_ONLY,
-          nextPageToken,
-        }),
+      const call = client.withDeadline(deadline, () =>
+        client.withAbortSignal(signal, () =>
+          client.workflowService.getWorkflowExecutionHistory({
+            namespace: client.options.namespace,
+            execution: { workflowId },
+            waitNewEvent: true,
+            skipArchival: true,
+            historyEventFilterType: HISTORY_CLOSE_EVENT_ONLY,
+            nextPageToken,
+          }),
+        ),
       );
+      const res = await untilAborted(call, signal);
       if ((res.history?.events?.length ?? 0) > 0) return true;
       nextPageToken = res.nextPageToken ?? undefined;
     }
@@ -310,4 +316,15 @@ export class TemporalCommandGateway implements CommandGateway {
       return safeFailureOf(cause);
     }
   }
+}
+
+/** `work`'s outcome, or a rejection as soon as `signal` aborts (what `work` does later is dropped). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  work.catch(() => undefined);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new Error('aborted'));
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }

@@ -20,6 +20,8 @@ import { checkInvariants, kafkaOrder, problems } from '../support/invariants';
 const database = uniqueName('spice_dr').replace(/-/g, '_');
 const config = loadConfig({ ...process.env, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000', PG_DATABASE: database, DATABASE_URL: undefined });
 const db = 'drill';
+/** Instances in the bulk; DR_BULK=10000 times the recovery of a larger data set (CHAOS.md, "Recovery time"). */
+const BULK = Number(process.env.DR_BULK ?? 30);
 let p: Pipeline | undefined;
 
 /** DDL on the server, from its maintenance database. */
@@ -51,7 +53,7 @@ test('PostgreSQL lost: the ledger and the read models are rebuilt from S3, what 
   expect((await send('PUT', `/databases/${db}/classes/Item/instances/i1`, { properties: { n: 100 } })).status).toBe(200);
   expect((await send('DELETE', `/databases/${db}/classes/Item/instances/i2`)).status).toBe(200);
   // Claims: ledger rows that are never sent.
-  expect((await send('POST', `/databases/${db}/classes/Item/instances:bulk`, { instances: Array.from({ length: 30 }, (_, i) => ({ id: `b${i}`, properties: { n: i } })) })).status).toBe(201);
+  expect((await send('POST', `/databases/${db}/classes/Item/instances:bulk`, { instances: Array.from({ length: BULK }, (_, i) => ({ id: `b${i}`, properties: { n: i } })) })).status).toBe(201);
   // An event a dead workflow left in S3 alone: Kafka never had it.
   const orphan = await orphanInS3(p, 'orphan');
 
@@ -75,7 +77,7 @@ test('PostgreSQL lost: the ledger and the read models are rebuilt from S3, what 
   console.log(`disaster recovery: ${JSON.stringify(result)} (${seconds.toFixed(1)} s)`);
 
   expect(result).toMatchObject({ recorded: before.length + 1, already_in_kafka: distinctBefore, relayed: 1, not_recorded: [], not_relayed: [] });
-  expect(result.claims).toBe(30);
+  expect(result.claims).toBe(BULK);
   expect((await p.ledgerRows()).map((r) => [r.event_id, r.status]).sort()).toEqual([...before, [orphan, 'delivered']].sort());
   const topic = await scanTopic(p.api.infra.kafka, p.api.infra.topic);
   expect(topic).toHaveLength(kafkaBefore + 1);

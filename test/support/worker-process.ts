@@ -96,18 +96,31 @@ export async function startWorkerPool(size: number, spec: WorkerProcessSpec, env
   const starting = new Set<Promise<WorkerProcess>>();
   let stopping = false;
   let started = 0;
-  const keep = async (): Promise<void> => {
-    if (stopping) return;
+  const startOne = async (): Promise<void> => {
     const next = startWorkerProcess({ ...spec, identity: `${spec.identity}-${started++}` }, 240_000, env);
     starting.add(next);
     const w = await next.finally(() => starting.delete(next));
+    // Ready only after stop() looked at the running ones: stopped here, or it would outlive the pool.
+    if (stopping) return w.stop();
     running.add(w);
     void w.exited.then(() => {
       running.delete(w);
-      keep().catch((err) => console.error(`worker pool: a worker did not start again: ${err}`));
+      void replace();
     });
   };
-  await Promise.all(Array.from({ length: size }, keep));
+  // What a supervisor does: a replacement started while a service is down exits at its start-up
+  // check (STARTUP_FAILED), so it is tried again until one polls.
+  const replace = async (): Promise<void> => {
+    while (!stopping) {
+      try {
+        return await startOne();
+      } catch (err) {
+        console.error(`worker pool: a worker did not start (${(err as Error).message}); again in 2 s`);
+        await new Promise((r) => setTimeout(r, 2000));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: size }, startOne));
   return {
     started: () => started,
     killOne() {
