@@ -39,6 +39,7 @@ export const FAILURE_CODES: Readonly<Record<string, FailureOutcome>> = {
   KAFKA_MESSAGE_INVALID: 'final',
   // A rebuild pointed at a schema that already holds streams.
   REBUILD_TARGET_NOT_EMPTY: 'final',
+  REBUILD_TARGET_IS_LIVE: 'final',
   // An argument the read models refuse.
   INVALID_QUERY: 'final',
   // The command id was stored for another request (decideAndAppend answers it as a refusal itself).

@@ -4,7 +4,7 @@
  */
 import { Context } from '@temporalio/activity';
 import type { EventStore } from '../ports/event-store';
-import type { ReadModelComparison, ReadModelRebuild } from '../ports/read-model-rebuild';
+import type { CatchUpResult, ReadModelComparison, ReadModelRebuild, SwitchResult } from '../ports/read-model-rebuild';
 import type { SearchProjector } from '../ports/search';
 import type { Registry } from 'prom-client';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
@@ -62,6 +62,21 @@ export function createRebuildActivities(d: RebuildDeps) {
 
     async compareWithLive(a: { target_schema: string }): Promise<ReadModelComparison> {
       return d.readModels.compareWithLive(a.target_schema);
+    },
+
+    /** Blue/green: the streams the live models moved on while the rebuild ran, applied to the rebuild. */
+    async catchUpWithLive(a: { target_schema: string }): Promise<CatchUpResult> {
+      return d.readModels.catchUpWithLive(a.target_schema);
+    },
+
+    async switchToRebuilt(a: { target_schema: string; retired_schema: string; require_equal: boolean }): Promise<SwitchResult> {
+      const r = await d.readModels.switchLive(a.target_schema, { retiredSchema: a.retired_schema, requireEqual: a.require_equal });
+      activityLog('rebuild: blue/green switch', { target_schema: a.target_schema, live_schema: d.liveSchema, retired_schema: a.retired_schema, switched: r.switched, caught_up_streams: r.streams });
+      return r;
+    },
+
+    async dropRetired(a: { schema: string }): Promise<void> {
+      await d.readModels.drop(a.schema);
     },
   });
 }

@@ -42,6 +42,7 @@ export const SAFE_MESSAGES: Readonly<Record<string, string>> = {
   STORE_CORRUPTED: 'the event store holds contradicting data for the stream',
   EVENT_NOT_FOUND: 'a stored event could not be found',
   REBUILD_TARGET_NOT_EMPTY: 'the rebuild target already holds read models',
+  REBUILD_TARGET_IS_LIVE: 'the rebuild step names the live read-model schema',
   INVALID_QUERY: 'a query argument was refused',
 };
 

@@ -12,6 +12,8 @@ export type ReadModelErrorCode =
   | 'INVALID_EVENT'
   /** A rebuild was pointed at a schema that already holds projected streams. */
   | 'REBUILD_TARGET_NOT_EMPTY'
+  /** A rebuild step was pointed at the live read-model schema (a target, or a schema to retire or drop). */
+  | 'REBUILD_TARGET_IS_LIVE'
   /**
    * A command needs the read models of a database life they have not reached yet (its deletion or
    * re-creation is still being projected): deciding from them would see the deleted life.

@@ -8,6 +8,30 @@ export interface ReadModelRebuild {
   projectorFor(schema: string): Projector;
   /** Row by row against the live read models. */
   compareWithLive(schema: string): Promise<ReadModelComparison>;
+  /** Brings every stream of `schema` up to where the live models have it (from the event store); idempotent. */
+  catchUpWithLive(schema: string): Promise<CatchUpResult>;
+  /**
+   * Blue/green: with the live models' projections held back, catches `schema` up one last time, compares, and (when equal or
+   * not required to be) renames the live schema to `retiredSchema` and `schema` to the live name, in one transaction.
+   */
+  switchLive(schema: string, o: { retiredSchema: string; requireEqual: boolean }): Promise<SwitchResult>;
+  /** Drops a schema that is not the live one. */
+  drop(schema: string): Promise<void>;
+}
+
+export interface CatchUpResult {
+  /** Streams that were behind the live models. */
+  streams: number;
+  events: number;
+  /** Events left behind as the live models left them (a stream stops at such an event). */
+  set_aside: number;
+}
+
+export interface SwitchResult extends CatchUpResult {
+  switched: boolean;
+  retired_schema: string;
+  /** Taken with the live models held still, right before the switch; absent when a retried call finds the switch done. */
+  comparison?: ReadModelComparison;
 }
 
 export type RowDifferenceKind = 'missing_in_a' | 'missing_in_b' | 'different';

@@ -24,7 +24,7 @@ import { incarnationOfEvent, isEventType } from '../../domain/events';
 import { splitAggregateId } from '../../domain/identifiers';
 import { ReadModelError } from '../../ports/read-model-errors';
 import { CLAIM_PENDING } from '../../ports/event-store';
-import { DEFAULT_READ_MODEL_SCHEMA } from './read-model-schema';
+import { DEFAULT_READ_MODEL_SCHEMA, switchLockSql } from './read-model-schema';
 import { addApplyResult, StreamsNotProjectedError, type ApplyResult, type Projector, type StreamFailure } from '../../ports/projector';
 import { isDataError, quoteIdent, withTransaction } from './postgres';
 import { crashPoint } from '../../lib/crash-points';
@@ -84,6 +84,9 @@ export class ReadModelProjector implements Projector {
     for (;;) {
       try {
         return await withTransaction(this.pool, async (client) => {
+          // First: a blue/green switch waits for this transaction, or this one waits for the switch
+          // and then resolves the schema's name to the rebuilt tables.
+          await client.query(switchLockSql('shared'), [this.schema]);
           const run = new ApplyRun(client, this.s, this.options.history);
           await run.lockStreams(withDatabaseStreams(streams, databases));
           await run.lockDatabases(events);

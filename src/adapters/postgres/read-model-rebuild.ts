@@ -7,10 +7,10 @@ import type { Pool } from 'pg';
 import type { EventEnvelope } from '../../contracts/event-envelope';
 import { ReadModelError } from '../../ports/read-model-errors';
 import { ProjectorOptions, ReadModelProjector } from './read-model-projector';
-import { addApplyResult, ApplyResult } from '../../ports/projector';
-import { READ_MODEL_TABLES, migrateReadModels } from './read-model-schema';
-import { quoteIdent } from './postgres';
-import type { ReadModelComparison, ReadModelRebuild, RowDifferenceKind, TableComparison } from '../../ports/read-model-rebuild';
+import { addApplyResult, ApplyResult, StreamsNotProjectedError } from '../../ports/projector';
+import { READ_MODEL_TABLES, migrateReadModels, switchLockSql } from './read-model-schema';
+import { quoteIdent, withTransaction } from './postgres';
+import type { CatchUpResult, ReadModelComparison, ReadModelRebuild, RowDifferenceKind, SwitchResult, TableComparison } from '../../ports/read-model-rebuild';
 import type { EventHistory } from '../../ports/event-history';
 
 export interface RebuildOptions extends ProjectorOptions {
@@ -125,4 +125,63 @@ export class PgReadModelRebuild implements ReadModelRebuild {
   compareWithLive(schema: string): Promise<ReadModelComparison> {
     return compareReadModels(this.pool, this.liveSchema, schema);
   }
+
+  async catchUpWithLive(schema: string): Promise<CatchUpResult> {
+    this.notLive(schema);
+    const { rows } = await this.pool.query<{ aggregate_type: string; aggregate_id: string; from_version: number }>(
+      `SELECT l.aggregate_type, l.aggregate_id, coalesce(t.version, 0) AS from_version
+         FROM ${quoteIdent(this.liveSchema)}.stream_positions l
+         LEFT JOIN ${quoteIdent(schema)}.stream_positions t USING (aggregate_type, aggregate_id)
+        WHERE t.version IS NULL OR t.version < l.version
+        ORDER BY 1, 2`,
+    );
+    const projector = this.projectorFor(schema);
+    const result: CatchUpResult = { streams: rows.length, events: 0, set_aside: 0 };
+    const catchUp = async (r: (typeof rows)[number]): Promise<void> => {
+      const tail = await this.history.readStream(r.aggregate_type, r.aggregate_id, undefined, r.from_version + 1);
+      try {
+        result.events += (await projector.apply(tail)).applied;
+      } catch (err) {
+        // The live models stopped this stream at the same event.
+        if (!(err instanceof StreamsNotProjectedError)) throw err;
+        result.events += err.result.applied;
+        result.set_aside += err.failures.length;
+      }
+    };
+    for (let i = 0; i < rows.length; i += CATCH_UP_PARALLEL) await Promise.all(rows.slice(i, i + CATCH_UP_PARALLEL).map(catchUp));
+    return result;
+  }
+
+  async switchLive(schema: string, o: { retiredSchema: string; requireEqual: boolean }): Promise<SwitchResult> {
+    this.notLive(schema);
+    this.notLive(o.retiredSchema);
+    return withTransaction(this.pool, async (client) => {
+      // Every projection of the live schema holds this lock shared: taking it waits for those in flight and holds back new
+      // ones, which after the commit find the live name on the rebuilt tables. Readers are not held back.
+      await client.query(switchLockSql('exclusive'), [this.liveSchema]);
+      const exists = async (name: string) => (await client.query(`SELECT 1 FROM pg_namespace WHERE nspname = $1`, [name])).rowCount === 1;
+      if (!(await exists(schema)) && (await exists(o.retiredSchema))) {
+        // A retry of a switch that committed: done.
+        return { switched: true, retired_schema: o.retiredSchema, streams: 0, events: 0, set_aside: 0 };
+      }
+      const caught = await this.catchUpWithLive(schema);
+      const comparison = await compareReadModels(client, this.liveSchema, schema);
+      if (o.requireEqual && !comparison.equal) return { ...caught, switched: false, retired_schema: o.retiredSchema, comparison };
+      await client.query(`ALTER SCHEMA ${quoteIdent(this.liveSchema)} RENAME TO ${quoteIdent(o.retiredSchema)}`);
+      await client.query(`ALTER SCHEMA ${quoteIdent(schema)} RENAME TO ${quoteIdent(this.liveSchema)}`);
+      return { ...caught, switched: true, retired_schema: o.retiredSchema, comparison };
+    });
+  }
+
+  async drop(schema: string): Promise<void> {
+    this.notLive(schema);
+    await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+  }
+
+  private notLive(schema: string): void {
+    if (schema === this.liveSchema) throw new ReadModelError('REBUILD_TARGET_IS_LIVE', `schema '${schema}' is the live read-model schema`, { schema });
+  }
 }
+
+/** Streams caught up at once: each reads its tail from the event store, then applies it in its own transaction. */
+const CATCH_UP_PARALLEL = 8;

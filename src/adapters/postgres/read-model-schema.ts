@@ -123,7 +123,31 @@ export const READ_MODEL_MIGRATIONS: readonly ReadModelMigration[] = [
       CREATE INDEX instances_search_idx ON ${s}.instances USING gin (search);
     `,
   },
+  {
+    version: 4,
+    name: 'schema_free_search_trigger',
+    // A blue/green rebuild renames the rebuilt schema to the live name: the trigger must not name
+    // its schema, so it keeps working under any name (the body of search_text, inlined).
+    sql: (s) => `
+      CREATE OR REPLACE FUNCTION ${s}.instances_search() RETURNS trigger LANGUAGE plpgsql AS $f$
+        DECLARE max_chars integer := coalesce(nullif(current_setting('${SEARCH_MAX_CHARS_SETTING}', true), '')::integer, 100000);
+        BEGIN
+          NEW.search := to_tsvector('simple'::regconfig, (
+            SELECT left(coalesce(string_agg(left(v, max_chars), ' ' ORDER BY length(v), v), ''), max_chars)
+              FROM (SELECT t #>> '{}' AS v FROM jsonb_path_query(NEW.properties, 'strict $.** ? (@.type() == "string")') AS t) AS strings));
+          RETURN NEW;
+        END
+      $f$;
+    `,
+  },
 ];
+
+/**
+ * The transaction-scoped advisory lock that orders projections of a read-model schema against a
+ * blue/green switch: every projection holds it shared, the switch exclusively (read-model-rebuild.ts).
+ */
+export const switchLockSql = (mode: 'shared' | 'exclusive'): string =>
+  `SELECT ${mode === 'shared' ? 'pg_advisory_xact_lock_shared' : 'pg_advisory_xact_lock'}(hashtext('spice-oms:read-models:switch:' || $1))`;
 
 /** Tables and their keys, as compareReadModels walks them; derived columns (search) are left out. */
 export const READ_MODEL_TABLES: ReadonlyArray<{ name: string; key: readonly string[]; exclude: readonly string[] }> = [
