@@ -59,6 +59,9 @@ test('a v1 event stored in S3 is read at v2 by the history API and by a rebuild;
     readModels: {
       prepare: (s) => deps.readModels.prepare(s),
       compareWithLive: (a) => deps.readModels.compareWithLive(a),
+      catchUpWithLive: (s) => deps.readModels.catchUpWithLive(s),
+      switchLive: (s, o) => deps.readModels.switchLive(s, o),
+      drop: (s) => deps.readModels.drop(s),
       projectorFor: (s) => ({
         apply: (events) => {
           projected.push(...events);
