@@ -5,6 +5,7 @@ import type { DecisionContext } from '../ports/decision-context';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import type { AppendedEvents, EventStore } from '../ports/event-store';
 import type { LedgerInput } from '../ports/ledger';
+import type { SnapshotStore } from '../ports/snapshots';
 
 export interface ActivityDeps {
   /**
@@ -23,5 +24,9 @@ export interface ActivityDeps {
   /** How long a command waits for an older command's undecided claim before voiding it (default 30 s). */
   claimPatienceMs?: number;
   cacheSize?: number;
+  /** Aggregate state snapshots (a cache in S3): without them a cold load folds the whole stream. */
+  snapshots?: SnapshotStore;
+  /** A snapshot is written once a stream has grown this many events past its last one (0: never). */
+  snapshotEvery?: number;
   clock?: () => Date;
 }

@@ -45,9 +45,10 @@ import {
 import { ReadModelError } from '../ports/read-model-errors';
 import type { AppendedEventRef, ProcessCommandInput } from '../contracts/workflows';
 import type { LedgerInput } from '../ports/ledger';
+import type { SnapshotStore } from '../ports/snapshots';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
-import { StreamStateCache } from './state-cache';
+import { StreamStateCache, type CachedStream } from './state-cache';
 import { KeyedLock } from '../lib/keyed-lock';
 import { FailureData, toActivityFailure, withFailureMapping } from './failures';
 
@@ -74,6 +75,8 @@ export interface BulkPlan {
 /** The aggregate's state as decide() needs it; see loadStream. */
 interface LoadedStream {
   state: AggregateState;
+  /** The version of the stream's newest snapshot known (see CachedStream). */
+  snapshotAt: number;
   pendingClaim?: string;
   /** The stream's last entry when it is a claim: the next event's predecessor. */
   claimBefore?: EventEnvelope;
@@ -108,6 +111,7 @@ export function createActivities(deps: ActivityDeps) {
   const locks = new KeyedLock();
   const now = deps.clock ?? (() => new Date());
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
+  const stateKey = (mode: StorageMode, stream: StreamId) => `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
 
   async function loadCommand(input: ProcessCommandInput): Promise<Command> {
     const raw = input.command ?? (input.command_ref ? await deps.blobs.getJson(input.command_ref) : undefined);
@@ -122,34 +126,61 @@ export function createActivities(deps: ActivityDeps) {
    */
   async function loadStream(mode: StorageMode, stream: StreamId): Promise<LoadedStream> {
     const store = storeFor(mode);
-    const key = `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
-    const cached = states.get(key);
-    let state: AggregateState;
+    const key = stateKey(mode, stream);
+    const cached = states.get(key) ?? (await fromSnapshot(mode, stream));
+    let entry: CachedStream;
     let last: EventEnvelope | undefined;
     if (cached) {
-      const tail = (await store.readStream(stream, { fromVersion: cached.version + 1 })).map((e) => e.envelope);
-      state = tail.reduce((st, e) => evolve(st, e), cached);
+      const tail = (await store.readStream(stream, { fromVersion: cached.state.version + 1 })).map((e) => e.envelope);
       last = tail[tail.length - 1];
+      entry = { state: tail.reduce((st, e) => evolve(st, e), cached.state), as_of: last?.occurred_at ?? cached.as_of, snapshotAt: cached.snapshotAt };
     } else {
       const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
-      state = aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', (await bulkSeed(store, stream, envelopes)) as never);
+      const seed = await bulkSeed(store, stream, envelopes);
       last = envelopes[envelopes.length - 1];
+      // A state seeded from a batch is not what its events alone fold to (time travel folds those): never snapshotted.
+      entry = { state: aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', seed as never), as_of: last?.occurred_at ?? null, snapshotAt: seed ? Infinity : 0 };
     }
     const claim = last !== undefined && claimedBy(last) !== undefined ? last : undefined;
     const pendingClaim = claim?.event_type === CLAIM_PENDING ? claimedBy(claim) : undefined;
     // A pending claim changes meaning when its command decides, and the next event after a claim
-    // records the claim's ledger row (see recordAndRemember): such states are never cached.
+    // records the claim's ledger row (see recordAndRemember): such states are never cached, nor snapshotted.
     if (claim) states.delete(key);
-    else states.set(key, state);
-    return { state, pendingClaim, claimBefore: claim };
+    else {
+      states.set(key, entry);
+      snapshotIfDue(mode, stream, entry);
+    }
+    return { state: entry.state, snapshotAt: entry.snapshotAt, pendingClaim, claimBefore: claim };
   }
 
-  function remember(mode: StorageMode, stream: StreamId, before: AggregateState, appended: EventEnvelope[]): void {
-    const key = `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
-    states.set(
-      key,
-      appended.reduce((st, e) => evolve(st, e), before),
-    );
+  function remember(mode: StorageMode, stream: StreamId, before: LoadedStream, appended: EventEnvelope[]): void {
+    const entry = { state: appended.reduce((st, e) => evolve(st, e), before.state), as_of: appended[appended.length - 1]?.occurred_at ?? null, snapshotAt: before.snapshotAt };
+    states.set(stateKey(mode, stream), entry);
+    snapshotIfDue(mode, stream, entry);
+  }
+
+  /** Snapshots hold what the S3 store's streams fold to; the legacy store's streams are its own and get none. */
+  function snapshotsFor(mode: StorageMode): SnapshotStore | undefined {
+    return mode !== 'legacy' && (deps.snapshotEvery ?? 0) > 0 ? deps.snapshots : undefined;
+  }
+
+  /** The newest snapshot as a cache entry; a cache that cannot be read is no reason to fail a command. */
+  async function fromSnapshot(mode: StorageMode, stream: StreamId): Promise<CachedStream | undefined> {
+    const snap = await snapshotsFor(mode)
+      ?.latest(stream)
+      .catch(() => undefined);
+    return snap && { state: snap.state, as_of: snap.as_of, snapshotAt: snap.state.version };
+  }
+
+  /** Writes a snapshot once the stream has grown snapshotEvery events past its last one; the command never waits for it. */
+  function snapshotIfDue(mode: StorageMode, stream: StreamId, entry: CachedStream): void {
+    const snapshots = snapshotsFor(mode);
+    if (snapshots === undefined || entry.state.version - entry.snapshotAt < (deps.snapshotEvery ?? 0)) return;
+    entry.snapshotAt = entry.state.version;
+    const log = activityLog();
+    snapshots
+      .put(stream, { state: entry.state, as_of: entry.as_of })
+      .catch((err) => log?.warn('snapshot not written', { stream: streamKey(stream.aggregate_type, stream.aggregate_id), version: entry.state.version, error: String(err) }));
   }
 
   /**
@@ -397,9 +428,10 @@ export function createActivities(deps: ActivityDeps) {
         if (stored) return stored;
       }
       const claimWait: ClaimWaits = new Map();
-      return locks.run(`${input.storage_mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`, async () => {
+      return locks.run(stateKey(input.storage_mode, stream), async () => {
         for (let attempt = 0; ; attempt++) {
-          const { state, pendingClaim, claimBefore } = await loadStream(input.storage_mode, stream);
+          const loaded = await loadStream(input.storage_mode, stream);
+          const { state, pendingClaim, claimBefore } = loaded;
           if (pendingClaim) {
             await awaitClaimDecision(store, pendingClaim, input.command_id, claimWait);
             continue;
@@ -416,7 +448,7 @@ export function createActivities(deps: ActivityDeps) {
           try {
             const appended = await store.append(stream, expected, drafts, { command: mark });
             crashPoint('after-s3-commit', [stream.aggregate_id]);
-            remember(input.storage_mode, stream, state, drafts);
+            remember(input.storage_mode, stream, loaded, drafts);
             const refs = await recordAndRemember(drafts, appended.events, claimBefore);
             crashPoint('after-ledger-record', [stream.aggregate_id]);
             return { ...stream, version: appended.nextExpectedVersion, events: refs };
@@ -609,6 +641,15 @@ function heartbeat(details: unknown): void {
     if (!ctx.info.isLocal) ctx.heartbeat(details);
   } catch {
     // outside an activity
+  }
+}
+
+/** The running activity's logger (undefined outside an activity), kept for work that outlives the call. */
+function activityLog(): ReturnType<typeof Context.current>['log'] | undefined {
+  try {
+    return Context.current().log;
+  } catch {
+    return undefined;
   }
 }
 

@@ -6,7 +6,13 @@
  */
 import type { AggregateState } from '../domain';
 
-export type CachedStream = AggregateState;
+export interface CachedStream {
+  state: AggregateState;
+  /** occurred_at of the state's last event (what a snapshot of it records). */
+  as_of: string | null;
+  /** The version of the stream's newest snapshot known here (Infinity: never snapshot this stream). */
+  snapshotAt: number;
+}
 
 export class StreamStateCache {
   private readonly map = new Map<string, CachedStream>();

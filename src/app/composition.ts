@@ -23,6 +23,7 @@ import { createLedger, DeliveryLedger } from '../adapters/postgres/ledger';
 import { createKafka, ensureTopic } from '../adapters/kafka/kafka';
 import { createRelay, KafkaRelay } from '../adapters/kafka/kafka-relay';
 import { CommandBlobStore } from '../adapters/s3/command-blobs';
+import { S3SnapshotStore } from '../adapters/s3/s3-snapshots';
 import { PgReadModelQueries, ReadModelProjector, migrateReadModels, DEFAULT_READ_MODEL_SCHEMA } from '../adapters/postgres/read-models';
 import { PgReadModelRebuild } from '../adapters/postgres/read-model-rebuild';
 import { PgCheckpointStore } from '../adapters/postgres/checkpoints';
@@ -151,9 +152,16 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const relay = instrument(createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { publish: 'kafka_publish', publishThrough: 'kafka_publish' });
   const readModels = new PgReadModelQueries(pool, readModelSchema);
   // A projection that finds a gap (an earlier version still in flight) reads it from the event store.
-  const history = {
+  const snapshots = new S3SnapshotStore({ client: s3, bucket: config.S3_BUCKET, prefix });
+  const history: EventHistory = {
     readStream: async (aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number) =>
       (await currentStore.readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
+    ...(config.SNAPSHOT_EVERY > 0
+      ? {
+          snapshotAt: async (aggregateType: string, aggregateId: string, maxVersion: number) =>
+            (await modeCache.state()).mode === 'legacy' ? undefined : snapshots.latest({ aggregate_type: aggregateType, aggregate_id: aggregateId }, maxVersion).catch(() => undefined),
+        }
+      : {}),
   };
   const projector = new ReadModelProjector(pool, readModelSchema, { history });
   const search =
@@ -198,6 +206,8 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       relay,
       projector: projection,
       context: readModels,
+      snapshots,
+      snapshotEvery: config.SNAPSHOT_EVERY,
     }),
     rebuildDeps: () => ({
       eventStore: currentStore,

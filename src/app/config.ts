@@ -231,6 +231,12 @@ export const configSchema = z.object({
    */
   STORAGE_MODE_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 
+  /**
+   * Aggregate state snapshots in S3 (snapshots/{type}/{id}/{version}.json): one is written, after
+   * the command, each time a stream grows this many events past its last snapshot; a cold load
+   * reads the newest snapshot and the events after it. 0: none written, none read.
+   */
+  SNAPSHOT_EVERY: z.coerce.number().int().min(0).max(1_000_000).default(100),
   /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),

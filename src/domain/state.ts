@@ -8,6 +8,13 @@ import type { InstanceData } from './events';
 
 export type AggregateStatus = 'absent' | 'active' | 'deleted';
 
+/**
+ * The shape of the states below and of the fold that makes them (evolve, and any upcaster run
+ * before it). Bump it with any change that makes a stream fold to another state: stored snapshots
+ * of an older version are then ignored, and rebuilt from the events.
+ */
+export const STATE_VERSION = 1;
+
 interface StateBase {
   /** events folded so far; equals the stream version when built from the whole stream */
   version: number;

@@ -5,6 +5,7 @@
  *   indexes/by-aggregate/{type}/{id}/{version:020d}.json              stream index (commit point)
  *   indexes/by-date/{YYYY}/{MM}/{DD}/{epoch_ms:013d}_{event_id}.json  date index (replay order)
  *   indexes/by-command/{command_id}.json                              command marker (exact retries)
+ *   snapshots/{type}/{id}/{version:020d}.json                          aggregate state at a version (a cache)
  *
  * Every caller-supplied string (aggregate type, aggregate id, event id) is one key *segment*,
  * encoded so that it can never contain '/', '.', '%', control characters or non-ASCII:
@@ -137,6 +138,15 @@ export class S3KeyLayout {
   eventKey(s: StreamRef, eventId: string, occurredAt: string): string {
     const d = datePartOf(occurredAt);
     return `${this.prefix}events/${d.yyyy}/${d.mm}/${d.dd}/${encodeSegment(s.aggregate_type)}/${encodeSegment(s.aggregate_id)}/${encodeSegment(eventId)}.json`;
+  }
+
+  /** `{prefix}snapshots/{type}/{id}/`: the stream's state snapshots, in version order. */
+  snapshotPrefix(s: StreamRef): string {
+    return `${this.prefix}snapshots/${encodeSegment(s.aggregate_type)}/${encodeSegment(s.aggregate_id)}/`;
+  }
+
+  snapshotKey(s: StreamRef, version: number): string {
+    return `${this.snapshotPrefix(s)}${versionSegment(version)}.json`;
   }
 
   /** `{prefix}indexes/by-command/{command id}.json`: where a command's events were stored. */

@@ -6,6 +6,7 @@ import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { incarnationFor } from '../../domain/decide';
 import { aggregateStateFrom } from '../../domain/evolve';
+import type { InstanceState } from '../../domain/state';
 import type { EventEnvelope } from '../../contracts/event-envelope';
 import { classAggregateId, databaseAggregateId, instanceAggregateId, MAX_STREAM_VERSION, MEMBER_NAME_PATTERN } from '../../domain/identifiers';
 import { classIdSchema } from '../../domain/ontology-class';
@@ -337,18 +338,22 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       const db = p(req, 'db');
       const id = p(req, 'id');
       const version = PATH_PARAMS.version.parse(p(req, 'version'));
-      const events = await ports.history.readStream('instance', instanceAggregateId(db, id, await currentIncarnation(db)), version);
+      const aggregateId = instanceAggregateId(db, id, await currentIncarnation(db));
+      // The nearest snapshot at or below the version, then only the events after it.
+      const snapshot = await ports.history.snapshotAt?.('instance', aggregateId, version);
+      const base = snapshot?.state.version ?? 0;
+      const events = await ports.history.readStream('instance', aggregateId, version, base + 1);
       const last = events[events.length - 1];
-      const reached = last === undefined ? 0 : (last.aggregate_version ?? events.length);
+      const reached = last === undefined ? base : (last.aggregate_version ?? base + events.length);
       if (reached < version) throw problem('VERSION_NOT_FOUND', `instance '${id}' has no version ${version}`);
-      const upTo = events.filter((e, i) => (e.aggregate_version ?? i + 1) <= version);
-      const state = aggregateStateFrom(upTo, 'instance');
+      const upTo = events.filter((e, i) => (e.aggregate_version ?? base + i + 1) <= version);
+      const state = aggregateStateFrom(upTo, 'instance', snapshot?.state as InstanceState | undefined);
       res.json({
         db_name: db,
         id,
         version: state.version,
         status: state.status,
-        as_of: upTo[upTo.length - 1]?.occurred_at ?? null,
+        as_of: upTo[upTo.length - 1]?.occurred_at ?? snapshot?.as_of ?? null,
         instance: state.instance ?? null,
       });
     }),
