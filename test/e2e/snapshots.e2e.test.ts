@@ -105,7 +105,7 @@ test('snapshots every N events; deleting or spoiling them changes no answer', as
 
   // Spoiled: an unreadable newest snapshot and one of another state version are passed over.
   await put(snapshotKey(6), '{"format":1, not json');
-  const stale = { format: 1, state_version: STATE_VERSION + 1, event_schema_version: 1, aggregate_type: 'instance', aggregate_id: aggregateId, version: 7, as_of: null };
+  const stale = { format: 1, state_version: STATE_VERSION + 1, event_schemas: { ONTOLOGY_CLASS_DELETED: 2 }, aggregate_type: 'instance', aggregate_id: aggregateId, version: 7, as_of: null };
   await put(snapshotKey(7), JSON.stringify({ ...stale, state: { ...snap6!.state, version: 7, instance: { id: 'x', class_id: 'Thing', properties: { wrong: true }, relationships: {} } } }));
   expect((await p.api.infra.history.snapshotAt!('instance', aggregateId, 8))?.state.version).toBe(3);
   expect((await coldDecision()).readFrom).toEqual([4]);

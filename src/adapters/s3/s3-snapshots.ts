@@ -1,12 +1,11 @@
 /**
  * Aggregate state snapshots in S3 at `snapshots/{type}/{id}/{version:020d}.json` (see
- * ports/snapshots). Each one records the state version and the event schema version it was folded
- * under, so a snapshot made by older code (before an upcaster or a change of evolve) is ignored
- * rather than trusted.
+ * ports/snapshots). Each one records the state version and the event schema versions (the upcaster
+ * chains) it was folded under, so a snapshot made by other code (before a new upcaster or a change
+ * of evolve) is ignored rather than trusted.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
-import { SCHEMA_VERSION } from '../../contracts/event-envelope';
-import { STATE_VERSION } from '../../domain';
+import { STATE_VERSION, UPCASTERS, currentSchemaVersion } from '../../domain';
 import type { StreamId } from '../../ports/event-store';
 import type { SnapshotStore, StateSnapshot } from '../../ports/snapshots';
 import { getText, listKeys, putObject } from './s3-client';
@@ -15,13 +14,19 @@ import { S3KeyLayout } from './s3-keys';
 
 /** The stored object's own layout: bump when it changes (older objects are then ignored). */
 const SNAPSHOT_FORMAT = 1;
+/** The current schema version of every event type with upcasters: a new upcaster changes it. */
+const EVENT_SCHEMAS = Object.fromEntries(
+  Object.keys(UPCASTERS)
+    .sort()
+    .map((type) => [type, currentSchemaVersion(type)]),
+);
 /** Unusable snapshots passed over before giving up and folding from the start. */
 const MAX_CANDIDATES = 3;
 
 interface StoredSnapshot extends StateSnapshot {
   format: number;
   state_version: number;
-  event_schema_version: number;
+  event_schemas: Record<string, number>;
   aggregate_type: string;
   aggregate_id: string;
   version: number;
@@ -52,7 +57,7 @@ export class S3SnapshotStore implements SnapshotStore {
     const stored: StoredSnapshot = {
       format: SNAPSHOT_FORMAT,
       state_version: STATE_VERSION,
-      event_schema_version: SCHEMA_VERSION,
+      event_schemas: EVENT_SCHEMAS,
       ...stream,
       version: snapshot.state.version,
       as_of: snapshot.as_of,
@@ -64,7 +69,7 @@ export class S3SnapshotStore implements SnapshotStore {
 
   private usable(s: StoredSnapshot | undefined, stream: StreamId, version: number): StateSnapshot | undefined {
     if (s === undefined || typeof s !== 'object' || s.state === null || typeof s.state !== 'object') return undefined;
-    const current = s.format === SNAPSHOT_FORMAT && s.state_version === STATE_VERSION && s.event_schema_version === SCHEMA_VERSION;
+    const current = s.format === SNAPSHOT_FORMAT && s.state_version === STATE_VERSION && JSON.stringify(s.event_schemas) === JSON.stringify(EVENT_SCHEMAS);
     const same = s.aggregate_type === stream.aggregate_type && s.aggregate_id === stream.aggregate_id && s.version === version;
     const consistent = s.state.version === version && s.state.aggregate_type === stream.aggregate_type;
     if (!current || !same || !consistent) return undefined;
