@@ -342,7 +342,7 @@ export function readRoutes(ports: ApiPorts): RouteSpec[] {
       // The nearest snapshot at or below the version, then only the events after it.
       const snapshot = await ports.history.snapshotAt?.('instance', aggregateId, version);
       const base = snapshot?.state.version ?? 0;
-      const events = await ports.history.readStream('instance', aggregateId, version, base + 1);
+      const events = await ports.history.readStream('instance', aggregateId, version, snapshot ? base + 1 : undefined);
       const last = events[events.length - 1];
       const reached = last === undefined ? base : (last.aggregate_version ?? base + events.length);
       if (reached < version) throw problem('VERSION_NOT_FOUND', `instance '${id}' has no version ${version}`);
