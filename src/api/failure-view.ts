@@ -10,6 +10,7 @@
  */
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
 import type { ErrorDetail } from '../domain/errors';
+import type { CommandStep, RetryView } from '../ports/command-gateway';
 import { statusOfCode } from './problem';
 
 export interface SafeFailure {
@@ -86,11 +87,28 @@ export function safeFailureOf(cause: unknown): SafeFailure {
   return { code: 'COMMAND_FAILED', message: safeMessageOf('COMMAND_FAILED'), details: [] };
 }
 
-/** The client's view of an activity being retried: its name, attempt and a code, not the error text. */
-export function safeRetryOf(activity: string, attempt: number, failureType: string | null | undefined): { activity: string; attempt: number; code: string; last_failure: string } {
+const STEP_OF_ACTIVITY: Record<string, CommandStep> = {
+  prepareBulk: 'claim',
+  decideAndAppend: 'append',
+  appendBulkBatch: 'append',
+  runCommand: 'append',
+  deliver: 'relay',
+  project: 'project',
+};
+
+/** The client's view of an activity being retried: its step, name, attempt, since when and a code, not the error text. */
+export function safeRetryOf(activity: string, attempt: number, failureType: string | null | undefined, times: { since?: string; next_attempt_at?: string } = {}): RetryView {
   const code = codeOf(failureType, 'DEPENDENCY_FAILED');
   const why = SAFE_MESSAGES[code] ?? code;
-  return { activity, attempt, code, last_failure: `attempt ${attempt} of ${activity} failed (${why}); it is retried until it succeeds` };
+  const step = STEP_OF_ACTIVITY[activity] ?? 'other';
+  return {
+    activity,
+    step,
+    attempt,
+    ...times,
+    code,
+    last_failure: `attempt ${attempt} of ${activity} (step ${step}${times.since ? `, waiting since ${times.since}` : ''}) failed (${why}); it is retried until it succeeds`,
+  };
 }
 
 export const SAFE_DELIVERY_ERROR = 'the last delivery attempt failed; it is retried';

@@ -180,7 +180,10 @@ export class TemporalCommandGateway implements CommandGateway {
         view.progress = desc.historyLength > UNTOUCHED_HISTORY_LENGTH ? await this.progress(handle) : undefined;
         view.status = retrying ? 'RETRYING' : view.progress && view.progress.phase !== 'PENDING' ? 'PROCESSING' : 'PENDING';
         if (retrying) {
-          view.retry = safeRetryOf(retrying.activityType?.name ?? 'unknown', retrying.attempt ?? 0, retrying.lastFailure?.applicationFailureInfo?.type);
+          view.retry = safeRetryOf(retrying.activityType?.name ?? 'unknown', retrying.attempt ?? 0, retrying.lastFailure?.applicationFailureInfo?.type, {
+            since: await this.firstScheduled(handle, retrying.activityId),
+            next_attempt_at: isoOf(retrying.nextAttemptScheduleTime),
+          });
           if (retrying.lastFailure?.message) detail.last_failure = retrying.lastFailure.message;
         }
         view.events = await this.deliveries(view.progress?.events ?? [], detail);
@@ -200,6 +203,25 @@ export class TemporalCommandGateway implements CommandGateway {
     }
     if (Object.keys(detail).length > 0) view[FAILURE_DETAIL] = detail;
     return view;
+  }
+
+  /**
+   * When the activity's first attempt was scheduled. The pending activity's own scheduled time is
+   * its current attempt's; the history's ActivityTaskScheduled event is the step's start. Read only
+   * for a run that is retrying, newest events last, so the scan stops at the first match from the end.
+   */
+  private async firstScheduled(handle: WorkflowHandle, activityId: string | null | undefined): Promise<string | undefined> {
+    if (!activityId) return undefined;
+    try {
+      const events = (await handle.fetchHistory()).events ?? [];
+      for (let i = events.length - 1; i >= 0; i--) {
+        const e = events[i];
+        if (e.activityTaskScheduledEventAttributes?.activityId === activityId) return isoOf(e.eventTime);
+      }
+    } catch {
+      // The status stays useful without it.
+    }
+    return undefined;
   }
 
   async isClosed(commandId: string): Promise<boolean> {
@@ -327,4 +349,11 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** A protobuf timestamp as ISO 8601. */
+function isoOf(t: { seconds?: { toNumber(): number } | number | null; nanos?: number | null } | null | undefined): string | undefined {
+  if (!t || t.seconds === undefined || t.seconds === null) return undefined;
+  const seconds = typeof t.seconds === 'number' ? t.seconds : t.seconds.toNumber();
+  return new Date(seconds * 1000 + Math.floor((t.nanos ?? 0) / 1e6)).toISOString();
 }

@@ -50,10 +50,26 @@ export interface CommandStatusView {
    * code: the type of the last failure (e.g. EVENT_NOT_RECORDABLE), or DEPENDENCY_FAILED for an
    * untyped one; last_failure says it in our words, the dependency's own are in the log.
    */
-  retry?: { activity: string; attempt: number; code?: string; last_failure?: string };
+  retry?: RetryView;
   /** The OpenTelemetry trace of the command (HTTP request, workflow, activities), when tracing is on. */
   trace_id?: string;
   [FAILURE_DETAIL]?: Record<string, string>;
+}
+
+/** The step of the command an activity is, as GET /commands/{id} names it. */
+export type CommandStep = 'claim' | 'append' | 'relay' | 'project' | 'other';
+
+export interface RetryView {
+  activity: string;
+  /** Which step of the lifecycle waits: append (decide and store in S3, record in the ledger), relay (Kafka), project (read models), claim (a bulk's ids). */
+  step: CommandStep;
+  attempt: number;
+  /** When this step was first scheduled: how long the command has waited on it, however many attempts. */
+  since?: string;
+  /** When Temporal tries it next. */
+  next_attempt_at?: string;
+  code?: string;
+  last_failure?: string;
 }
 
 export interface CommandGateway {

@@ -25,6 +25,7 @@ afterAll(async () => {
 
 test('Kafka away: the event is stored and recorded, delivery retries, and completes when Kafka is back', async () => {
   pauseService('kafka');
+  const pausedAt = Date.now();
   try {
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'k1', properties: { n: 1 } });
     expect(accepted.status).toBe(202);
@@ -36,6 +37,21 @@ test('Kafka away: the event is stored and recorded, delivery retries, and comple
       500,
     );
     expect(retrying.retry.activity).toBe('deliver');
+    // Which step waits and since when: the relay's first attempt, not the current one's.
+    expect(retrying.retry.step).toBe('relay');
+    const since = Date.parse(retrying.retry.since);
+    expect(since).toBeGreaterThanOrEqual(pausedAt - 1000);
+    expect(since).toBeLessThanOrEqual(Date.now());
+    // Set only while the step waits out its backoff, not while an attempt runs.
+    if (retrying.retry.next_attempt_at !== undefined) expect(Date.parse(retrying.retry.next_attempt_at)).toBeGreaterThan(since);
+    expect(retrying.retry.last_failure).toContain(`waiting since ${retrying.retry.since}`);
+    const later = await eventually(
+      () => status(id),
+      (s) => s.retry?.attempt > retrying.retry.attempt,
+      60_000,
+      500,
+    );
+    expect(later.retry).toMatchObject({ step: 'relay', since: retrying.retry.since });
     // Stored in S3 and the ledger already; pending there with the failed attempt noted.
     const rows = await p.ledgerRows('aggregate_id = $1', [`${db}:k1`]);
     expect(rows).toHaveLength(1);
@@ -72,12 +88,13 @@ test('MinIO away: the command retries and completes when MinIO is back; nothing 
     const accepted = await send('POST', `/databases/${db}/classes/Thing/instances`, { id: 'm1', properties: { n: 2 } });
     expect(accepted.status).toBe(202);
     id = accepted.body.command_id;
-    await eventually(
+    const retrying = await eventually(
       () => status(id),
       (s) => s.status === 'RETRYING',
       120_000,
       500,
     );
+    expect(retrying.retry).toMatchObject({ step: 'append', since: expect.any(String) });
     expect(await p.ledgerRows('aggregate_id = $1', [`${db}:m1`])).toHaveLength(0);
   } finally {
     resumeAll();

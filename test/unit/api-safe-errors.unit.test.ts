@@ -149,4 +149,13 @@ describe('failure views', () => {
     expect(safeRetryOf('decideAndAppend', 2, 'EVENT_NOT_RECORDABLE')).toMatchObject({ code: 'EVENT_NOT_RECORDABLE', last_failure: expect.stringContaining('ledger refuses') });
     expect(safeRetryOf('project', 2, undefined).code).toBe('DEPENDENCY_FAILED');
   });
+
+  test('a retry names its step of the lifecycle and since when it waits', () => {
+    const since = '2026-01-02T03:04:05.000Z';
+    expect(safeRetryOf('deliver', 3, undefined, { since })).toMatchObject({ step: 'relay', since, last_failure: expect.stringContaining(`step relay, waiting since ${since}`) });
+    expect(safeRetryOf('appendBulkBatch', 2, undefined).step).toBe('append');
+    expect(safeRetryOf('prepareBulk', 2, undefined).step).toBe('claim');
+    expect(safeRetryOf('project', 2, undefined).step).toBe('project');
+    expect(safeRetryOf('rebuildChunk', 2, undefined).step).toBe('other');
+  });
 });
