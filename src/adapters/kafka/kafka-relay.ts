@@ -6,8 +6,7 @@
 import { context, propagation } from '@opentelemetry/api';
 import { spiceMetrics } from '../../contracts/metrics';
 import type { Kafka, Message, Producer, ProducerConfig, RecordMetadata } from 'kafkajs';
-import type { PoolClient } from 'pg';
-import type { DeliveryLedger, LockedRow } from '../postgres/ledger';
+import type { DeliveryLedger, PublishRow } from '../postgres/ledger';
 import type { Delivery, LedgerRow } from '../../ports/ledger';
 import { EventNotRecordedError, KafkaPublishError, PredecessorNotDelivered, type Relay } from '../../ports/relay';
 import { streamKey } from '../../contracts/event-envelope';
@@ -26,12 +25,21 @@ export interface RelayOptions {
   kafka: Kafka;
   maxMessageBytes: number;
   producer?: Partial<ProducerConfig>;
+  /** How long a claim holds rows for their publisher (default 15 s): longer than a healthy send. */
+  claimLeaseMs?: number;
+  /** How long publish waits for rows another publisher holds before it throws PredecessorNotDelivered (default 2 s). */
+  claimWaitMs?: number;
 }
+
+const DEFAULT_CLAIM_LEASE_MS = 15_000;
+const DEFAULT_CLAIM_WAIT_MS = 2_000;
+const CLAIM_POLL_MS = 10;
+const MAX_CLAIM_POLL_MS = 200;
 
 export type PublishInput = string | Pick<LedgerRow, 'eventId'>;
 
 interface Outgoing {
-  row: LockedRow;
+  row: PublishRow;
   message: Message;
   bytes: number;
 }
@@ -54,68 +62,83 @@ export class KafkaRelay implements Relay {
   }
 
   /**
-   * Publishes what is publishable, commits its delivery, then throws PredecessorNotDelivered for
-   * what had to wait, so one blocked stream does not hold back the others. The rows stay locked
-   * while Kafka is written, so concurrent publishers of one event send it once.
+   * Publishes what is publishable, records its delivery, then throws PredecessorNotDelivered for
+   * what had to wait, so one blocked stream does not hold back the others.
+   *
+   * Claim, release, send, mark: the rows are read and claimed (claimed_until, a lease) in single
+   * statements, the pool connection goes back before Kafka is written, and the delivery is marked
+   * (and the claim cleared) in one statement after the ack. Holding a connection and the rows'
+   * locks across the send starved every other stream and read of the pool while Kafka was slow.
+   * Rows another publisher holds are waited for here, briefly, without a connection; a publisher
+   * that died leaves its claim to lapse, and a send slower than the lease may be repeated by
+   * another publisher (a duplicate consumers drop by event-id; the ledger keeps the first offset).
    */
   async publish(input: PublishInput[]): Promise<PublishResult> {
     const ids = [...new Set(input.map((i) => (typeof i === 'string' ? i : i.eventId)))];
-    if (ids.length === 0) return { published: [], alreadyDelivered: [] };
-    const { ledger } = this.options;
-    const client = await ledger.pool.connect();
-    let released = false;
-    try {
-      await client.query('BEGIN');
-      const rows = await ledger.lockForPublish(client, ids);
-      const found = new Set(rows.map((r) => r.eventId));
-      const missing = ids.filter((id) => !found.has(id));
-      const alreadyDelivered = rows.filter((r) => r.status === 'delivered').map((r) => r.eventId);
-      const { sendable, blocked } = orderForStreams(rows.filter((r) => r.status !== 'delivered'));
-
-      const published: Delivery[] = [];
-      let failure: unknown = null;
-      try {
-        for (const chunk of chunks(
-          sendable.map((r) => this.outgoing(r)),
-          this.options.maxMessageBytes,
-        )) {
-          published.push(...(await this.send(chunk)));
-        }
-      } catch (err) {
-        failure = err;
+    const result: PublishResult = { published: [], alreadyDelivered: [] };
+    if (ids.length === 0) return result;
+    const deadline = Date.now() + (this.options.claimWaitMs ?? DEFAULT_CLAIM_WAIT_MS);
+    let todo = ids;
+    let pause = CLAIM_POLL_MS;
+    for (;;) {
+      const round = await this.publishOnce(todo);
+      result.published.push(...round.published);
+      result.alreadyDelivered.push(...round.alreadyDelivered);
+      if (round.blocked.length && round.heldElsewhere && Date.now() < deadline) {
+        todo = round.blocked;
+        await new Promise((r) => setTimeout(r, pause));
+        pause = Math.min(pause * 2, MAX_CLAIM_POLL_MS);
+        continue;
       }
-      if (published.length) crashPoint('after-kafka-ack', new Set(sendable.map((r) => r.aggregateId)));
-      await ledger.markDelivered(client, published);
-      spiceMetrics().eventsRelayed.inc(published.length);
-      const sent = new Set(published.map((d) => d.eventId));
-      const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
-      if (failure) await ledger.markAttemptFailed(client, unsent, errorText(failure));
-      await client.query('COMMIT');
-      if (failure) {
-        // A send that timed out may still be written by the broker later; an idempotent producer
-        // would then take our next, different batch at the same sequence number for a duplicate and
-        // drop it. A fresh producer (new producer id) turns that case into a harmless duplicate.
-        this.reset();
-        throw new KafkaPublishError(`Kafka publish failed (${unsent.length} event(s) left pending): ${errorText(failure)}`, unsent, failure);
-      }
-      if (blocked.length)
-        throw new PredecessorNotDelivered(
-          blocked.map((r) => r.eventId),
-          published.length,
-        );
-      if (missing.length) throw new EventNotRecordedError(missing);
-      return { published, alreadyDelivered };
-    } catch (err) {
-      if (!(err instanceof KafkaPublishError || err instanceof PredecessorNotDelivered || err instanceof EventNotRecordedError)) {
-        await rollback(client).catch(() => {
-          released = true;
-          client.release(true);
-        });
-      }
-      throw err;
-    } finally {
-      if (!released) client.release();
+      if (round.blocked.length) throw new PredecessorNotDelivered(round.blocked, result.published.length);
+      if (round.missing.length) throw new EventNotRecordedError(round.missing);
+      return result;
     }
+  }
+
+  private async publishOnce(ids: string[]): Promise<PublishResult & { blocked: string[]; missing: string[]; heldElsewhere: boolean }> {
+    const { ledger } = this.options;
+    const rows = await ledger.forPublish(ids);
+    const found = new Set(rows.map((r) => r.eventId));
+    const missing = ids.filter((id) => !found.has(id));
+    const alreadyDelivered = rows.filter((r) => r.status === 'delivered').map((r) => r.eventId);
+    const open = rows.filter((r) => r.status !== 'delivered');
+    const wanted = orderForStreams(open).sendable;
+    const claimed = await ledger.claim(
+      wanted.map((r) => r.eventId),
+      this.options.claimLeaseMs ?? DEFAULT_CLAIM_LEASE_MS,
+    );
+    // A row another publisher claimed in between holds back its stream's later rows too.
+    const { sendable, blocked } = orderForStreams(open.map((r) => ({ ...r, claimedElsewhere: r.claimedElsewhere || (wanted.includes(r) && !claimed.has(r.eventId)) })));
+    await ledger.releaseClaims(blocked.filter((r) => claimed.has(r.eventId)).map((r) => r.eventId));
+    const heldElsewhere = open.some((r) => r.claimedElsewhere || (wanted.includes(r) && !claimed.has(r.eventId)));
+
+    const published: Delivery[] = [];
+    let failure: unknown = null;
+    try {
+      for (const chunk of chunks(
+        sendable.map((r) => this.outgoing(r)),
+        this.options.maxMessageBytes,
+      )) {
+        published.push(...(await this.send(chunk)));
+      }
+    } catch (err) {
+      failure = err;
+    }
+    if (published.length) crashPoint('after-kafka-ack', new Set(sendable.map((r) => r.aggregateId)));
+    await ledger.markDelivered(ledger.pool, published);
+    spiceMetrics().eventsRelayed.inc(published.length);
+    const sent = new Set(published.map((d) => d.eventId));
+    const unsent = sendable.filter((r) => !sent.has(r.eventId)).map((r) => r.eventId);
+    if (failure) {
+      await ledger.markAttemptFailed(ledger.pool, unsent, errorText(failure));
+      // A send that timed out may still be written by the broker later; an idempotent producer
+      // would then take our next, different batch at the same sequence number for a duplicate and
+      // drop it. A fresh producer (new producer id) turns that case into a harmless duplicate.
+      this.reset();
+      throw new KafkaPublishError(`Kafka publish failed (${unsent.length} event(s) left pending): ${errorText(failure)}`, unsent, failure);
+    }
+    return { published, alreadyDelivered, blocked: blocked.map((r) => r.eventId), missing, heldElsewhere };
   }
 
   /** Publishes the events together with any undelivered predecessors in their streams, in stream order. */
@@ -123,7 +146,7 @@ export class KafkaRelay implements Relay {
     return this.publish(await this.options.ledger.withPendingPredecessors(eventIds));
   }
 
-  private outgoing(row: LockedRow): Outgoing {
+  private outgoing(row: PublishRow): Outgoing {
     const { value } = encodeEventMessage(row.payload, row.s3Reference, row.storageMode, this.options.maxMessageBytes);
     const message: Message = {
       key: row.key,
@@ -192,23 +215,24 @@ export function createRelay(options: RelayOptions): KafkaRelay {
 
 /**
  * Splits rows into what may go out now, in version order per stream, and what must wait: a row is
- * sendable when it is version 1, its predecessor is delivered, or its predecessor is sendable in
- * this same batch (ahead of it, and sent by one producer with one request in flight).
+ * sendable when no other publisher holds it and it is version 1, its predecessor is delivered, or
+ * its predecessor is sendable in this same batch (ahead of it, and sent by one producer with one
+ * request in flight).
  */
-export function orderForStreams(rows: LockedRow[]): { sendable: LockedRow[]; blocked: LockedRow[] } {
-  const streams = new Map<string, LockedRow[]>();
+export function orderForStreams(rows: PublishRow[]): { sendable: PublishRow[]; blocked: PublishRow[] } {
+  const streams = new Map<string, PublishRow[]>();
   for (const r of rows) {
     const k = streamKey(r.aggregateType, r.aggregateId);
     streams.set(k, [...(streams.get(k) ?? []), r]);
   }
-  const sendable: LockedRow[] = [];
-  const blocked: LockedRow[] = [];
+  const sendable: PublishRow[] = [];
+  const blocked: PublishRow[] = [];
   for (const stream of streams.values()) {
     stream.sort((a, b) => a.aggregateVersion - b.aggregateVersion);
-    let prev: LockedRow | null = null;
+    let prev: PublishRow | null = null;
     let ok = true;
     for (const r of stream) {
-      ok = ok && (r.aggregateVersion === 1 || (prev !== null && prev.aggregateVersion === r.aggregateVersion - 1) || r.predecessorStatus === 'delivered');
+      ok = ok && !r.claimedElsewhere && (r.aggregateVersion === 1 || (prev !== null && prev.aggregateVersion === r.aggregateVersion - 1) || r.predecessorStatus === 'delivered');
       (ok ? sendable : blocked).push(r);
       prev = r;
     }
@@ -237,8 +261,4 @@ function chunks(out: Outgoing[], maxBytes: number): Outgoing[][] {
 function errorText(err: unknown): string {
   const e = err as { name?: string; message?: string; type?: string };
   return `${e?.name ?? 'Error'}${e?.type ? ` ${e.type}` : ''}: ${e?.message ?? String(err)}`;
-}
-
-async function rollback(client: PoolClient): Promise<void> {
-  await client.query('ROLLBACK');
 }

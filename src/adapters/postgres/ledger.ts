@@ -28,8 +28,10 @@ export interface LedgerOptions {
 }
 
 /** A row plus the delivery status of its stream predecessor (null: no predecessor row recorded). */
-export interface LockedRow extends LedgerRow {
+export interface PublishRow extends LedgerRow {
   predecessorStatus: DeliveryStatus | null;
+  /** Another publisher is sending it (its claim has not lapsed). */
+  claimedElsewhere: boolean;
 }
 
 const COLUMNS = `position, transaction_id::text AS transaction_id, event_id, command_id, aggregate_type, aggregate_id,
@@ -235,27 +237,48 @@ export class DeliveryLedger implements Ledger {
   }
 
   /**
-   * Locks the rows for publishing (in position order, so that concurrent publishers of overlapping
-   * sets cannot deadlock) and reads each one's stream predecessor status. The predecessor is read,
-   * not locked: a stale 'pending' only costs a retry, and 'delivered' never goes back.
+   * The rows to publish, each with its stream predecessor's status and whether another publisher
+   * holds it, in position order. Read, not locked: nothing is held while Kafka is written (see
+   * KafkaRelay.publish); a stale 'pending' predecessor only costs a retry, 'delivered' never goes back.
    */
-  async lockForPublish(db: Queryable, eventIds: string[]): Promise<LockedRow[]> {
+  async forPublish(eventIds: string[], db: Queryable = this.pool): Promise<PublishRow[]> {
     if (eventIds.length === 0) return [];
     const cols = COLUMNS.split(',')
       .map((c) => c.trim())
       .map((c) => `l.${c}`)
       .join(', ');
     const { rows } = await db.query(
-      `SELECT ${cols}, p.status AS predecessor_status
+      `SELECT ${cols}, p.status AS predecessor_status, COALESCE(l.claimed_until > now(), false) AS claimed
        FROM ${this.table} l
        LEFT JOIN ${this.table} p ON p.aggregate_type = l.aggregate_type AND p.aggregate_id = l.aggregate_id
                                 AND p.aggregate_version = l.aggregate_version - 1
        WHERE l.event_id = ANY($1::text[])
-       ORDER BY l.position
-       FOR UPDATE OF l`,
+       ORDER BY l.position`,
       [eventIds],
     );
-    return rows.map((r) => ({ ...toRow(r), predecessorStatus: r.predecessor_status }));
+    return rows.map((r) => ({ ...toRow(r), predecessorStatus: r.predecessor_status, claimedElsewhere: r.claimed }));
+  }
+
+  /**
+   * Claims undelivered rows for one publisher for `leaseMs`: the ones returned are its to send and
+   * mark; a row another publisher holds (or that is delivered) is not returned. One statement, so
+   * no lock outlives it.
+   */
+  async claim(eventIds: string[], leaseMs: number, db: Queryable = this.pool): Promise<Set<string>> {
+    if (eventIds.length === 0) return new Set();
+    const { rows } = await db.query(
+      `UPDATE ${this.table} SET claimed_until = now() + make_interval(secs => $2)
+        WHERE event_id = ANY($1::text[]) AND status <> 'delivered' AND (claimed_until IS NULL OR claimed_until <= now())
+        RETURNING event_id`,
+      [eventIds, leaseMs / 1000],
+    );
+    return new Set(rows.map((r) => r.event_id as string));
+  }
+
+  /** Gives claims back unsent (the rows wait behind a predecessor another publisher holds). */
+  async releaseClaims(eventIds: string[], db: Queryable = this.pool): Promise<void> {
+    if (eventIds.length === 0) return;
+    await db.query(`UPDATE ${this.table} SET claimed_until = NULL WHERE event_id = ANY($1::text[]) AND status <> 'delivered'`, [eventIds]);
   }
 
   /**
@@ -276,14 +299,15 @@ export class DeliveryLedger implements Ledger {
     return [...rows.map((r) => r.event_id as string), ...eventIds];
   }
 
+  /** The first delivery of a row is kept: a concurrent publisher's later copy is a duplicate, not the delivery. */
   async markDelivered(db: Queryable, deliveries: Delivery[]): Promise<void> {
     if (deliveries.length === 0) return;
     await db.query(
       `UPDATE ${this.table} l
        SET status = 'delivered', delivered_at = now(), updated_at = now(), attempts = l.attempts + 1,
-           kafka_partition = u.partition, kafka_offset = u.kafka_offset
+           kafka_partition = u.partition, kafka_offset = u.kafka_offset, claimed_until = NULL
        FROM unnest($1::text[], $2::int[], $3::bigint[]) AS u(event_id, partition, kafka_offset)
-       WHERE l.event_id = u.event_id`,
+       WHERE l.event_id = u.event_id AND l.status <> 'delivered'`,
       [deliveries.map((d) => d.eventId), deliveries.map((d) => d.partition), deliveries.map((d) => d.offset)],
     );
   }
@@ -292,7 +316,7 @@ export class DeliveryLedger implements Ledger {
   async markAttemptFailed(db: Queryable, eventIds: string[], error: string, status: 'pending' | 'failed' = 'pending'): Promise<void> {
     if (eventIds.length === 0) return;
     await db.query(
-      `UPDATE ${this.table} SET attempts = attempts + 1, last_error = $2, updated_at = now(), status = $3
+      `UPDATE ${this.table} SET attempts = attempts + 1, last_error = $2, updated_at = now(), status = $3, claimed_until = NULL
        WHERE event_id = ANY($1::text[]) AND status <> 'delivered'`,
       [eventIds, error.slice(0, 2000), status],
     );

@@ -100,6 +100,13 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'delivery_claims',
+    // A publisher claims the rows it sends (until then + a lease) instead of holding their locks
+    // across the send; a claim left by a publisher that died lapses with the lease.
+    sql: (s) => `ALTER TABLE ${s}.delivery_ledger ADD COLUMN claimed_until timestamptz;`,
+  },
 ];
 
 export interface MigrateResult {

@@ -81,13 +81,16 @@ export class ReadModelProjector implements Projector {
     // Database streams are locked only when an event turns out to be ahead of its database's
     // projected life; then the transaction starts over with them (locks are taken in one order).
     let databases: string[] = [];
+    // What the history had to give, read between attempts: never inside the transaction, where a
+    // slow S3 would hold a pool connection and the streams' locks (see HistoryReadNeeded).
+    const reads = new HistoryReads(this.options.history);
     for (;;) {
       try {
         return await withTransaction(this.pool, async (client) => {
           // First: a blue/green switch waits for this transaction, or this one waits for the switch
           // and then resolves the schema's name to the rebuilt tables.
           await client.query(switchLockSql('shared'), [this.schema]);
-          const run = new ApplyRun(client, this.s, this.options.history);
+          const run = new ApplyRun(client, this.s, reads);
           await run.lockStreams(withDatabaseStreams(streams, databases));
           await run.lockDatabases(events);
           for (const e of order) await run.applyInOrder(e);
@@ -99,6 +102,10 @@ export class ReadModelProjector implements Projector {
           return run.result;
         });
       } catch (err) {
+        if (err instanceof HistoryReadNeeded) {
+          await reads.read(err.request);
+          continue;
+        }
         if (!(err instanceof DatabaseLockNeeded) || databases.includes(err.db)) throw err;
         databases = [...databases, err.db];
       }
@@ -164,6 +171,47 @@ function failureOf(e: EventEnvelope, err: unknown): StreamFailure {
     reason,
     error: err,
   };
+}
+
+/** Raised inside a transaction that needs events of the history it has not read yet: read them outside, then start over. */
+class HistoryReadNeeded extends Error {
+  constructor(readonly request: HistoryRequest) {
+    super(`history of ${request.type}/${request.id} from v${request.from} needed`);
+  }
+}
+
+interface HistoryRequest {
+  type: string;
+  id: string;
+  from: number;
+  to: number | undefined;
+}
+
+/** A call reads each stretch at most once; positions moved by a concurrent call may ask for more, up to this. */
+const MAX_HISTORY_READS = 32;
+
+const requestKey = (r: HistoryRequest) => `${streamKey(r.type, r.id)}\u0000${r.from}\u0000${r.to ?? ''}`;
+
+/** The history reads of one apply() call, made outside its transaction. */
+class HistoryReads {
+  private readonly done = new Map<string, EventEnvelope[]>();
+  private count = 0;
+
+  constructor(readonly history: EventHistory | undefined) {}
+
+  async read(r: HistoryRequest): Promise<void> {
+    if (++this.count > MAX_HISTORY_READS) {
+      throw new ReadModelError('PROJECTION_GAP', `${r.type}/${r.id}: its projected position kept moving while its history was read`, { aggregate_type: r.type, aggregate_id: r.id });
+    }
+    this.done.set(requestKey(r), await this.history!.readStream(r.type, r.id, r.to, r.from));
+  }
+
+  /** The events read for this request, or HistoryReadNeeded to read them first. */
+  get(r: HistoryRequest): EventEnvelope[] {
+    const events = this.done.get(requestKey(r));
+    if (events === undefined) throw new HistoryReadNeeded(r);
+    return events;
+  }
 }
 
 /** Raised inside a transaction that must catch a database's stream up but does not hold its lock. */
@@ -254,7 +302,7 @@ class ApplyRun {
   constructor(
     private readonly client: PoolClient,
     private readonly s: string,
-    private readonly history: EventHistory | undefined,
+    private readonly reads: HistoryReads,
   ) {}
 
   async lockStreams(streams: StreamSlot[]): Promise<void> {
@@ -308,12 +356,12 @@ class ApplyRun {
 
   private async fillGap(e: EventEnvelope, current: number): Promise<void> {
     const gap = { aggregate_type: e.aggregate_type, aggregate_id: e.aggregate_id, projected: current, arrived: e.aggregate_version };
-    if (this.history === undefined) {
+    if (this.reads.history === undefined) {
       throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: v${e.aggregate_version} arrived before v${current + 1}`, gap);
     }
-    const missing = (await this.history.readStream(e.aggregate_type, e.aggregate_id, e.aggregate_version - 1, current + 1)).filter(
-      (m) => m.aggregate_version > current && m.aggregate_version < e.aggregate_version,
-    );
+    const missing = this.reads
+      .get({ type: e.aggregate_type, id: e.aggregate_id, to: e.aggregate_version - 1, from: current + 1 })
+      .filter((m) => m.aggregate_version > current && m.aggregate_version < e.aggregate_version);
     // An undecided claim (see CLAIM_PENDING in the event store) has no content yet: retry later.
     if (missing.some((m) => m.event_type === CLAIM_PENDING)) {
       throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: a claim before v${e.aggregate_version} is undecided`, gap);
@@ -361,7 +409,7 @@ class ApplyRun {
     const key = streamKey('database', db);
     const current = this.positions.get(key);
     if (current === undefined) throw new DatabaseLockNeeded(db);
-    if (this.history === undefined) {
+    if (this.reads.history === undefined) {
       throw new ReadModelError('PROJECTION_GAP', `${e.aggregate_type}/${e.aggregate_id}: its life of database '${db}' is not projected yet`, {
         aggregate_type: e.aggregate_type,
         aggregate_id: e.aggregate_id,
@@ -369,7 +417,7 @@ class ApplyRun {
         projected: current,
       });
     }
-    const missing = (await this.history.readStream('database', db, undefined, current + 1)).filter((m) => m.aggregate_version > current);
+    const missing = this.reads.get({ type: 'database', id: db, to: undefined, from: current + 1 }).filter((m) => m.aggregate_version > current);
     let version = current;
     for (const m of missing) {
       if (m.aggregate_version !== version + 1) break;
