@@ -41,6 +41,11 @@ export class SetAsideTally {
     return this.seen.has(eventId);
   }
 
+  /** Every event set aside in this run. */
+  get eventIds(): ReadonlySet<string> {
+    return this.seen;
+  }
+
   get total(): number {
     let n = 0;
     for (const v of this.counts.values()) n += v;

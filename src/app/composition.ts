@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { Config } from './config';
 import type { StorageMode } from '../contracts/storage-mode';
-import { createPool } from '../adapters/postgres/postgres';
+import { createPool, quoteIdent, START_CURSOR, type GlobalCursor } from '../adapters/postgres/postgres';
 import { migrate, DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
 import { migrateApiKeys, PgApiKeyStore } from '../adapters/postgres/api-keys';
 import { createS3Client, ensureBucket, S3EventStore } from '../adapters/s3/s3-event-store';
@@ -163,7 +163,16 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
         }
       : {}),
   };
-  const projector = new ReadModelProjector(pool, readModelSchema, { history });
+  // A gap is filled only with events the ledger holds: one it refused never reaches Kafka, so the
+  // read models must not show it either (a later reconciliation projects its pending successor).
+  const recordedHistory = {
+    readStream: async (aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number) => {
+      const events = await history.readStream(aggregateType, aggregateId, toVersion, fromVersion);
+      const recorded = new Set((await ledger.byEventIds(events.map((e) => e.event_id))).map((r) => r.eventId));
+      return events.filter((e) => recorded.has(e.event_id));
+    },
+  };
+  const projector = new ReadModelProjector(pool, readModelSchema, { history: recordedHistory });
   const search =
     config.SEARCH_ENGINE === 'opensearch'
       ? new SearchEngine(createSearchClient(config.opensearchUrl), o.searchPrefix ?? (o.schema ? `${config.OPENSEARCH_INDEX_PREFIX}-${o.schema}`.toLowerCase() : config.OPENSEARCH_INDEX_PREFIX))
@@ -218,6 +227,10 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     reconcileDeps: () => ({
       checkpoints: new PgCheckpointStore(pool, schema),
       eventStore: currentStore,
+      behindProjection: async (cursor, o) => {
+        const r = await ledger.behindProjection(cursor ? (JSON.parse(cursor) as GlobalCursor) : START_CURSOR, { positions: `${quoteIdent(readModelSchema)}.stream_positions`, ...o });
+        return { ...r, next: JSON.stringify(r.next) };
+      },
       ledger,
       relay,
       projector: projection,

@@ -19,6 +19,9 @@ export type StepOutcome = (typeof STEP_OUTCOMES)[number];
 export const FINAL_STATUSES = ['COMPLETED', 'FAILED'] as const;
 export const REPAIR_KINDS = ['recorded', 'delivered', 'projected'] as const;
 export type RepairKind = (typeof REPAIR_KINDS)[number];
+/** What a reconciliation run finds behind: in the event store without a ledger row, undelivered past the grace, delivered or recorded but never projected. */
+export const FOUND_KINDS = ['unrecorded', 'undelivered', 'unprojected'] as const;
+export type FoundKind = (typeof FOUND_KINDS)[number];
 export const BACKFILL_OUTCOMES = ['copied', 'already_present', 'mismatch'] as const;
 /** Where a consumer got an event's body: S3 (the source of truth) or the Kafka payload when S3 failed. */
 export const READ_SOURCES = ['s3', 'payload_fallback'] as const;
@@ -129,6 +132,36 @@ function createMetrics(registry: Registry) {
       for (const kind of REPAIR_KINDS) c.inc({ kind }, 0);
       return c;
     }),
+    reconcileFound: getOrCreate(registry, 'spice_reconcile_found_total', () => {
+      const c = new Counter({
+        name: 'spice_reconcile_found_total',
+        help: 'Events the reconciliation found behind, by kind: unrecorded (in the event store without a ledger row), undelivered (past the grace), unprojected (recorded, not in the read models past the grace)',
+        labelNames: ['kind'] as const,
+        registers,
+      });
+      for (const kind of FOUND_KINDS) c.inc({ kind }, 0);
+      return c;
+    }),
+    reconcileOldestPendingAge: getOrCreate(
+      registry,
+      'spice_reconcile_oldest_pending_age_seconds',
+      () =>
+        new Gauge({
+          name: 'spice_reconcile_oldest_pending_age_seconds',
+          help: 'Age of the oldest event the last reconciliation run found behind (unrecorded, undelivered or unprojected); 0 when it found none',
+          registers,
+        }),
+    ),
+    reconcileBlockedStreams: getOrCreate(
+      registry,
+      'spice_reconcile_blocked_streams',
+      () =>
+        new Gauge({
+          name: 'spice_reconcile_blocked_streams',
+          help: 'Streams the last reconciliation run left behind (an event set aside holds back the stream after it)',
+          registers,
+        }),
+    ),
     eventsSetAside: getOrCreate(
       registry,
       'spice_events_set_aside_total',

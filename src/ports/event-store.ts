@@ -51,6 +51,15 @@ export interface ReadAllOptions {
   limit?: number;
   /** Leave out events younger than this (ms), so a tailing reader's checkpoint never passes one still being written. */
   settleMs?: number;
+  /**
+   * Start this far (ms) before the checkpoint's time. A store whose order is not the commit order
+   * (S3's date index orders by occurred_at, which a bulk batch takes from its planning, and a worker
+   * from its own clock) can commit an entry behind a checkpoint already saved; the rewound stretch
+   * finds it. The checkpoint returned never goes back. Stores that read in commit order ignore it.
+   */
+  rewindMs?: number;
+  /** The ids among these the reader has already (e.g. recorded in the ledger): a store may pass over them without reading them. */
+  known?: (eventIds: string[]) => Promise<ReadonlySet<string>>;
 }
 
 export interface ReadAllResult {

@@ -63,11 +63,13 @@ test('one unrecordable event, one unprojectable one and a blocked successor do n
   const result = await reconcile();
   // Each event set aside counts once, at the first stage that left it behind: the refused ones are
   // not offered to the projector, and the poisoned stream's v2 is held back at the relay.
-  expect(result).toMatchObject({ recorded: 4, set_aside: 4 });
+  // The squatter's own row (delivered, never projected, no event in it) is found by the scan of rows the
+  // read models have not reached, and set aside by the projector too.
+  expect(result).toMatchObject({ recorded: 4, set_aside: 5 });
   expect(result.set_aside_by).toEqual({
     'record:EVENT_NOT_RECORDABLE': 1,
     'record:LEDGER_STREAM_CONFLICT': 1,
-    'project:INVALID_EVENT': 1,
+    'project:INVALID_EVENT': 2,
     'relay:PREDECESSOR_NOT_DELIVERED': 1,
   });
   expect(await setAside('record', 'EVENT_NOT_RECORDABLE')).toBe(before + 1);

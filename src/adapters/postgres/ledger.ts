@@ -218,6 +218,42 @@ export class DeliveryLedger implements Ledger {
     return rows.map(toRow);
   }
 
+  /**
+   * Rows after the cursor (in the order of readAfter, which never passes a transaction still in
+   * flight) that the read models whose stream positions are in `positions` ("schema.stream_positions")
+   * have not reached. The cursor stops before the first row younger than the grace period, whose
+   * projection may still be on its way. Claim rows are passed over: their batch event projects them.
+   */
+  async behindProjection(
+    cursor: GlobalCursor,
+    o: { positions: string; graceSeconds: number; limit: number },
+    db: Queryable = this.pool,
+  ): Promise<{ rows: LedgerRow[]; next: GlobalCursor; scanned: number }> {
+    const cols = COLUMNS.split(',')
+      .map((c) => `l.${c.trim()}`)
+      .join(', ');
+    const { rows } = await db.query(
+      `SELECT ${cols}, l.created_at < now() - make_interval(secs => $4) AS settled,
+              l.event_type <> $5 AND COALESCE(p.version, 0) < l.aggregate_version AS behind
+         FROM ${this.table} l
+         LEFT JOIN ${o.positions} p ON p.aggregate_type = l.aggregate_type AND p.aggregate_id = l.aggregate_id
+        WHERE ${afterCursorSql('l')}
+        ORDER BY l.transaction_id, l.position LIMIT $3`,
+      [cursor.transactionId, cursor.position, o.limit, o.graceSeconds, CLAIM_ROW_TYPE],
+    );
+    const behind: LedgerRow[] = [];
+    let next = cursor;
+    let scanned = 0;
+    for (const r of rows) {
+      if (!r.settled) break;
+      const row = toRow(r);
+      if (r.behind) behind.push(row);
+      next = { transactionId: row.transactionId, position: row.position };
+      scanned++;
+    }
+    return { rows: behind, next, scanned };
+  }
+
   async countsByStatus(db: Queryable = this.pool): Promise<Record<DeliveryStatus, number>> {
     const { rows } = await db.query(`SELECT status, count(*)::int AS n FROM ${this.table} GROUP BY status`);
     const counts: Record<DeliveryStatus, number> = { pending: 0, delivered: 0, failed: 0 };

@@ -74,7 +74,7 @@ import {
 } from '../../ports/event-store';
 import { ensureBucket, getText, getWithEtag, isNotFound, listKeys, putIfAbsent, putIfMatch, putObject } from './s3-client';
 import { mapLimit } from '../../lib/map-limit';
-import { KeyEncodingError, S3KeyLayout, datePartOf } from './s3-keys';
+import { KeyEncodingError, S3KeyLayout, datePartOf, decodeSegment } from './s3-keys';
 import {
   IndexReads,
   RaceLost,
@@ -714,24 +714,32 @@ export class S3EventStore implements EventStore {
     const limit = Math.max(1, options.limit ?? 100);
     const watermark = Date.now() - Math.max(0, options.settleMs ?? 0);
     const root = this.keys.dateIndexRoot();
-    let startAfter = options.from ? this.guard(() => this.keys.checkpointKey(options.from!)) : undefined;
+    const from = options.from;
+    let startAfter = from ? this.guard(() => this.keys.checkpointKey(from)) : undefined;
+    if (startAfter && options.rewindMs) startAfter = this.keys.dateIndexBefore(epochOfDateKey(startAfter) - options.rewindMs);
     const events: S3StoredEvent[] = [];
-    let checkpoint = options.from;
+    let checkpoint = from;
     for (;;) {
       const want = limit - events.length;
       const page = await listKeys(this.client, this.bucket, root, { startAfter, max: Math.min(1000, Math.max(16, Math.ceil(want * 1.25))) });
       const keys = page.objects.map((o) => o.Key!).filter(Boolean);
       if (keys.length === 0) return { events, checkpoint, hasMore: false };
       const eligible = keys.findIndex((k) => {
-        const m = /\/(\d{13})_[^/]+\.json$/.exec(k);
-        return !m || Number(m[1]) > watermark;
+        const t = epochOfDateKey(k);
+        return Number.isNaN(t) || t > watermark;
       });
       const settled = eligible === -1;
       const usable = settled ? keys : keys.slice(0, eligible);
-      const resolved = await mapLimit(usable, this.readConcurrency, (k) => this.resolveDateEntry(k));
+      const known = options.known ? await options.known(usable.map(eventIdOfDateKey).filter((id): id is string => id !== undefined)) : undefined;
+      const resolved = await mapLimit(usable, this.readConcurrency, async (k) => {
+        const id = eventIdOfDateKey(k);
+        return id !== undefined && known?.has(id) ? undefined : this.resolveDateEntry(k);
+      });
       for (let i = 0; i < usable.length; i++) {
         if (events.length === limit) return { events, checkpoint, hasMore: true };
-        checkpoint = this.keys.relative(usable[i]);
+        const relative = this.keys.relative(usable[i]);
+        // Entries of a rewound stretch are looked at again; the checkpoint stays where it was.
+        if (from === undefined || relative > from) checkpoint = relative;
         const r = resolved[i];
         if (r) events.push(r);
       }
@@ -741,4 +749,16 @@ export class S3EventStore implements EventStore {
       startAfter = keys[keys.length - 1];
     }
   }
+}
+
+/** The epoch ms of a date-index key (NaN when it is not one). */
+function epochOfDateKey(key: string): number {
+  const m = /\/(\d{13})_[^/]+\.json$/.exec(key);
+  return m ? Number(m[1]) : NaN;
+}
+
+/** The event id a date-index key names, when its segment is not hashed. */
+function eventIdOfDateKey(key: string): string | undefined {
+  const m = /\/\d{13}_([^/]+)\.json$/.exec(key);
+  return m ? decodeSegment(m[1]) : undefined;
 }

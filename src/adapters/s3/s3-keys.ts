@@ -163,6 +163,12 @@ export class S3KeyLayout {
     return `${this.dateIndexRoot()}${d.yyyy}/${d.mm}/${d.dd}/${String(d.epochMs).padStart(13, '0')}_${encodeSegment(eventId)}.json`;
   }
 
+  /** A key that every date-index entry at or after `epochMs` sorts after (a listing's start-after). */
+  dateIndexBefore(epochMs: number): string {
+    const d = datePartOf(new Date(Math.max(0, epochMs)).toISOString());
+    return `${this.dateIndexRoot()}${d.yyyy}/${d.mm}/${d.dd}/${String(d.epochMs).padStart(13, '0')}`;
+  }
+
   /** Strips the store prefix (checkpoints are prefix-relative, hence portable between prefixes). */
   relative(key: string): string {
     if (!key.startsWith(this.prefix)) throw new KeyEncodingError(`key outside the store prefix: ${key.slice(0, 100)}`);
