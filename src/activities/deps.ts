@@ -6,6 +6,7 @@ import type { EventEnvelope } from '../contracts/event-envelope';
 import type { AppendedEvents, EventStore } from '../ports/event-store';
 import type { LedgerInput } from '../ports/ledger';
 import type { SnapshotStore } from '../ports/snapshots';
+import type { PersonalDataCipher, SubjectKeyStore, SubjectPurge } from '../ports/personal-data';
 
 export interface ActivityDeps {
   /**
@@ -20,6 +21,11 @@ export interface ActivityDeps {
   relay: { publishThrough(eventIds: string[]): Promise<unknown> };
   projector: { apply(events: EventEnvelope[]): Promise<unknown> };
   context: DecisionContext;
+  /**
+   * Crypto-shredding (README "Personal data"): seals personal values after decide, opens them
+   * for decide. Absent (unit tests of other concerns): values are stored as they are.
+   */
+  personalData?: { cipher: PersonalDataCipher; keys: SubjectKeyStore; purge: SubjectPurge };
   bulkBatchSize?: number;
   /** How long a command waits for an older command's undecided claim before voiding it (default 30 s). */
   claimPatienceMs?: number;

@@ -20,10 +20,12 @@ import {
   decide,
   incarnationFor,
   instanceStateFromBatch,
+  instanceAggregateId,
   splitAggregateId,
   streamOf,
+  subjectOf,
 } from '../domain';
-import type { AggregateState, DatabaseState } from '../domain';
+import type { AggregateState, ClassCatalog, DatabaseState, DomainEvent, InstanceState } from '../domain';
 import { EventEnvelope, S3Reference, claimIdFor, envelopeOf, eventIdFor, streamKey } from '../contracts/event-envelope';
 import { requestHashOf } from '../contracts/request-hash';
 import { mapLimit } from '../lib/map-limit';
@@ -61,6 +63,19 @@ export interface AppendOutcome {
   events: AppendedEventRef[];
 }
 
+export interface ForgetSubjectInput {
+  db_name: string;
+  instance_id: string;
+  storage_mode: StorageMode;
+}
+
+export interface ForgottenSubject {
+  subject: string;
+  incarnation: number;
+  /** False when the subject had no key (nothing personal stored, or forgotten before). */
+  key_deleted: boolean;
+}
+
 export interface BulkPlan {
   aggregate_type: string;
   aggregate_id: string;
@@ -74,9 +89,12 @@ export interface BulkPlan {
 
 /** The aggregate's state as decide() needs it; see loadStream. */
 interface LoadedStream {
+  /** With personal values opened (what decide sees). */
   state: AggregateState;
   /** The version of the stream's newest snapshot known (see CachedStream). */
   snapshotAt: number;
+  /** As folded from the stored events, values sealed (what the caches keep). */
+  stored: AggregateState;
   pendingClaim?: string;
   /** The stream's last entry when it is a claim: the next event's predecessor. */
   claimBefore?: EventEnvelope;
@@ -150,11 +168,26 @@ export function createActivities(deps: ActivityDeps) {
       states.set(key, entry);
       snapshotIfDue(mode, stream, entry);
     }
-    return { state: entry.state, snapshotAt: entry.snapshotAt, pendingClaim, claimBefore: claim };
+    return { state: await opened(entry.state, stream), stored: entry.state, snapshotAt: entry.snapshotAt, pendingClaim, claimBefore: claim };
   }
 
+  /**
+   * The state with its personal values opened, for decide. Caches and snapshots keep states sealed,
+   * so a subject forgotten meanwhile is erased here at once, on every worker.
+   */
+  async function opened(state: AggregateState, stream: StreamId): Promise<AggregateState> {
+    return deps.personalData === undefined ? state : deps.personalData.cipher.openState(state, stream.aggregate_id);
+  }
+
+  /** decide()'s events with their personal values sealed: what every store, the ledger and Kafka get. */
+  async function sealed<E extends DomainEvent>(events: E[], context: DecideContext): Promise<E[]> {
+    const classes: ClassCatalog = context.classes ?? {};
+    return deps.personalData === undefined ? events : deps.personalData.cipher.seal(events, classes);
+  }
+
+  /** Folds from the state as loaded (`stored`), never the opened one: caches hold personal values sealed. */
   function remember(mode: StorageMode, stream: StreamId, before: LoadedStream, appended: EventEnvelope[]): void {
-    const entry = { state: appended.reduce((st, e) => evolve(st, e), before.state), as_of: appended[appended.length - 1]?.occurred_at ?? null, snapshotAt: before.snapshotAt };
+    const entry = { state: appended.reduce((st, e) => evolve(st, e), before.stored), as_of: appended[appended.length - 1]?.occurred_at ?? null, snapshotAt: before.snapshotAt };
     states.set(stateKey(mode, stream), entry);
     snapshotIfDue(mode, stream, entry);
   }
@@ -440,10 +473,11 @@ export function createActivities(deps: ActivityDeps) {
           if (input.expected_version !== undefined && input.expected_version !== state.version) {
             return refuse(versionConflict(input.expected_version, state.version));
           }
-          const decision = decide(command, state, await loadContext(command, database));
+          const context = await loadContext(command, database);
+          const decision = decide(command, state, context);
           if (!decision.ok) return refuse(refusal(decision.error));
 
-          const drafts = envelopes(input, decision.events, state.version + 1, now().toISOString());
+          const drafts = envelopes(input, await sealed(decision.events, context), state.version + 1, now().toISOString());
           const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
           try {
             const appended = await store.append(stream, expected, drafts, { command: mark });
@@ -486,14 +520,15 @@ export function createActivities(deps: ActivityDeps) {
       }
       const { state } = await loadStream(input.storage_mode, stream);
 
-      const decision = decide(command, state, await loadContext(command, database), { batchSize: deps.bulkBatchSize });
+      const context = await loadContext(command, database);
+      const decision = decide(command, state, context, { batchSize: deps.bulkBatchSize });
       if (!decision.ok) {
         // An earlier attempt may have claimed before the context changed (its class deleted since): those claims must not stand.
         if (repeatAttempt()) await store.decideClaims(input.command_id, 'void', { request_hash, stream });
         throw refusal(decision.error);
       }
       const decidedAt = now().toISOString();
-      const batches = await claimInstances(store, input, request_hash, stream, state.version, decision.events as BulkBatchDraft[], decidedAt);
+      const batches = await claimInstances(store, input, request_hash, stream, state.version, await sealed(decision.events as BulkBatchDraft[], context), decidedAt);
       await deps.blobs.putMany(batches.map((draft, i) => ({ ref: deps.blobs.batchOf(input.command_id, i), body: { decided_at: decidedAt, draft } })));
       // The plan first, then the decision: a committed bulk always has a plan to append, so a retry never decides it again.
       const plan: BulkPlan = {
@@ -563,7 +598,30 @@ export function createActivities(deps: ActivityDeps) {
       const events = await loadEvents(refs);
       await deps.projector.apply(events);
     },
+
+    /** FORGET_SUBJECT, step 1: the subject's data key is deleted; from then on its values read as erased everywhere. */
+    async forgetSubjectKey(a: ForgetSubjectInput): Promise<ForgottenSubject> {
+      const pd = personalData();
+      const database = (await loadStream(a.storage_mode, { aggregate_type: 'database', aggregate_id: databaseAggregateId(a.db_name) })).state as DatabaseState;
+      const incarnation = incarnationFor(database);
+      const subject = subjectOf(a.db_name, incarnation, a.instance_id);
+      return { subject, incarnation, key_deleted: await pd.keys.forget(subject) };
+    },
+
+    /** Step 2 (idempotent): the read models and the search index show the instance as its events now read, erased. */
+    async purgeSubject(a: ForgetSubjectInput & { incarnation: number }): Promise<{ read_model: boolean; search: boolean }> {
+      const pd = personalData();
+      const { state } = await loadStream(a.storage_mode, { aggregate_type: 'instance', aggregate_id: instanceAggregateId(a.db_name, a.instance_id, a.incarnation) });
+      const instance = (state as InstanceState).instance;
+      if (instance === undefined) return { read_model: false, search: false };
+      return pd.purge.purgeInstance({ db: a.db_name, incarnation: a.incarnation, instance_id: a.instance_id, properties: instance.properties });
+    },
   };
+
+  function personalData(): NonNullable<ActivityDeps['personalData']> {
+    if (deps.personalData === undefined) throw new Error('this worker has no personal-data key store');
+    return deps.personalData;
+  }
   return withFailureMapping(withStepReports(activities));
 
   async function loadEvents(refs: AppendedEventRef[]): Promise<EventEnvelope[]> {

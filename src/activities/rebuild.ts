@@ -6,6 +6,7 @@ import { Context } from '@temporalio/activity';
 import type { EventStore } from '../ports/event-store';
 import type { CatchUpResult, ReadModelComparison, ReadModelRebuild, SwitchResult } from '../ports/read-model-rebuild';
 import type { SearchProjector } from '../ports/search';
+import type { PersonalDataCipher } from '../ports/personal-data';
 import type { Registry } from 'prom-client';
 import { projectionSetAside, SetAsideTally, setAsideCounter } from './failure-metrics';
 import { activityLog, withFailureMapping } from './failures';
@@ -14,6 +15,8 @@ export interface RebuildDeps {
   eventStore: EventStore;
   readModels: ReadModelRebuild;
   liveSchema: string;
+  /** Opens sealed personal values (erased for forgotten subjects) before they are projected. */
+  personalData?: Pick<PersonalDataCipher, 'open'>;
   /** A search projector that writes into these new index generations only (absent without a search engine). */
   searchProjectorFor?: (targets: readonly string[]) => Pick<SearchProjector, 'apply'>;
   /** Where spice_events_set_aside_total is registered (prom-client's default registry otherwise). */
@@ -37,7 +40,8 @@ export function createRebuildActivities(d: RebuildDeps) {
       if (a.target_schema === d.liveSchema) throw new Error('the rebuild target must not be the live read-model schema');
       await d.readModels.prepare(a.target_schema);
       const page = await d.eventStore.readAll({ from: a.from, limit: a.limit });
-      const events = page.events.map((e) => e.envelope);
+      const stored = page.events.map((e) => e.envelope);
+      const events = d.personalData ? await d.personalData.open(stored) : stored;
       const tally = new SetAsideTally(counter);
       // Idempotent by stream version: a retried chunk skips what it already applied.
       try {

@@ -19,7 +19,7 @@ import { readRoutes } from './routes/reads';
 import { mount, type RouteSpec } from './routes/route-spec';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { createAccessGuard } from './auth';
-import { adminRoutes } from './routes/admin';
+import { adminRoutes, subjectRoutes } from './routes/admin';
 import { PATH_PARAMS, paramValidator, rejectHostilePaths, type PathParam } from './validation';
 
 export interface AppOptions {
@@ -118,7 +118,7 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   const guard = createAccessGuard(ports.access);
   const authorize = (spec: RouteSpec) => guard.authorize(spec);
   const health = healthRoutes(ports.health, options.healthTimeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS);
-  const apiSpecs = [...commandRoutes(ports, guard), ...readRoutes(ports), ...adminKeyRoutes(ports.access.keys), ...adminRoutes(ports), ...health];
+  const apiSpecs = [...commandRoutes(ports, guard), ...readRoutes(ports), ...adminKeyRoutes(ports.access.keys), ...adminRoutes(ports), ...subjectRoutes(ports), ...health];
   const openapi = buildOpenApi([
     { prefix: API_PREFIX, specs: apiSpecs },
     { prefix: '', specs: health },

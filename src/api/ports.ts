@@ -11,6 +11,7 @@ import type { AccessControl } from './auth';
 import type { SearchQueries } from '../ports/search';
 import type { AuditLogQueries } from '../ports/audit-log';
 import type { StorageModeAdmin } from '../ports/storage-mode-admin';
+import type { SubjectForgetting } from '../ports/personal-data';
 
 export interface ApiPorts {
   commands: CommandGateway;
@@ -30,6 +31,8 @@ export interface ApiPorts {
   access: AccessControl;
   /** The operator's storage-mode and migration operations (/api/v1/admin); absent: no admin routes. */
   admin?: StorageModeAdmin;
+  /** FORGET_SUBJECT (/api/v1/admin/forget-subject); absent: no such route. */
+  subjects?: SubjectForgetting;
   /** Aborted when the process begins to stop: new requests are refused 503 SHUTTING_DOWN, waits answer at once. */
   stopping?: AbortSignal;
 }

@@ -5,6 +5,7 @@
 import { startProcessTelemetry } from './process-telemetry';
 import { clientTracing } from './tracing';
 import { MigrationOps } from './migration-ops';
+import { forgetSubject, forgetSubjectWorkflowId } from '../workflows/forget-subject';
 import http, { type Server } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
@@ -97,6 +98,16 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
     limits: config.inputLimits,
     access: accessControlOf(config, infra.apiKeys),
     admin: new MigrationOps({ modes: infra.modes, client, taskQueue, propagationMs: 2 * config.STORAGE_MODE_REFRESH_MS }),
+    subjects: {
+      forget: async ({ db_name, instance_id, actor }) => {
+        log.info({ db_name, instance_id, actor }, 'FORGET_SUBJECT');
+        return client.workflow.execute(forgetSubject, {
+          taskQueue,
+          workflowId: forgetSubjectWorkflowId(db_name, instance_id),
+          args: [{ db_name, instance_id, storage_mode: await infra.modeCache.modeForNewCommand() }],
+        });
+      },
+    },
     stopping: stopping.signal,
   };
   const app = createApp(ports, log);

@@ -38,6 +38,9 @@ import type { EventHistory } from '../ports/event-history';
 import type { SearchMaintenanceDeps } from '../activities/search';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import { PgInstanceStates } from '../adapters/postgres/instance-states';
+import { migrateSubjectKeys, PgSubjectKeyStore } from '../adapters/postgres/subject-keys';
+import { AesPersonalDataCipher } from '../adapters/personal-data-cipher';
+import type { SubjectPurge } from '../ports/personal-data';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
 import { reachService } from './startup';
@@ -85,6 +88,8 @@ export interface Infrastructure {
   auditLog: PgAuditLog;
   /** The OpenSearch side (absent with SEARCH_ENGINE=postgres). */
   search?: SearchEngine;
+  /** Crypto-shredding: the cipher over the subject key store, and the purge of a forgotten subject. */
+  personalData: NonNullable<ActivityDeps['personalData']>;
   activityDeps(): ActivityDeps;
   rebuildDeps(): RebuildDeps;
   reconcileDeps(): ReconcileDeps;
@@ -110,7 +115,8 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
         Promise.all([
           migrate(pool, schema)
             .then(() => migrateApiKeys(pool, schema))
-            .then(() => migrateAuditLog(pool, schema)),
+            .then(() => migrateAuditLog(pool, schema))
+            .then(() => migrateSubjectKeys(pool, schema)),
           migrateReadModels(pool, readModelSchema),
         ]),
       ),
@@ -152,14 +158,20 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const relay = instrument(createRelay({ ledger, kafka, maxMessageBytes: config.KAFKA_MAX_MESSAGE_BYTES }), { publish: 'kafka_publish', publishThrough: 'kafka_publish' });
   const readModels = new PgReadModelQueries(pool, readModelSchema);
   // A projection that finds a gap (an earlier version still in flight) reads it from the event store.
+  // Personal values are sealed in every store and snapshot; history, projections and rebuilds see them opened (or erased).
+  const subjectKeys = new PgSubjectKeyStore(pool, schema, config.personalDataMasterKey);
+  const cipher = new AesPersonalDataCipher(subjectKeys);
   const snapshots = new S3SnapshotStore({ client: s3, bucket: config.S3_BUCKET, prefix });
   const history: EventHistory = {
     readStream: async (aggregateType: string, aggregateId: string, toVersion?: number, fromVersion?: number) =>
-      (await currentStore.readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope),
+      cipher.open((await currentStore.readStream({ aggregate_type: aggregateType, aggregate_id: aggregateId }, { toVersion, fromVersion })).map((e) => e.envelope)),
     ...(config.SNAPSHOT_EVERY > 0
       ? {
-          snapshotAt: async (aggregateType: string, aggregateId: string, maxVersion: number) =>
-            (await modeCache.state()).mode === 'legacy' ? undefined : snapshots.latest({ aggregate_type: aggregateType, aggregate_id: aggregateId }, maxVersion).catch(() => undefined),
+          snapshotAt: async (aggregateType: string, aggregateId: string, maxVersion: number) => {
+            if ((await modeCache.state()).mode === 'legacy') return undefined;
+            const snap = await snapshots.latest({ aggregate_type: aggregateType, aggregate_id: aggregateId }, maxVersion).catch(() => undefined);
+            return snap && { ...snap, state: await cipher.openState(snap.state, aggregateId) };
+          },
         }
       : {}),
   };
@@ -179,9 +191,24 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       : undefined;
   // The search index is a second projection of the same events, applied in the same step: the
   // project activity finishes when both have the events, and retries (idempotently) until they do.
-  const projection = instrument(search ? { apply: async (events: EventEnvelope[]) => (await Promise.all([projector.apply(events), search.projector.apply(events)]))[0] } : projector, {
-    apply: 'projection',
-  });
+  const projection = instrument(
+    {
+      apply: async (sealed: EventEnvelope[]) => {
+        const events = await cipher.open(sealed);
+        return (await Promise.all([projector.apply(events), search?.projector.apply(events)]))[0];
+      },
+    },
+    { apply: 'projection' },
+  );
+  const instanceStates = new PgInstanceStates(pool, readModelSchema);
+  const purge: SubjectPurge = {
+    async purgeInstance(erased) {
+      const row = await instanceStates.replaceProperties(erased.db, erased.instance_id, erased.properties);
+      if (row === undefined) return { read_model: false, search: false };
+      return { read_model: true, search: search !== undefined && (await search.projector.replace(row)) };
+    },
+  };
+  const personalData = { cipher, keys: subjectKeys, purge };
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {
@@ -207,6 +234,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     apiKeys: new PgApiKeyStore(pool, schema),
     auditLog: new PgAuditLog(pool, schema),
     search,
+    personalData,
     activityDeps: () => ({
       eventStores,
       appendedEvents: new AppendedEventReader(s3Store, legacyStore),
@@ -217,11 +245,13 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       context: readModels,
       snapshots,
       snapshotEvery: config.SNAPSHOT_EVERY,
+      personalData,
     }),
     rebuildDeps: () => ({
       eventStore: currentStore,
       readModels: new PgReadModelRebuild(pool, readModelSchema, history),
       liveSchema: readModelSchema,
+      personalData: cipher,
       ...(search ? { searchProjectorFor: (targets: readonly string[]) => search.rebuildProjector(targets) } : {}),
     }),
     reconcileDeps: () => ({
@@ -240,7 +270,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       search && {
         generations: search.generations,
         projector: search.projector,
-        instanceStates: new PgInstanceStates(pool, readModelSchema),
+        instanceStates,
         checkpoints: new PgCheckpointStore(pool, schema),
         reindexRequests: search.generations.indices,
       },

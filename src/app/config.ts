@@ -28,6 +28,7 @@ export const DEV_CREDENTIALS = {
   PG_APP_PASSWORD: 'spice-app',
   API_KEY_SECRET: 'spice-dev-api-key-secret',
   API_DEV_KEY: 'spk_dev_local-development-only',
+  PERSONAL_DATA_MASTER_KEY: 'c3BpY2Utb21zLWRldi1wZXJzb25hbC1kYXRhLWtleSE',
 } as const;
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
@@ -152,6 +153,15 @@ export const configSchema = z.object({
   API_AUTH: z.enum(['on', 'off']).default('on'),
   /** HMAC secret of the stored key hashes; changing it invalidates every key. */
   API_KEY_SECRET: z.string().min(16).default(DEV_CREDENTIALS.API_KEY_SECRET),
+  /**
+   * The master key (32 bytes, base64 or base64url) that wraps the data keys of personal-data
+   * subjects in PostgreSQL (README "Personal data"). Changing it makes every stored data key
+   * unreadable: rotate by re-wrapping, never by replacing.
+   */
+  PERSONAL_DATA_MASTER_KEY: z
+    .string()
+    .default(DEV_CREDENTIALS.PERSONAL_DATA_MASTER_KEY)
+    .refine((v) => Buffer.from(v, 'base64url').length === 32, '32 bytes in base64'),
   /** An admin key that needs no store, for the local quick start (`npm start` prints it); empty: none. */
   API_DEV_KEY: z.string().default(DEV_CREDENTIALS.API_DEV_KEY),
   /** How long an API process trusts a key it has checked: a revoked key stops within this. */
@@ -291,6 +301,7 @@ export interface Config extends RawConfig {
   databaseUrl: string;
   apiUrl: string;
   opensearchUrl: string;
+  personalDataMasterKey: Buffer;
 }
 
 /** How long after the grace the SDK stops a worker whose tasks did not finish. */
@@ -343,6 +354,16 @@ function devCredentialExposures(c: RawConfig): string[] {
       ]),
     ],
     [dev('API_KEY_SECRET'), 'API_KEY_SECRET', off([['API_BIND_HOST', c.API_BIND_HOST]])],
+    // The wrapped data keys live in PostgreSQL: the dev master key is no secret once it can be reached.
+    [
+      dev('PERSONAL_DATA_MASTER_KEY'),
+      'PERSONAL_DATA_MASTER_KEY',
+      off([
+        ['PG_BIND_HOST', c.PG_BIND_HOST],
+        ['SPICE_HOST', c.SPICE_HOST],
+        ['DATABASE_URL', c.DATABASE_URL && hostOfUrl(c.DATABASE_URL)],
+      ]),
+    ],
     [dev('API_DEV_KEY'), 'API_DEV_KEY (set it empty)', off([['API_BIND_HOST', c.API_BIND_HOST]])],
     [c.API_AUTH === 'off', 'API_AUTH=off', off([['API_BIND_HOST', c.API_BIND_HOST]])],
   ];
@@ -380,5 +401,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: c.DATABASE_URL ?? `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
     apiUrl: `http://${h}:${c.API_PORT}`,
     opensearchUrl: c.OPENSEARCH_URL ?? `http://${h}:${c.OPENSEARCH_PORT}`,
+    personalDataMasterKey: Buffer.from(c.PERSONAL_DATA_MASTER_KEY, 'base64url'),
   };
 }

@@ -108,7 +108,7 @@ async function* allEvents(infra: Infrastructure): AsyncGenerator<EventEnvelope> 
   let from: string | undefined;
   for (;;) {
     const page = await infra.s3Store.readAll({ from, limit: 1000 });
-    for (const e of page.events) yield e.envelope;
+    for (const e of await infra.personalData.cipher.open(page.events.map((s) => s.envelope))) yield e;
     from = page.checkpoint ?? from;
     if (!page.hasMore) return;
   }

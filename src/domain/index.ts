@@ -10,4 +10,5 @@ export * from './evolve';
 export * from './instance-validation';
 export * from './decide';
 export * from './upcasters';
+export * from './personal-data';
 export { formatPath } from './paths';

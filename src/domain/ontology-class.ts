@@ -30,6 +30,8 @@ export const propertyDefinitionSchema = z
     type: z.enum(PROPERTY_TYPES),
     items: z.enum(SCALAR_TYPES).optional(),
     required: z.boolean().default(false),
+    /** Personal data: values are stored encrypted with their subject's key and erased when it is forgotten. */
+    personal: z.boolean().optional(),
     description: descriptionSchema.optional(),
   })
   .superRefine((p, ctx) => {

@@ -91,6 +91,8 @@ export interface SearchQueries {
 export interface SearchProjector {
   apply(events: readonly EventEnvelope[]): Promise<SearchApplyResult>;
   reconcile(rows: readonly InstanceState[]): Promise<{ checked: number; reprojected: number }>;
+  /** Writes the instance's document again as the row holds it, whatever version the index has (a forgotten subject's erasure). */
+  replace(row: InstanceState): Promise<boolean>;
 }
 
 /** Moving a database's documents to a new index generation (reindex, rebuild), step by step. */

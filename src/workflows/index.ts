@@ -4,3 +4,4 @@ export { rebuildReadModels } from './rebuild-read-models';
 export { reconcileDeliveries } from './reconcile';
 export { reindexSearch } from './reindex-search';
 export { backfillToS3, reverseSyncToLegacy, verifyStores } from './migration';
+export { forgetSubject } from './forget-subject';

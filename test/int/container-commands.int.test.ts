@@ -40,6 +40,7 @@ function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     DATABASE_URL: testConfig.databaseUrl,
     // A deployment's own secret (from spice-oms-secrets in Kubernetes, SPICE_API_KEY_SECRET in compose).
     API_KEY_SECRET: 'container-commands-test-secret',
+    PERSONAL_DATA_MASTER_KEY: Buffer.alloc(32, 2).toString('base64'),
     TEMPORAL_TASK_QUEUE: taskQueue,
     KAFKA_TOPIC: taskQueue,
     LOG_LEVEL: 'info',

@@ -149,7 +149,13 @@ describe('deploy/k8s', () => {
     const cm = find(built.prod, 'ConfigMap');
     // The pods also load the Secret `spice-oms-secrets` (created outside the repository); without its
     // values the config refuses the built-in development credentials on cluster endpoints.
-    const secrets = { S3_ACCESS_KEY: 'from-secret', S3_SECRET_KEY: 'from-secret', DATABASE_URL: 'postgres://spice:from-secret@postgres:5432/spice_oms', API_KEY_SECRET: 'from-secret-api-key-secret' };
+    const secrets = {
+      S3_ACCESS_KEY: 'from-secret',
+      S3_SECRET_KEY: 'from-secret',
+      DATABASE_URL: 'postgres://spice:from-secret@postgres:5432/spice_oms',
+      API_KEY_SECRET: 'from-secret-api-key-secret',
+      PERSONAL_DATA_MASTER_KEY: Buffer.alloc(32, 1).toString('base64'),
+    };
     const config = loadConfig({ ...cm.data, ...secrets });
     const api = find(built.prod, 'Deployment', 'spice-oms-api').spec.template.spec;
     const preStop = api.containers[0].lifecycle.preStop.sleep.seconds;

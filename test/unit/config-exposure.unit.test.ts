@@ -33,6 +33,10 @@ test('each service credential is refused off loopback, and only where it guards 
   // With IAM roles (the SDK's default credential chain) no key of ours is in use, so none is refused.
   expect(refusal({ S3_ENDPOINT: 'https://s3.eu-west-1.amazonaws.com', S3_CREDENTIALS: 'default-chain' })).toBe('started');
   expect(refusal({ PG_BIND_HOST: '10.0.0.5' })).toMatch(/PG_PASSWORD with PG_BIND_HOST=10\.0\.0\.5/);
+  // The wrapped data keys of personal data live in PostgreSQL, wherever DATABASE_URL points.
+  expect(refusal({ DATABASE_URL: 'postgres://u:p@db.example.com/spice' })).toMatch(/endpoint: PERSONAL_DATA_MASTER_KEY with DATABASE_URL=db\.example\.com; set your own/);
+  expect(refusal({ DATABASE_URL: 'postgres://u:p@db.example.com/spice', PERSONAL_DATA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') })).toBe('started');
+  expect(refusal({ PERSONAL_DATA_MASTER_KEY: 'too-short' })).toMatch(/^invalid configuration: PERSONAL_DATA_MASTER_KEY: 32 bytes in base64/);
   // Temporal and Kafka have no credentials of ours: binding them off loopback is an explicit choice.
   expect(refusal({ TEMPORAL_UI_BIND_HOST: '0.0.0.0', KAFKA_BIND_HOST: '0.0.0.0' })).toBe('started');
 });

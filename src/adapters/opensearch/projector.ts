@@ -328,6 +328,16 @@ export class OpenSearchProjector implements SearchProjector {
     return { checked: rows.length, reprojected };
   }
 
+  async replace(row: InstanceState): Promise<boolean> {
+    const live = await this.indices.liveIndex(row.db);
+    if (live === null || live.incarnation !== row.incarnation) return false;
+    // Same stream version, other content: the external version would refuse it, so the old document goes first.
+    await this.client.delete({ index: live.index, id: row.id, refresh: true }).catch((err: unknown) => {
+      if ((err as { meta?: { statusCode?: number } }).meta?.statusCode !== 404) throw err;
+    });
+    return (await this.reconcile([row])).reprojected > 0;
+  }
+
   /** A versioned registry write; false when the registry already holds this or a newer version. */
   private async register(index: string, id: string, version: number, doc: Record<string, unknown>, refresh = false): Promise<boolean> {
     try {

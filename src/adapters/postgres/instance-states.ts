@@ -12,6 +12,19 @@ export interface InstanceStatePage {
   next: [string, string] | null;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- pg rows are untyped; columns are read by name
+const stateOf = (r: any): InstanceState => ({
+  db: r.db_name,
+  incarnation: r.incarnation,
+  id: r.instance_id,
+  class_id: r.class_id,
+  properties: r.properties,
+  relationships: r.relationships,
+  version: r.version,
+  deleted: r.deleted,
+  updated_at: new Date(r.updated_at).toISOString(),
+});
+
 export class PgInstanceStates {
   private readonly s: string;
 
@@ -20,6 +33,17 @@ export class PgInstanceStates {
     schema: string,
   ) {
     this.s = quoteIdent(schema);
+  }
+
+  /** Sets an instance's properties (a forgotten subject's erased values); its row as it is now, or undefined when there is none. */
+  async replaceProperties(db: string, id: string, properties: Record<string, unknown>): Promise<InstanceState | undefined> {
+    const { rows } = await this.pool.query(
+      `UPDATE ${this.s}.instances i SET properties = $3 FROM ${this.s}.databases d
+        WHERE i.db_name = $1 AND i.instance_id = $2 AND d.name = i.db_name
+        RETURNING i.db_name, d.incarnation, i.instance_id, i.class_id, i.properties, i.relationships, i.version, i.deleted, i.updated_at`,
+      [db, id, JSON.stringify(properties)],
+    );
+    return rows.map(stateOf)[0];
   }
 
   async page(after: [string, string] | null, limit: number): Promise<InstanceStatePage> {
@@ -31,17 +55,7 @@ export class PgInstanceStates {
         LIMIT $3`,
       [after?.[0] ?? null, after?.[1] ?? null, limit],
     );
-    const states = rows.map((r): InstanceState => ({
-      db: r.db_name,
-      incarnation: r.incarnation,
-      id: r.instance_id,
-      class_id: r.class_id,
-      properties: r.properties,
-      relationships: r.relationships,
-      version: r.version,
-      deleted: r.deleted,
-      updated_at: new Date(r.updated_at).toISOString(),
-    }));
+    const states = rows.map(stateOf);
     const last = states[states.length - 1];
     return { rows: states, next: states.length === limit && last ? [last.db, last.id] : null };
   }

@@ -8,6 +8,7 @@ import { problem } from '../problem';
 import { actorOfRequest } from '../auth';
 import { parseBody } from '../validation';
 import type { RouteSpec } from './route-spec';
+import { databaseNameSchema, instanceIdSchema } from '../../domain/commands';
 
 const MODES = ['legacy', 'dual_write', 's3_only'] as const;
 const KINDS = { backfill: 'backfill', 'reverse-sync': 'reverse_sync', verify: 'verify' } as const;
@@ -23,6 +24,35 @@ const startBody = z.strictObject({
   chunk_size: z.number().int().min(1).max(10_000).optional(),
   target: z.enum(['s3', 'legacy', 'both']).optional(),
 });
+
+const forgetBody = z.strictObject({
+  command_type: z.literal('FORGET_SUBJECT'),
+  db_name: databaseNameSchema,
+  /** The subject: an instance of the database's current life. */
+  instance_id: instanceIdSchema,
+});
+
+/** FORGET_SUBJECT: crypto-shredding of one subject's personal values (README "Personal data"). */
+export function subjectRoutes(ports: ApiPorts): RouteSpec[] {
+  const subjects = ports.subjects;
+  if (!subjects) return [];
+  return [
+    {
+      method: 'post',
+      path: '/admin/forget-subject',
+      operationId: 'forgetSubject',
+      summary: "FORGET_SUBJECT: deletes the subject's data key and purges its values from the read models and the search index; its events then read as erased",
+      tag: 'admin',
+      access: 'admin',
+      body: { schema: forgetBody },
+      responses: { '200': { description: 'Forgotten: the key is gone (key_deleted false when there was none) and the purge is done' } },
+      handler: async (req, res) => {
+        const body = parseBody(forgetBody, req.body);
+        res.json(await subjects.forget({ db_name: body.db_name, instance_id: body.instance_id, actor: actorOfRequest(req, res) }));
+      },
+    },
+  ];
+}
 
 function kindOf(raw: unknown): (typeof KINDS)[keyof typeof KINDS] {
   const kind = KINDS[String(raw) as keyof typeof KINDS];

@@ -1,0 +1,75 @@
+/** Crypto-shredding without services: which values are sealed, how they open, and erasure once a key is gone. */
+import { AesPersonalDataCipher } from '../../../src/adapters/personal-data-cipher';
+import { ERASED, isSealed, type ClassCatalog } from '../../../src/domain';
+import type { SubjectKeyStore } from '../../../src/ports/personal-data';
+import { randomBytes } from 'node:crypto';
+
+class MemoryKeys implements SubjectKeyStore {
+  readonly keys = new Map<string, Buffer>();
+  async dataKeys(subjects: readonly string[], o: { create: boolean }) {
+    const out = new Map<string, Buffer>();
+    for (const s of subjects) {
+      if (o.create && !this.keys.has(s)) this.keys.set(s, randomBytes(32));
+      const k = this.keys.get(s);
+      if (k) out.set(s, k);
+    }
+    return out;
+  }
+  async forget(subject: string) {
+    return this.keys.delete(subject);
+  }
+}
+
+const classes: ClassCatalog = {
+  Base: { id: 'Base', label: 'Base', abstract: true, properties: [{ name: 'email', type: 'string', required: false, personal: true }], relationships: [] },
+  Person: { id: 'Person', label: 'Person', parent_class: 'Base', abstract: false, properties: [{ name: 'age', type: 'integer', required: false }], relationships: [] },
+};
+const created = (id: string, properties: Record<string, unknown>) => ({
+  event_type: 'INSTANCE_CREATED',
+  payload: { db_name: 'shop', db_incarnation: 1, instance: { id, class_id: 'Person', properties, relationships: {} } },
+});
+const propsOf = (e: { payload: unknown }) => (e.payload as { instance: { properties: Record<string, unknown> } }).instance.properties;
+
+describe('the personal-data cipher', () => {
+  it('given a class with an inherited personal property, when an event is sealed, then only that value is sealed and it opens again', async () => {
+    const keys = new MemoryKeys();
+    const cipher = new AesPersonalDataCipher(keys);
+    const event = created('alice', { email: 'a@example.com', age: 3 });
+    const [sealed] = await cipher.seal([event], classes);
+    expect(propsOf(event)).toEqual({ email: 'a@example.com', age: 3 }); // the input is not changed
+    expect(isSealed(propsOf(sealed).email)).toBe(true);
+    expect(propsOf(sealed).age).toBe(3);
+    expect(JSON.stringify(sealed)).not.toContain('a@example.com');
+    expect([...keys.keys.keys()]).toEqual(['shop:alice']);
+    const [opened] = await cipher.open([sealed]);
+    expect(propsOf(opened)).toEqual({ email: 'a@example.com', age: 3 });
+  });
+
+  it('when the subject is forgotten, then its values read as erased, and a key made again later does not open them', async () => {
+    const keys = new MemoryKeys();
+    const cipher = new AesPersonalDataCipher(keys);
+    const [sealed] = await cipher.seal([created('alice', { email: 'a@example.com' })], classes);
+    await keys.forget('shop:alice');
+    expect(propsOf((await cipher.open([sealed]))[0]).email).toEqual(ERASED);
+    await cipher.seal([created('alice', { email: 'new@example.com' })], classes);
+    expect(propsOf((await cipher.open([sealed]))[0]).email).toEqual(ERASED);
+  });
+
+  it('a sealed value moved to another subject or property does not open', async () => {
+    const cipher = new AesPersonalDataCipher(new MemoryKeys());
+    const [a] = await cipher.seal([created('alice', { email: 'a@example.com' })], classes);
+    const [b] = await cipher.seal([created('bob', { email: 'b@example.com' })], classes);
+    const forged = created('bob', { email: propsOf(a).email });
+    expect(propsOf((await cipher.open([forged]))[0]).email).toEqual(ERASED);
+    expect(propsOf((await cipher.open([b]))[0]).email).toBe('b@example.com');
+  });
+
+  it('events without personal values pass untouched, with no key made', async () => {
+    const keys = new MemoryKeys();
+    const cipher = new AesPersonalDataCipher(keys);
+    const event = created('carol', { age: 5, email: null });
+    expect(await cipher.seal([event], classes)).toEqual([event]);
+    expect(keys.keys.size).toBe(0);
+    expect((await cipher.open([event]))[0]).toBe(event);
+  });
+});
