@@ -63,7 +63,26 @@ export interface EnsureTopicResult {
  * Creates the topic unless it exists. An existing topic keeps its partition count: adding
  * partitions would move keys and break per-aggregate order for consumers.
  */
-export async function ensureTopic(admin: Admin, topic: string, partitions: number, replicationFactor = 1): Promise<EnsureTopicResult> {
+/**
+ * Answers of a broker that has just started (or just created the topic) while its metadata catches up: the topic exists,
+ * or is about to, but this broker does not know it yet. kafkajs gives up on them inside createTopics' wait for leaders.
+ */
+const METADATA_CATCHING_UP = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_CONTROLLER']);
+
+export async function ensureTopic(admin: Admin, topic: string, partitions: number, replicationFactor = 1, o: { attempts?: number; backoffMs?: number } = {}): Promise<EnsureTopicResult> {
+  const attempts = o.attempts ?? 20;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await ensureTopicOnce(admin, topic, partitions, replicationFactor);
+    } catch (err) {
+      const type = (err as { type?: string; cause?: { type?: string } }).type ?? (err as { cause?: { type?: string } }).cause?.type;
+      if (attempt >= attempts || type === undefined || !METADATA_CATCHING_UP.has(type)) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, (o.backoffMs ?? 100) * attempt)));
+    }
+  }
+}
+
+async function ensureTopicOnce(admin: Admin, topic: string, partitions: number, replicationFactor: number): Promise<EnsureTopicResult> {
   let created = false;
   // Checking first keeps kafkajs from logging the broker's TOPIC_ALREADY_EXISTS answer as an error on every start.
   if ((await admin.listTopics()).includes(topic)) return { topic, created, partitions: await partitionCount(admin, topic) };
