@@ -75,7 +75,15 @@ test('large events are kept as stubs in the ledger', async () => {
   const big = { ...envelope('big', 1), payload: { blob: 'x'.repeat(testConfig.KAFKA_MAX_MESSAGE_BYTES) } };
   await ledger.record([{ envelope: big, s3: ref(big) }]);
   const [row] = await ledger.byEventIds([big.event_id]);
-  expect(row.payload).toEqual({ event_id: big.event_id, event_type: big.event_type, aggregate_type: 'Instance', aggregate_id: 'big', aggregate_version: 1, truncated: true });
+  expect(row.payload).toEqual({
+    event_id: big.event_id,
+    event_type: big.event_type,
+    aggregate_type: 'Instance',
+    aggregate_id: 'big',
+    aggregate_version: 1,
+    schema_version: big.schema_version,
+    truncated: true,
+  });
 });
 
 test('status counts and the reconciliation query see undelivered rows by age', async () => {

@@ -191,7 +191,15 @@ test('a large event goes to Kafka as a stub under the size limit, and the reader
   expect(stubMsg.value!.length).toBeLessThan(maxBytes);
   const parsed = parseEventMessage(stubMsg.value);
   expect(isStub(parsed.payload)).toBe(true);
-  expect(parsed.payload).toEqual({ event_id: big.event_id, event_type: big.event_type, aggregate_type: 'Instance', aggregate_id: 'large', aggregate_version: 1, schema_version: big.schema_version, truncated: true });
+  expect(parsed.payload).toEqual({
+    event_id: big.event_id,
+    event_type: big.event_type,
+    aggregate_type: 'Instance',
+    aggregate_id: 'large',
+    aggregate_version: 1,
+    schema_version: big.schema_version,
+    truncated: true,
+  });
   expect(parsed.s3_reference).toEqual(ref(big));
 
   // The reader: body from "S3" (injected), fallback to the payload when S3 fails, none for a stub.
