@@ -4,6 +4,7 @@
 import type { Pool } from 'pg';
 import type { StreamId } from '../../ports/event-store';
 import type { StreamLocker } from '../stream-sync';
+import { KeyedLock } from '../../lib/keyed-lock';
 
 /** The advisory lock space of stream locks (the first key of pg_advisory_lock(int, int)). */
 const STREAM_LOCK_SPACE = 0x5ee5;
@@ -12,12 +13,20 @@ const STREAM_LOCK_SPACE = 0x5ee5;
  * PostgreSQL session advisory locks on a pool of their own: a writer waiting for a lock holds a
  * connection of this pool only, so the holder always finds one in the main pool for its work (one
  * shared pool would deadlock once every connection waits). A process that dies drops its locks.
+ * Writers of one stream in this process take turns in memory first, so a hot stream holds one
+ * connection of the pool, not all of them, and the other streams keep theirs.
  */
 export class PgStreamLocker implements StreamLocker {
+  private readonly local = new KeyedLock();
+
   constructor(private readonly pool: Pool) {}
 
-  async run<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
+  run<T>(stream: StreamId, fn: () => Promise<T>): Promise<T> {
     const key = `${stream.aggregate_type}/${stream.aggregate_id}`;
+    return this.local.run(key, () => this.runLocked(key, fn));
+  }
+
+  private async runLocked<T>(key: string, fn: () => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
