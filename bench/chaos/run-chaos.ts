@@ -36,7 +36,7 @@ export interface ChaosPlan {
 }
 
 export const PLANS: Record<'short' | 'full', ChaosPlan> = {
-  short: { mode: 'short', loadSeconds: 60, workers: 2, kills: 3, outages: ['kafka'], outageSeconds: 15, temporalRestarts: 0, apiRestarts: 0, rate: 4, aggregates: 40, bulkSize: 200 },
+  short: { mode: 'short', loadSeconds: 36, workers: 2, kills: 3, outages: ['kafka'], outageSeconds: 10, temporalRestarts: 0, apiRestarts: 0, rate: 4, aggregates: 40, bulkSize: 200 },
   full: {
     mode: 'full',
     loadSeconds: 300,

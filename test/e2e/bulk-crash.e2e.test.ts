@@ -6,7 +6,7 @@
 import { commandIdForKey } from '../../src/app/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, uniqueName } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkcrash';
@@ -65,12 +65,7 @@ test('a bulk that dies after its claims and is refused on retry (its class delet
   } finally {
     planDownFor.delete(a);
   }
-  const done = await eventually(
-    () => statusOf(a),
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    120_000,
-    200,
-  );
+  const done = await commandFinished(p.url, a);
   expect(done.status).toBe('FAILED');
 
   // Nothing of the bulk stands: its claims are voided, the ids are free.

@@ -1,5 +1,5 @@
 /**
- * The chaos run's short mode (issue 17, item 3) inside the suite: a minute of steady load on two
+ * The chaos run's short mode (issue 17, item 3) inside the suite: 36 s of steady load on two
  * worker processes, three SIGKILLed and replaced, and a Kafka of the run's own stopped hard and
  * started again. Nothing accepted is lost, no stream has a gap, Kafka keeps each stream's order,
  * the read models equal a rebuild and nothing is left running. `npm run chaos` is the full run.

@@ -4,7 +4,7 @@
  */
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, scaled, testConfig } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'bulkdb';
@@ -35,18 +35,9 @@ test('100 concurrent updates of one instance end at version 101 with no lost upd
   expect((await send('POST', `/databases/${db}/classes/Item/instances`, { id: 'hot', properties: { n: 0 } }, { prefer: 'wait=30' })).status).toBe(201);
   const accepted = await Promise.all(Array.from({ length: 100 }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: i + 1, note: `writer ${i}` } })));
   expect(accepted.map((r) => r.status)).toEqual(Array(100).fill(202));
-  const results = await Promise.all(
-    accepted.map((a) =>
-      eventually(
-        async () => send('GET', `/commands/${a.body.command_id}`),
-        (s) => s.body.status === 'COMPLETED' || s.body.status === 'FAILED',
-        120_000,
-        250,
-      ),
-    ),
-  );
-  expect(results.map((r) => r.body.status)).toEqual(Array(100).fill('COMPLETED'));
-  const versions = results.map((r) => r.body.result.version).sort((a, b) => a - b);
+  const results = await Promise.all(accepted.map((a) => commandFinished(p.url, a.body.command_id)));
+  expect(results.map((r) => r.status)).toEqual(Array(100).fill('COMPLETED'));
+  const versions = results.map((r) => r.result.version).sort((a, b) => a - b);
   expect(versions).toEqual(Array.from({ length: 100 }, (_, i) => i + 2));
 
   // S3: versions 1..101, no gap, no duplicate.
@@ -72,7 +63,7 @@ test('100 concurrent updates of one instance end at version 101 with no lost upd
   // Read model: the last writer's state at version 101.
   const read = await send('GET', `/databases/${db}/instances/hot`);
   expect(read.body.version).toBe(101);
-  const lastWriter = results.findIndex((r) => r.body.result.version === 101);
+  const lastWriter = results.findIndex((r) => r.result.version === 101);
   expect(read.body.properties).toEqual({ n: lastWriter + 1, note: `writer ${lastWriter}` });
 }, 240_000);
 
@@ -124,12 +115,7 @@ test('a 20 MB bulk command travels by reference, never as a Temporal payload', a
   const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json', ...p.auth }, body });
   expect(res.status).toBe(202);
   const { command_id } = (await res.json()) as { command_id: string };
-  const final = await eventually(
-    async () => (await send('GET', `/commands/${command_id}`)).body,
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    240_000,
-    500,
-  );
+  const final = await commandFinished(p.url, command_id, 240_000);
   expect(final.status).toBe('COMPLETED');
   expect(final.result.event_count).toBe(2_000 / BATCH);
   // The workflow's history holds the reference, not the body.

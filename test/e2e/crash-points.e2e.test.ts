@@ -20,7 +20,7 @@ import { stackPaths } from '../../scripts/stack/services';
 import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
 import { startWorkerPool, WorkerPool, WorkerProcessSpec } from '../support/worker-process';
 import { eventually, testConfig, uniqueName } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 import { checkInvariants, problems } from '../support/invariants';
 
 const db = 'crashes';
@@ -44,13 +44,7 @@ let workers: WorkerPool;
 const WORKERS = 3;
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
-const finished = (commandId: string) =>
-  eventually(
-    () => send('GET', `/commands/${commandId}`).then((r) => r.body),
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    240_000,
-    200,
-  );
+const finished = (commandId: string) => commandFinished(p.url, commandId, 240_000);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-crash', testConfig, { worker: false });

@@ -12,7 +12,7 @@ import { eventIdFor } from '../../src/contracts/event-envelope';
 import { commandIdForKey } from '../../src/app/command-gateway';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { eventually, scaled, testConfig, uniqueName } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 const db = 'retries';
@@ -22,16 +22,10 @@ const ledgerDownFor = new Set<string>();
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
 
 const statusOf = (commandId: string) => send('GET', `/commands/${commandId}`).then((r) => r.body);
-const finished = (commandId: string, timeoutMs = 120_000) =>
-  eventually(
-    () => statusOf(commandId),
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    timeoutMs,
-    200,
-  );
+const finished = (commandId: string) => commandFinished(p.url, commandId);
 
 /** Later updates on the stream: more than the 200 command ids the removed per-stream cache held, in the full run. */
-const LATER = scaled(60, 250);
+const LATER = scaled(25, 250);
 const LAST = LATER + 2;
 
 const stream = (id: string) => ({ aggregate_type: 'instance', aggregate_id: `${db}:${id}` });

@@ -9,20 +9,14 @@ import type { EventEnvelope } from '../../src/contracts/event-envelope';
 import { startPipeline, Pipeline } from '../support/pipeline';
 import { startWorkerProcess, WorkerProcess } from '../support/worker-process';
 import { eventually } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 
 let p: Pipeline;
 let second: WorkerProcess | undefined;
 const db = 'unique';
 
 const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, path, body, headers);
-const finished = (commandId: string) =>
-  eventually(
-    () => send('GET', `/commands/${commandId}`).then((r) => r.body),
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    180_000,
-    200,
-  );
+const finished = (commandId: string) => commandFinished(p.url, commandId, 180_000);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-unique');

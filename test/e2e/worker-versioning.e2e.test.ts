@@ -13,7 +13,7 @@ import { describeDeployment, setCurrentVersion, workerDeploymentOptions, type De
 import { loadConfig } from '../../src/app/config';
 import { startPipeline, workflowBundle, type Pipeline } from '../support/pipeline';
 import { eventually, testConfig, uniqueName } from '../support/env';
-import { sendJson, seedDatabase } from '../support/http';
+import { commandFinished, sendJson, seedDatabase } from '../support/http';
 import { runOps } from '../support/ops';
 
 let p: Pipeline;
@@ -131,12 +131,7 @@ test('a command in flight on version 1 finishes on version 1 while version 2 tak
   expect([b.status, b.body.status]).toEqual([201, 'COMPLETED']);
 
   relayBlocked = false;
-  const aDone = await eventually(
-    () => send('GET', `/commands/${aId}`).then((r) => r.body),
-    (s) => s.status === 'COMPLETED' || s.status === 'FAILED',
-    60_000,
-    200,
-  );
+  const aDone = await commandFinished(p.url, aId, 60_000);
   expect(aDone.status).toBe('COMPLETED');
 
   const aTasks = await workflowTasks(aId);

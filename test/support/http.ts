@@ -6,6 +6,8 @@ export interface Answer {
   body: any; // whatever the endpoint answers
 }
 
+import { eventually } from './env';
+
 /** API keys by base URL: a pipeline registers its writer key, so sendJson authenticates by itself. */
 const keysByBaseUrl = new Map<string, string>();
 
@@ -38,4 +40,14 @@ export async function seedDatabase(baseUrl: string, db: string, cls: Record<stri
   const wait = { prefer: 'wait=30' };
   expect((await sendJson(baseUrl, 'POST', '/databases', { name: db }, wait)).status).toBe(201);
   expect((await sendJson(baseUrl, 'POST', `/databases/${db}/classes`, cls, wait)).status).toBe(201);
+}
+
+/** A command's status once it is final (COMPLETED or FAILED), polled through GET /commands/{id}. */
+export function commandFinished(baseUrl: string, commandId: string, timeoutMs = 120_000, headers: Record<string, string> = {}): Promise<any> {
+  return eventually(
+    () => sendJson(baseUrl, 'GET', `/commands/${commandId}`, undefined, headers).then((r) => r.body),
+    (s) => s?.status === 'COMPLETED' || s?.status === 'FAILED',
+    timeoutMs,
+    200,
+  );
 }
