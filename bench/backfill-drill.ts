@@ -7,7 +7,7 @@
  * events) and by `npm run drill:backfill -- <events>` (the long run; default 1,000,000).
  */
 import { randomBytes } from 'node:crypto';
-import { DeleteObjectsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, DeleteObjectsCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import type { Config } from '../src/app/config';
 import type { Infrastructure } from '../src/app/composition';
 import { createS3Client } from '../src/adapters/s3/s3-client';
@@ -24,6 +24,8 @@ export interface BackfillDrillOptions {
   killAt?: number;
   chunk?: number;
   rate?: number;
+  /** Streams copied / compared at once (the runs' `concurrency`; the workers' MIGRATION_CONCURRENCY). */
+  concurrency?: number;
   log?: (line: string) => void;
 }
 
@@ -46,6 +48,23 @@ export interface BackfillDrillFigures {
 }
 
 /**
+ * MinIO's delete of a whole prefix in one request (`x-minio-force-delete`, what `mc rm --force`
+ * sends): seconds for millions of objects, where DeleteObjects goes 1,000 keys at a time at a few
+ * hundred objects/s. Other S3 servers ignore or refuse it; the listing loop below removes the rest.
+ */
+async function forceDeletePrefix(root: S3Client, bucket: string, prefix: string): Promise<void> {
+  const cmd = new DeleteObjectCommand({ Bucket: bucket, Key: prefix });
+  cmd.middlewareStack.add(
+    (next) => async (args) => {
+      (args.request as { headers: Record<string, string> }).headers['x-minio-force-delete'] = 'true';
+      return next(args);
+    },
+    { step: 'build', name: 'minioForceDelete' },
+  );
+  await root.send(cmd).catch(() => undefined);
+}
+
+/**
  * Removes everything the drill wrote: its schemas, its S3 prefix (a million-event run leaves
  * millions of objects) and its topic. The app's S3 user may not delete, so the prefix goes with
  * MinIO's root credentials, which only this drill and the stack use.
@@ -59,6 +78,7 @@ async function dropDrillData(
   const root = createS3Client({ ...config, S3_ACCESS_KEY: config.MINIO_ROOT_USER, S3_SECRET_KEY: config.MINIO_ROOT_PASSWORD });
   let deleted = 0;
   try {
+    await forceDeletePrefix(root, config.S3_BUCKET, spec.s3Prefix);
     for (;;) {
       // Always the first page: what was deleted is gone, so no continuation token is needed.
       const page = await root.send(new ListObjectsV2Command({ Bucket: config.S3_BUCKET, Prefix: spec.s3Prefix, MaxKeys: 1000 }));
@@ -88,7 +108,8 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
   const connection = await Connection.connect({ address: config.temporalAddress });
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ops = new MigrationOps({ modes: infra.modes, client, taskQueue: spec.taskQueue, propagationMs: 0 });
-  let worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-1' });
+  const workerEnv = o.concurrency ? { MIGRATION_CONCURRENCY: String(o.concurrency) } : {};
+  let worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-1' }, undefined, workerEnv);
   let figures: Omit<BackfillDrillFigures, 'left_behind'>;
   let cleanup: Awaited<ReturnType<typeof dropDrillData>> | undefined;
   try {
@@ -106,7 +127,7 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
     log(`seeded ${o.events} legacy events in ${seed_s.toFixed(1)} s`);
     await ops.setMode({ to: 'dual_write', actor: 'backfill-drill', reason: 'backfill drill' });
 
-    await ops.start('backfill', { chunk_size: o.chunk ?? 1000, events_per_second: o.rate });
+    await ops.start('backfill', { chunk_size: o.chunk ?? 1000, events_per_second: o.rate, concurrency: o.concurrency });
     const killAt = Math.floor(o.events * (o.killAt ?? 0.4));
     let atKill = 0;
     for (;;) {
@@ -119,10 +140,10 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
     }
     log(`SIGKILL worker ${worker.pid} at ${atKill} events read`);
     await worker.kill();
-    worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-2' });
+    worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-2' }, undefined, workerEnv);
     const done: MigrationProgress = await ops.result('backfill');
     log(`backfill done: ${done.copied} copied, ${done.processed} read, ${done.elapsed_s.toFixed(1)} s`);
-    await ops.start('verify', { target: 's3' });
+    await ops.start('verify', { target: 's3', concurrency: o.concurrency });
     const verified = await ops.result('verify');
     const differences = Object.values(verified.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0);
     log(`verify: ${verified.processed} versions, ${verified.streams} streams, ${differences} differences, ${verified.elapsed_s.toFixed(1)} s`);
@@ -146,7 +167,7 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
       log(`cleanup failed (remove ${spec.schema}*, s3://${config.S3_BUCKET}/${spec.s3Prefix}, topic ${spec.topic} by hand): ${String(err)}`);
       return undefined;
     });
-    if (cleanup) log(`cleaned up: schemas ${spec.schema}, ${spec.readModelSchema}; ${cleanup.deleted} S3 objects under ${spec.s3Prefix}; topic ${spec.topic}`);
+    if (cleanup) log(`cleaned up: schemas ${spec.schema}, ${spec.readModelSchema}; S3 prefix ${spec.s3Prefix} (${cleanup.deleted} objects left to a listed delete); topic ${spec.topic}`);
     await infra.close();
   }
   return { ...figures, left_behind: cleanup?.left ?? { s3_objects: -1, schemas: -1 } };
@@ -154,8 +175,9 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
 
 if (require.main === module) {
   const events = Number(process.argv[2] ?? 1_000_000);
-  const rate = process.argv[3] ? Number(process.argv[3]) : undefined;
-  runBackfillDrill({ events, rate }).then(
+  const rate = process.argv[3] && process.argv[3] !== '-' ? Number(process.argv[3]) : undefined;
+  const concurrency = process.argv[4] ? Number(process.argv[4]) : undefined;
+  runBackfillDrill({ events, rate, concurrency }).then(
     (f) => {
       process.stdout.write(`${JSON.stringify(f, null, 2)}\n`);
       process.exit(f.differences === 0 && f.verified_versions === events ? 0 : 1);

@@ -15,7 +15,7 @@ import { withFailureMapping } from './failures';
 export interface MigrationDeps {
   stores: MigrationStores;
   modes: StorageModeRecord;
-  /** Streams copied or compared at once. */
+  /** Streams copied or compared at once, unless a run asks for another bound (MIGRATION_CONCURRENCY). */
   concurrency?: number;
 }
 
@@ -130,8 +130,8 @@ export function createMigrationActivities(d: MigrationDeps) {
   const concurrency = d.concurrency ?? 16;
 
   /** Copies each stream's tail from one store to the other; returns the events copied. */
-  async function copyStreams(from: StoreName, streams: StreamId[], progress: unknown): Promise<number> {
-    const counts = await mapLimit(streams, concurrency, async (stream) => {
+  async function copyStreams(from: StoreName, streams: StreamId[], progress: unknown, inFlight = concurrency): Promise<number> {
+    const counts = await mapLimit(streams, inFlight, async (stream) => {
       const n = await d.stores.copyStream(from, stream);
       beat(progress);
       return n;
@@ -153,30 +153,28 @@ export function createMigrationActivities(d: MigrationDeps) {
     },
 
     /** One page of the legacy table (global order), its streams' tails copied into S3. */
-    async backfillChunk(a: { checkpoint?: string; limit: number }): Promise<ChunkResult> {
+    async backfillChunk(a: { checkpoint?: string; limit: number; concurrency?: number }): Promise<ChunkResult> {
       const started = Date.now();
       const page = await d.stores.legacyPage(a.checkpoint, a.limit);
-      const copied = await copyStreams('legacy', page.streams, { checkpoint: a.checkpoint });
+      const copied = await copyStreams('legacy', page.streams, { checkpoint: a.checkpoint }, a.concurrency);
       return { checkpoint: page.checkpoint, scanned: page.scanned, copied, streams: page.streams.length, has_more: page.hasMore, elapsed_ms: Date.now() - started };
     },
 
     /** One page of ledger rows written in s3_only mode, their streams' S3 tails copied into the table. */
-    async reverseSyncChunk(a: { after_position: number; limit: number }): Promise<ChunkResult & { position: number }> {
+    async reverseSyncChunk(a: { after_position: number; limit: number; concurrency?: number }): Promise<ChunkResult & { position: number }> {
       const started = Date.now();
       const page = await d.stores.s3OnlyPage(a.after_position, a.limit);
-      const copied = await copyStreams('s3', page.streams, { position: a.after_position });
+      const copied = await copyStreams('s3', page.streams, { position: a.after_position }, a.concurrency);
       return { position: page.position, checkpoint: String(page.position), scanned: page.scanned, copied, streams: page.streams.length, has_more: page.hasMore, elapsed_ms: Date.now() - started };
     },
 
     /** One page of streams (in (type, id) order after the cursor) compared in both stores. */
-    async verifyChunk(a: { cursor?: [string, string]; limit: number; target: VerifyTarget }): Promise<VerifyChunkResult> {
+    async verifyChunk(a: { cursor?: [string, string]; limit: number; target: VerifyTarget; concurrency?: number }): Promise<VerifyChunkResult> {
       const started = Date.now();
       const page = await d.stores.streamsPage(a.cursor, a.limit);
-      const results = await mapLimit(page.streams, concurrency, async (stream) => {
-        const both = await d.stores.readBoth(stream);
-        beat({ cursor: a.cursor });
-        return compareStream(stream, both.legacy, both.s3, a.target);
-      });
+      const both = await d.stores.readBoth(page.streams, a.concurrency ?? concurrency);
+      beat({ cursor: a.cursor });
+      const results = page.streams.map((stream, i) => compareStream(stream, both[i].legacy, both[i].s3, a.target));
       const last = page.streams[page.streams.length - 1];
       return {
         cursor: last ? [last.aggregate_type, last.aggregate_id] : a.cursor,

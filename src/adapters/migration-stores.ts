@@ -6,6 +6,9 @@ import type { Pool } from 'pg';
 import type { EventStore, StreamId } from '../ports/event-store';
 import type { MigrationStores, StoreName } from '../ports/migration';
 import type { LegacyPgEventStore } from './postgres/legacy-event-store';
+import type { S3EventStore } from './s3/s3-event-store';
+import { streamKey } from '../contracts/event-envelope';
+import { mapLimit } from '../lib/map-limit';
 import { quoteIdent } from './postgres/postgres';
 import { StoreCorruptedError } from '../ports/event-store';
 import { copyTail, StreamLocker } from './stream-sync';
@@ -24,7 +27,7 @@ export class PgS3MigrationStores implements MigrationStores {
   private readonly s: string;
   private remainingCountedAt = 0;
 
-  constructor(private readonly o: { pool: Pool; schema: string; legacy: LegacyPgEventStore; s3: EventStore; locks: StreamLocker }) {
+  constructor(private readonly o: { pool: Pool; schema: string; legacy: LegacyPgEventStore; s3: EventStore & Pick<S3EventStore, 'readStreamExpecting'>; locks: StreamLocker }) {
     this.s = quoteIdent(o.schema);
   }
 
@@ -93,8 +96,17 @@ export class PgS3MigrationStores implements MigrationStores {
     }
   }
 
-  async readBoth(stream: StreamId) {
-    const [legacy, s3] = await Promise.all([this.o.legacy.readStream(stream), this.o.s3.readStream(stream)]);
-    return { legacy, s3 };
+  async readBoth(streams: StreamId[], concurrency: number) {
+    const legacy = await this.o.legacy.readStreams(streams);
+    return mapLimit(streams, concurrency, async (stream) => {
+      const l = legacy.get(streamKey(stream.aggregate_type, stream.aggregate_id)) ?? [];
+      return {
+        legacy: l,
+        s3: await this.o.s3.readStreamExpecting(
+          stream,
+          l.map((e) => e.envelope),
+        ),
+      };
+    });
   }
 }

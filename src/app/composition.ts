@@ -105,7 +105,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   const prefix = o.s3Prefix ?? '';
 
   const pool = createPool(config, o.poolMax ? { max: o.poolMax } : {});
-  const lockPool = createPool(config, { max: LOCK_POOL_MAX });
+  const lockPool = createPool(config, { max: Math.max(LOCK_POOL_MAX, config.MIGRATION_CONCURRENCY) });
   const s3 = createS3Client(config);
   const kafka = createKafka(config);
   try {
@@ -274,7 +274,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
         checkpoints: new PgCheckpointStore(pool, schema),
         reindexRequests: search.generations.indices,
       },
-    migrationDeps: () => ({ stores: new PgS3MigrationStores({ pool, schema, legacy: legacyStore, s3: s3Store, locks }), modes }),
+    migrationDeps: () => ({ stores: new PgS3MigrationStores({ pool, schema, legacy: legacyStore, s3: s3Store, locks }), modes, concurrency: config.MIGRATION_CONCURRENCY }),
     async close() {
       await relay.close().catch(() => undefined);
       await pool.end().catch(() => undefined);

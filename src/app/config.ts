@@ -242,6 +242,13 @@ export const configSchema = z.object({
   STORAGE_MODE_REFRESH_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
 
   /**
+   * Streams a backfill, verify or reverse sync works on at once per worker (a run may ask for
+   * another bound). Each stream copied holds a connection of the stream-lock pool, which grows to
+   * this size; S3 requests in flight are about this many (a copy commits a stream's versions in order).
+   */
+  MIGRATION_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+
+  /**
    * Aggregate state snapshots in S3 (snapshots/{type}/{id}/{version}.json): one is written, after
    * the command, each time a stream grows this many events past its last snapshot; a cold load
    * reads the newest snapshot and the events after it. 0: none written, none read.

@@ -89,7 +89,7 @@ export class MigrationOps {
   }
 
   /** Starts a run (or joins the one running), after waiting up to drainMs for a clean start (see cleanStart). */
-  async start(kind: MigrationKindName, o: { events_per_second?: number; chunk_size?: number; target?: VerifyTarget; drainMs?: number } = {}): Promise<MigrationStatus> {
+  async start(kind: MigrationKindName, o: { events_per_second?: number; chunk_size?: number; concurrency?: number; target?: VerifyTarget; drainMs?: number } = {}): Promise<MigrationStatus> {
     const { drainMs = 60_000, ...rest } = o;
     const clean = await this.cleanStart(kind, drainMs);
     const input: MigrationInput = { ...rest, clean_start: clean };

@@ -22,7 +22,12 @@ export interface MigrationStores {
   streamsPage(after: [string, string] | undefined, limit: number): Promise<{ streams: StreamId[]; hasMore: boolean }>;
   /** Copies what `from` holds of the stream past the other store's end, under the stream's lock; returns the events copied. */
   copyStream(from: StoreName, stream: StreamId): Promise<number>;
-  readBoth(stream: StreamId): Promise<{ legacy: StoredEvent[]; s3: StoredEvent[] }>;
+  /**
+   * Both copies of each stream, in the order given, at most `concurrency` streams read from S3 at
+   * once. S3 events stored with the very bytes of their legacy copy may be returned without being
+   * read (proven by the object's ETag): a difference is still always seen.
+   */
+  readBoth(streams: StreamId[], concurrency: number): Promise<Array<{ legacy: StoredEvent[]; s3: StoredEvent[] }>>;
 }
 
 export type MigrationKind = 'backfill' | 'verify' | 'reverse_sync';

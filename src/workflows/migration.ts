@@ -48,6 +48,8 @@ export interface MigrationInput {
   /** Copies per second at most (backfill, reverse sync); absent: as fast as the stores go. */
   events_per_second?: number;
   chunk_size?: number;
+  /** Streams copied or compared at once; absent: the worker's MIGRATION_CONCURRENCY. */
+  concurrency?: number;
   /** Verify: which store must hold every event of the other. */
   target?: VerifyTarget;
   /** The starter found no command of the mode that wrote the source still running (see flagsAfterRun). */
@@ -62,6 +64,9 @@ export const resumeSignal = defineSignal('resume');
 
 const CHUNKS_PER_RUN = 100;
 const MAX_LISTED = 1000;
+
+/** The run's own concurrency bound for an activity's input (absent when the worker's applies: older histories keep their inputs). */
+const inFlight = (input: MigrationInput) => (input.concurrency === undefined ? {} : { concurrency: input.concurrency });
 
 export const migrationWorkflowId = (kind: MigrationKindName, taskQueue: string) => `storage-${kind.replace('_', '-')}-${taskQueue}`;
 
@@ -122,7 +127,7 @@ export async function backfillToS3(input: MigrationInput): Promise<MigrationProg
     'backfill',
     input,
     async (p, limit) => {
-      const r = await acts.backfillChunk({ checkpoint: p.cursor, limit });
+      const r = await acts.backfillChunk({ checkpoint: p.cursor, limit, ...inFlight(input) });
       return { cursor: r.checkpoint, processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
     },
     () => acts.countLegacyEvents(),
@@ -135,7 +140,7 @@ export async function reverseSyncToLegacy(input: MigrationInput): Promise<Migrat
     'reverse_sync',
     input,
     async (p, limit) => {
-      const r = await acts.reverseSyncChunk({ after_position: Number(p.cursor ?? 0), limit });
+      const r = await acts.reverseSyncChunk({ after_position: Number(p.cursor ?? 0), limit, ...inFlight(input) });
       return { cursor: String(r.position), processed: r.scanned, copied: r.copied, streams: r.streams, has_more: r.has_more, elapsed_ms: r.elapsed_ms };
     },
     () => acts.countS3OnlyRows({ after_position: 0 }),
@@ -149,7 +154,7 @@ export async function verifyStores(input: MigrationInput): Promise<MigrationProg
     input,
     async (p, limit) => {
       const cursor = p.cursor ? (JSON.parse(p.cursor) as [string, string]) : undefined;
-      const r = await acts.verifyChunk({ cursor, limit: Math.min(limit, 200), target: input.target ?? 's3' });
+      const r = await acts.verifyChunk({ cursor, limit: Math.min(limit, 200), target: input.target ?? 's3', ...inFlight(input) });
       p.differences ??= {};
       p.listed ??= [];
       for (const d of r.differences) {

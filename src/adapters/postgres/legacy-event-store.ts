@@ -4,7 +4,7 @@
  * rests on the unique (aggregate_type, aggregate_id, aggregate_version) constraint.
  */
 import type { Pool } from 'pg';
-import { currentEnvelope, type EventEnvelope, type StoredEvent } from '../../contracts/event-envelope';
+import { currentEnvelope, streamKey, type EventEnvelope, type StoredEvent } from '../../contracts/event-envelope';
 import {
   AppendedEvent,
   AppendOptions,
@@ -122,7 +122,31 @@ export class LegacyPgEventStore implements EventStore {
        ORDER BY aggregate_version`,
       [stream.aggregate_type, stream.aggregate_id, options.fromVersion ?? 1, options.toVersion ?? null],
     );
-    const envelopes = rows.map(toEnvelope);
+    return this.resolved(rows.map(toEnvelope), db);
+  }
+
+  /**
+   * Many streams' events in one query (what a verify compares a page of streams with): each
+   * stream's events in version order, under its `streamKey`; a stream without events is absent.
+   */
+  async readStreams(streams: StreamId[], db: Queryable = this.pool): Promise<Map<string, StoredEvent[]>> {
+    const { rows } = await db.query(
+      `SELECT ${COLUMNS} FROM ${this.table} t JOIN unnest($1::text[], $2::text[]) AS s(type, id) ON t.aggregate_type = s.type AND t.aggregate_id = s.id
+       ORDER BY t.aggregate_type, t.aggregate_id, t.aggregate_version`,
+      [streams.map((s) => s.aggregate_type), streams.map((s) => s.aggregate_id)],
+    );
+    const out = new Map<string, StoredEvent[]>();
+    for (const e of await this.resolved(rows.map(toEnvelope), db)) {
+      const key = streamKey(e.envelope.aggregate_type, e.envelope.aggregate_id);
+      const list = out.get(key);
+      if (list) list.push(e);
+      else out.set(key, [e]);
+    }
+    return out;
+  }
+
+  /** Claim entries under their command's decision (see resolveClaim). */
+  private async resolved(envelopes: EventEnvelope[], db: Queryable): Promise<StoredEvent[]> {
     const claimants = [...new Set(envelopes.map(claimedBy).filter((c): c is string => c !== undefined))];
     if (claimants.length === 0) return envelopes.map((envelope) => ({ envelope }));
     const decided = await db.query(`SELECT command_id, decision FROM ${this.commands} WHERE command_id = ANY($1::text[])`, [claimants]);

@@ -44,6 +44,7 @@
  *   - readAll orders by occurred_at: a tailing reader should pass settleMs (e.g. 10 s) so that
  *     events still being written with a recent occurred_at are not skipped by its checkpoint.
  */
+import { createHash } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { currentEnvelope, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
 import { KeyedLock } from '../../lib/keyed-lock';
@@ -646,6 +647,36 @@ export class S3EventStore implements EventStore {
       return { envelope: await this.resolved(env), s3: this.refOf(env) };
     });
     if (!Number.isFinite(to) && versions.length > 0) this.noteVersion(stream, versions[versions.length - 1]);
+    return events;
+  }
+
+  /**
+   * Events of one stream like readStream, except that a version whose index object holds exactly
+   * the bytes of `JSON.stringify(expected[version - 1])` is not read: its ETag (the MD5 of a
+   * single-part PUT's body) says so, and that envelope is returned for it. What a verify uses:
+   * one LIST per stream when the copies agree, a GET only where they may not. Claim entries are
+   * always read (their resolved type depends on the decision marker, not on the entry's bytes).
+   */
+  async readStreamExpecting(stream: StreamId, expected: EventEnvelope[]): Promise<S3StoredEvent[]> {
+    const prefix = this.guard(() => this.keys.streamIndexPrefix(stream));
+    const { objects } = await listKeys(this.client, this.bucket, prefix);
+    const found = objects.flatMap((o) => {
+      const v = o.Key ? this.keys.versionOfIndexKey(o.Key) : undefined;
+      return v === undefined ? [] : [{ v, etag: o.ETag }];
+    });
+    found.forEach(({ v }, i) => {
+      if (v !== i + 1) throw new StoreCorruptedError(`stream ${stream.aggregate_type}/${stream.aggregate_id} has a gap before version ${v}`);
+    });
+    const events = await mapLimit(found, this.readConcurrency, async ({ v, etag }) => {
+      const known = expected[v - 1];
+      if (known && known.aggregate_version === v && claimedBy(known) === undefined && etag === `"${createHash('md5').update(JSON.stringify(known)).digest('hex')}"`) {
+        return { envelope: known, s3: this.refOf(known) };
+      }
+      const env = await this.readIndex(stream, v);
+      if (!env) throw new StoreCorruptedError(`stream index object of version ${v} disappeared`);
+      return { envelope: await this.resolved(env), s3: this.refOf(env) };
+    });
+    if (found.length > 0) this.noteVersion(stream, found[found.length - 1].v);
     return events;
   }
 

@@ -11,10 +11,11 @@ export function register(program: Command, ctx: OpsContext): void {
     .description('start the backfill (or join the running one) and follow it with a progress bar')
     .option('--rate <events/s>', 'copy at most this many events per second', positiveInt)
     .option('--chunk <events>', 'events per chunk (checkpoint interval)', positiveInt)
+    .option('--concurrency <streams>', "streams copied at once (default: the worker's MIGRATION_CONCURRENCY)", positiveInt)
     .option('--detach', 'start and return at once')
-    .action(async (opts: { rate?: number; chunk?: number; detach?: boolean }) => {
+    .action(async (opts: { rate?: number; chunk?: number; concurrency?: number; detach?: boolean }) => {
       const ops = await ctx.ops();
-      const started = await ops.start('backfill', { events_per_second: opts.rate, chunk_size: opts.chunk });
+      const started = await ops.start('backfill', { events_per_second: opts.rate, chunk_size: opts.chunk, concurrency: opts.concurrency });
       if (opts.detach) return ctx.print(`backfill running: workflow ${started.workflow_id}`, started);
       const p = await ctx.follow('backfill');
       ctx.print(describeProgress(p), p);

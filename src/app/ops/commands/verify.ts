@@ -11,9 +11,10 @@ export function register(program: Command, ctx: OpsContext): void {
     .addOption(new Option('--target <store>', 'which store must hold every event of the other').choices(['s3', 'legacy', 'both']).default('s3'))
     .option('--report <file>', 'where to write the JSON report', `verify-report-${new Date().toISOString().replace(/[:.]/g, '-')}.json`)
     .option('--chunk <streams>', 'streams per chunk', positiveInt)
-    .action(async (opts: { target: 's3' | 'legacy' | 'both'; report: string; chunk?: number }) => {
+    .option('--concurrency <streams>', "streams compared at once (default: the worker's MIGRATION_CONCURRENCY)", positiveInt)
+    .action(async (opts: { target: 's3' | 'legacy' | 'both'; report: string; chunk?: number; concurrency?: number }) => {
       const ops = await ctx.ops();
-      await ops.start('verify', { target: opts.target, chunk_size: opts.chunk });
+      await ops.start('verify', { target: opts.target, chunk_size: opts.chunk, concurrency: opts.concurrency });
       const p = await ctx.follow('verify');
       const total = Object.values(p.differences ?? {}).reduce((a, b) => a + (b ?? 0), 0);
       const report = {
