@@ -32,8 +32,9 @@ export interface BackfillDrillOptions {
 export interface BackfillDrillFigures {
   events: number;
   seed_s: number;
-  /** Events read by the backfill when its worker was killed. */
+  /** Events read by the backfill when its worker was killed, and its seconds then (the steady rate before the kill). */
   processed_at_kill: number;
+  elapsed_at_kill_s: number;
   /** Events read in all: at most one chunk above `events` when nothing started over. */
   processed_total: number;
   copied: number;
@@ -130,10 +131,12 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
     await ops.start('backfill', { chunk_size: o.chunk ?? 1000, events_per_second: o.rate, concurrency: o.concurrency });
     const killAt = Math.floor(o.events * (o.killAt ?? 0.4));
     let atKill = 0;
+    let elapsedAtKill = 0;
     for (;;) {
       const p = (await ops.status('backfill'))?.progress;
       if (p && p.processed >= killAt) {
         atKill = p.processed;
+        elapsedAtKill = p.elapsed_s;
         break;
       }
       await new Promise((r) => setTimeout(r, 200));
@@ -151,10 +154,12 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
       events: o.events,
       seed_s,
       processed_at_kill: atKill,
+      elapsed_at_kill_s: elapsedAtKill,
       processed_total: done.processed,
       copied: done.copied,
       backfill_s: done.elapsed_s,
-      backfill_events_per_s: Math.round(done.copied / done.elapsed_s),
+      // Every event read was copied or found already copied (the chunk a killed worker had done).
+      backfill_events_per_s: Math.round(done.processed / done.elapsed_s),
       verify_s: verified.elapsed_s,
       verify_versions_per_s: Math.round(verified.processed / verified.elapsed_s),
       verified_versions: verified.processed,
