@@ -4,7 +4,7 @@
  * idempotent (a copy starts at the target's end), same event ids, versions and content.
  */
 import { createHash } from 'node:crypto';
-import { Context } from '@temporalio/activity';
+import { CancelledFailure, Context } from '@temporalio/activity';
 import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
 import type { MigrationRun, StorageModeState, VerifyTarget } from '../contracts/storage-mode';
 import type { StreamId } from '../ports/event-store';
@@ -118,11 +118,33 @@ function isClaim(e: EventEnvelope): boolean {
   return typeof (e.metadata as { claimed_by?: unknown } | undefined)?.claimed_by === 'string';
 }
 
-function beat(details: unknown): void {
+/** How often a running chunk tells Temporal it is alive (well under the workflow's 15 s heartbeat timeout). */
+const BEAT_EVERY_MS = 3_000;
+
+function activityContext(): Context | undefined {
   try {
-    Context.current().heartbeat(details);
+    return Context.current();
   } catch {
-    // called outside an activity (a script or a test)
+    return undefined; // called outside an activity (a script or a test)
+  }
+}
+
+/**
+ * Runs a chunk while heartbeating on a timer. A beat per finished stream is not enough: with many
+ * streams in flight on a saturated S3, the first of them may finish after the heartbeat timeout,
+ * Temporal then starts the chunk again elsewhere while the first attempt still runs, and both copy
+ * the same streams. Once Temporal cancels the attempt (its heartbeat timed out after all, or the
+ * run was cancelled), `stopped()` turns true and no further stream is started.
+ */
+async function beating<T>(details: unknown, fn: (stopped: () => boolean) => Promise<T>): Promise<T> {
+  const ctx = activityContext();
+  if (!ctx) return fn(() => false);
+  ctx.heartbeat(details);
+  const timer = setInterval(() => ctx.heartbeat(details), BEAT_EVERY_MS);
+  try {
+    return await fn(() => ctx.cancellationSignal.aborted);
+  } finally {
+    clearInterval(timer);
   }
 }
 
@@ -131,11 +153,12 @@ export function createMigrationActivities(d: MigrationDeps) {
 
   /** Copies each stream's tail from one store to the other; returns the events copied. */
   async function copyStreams(from: StoreName, streams: StreamId[], progress: unknown, inFlight = concurrency): Promise<number> {
-    const counts = await mapLimit(streams, inFlight, async (stream) => {
-      const n = await d.stores.copyStream(from, stream);
-      beat(progress);
-      return n;
-    });
+    const counts = await beating(progress, (stopped) =>
+      mapLimit(streams, inFlight, async (stream) => {
+        if (stopped()) throw new CancelledFailure('the chunk was cancelled (heartbeat timeout or cancel): its retry copies the rest');
+        return d.stores.copyStream(from, stream);
+      }),
+    );
     return counts.reduce((a, b) => a + b, 0);
   }
 
@@ -172,8 +195,7 @@ export function createMigrationActivities(d: MigrationDeps) {
     async verifyChunk(a: { cursor?: [string, string]; limit: number; target: VerifyTarget; concurrency?: number }): Promise<VerifyChunkResult> {
       const started = Date.now();
       const page = await d.stores.streamsPage(a.cursor, a.limit);
-      const both = await d.stores.readBoth(page.streams, a.concurrency ?? concurrency);
-      beat({ cursor: a.cursor });
+      const both = await beating({ cursor: a.cursor }, () => d.stores.readBoth(page.streams, a.concurrency ?? concurrency));
       const results = page.streams.map((stream, i) => compareStream(stream, both[i].legacy, both[i].s3, a.target));
       const last = page.streams[page.streams.length - 1];
       return {

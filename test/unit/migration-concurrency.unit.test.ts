@@ -1,8 +1,11 @@
 /**
  * The migration's concurrency knob: a backfill or reverse-sync chunk copies at most `concurrency`
  * streams at once (the run's bound, else the worker's MIGRATION_CONCURRENCY), and a verify chunk
- * hands its bound to the reads. Pure logic of the activities over an in-memory MigrationStores.
+ * hands its bound to the reads; a chunk heartbeats while its streams are still in flight and,
+ * once Temporal cancels it (its heartbeat timed out, so a retry runs elsewhere), starts no further
+ * stream. Pure logic of the activities over an in-memory MigrationStores.
  */
+import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMigrationActivities } from '../../src/activities/migration';
 import type { MigrationStores, StorageModeRecord } from '../../src/ports/migration';
 import type { StreamId } from '../../src/ports/event-store';
@@ -51,3 +54,22 @@ test("without a bound of its own a chunk uses the worker's, for copies and for v
   await acts.verifyChunk({ limit: 100, target: 's3', concurrency: 7 });
   expect(seen.readBothBound).toEqual([5, 7]);
 });
+
+test('a chunk heartbeats on a timer while streams are in flight, and a cancelled chunk starts no further stream', async () => {
+  const { stores } = fakeStores();
+  let started = 0;
+  const env = new MockActivityEnvironment();
+  const beats: unknown[] = [];
+  env.on('heartbeat', (d: unknown) => beats.push(d));
+  stores.copyStream = async () => {
+    started += 1;
+    // The first stream outlives a heartbeat interval (3 s): the timer keeps the chunk alive meanwhile.
+    await new Promise((r) => setTimeout(r, started === 1 ? 3_500 : 5));
+    if (started === 5) env.cancel();
+    return 1;
+  };
+  const acts = createMigrationActivities({ stores, modes, concurrency: 1 });
+  await expect(env.run(acts.backfillChunk, { checkpoint: 'c0', limit: 100 })).rejects.toThrow(/cancelled/);
+  expect(started).toBe(5);
+  expect(beats.length).toBeGreaterThanOrEqual(2); // at the start and at least one from the timer during the first stream
+}, 15_000);
