@@ -18,6 +18,8 @@ import { Client, Connection } from '@temporalio/client';
 import { startWorkerProcess } from '../test/support/worker-process';
 import type { MigrationProgress } from '../src/workflows/migration';
 
+const WORKER_START_MS = 600_000;
+
 export interface BackfillDrillOptions {
   events: number;
   /** Kill the worker once this share of the events has been read. */
@@ -110,10 +112,13 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
   const client = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
   const ops = new MigrationOps({ modes: infra.modes, client, taskQueue: spec.taskQueue, propagationMs: 0 });
   const workerEnv = o.concurrency ? { MIGRATION_CONCURRENCY: String(o.concurrency) } : {};
-  let worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-1' }, undefined, workerEnv);
+  // A worker bundles the workflow code at start: minutes on a loaded 2-core machine.
+  const startWorker = (identity: string) => startWorkerProcess({ ...spec, identity }, WORKER_START_MS, workerEnv);
+  let worker: Awaited<ReturnType<typeof startWorkerProcess>> | undefined;
   let figures: Omit<BackfillDrillFigures, 'left_behind'>;
   let cleanup: Awaited<ReturnType<typeof dropDrillData>> | undefined;
   try {
+    worker = await startWorker('backfill-worker-1');
     const seedStart = Date.now();
     await infra.pool.query(
       `INSERT INTO ${spec.schema}.legacy_events (event_id, aggregate_type, aggregate_id, aggregate_version, event_type, payload, metadata, occurred_at)
@@ -143,7 +148,8 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
     }
     log(`SIGKILL worker ${worker.pid} at ${atKill} events read`);
     await worker.kill();
-    worker = await startWorkerProcess({ ...spec, identity: 'backfill-worker-2' }, undefined, workerEnv);
+    worker = undefined;
+    worker = await startWorker('backfill-worker-2');
     const done: MigrationProgress = await ops.result('backfill');
     log(`backfill done: ${done.copied} copied, ${done.processed} read, ${done.elapsed_s.toFixed(1)} s`);
     await ops.start('verify', { target: 's3', concurrency: o.concurrency });
@@ -166,7 +172,7 @@ export async function runBackfillDrill(o: BackfillDrillOptions): Promise<Backfil
       differences,
     };
   } finally {
-    await worker.stop();
+    await worker?.stop();
     await connection.close();
     cleanup = await dropDrillData(config, infra, spec).catch((err) => {
       log(`cleanup failed (remove ${spec.schema}*, s3://${config.S3_BUCKET}/${spec.s3Prefix}, topic ${spec.topic} by hand): ${String(err)}`);
