@@ -26,6 +26,11 @@ for (const p of PATHS) if (!ALL_PATHS.includes(p) && !/^poll-\d+$/.test(p)) thro
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const RESULTS = path.join(ROOT, 'bench', 'results');
 export const RUN = `b${Date.now().toString(36)}`;
+// Each run has a bucket of its own, which the application's least-privilege user may not reach:
+// the run's processes (children inherit this environment) use the stack's operator credentials.
+const stack = loadConfig();
+process.env.S3_ACCESS_KEY ??= stack.MINIO_ROOT_USER;
+process.env.S3_SECRET_KEY ??= stack.MINIO_ROOT_PASSWORD;
 export const base = loadConfig();
 export const PG_DB = `spice_bench_${RUN}`;
 export const BUCKET = `spice-bench-${RUN}`;
