@@ -62,8 +62,10 @@ export function restClient(api: string): Pick<PathEnv, 'exec' | 'setup'> {
   }
   return {
     async setup() {
-      const r1 = await fetch(`${v1}/databases`, { method: 'POST', headers: wait, body: JSON.stringify({ name: ONTO_DB }) });
-      if (r1.status !== 201) throw new Error(`create database: ${r1.status} ${await r1.text()}`);
+      // The worker may still be starting (it bundles its workflow code first): the first command waits for it.
+      const created: Rec = { scenario: 'setup', kind: 'create', instance: ONTO_DB, tSubmit: now() };
+      await untilDone(await fetch(`${v1}/databases`, { method: 'POST', headers: wait, body: JSON.stringify({ name: ONTO_DB }) }), created);
+      if (created.error) throw new Error(`create database: ${created.error}`);
       const r2 = await fetch(`${v1}/databases/${ONTO_DB}/classes`, { method: 'POST', headers: wait, body: JSON.stringify(itemClass) });
       if (r2.status !== 201) throw new Error(`create class: ${r2.status} ${await r2.text()}`);
     },
