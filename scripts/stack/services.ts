@@ -9,6 +9,7 @@ import net from 'node:net';
 import { Config } from '../../src/app/config';
 import { run, runQuiet, commandExists, isAlive, lastLine, sleep, StackError } from './proc';
 import { provisionMinioAppUser } from './minio-app-user';
+import { temporalServerService } from './temporal-server';
 
 export const VERSIONS = {
   temporalCli: 'v1.5.1',
@@ -72,7 +73,7 @@ export interface HealthResult {
 }
 
 export interface ServiceSpec {
-  name: 'postgres' | 'minio' | 'kafka' | 'opensearch' | 'temporal';
+  name: 'postgres' | 'minio' | 'kafka' | 'opensearch' | 'temporal' | 'temporal-server';
   ports: number[];
   /** Seconds `up` waits for the health check before giving up. */
   startTimeoutS: number;
@@ -391,7 +392,9 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
   };
 
   // Start order: the stores first, Temporal last (its start is the slowest to answer).
-  return [postgres, minio, kafka, ...(cfg.SEARCH_ENGINE === 'opensearch' ? [openSearchService(cfg, p)] : []), temporal];
+  // The server keeps its state in PostgreSQL and is driven through the CLI (health, namespace, search attributes).
+  const temporalBackend = cfg.TEMPORAL_BACKEND === 'server' ? temporalServerService(cfg, p, { bin: p.temporalBin, installed: temporal.installed, install: temporal.install }) : temporal;
+  return [postgres, minio, kafka, ...(cfg.SEARCH_ENGINE === 'opensearch' ? [openSearchService(cfg, p)] : []), temporalBackend];
 }
 
 const OPENSEARCH_SOURCES = path.join(__dirname, 'opensearch');

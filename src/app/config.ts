@@ -76,6 +76,11 @@ export const configSchema = z.object({
   TEMPORAL_METRICS_PORT: port.default(7235),
   TEMPORAL_HTTP_PORT: port.default(7243),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  /**
+   * The local stack's Temporal: 'dev' the CLI dev server (SQLite, Web UI), 'server' the Temporal
+   * server on the stack's PostgreSQL (scripts/stack/temporal-server.ts; no Web UI).
+   */
+  TEMPORAL_BACKEND: z.enum(['dev', 'server']).default('dev'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('spice-oms-commands'),
   /** Where clients reach Temporal (host:port); unset: the local stack's SPICE_HOST:TEMPORAL_PORT. */
   TEMPORAL_ADDRESS: z
