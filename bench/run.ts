@@ -1,9 +1,13 @@
 /**
  * End-to-end benchmark (not a test): `npm run bench [-- --quick] [--paths workflow,direct,poll-5000,poll-100]
- * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench] [--chart]`.
+ * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench] [--chart]
+ * [--temporal dev,server] [--server-port 17233]`.
  *
  * Runs one workload through three paths against the local stack, each in its own processes:
- *   workflow   the shipped API (src/app/api-server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models
+ *   workflow   the shipped API (src/app/api-server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models;
+ *              with --temporal dev,server once per Temporal backend: `workflow` on the stack's dev server, `workflow-server` on
+ *              the Temporal server on PostgreSQL (started on --server-port for the path and stopped after it, its own
+ *              database and bucket), reported side by side
  *   direct     bench/inline-server.ts: the same activity code and adapters inline per request, no Temporal (the floor)
  *   poll-N     bench/inline-server.ts (S3 + outbox row per request) + bench/poll-relay.ts (outbox polled every N ms,
  *              published to Kafka; a Kafka consumer projects): the design being replaced
@@ -20,7 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import { loadConfig, Config } from '../src/app/config';
 import { createS3Client } from '../src/adapters/s3/s3-client';
-import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, WARMUP_S, WORKER, base } from './lib/options';
+import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, TEMPORAL_BACKENDS, WARMUP_S, WORKER, base } from './lib/options';
 import { runPath } from './lib/paths';
 import { ProcMonitor } from './lib/procstats';
 import type { Report } from './lib/records';
@@ -38,6 +42,7 @@ async function main(): Promise<void> {
     warmup_s: WARMUP_S,
     bulk: BULK,
     worker: WORKER,
+    temporal: TEMPORAL_BACKENDS,
     machine: machine(),
   };
   // Isolation: a database and a bucket of this run; topics, schemas and prefixes per path.

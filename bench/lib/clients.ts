@@ -12,6 +12,8 @@ export interface PathEnv {
   /** Submits one command and resolves when it is COMPLETED (or failed). */
   exec(kind: 'create' | 'update', instance: string, n: number, rec: Rec): Promise<void>;
   setup(): Promise<void>;
+  /** Where the path stores: its S3 bucket, PostgreSQL schemas and key prefix. */
+  bucket: string;
   schema: string;
   rmSchema: string;
   prefix: string;

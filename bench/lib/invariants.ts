@@ -8,7 +8,7 @@ import { S3KeyLayout, encodeSegment } from '../../src/adapters/s3/s3-keys';
 import type { PathEnv } from './clients';
 import type { KafkaTracker } from './observers';
 import type { Rec } from './records';
-import { BUCKET, ONTO_DB } from './options';
+import { ONTO_DB } from './options';
 
 export async function checkInvariants(violations: string[], env: PathEnv, recs: Rec[], kafka: KafkaTracker, pool: Pool, s3: ReturnType<typeof createS3Client>): Promise<Record<string, number>> {
   const layout = new S3KeyLayout(env.prefix);
@@ -17,7 +17,7 @@ export async function checkInvariants(violations: string[], env: PathEnv, recs: 
   const s3Versions = new Map<string, number[]>();
   for (const type of ['instance', 'instance_batch']) {
     const root = `${layout.prefix}indexes/by-aggregate/${encodeSegment(type)}/`;
-    const { objects } = await listKeys(s3, BUCKET, root);
+    const { objects } = await listKeys(s3, env.bucket, root);
     for (const o of objects) {
       const rel = o.Key!.slice(root.length);
       const seg = rel.slice(0, rel.indexOf('/'));

@@ -1,6 +1,7 @@
 /** The benchmark's command line (see bench/run.ts) and the names of this run's isolated resources. */
 import path from 'node:path';
 import { loadConfig } from '../../src/app/config';
+import { temporalServerEnv } from '../../scripts/stack/temporal-server';
 
 const argv = process.argv.slice(2);
 const flag = (n: string) => argv.includes(`--${n}`);
@@ -10,7 +11,17 @@ export const opt = (n: string): string | undefined => {
 };
 export const QUICK = flag('quick');
 const ALL_PATHS = ['workflow', 'direct', 'poll-5000', 'poll-100'];
-export const PATHS = (opt('paths')?.split(',') ?? ALL_PATHS).flatMap((p) => (p === 'poll' ? ['poll-5000', 'poll-100'] : p.startsWith('poll') && !p.includes('-') ? [] : [p]));
+/**
+ * --temporal dev,server: the workflow path once per Temporal backend, side by side: `workflow` on the
+ * stack's dev server, `workflow-server` on the Temporal server on PostgreSQL (scripts/stack/temporal-server.ts).
+ */
+const BACKENDS = ['dev', 'server'] as const;
+export const TEMPORAL_BACKENDS = (opt('temporal') ?? 'dev').split(',');
+for (const b of TEMPORAL_BACKENDS) if (!(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown --temporal backend ${b} (dev, server)`);
+export const WORKFLOW_PATHS = TEMPORAL_BACKENDS.map((b) => (b === 'dev' ? 'workflow' : `workflow-${b}`));
+export const PATHS = (opt('paths')?.split(',') ?? ALL_PATHS).flatMap((p) =>
+  p === 'workflow' ? WORKFLOW_PATHS : p === 'poll' ? ['poll-5000', 'poll-100'] : p.startsWith('poll') && !p.includes('-') ? [] : [p],
+);
 export const LEVELS = (opt('levels') ?? '1,8,32,128').split(',').map(Number);
 export const HOT = !flag('no-hot');
 export const BULK = flag('no-bulk') ? 0 : Number(opt('bulk') ?? (QUICK ? 5000 : 100_000));
@@ -21,7 +32,7 @@ export const WORKER = opt('worker') ?? 'shipped';
 /** bench/latest-chart.svg is tracked: rewritten only when asked (--chart), every run has its own chart in bench/results. */
 export const CHART = flag('chart');
 export const PROFILE_SAMPLES = QUICK ? 10 : 40;
-for (const p of PATHS) if (!ALL_PATHS.includes(p) && !/^poll-\d+$/.test(p)) throw new Error(`unknown path ${p}`);
+for (const p of PATHS) if (!ALL_PATHS.includes(p) && !WORKFLOW_PATHS.includes(p) && !/^poll-\d+$/.test(p)) throw new Error(`unknown path ${p}`);
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const RESULTS = path.join(ROOT, 'bench', 'results');
@@ -32,9 +43,13 @@ const stack = loadConfig();
 process.env.S3_ACCESS_KEY ??= stack.MINIO_ROOT_USER;
 process.env.S3_SECRET_KEY ??= stack.MINIO_ROOT_PASSWORD;
 export const base = loadConfig();
+/** The server backend's Temporal, beside the stack's: started for the run unless one answers there (--server-port, default 17233). */
+export const SERVER_TEMPORAL = loadConfig(temporalServerEnv(Number(opt('server-port') ?? 17233)));
 export const PG_DB = `spice_bench_${RUN}`;
 export const BUCKET = `spice-bench-${RUN}`;
 export const ONTO_DB = 'bench';
+/** A workflow path on another backend stores in a database and bucket of its own: the shipped API's schemas and prefix are fixed. */
+export const storeOf = (pathName: string) => (pathName.startsWith('workflow-') ? { pgDb: `${PG_DB}_${pathName.slice(9)}`, bucket: `${BUCKET}-${pathName.slice(9)}` } : { pgDb: PG_DB, bucket: BUCKET });
 export const CLASS = 'Item';
 export const now = () => performance.timeOrigin + performance.now();
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

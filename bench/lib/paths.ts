@@ -2,21 +2,23 @@
 import path from 'node:path';
 import type cliProgress from 'cli-progress';
 import type { Kafka } from 'kafkajs';
-import type { Pool } from 'pg';
+import { Pool } from 'pg';
 import { Client, Connection } from '@temporalio/client';
 import type { createS3Client } from '../../src/adapters/s3/s3-client';
 import { runBulk } from './bulk';
 import { inlineClient, restClient, type PathEnv } from './clients';
 import { checkInvariants } from './invariants';
 import { KafkaTracker, ReadModelWatcher } from './observers';
-import { BUCKET, BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, WORKER, base, opt, sleep } from './options';
+import { BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, SERVER_TEMPORAL, WORKER, WORKFLOW_PATHS, base, opt, sleep, storeOf } from './options';
 import { freePort, startChild, stopChild, waitHttp, type Child } from './processes';
 import { ProcMonitor, sample, stackPids } from './procstats';
 import { profileWorkflows } from './profile';
 import type { Rec, Report } from './records';
 import { runScenario } from './scenario';
+import { loadConfig } from '../../src/app/config';
 import { temporalConnectionOptions } from '../../src/app/temporal-connection';
 import { deleteReconcileSchedule } from '../../src/app/reconcile-schedule';
+import { ensureTemporalServer, type RunningTemporalServer } from '../../scripts/stack/temporal-server';
 
 export async function runPath(
   report: Report,
@@ -25,13 +27,16 @@ export async function runPath(
   bar: cliProgress.SingleBar,
   barBase: number,
   barPer: number,
-  pool: Pool,
+  runPool: Pool,
   s3: ReturnType<typeof createS3Client>,
   kafkaClient: Kafka,
 ): Promise<void> {
   const logDir = path.join(RESULTS, RUN, 'logs');
   const topic = `bench-${RUN}-${pathName}`;
-  const common = { PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
+  const store = storeOf(pathName);
+  const common = { PG_DATABASE: store.pgDb, S3_BUCKET: store.bucket, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
+  const ownPool = store.pgDb === PG_DB ? undefined : await createDatabase(runPool, store.pgDb);
+  const pool = ownPool ?? runPool;
   let env: PathEnv;
   const children: Child[] = [];
   let temporal: { client: Client; connection: Connection } | undefined;
@@ -39,20 +44,41 @@ export async function runPath(
   const taskQueue = `bench-${RUN}`;
   let kafka: KafkaTracker | undefined;
   let rm: ReadModelWatcher | undefined;
+  const isWorkflow = WORKFLOW_PATHS.includes(pathName);
+  let server: RunningTemporalServer | undefined;
   try {
-    if (pathName === 'workflow') {
+    if (isWorkflow) {
       const port = await freePort();
+      let tcfg = base;
+      if (pathName === 'workflow-server') {
+        bar.update(barBase, { phase: `${pathName}: starting the Temporal server` });
+        const t0 = Date.now();
+        server = await ensureTemporalServer(SERVER_TEMPORAL);
+        tcfg = SERVER_TEMPORAL;
+        report.notes.push(
+          `${pathName}: Temporal server ${server.address} ${server.pid ? `started (schema check, start, namespace and search attributes) in ${((Date.now() - t0) / 1000).toFixed(1)} s` : 'found running (its CPU is not measured)'}`,
+        );
+      }
       // Connected before the worker starts: whatever fails after, the finally can delete the schedule the worker made.
-      const connection = await Connection.connect(temporalConnectionOptions(base));
-      temporal = { connection, client: new Client({ connection, namespace: base.TEMPORAL_NAMESPACE }) };
+      const connection = await Connection.connect(temporalConnectionOptions(tcfg));
+      temporal = { connection, client: new Client({ connection, namespace: tcfg.TEMPORAL_NAMESPACE }) };
       // The load generator is one client: per-key limits would measure the limiter, not the pipeline.
-      const e = { ...common, API_PORT: String(port), TEMPORAL_TASK_QUEUE: taskQueue, API_RATE_LIMIT: '1000000', API_BULK_RATE_LIMIT: '100000', API_MAX_INFLIGHT_COMMANDS: '1000000' };
+      const e = {
+        ...common,
+        API_PORT: String(port),
+        TEMPORAL_ADDRESS: tcfg.temporalAddress,
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        API_RATE_LIMIT: '1000000',
+        API_BULK_RATE_LIMIT: '100000',
+        API_MAX_INFLIGHT_COMMANDS: '1000000',
+      };
       children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
       children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
       await waitHttp(`http://127.0.0.1:${port}/health`);
       env = {
         name: pathName,
         ...restClient(`http://127.0.0.1:${port}`),
+        bucket: store.bucket,
         schema: 'spice',
         rmSchema: 'read_models',
         prefix: '',
@@ -71,10 +97,12 @@ export async function runPath(
         const interval = pathName.slice(5);
         children.push(await startChild('relay', ['bench/poll-relay.ts'], { ...e, POLL_INTERVAL_MS: interval, POLL_BATCH: opt('poll-batch') ?? '100' }, /relay ready/, logDir));
       }
-      env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
+      env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), bucket: store.bucket, schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
     }
-    const names = pathName === 'workflow' ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
-    mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stackPids()];
+    const names = isWorkflow ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
+    // On the server backend, "temporal" is the server this path runs on, not the stack's dev server.
+    const stack = server ? [...stackPids().filter((t) => t.name !== 'temporal'), ...(server.pid ? [{ name: 'temporal', pid: server.pid }] : [])] : stackPids();
+    mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stack];
     kafka = new KafkaTracker(kafkaClient, topic);
     rm = new ReadModelWatcher(pool, env.rmSchema);
     const allRecs: Rec[] = [];
@@ -92,14 +120,16 @@ export async function runPath(
       ...LEVELS.map((c) => ({ name: `c${c}`, clients: c, hot: false })),
       ...(HOT ? [{ name: `hot${HOT_CLIENTS}`, clients: HOT_CLIENTS, hot: true }] : []),
     ];
-    const span = barPer / (scenarios.length + (pathName === 'workflow' && BULK ? 2 : 0));
+    // The bulk runs on the first workflow path only: the report has one bulk figure.
+    const bulk = pathName === WORKFLOW_PATHS[0] && BULK;
+    const span = barPer / (scenarios.length + (bulk ? 2 : 0));
     let k = 0;
     for (const sc of scenarios) {
       const { res, recs } = await runScenario(report, env, sc.name, sc.clients, sc.hot, kafka, rm, mon, bar, barBase + span * k++, span);
       allRecs.push(...recs);
       report.results.push(res);
     }
-    if (pathName === 'workflow' && BULK) {
+    if (bulk) {
       report.bulk = await runBulk(report.violations, env, kafka, pool, mon, bar, barBase + span * k, span * 2);
     }
     bar.update(barBase + barPer, { phase: `${pathName}: checking invariants` });
@@ -126,5 +156,13 @@ export async function runPath(
       await deleteReconcileSchedule(temporal.client, taskQueue).catch((err) => report.notes.push(`${pathName}: reconciliation schedule of ${taskQueue} not deleted: ${String(err)}`));
       await temporal.connection.close();
     }
+    await server?.stop();
+    await ownPool?.end();
   }
+}
+
+/** A database of the run beside its main one, and a pool on it. */
+async function createDatabase(runPool: Pool, db: string): Promise<Pool> {
+  await runPool.query(`CREATE DATABASE ${db}`);
+  return new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseUrl, max: 4 });
 }

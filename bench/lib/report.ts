@@ -27,6 +27,7 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
       `| ${r.path} | ${r.hot ? `hot, ${r.concurrency}` : r.concurrency} | ${r.throughput} | ${r.errors} | ${q(r.submitToCompleted)} | ${q(r.submitToKafka)} | ${q(r.submitToReadModel)} | ${app.map(([k, v]) => `${k} ${v}`).join(', ')} | ${stack} | ${rss.map(([k, v]) => `${k} ${v}`).join(', ')} |`,
     );
   }
+  lines.push(...backendsSideBySide(results));
   if (bulkResult) {
     lines.push('');
     const b = bulkResult as any;
@@ -60,6 +61,29 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
   for (const n of notes.filter((x) => x.includes('checked'))) lines.push(`- ${n}`);
   lines.push(violations.length ? `- **${violations.length} violation(s)**: ${violations.slice(0, 10).join('; ')}` : '- no violation');
   return lines.join('\n');
+}
+
+/** --temporal dev,server: the workflow path's figures per level, one backend beside the other in each cell. */
+function backendsSideBySide(results: Report['results']): string[] {
+  const paths = [...new Set(results.map((r) => r.path))].filter((p) => p === 'workflow' || p.startsWith('workflow-'));
+  if (paths.length < 2) return [];
+  const levels = [...new Set(results.filter((r) => paths.includes(r.path)).map((r) => (r.hot ? `hot, ${r.concurrency}` : String(r.concurrency))))];
+  const cell = (level: string, f: (r: Report['results'][number]) => unknown) =>
+    paths
+      .map((p) => results.find((r) => r.path === p && (r.hot ? `hot, ${r.concurrency}` : String(r.concurrency)) === level))
+      .map((r) => (r ? String(f(r) ?? '-') : '-'))
+      .join(' / ');
+  return [
+    '',
+    `Temporal backends side by side (each cell: ${paths.join(' / ')}; \`workflow\` runs on the stack's dev server on SQLite, \`workflow-server\` on the Temporal server on PostgreSQL):`,
+    '',
+    '| level | cmd/s | submit→COMPLETED p50 | p99 | submit→Kafka p50 | CPU s Temporal | CPU s PostgreSQL | CPU s worker | CPU s API |',
+    '|---|---|---|---|---|---|---|---|---|',
+    ...levels.map(
+      (l) =>
+        `| ${l} | ${cell(l, (r) => r.throughput)} | ${cell(l, (r) => fmtP(r.submitToCompleted, 'p50'))} | ${cell(l, (r) => fmtP(r.submitToCompleted, 'p99'))} | ${cell(l, (r) => fmtP(r.submitToKafka, 'p50'))} | ${cell(l, (r) => r.cpuSeconds.temporal)} | ${cell(l, (r) => r.cpuSeconds.postgres)} | ${cell(l, (r) => r.cpuSeconds.worker)} | ${cell(l, (r) => r.cpuSeconds.api)} |`,
+    ),
+  ];
 }
 
 export function targets(report: Report): string[] {

@@ -9,7 +9,7 @@ import net from 'node:net';
 import { Config } from '../../src/app/config';
 import { run, runQuiet, commandExists, isAlive, lastLine, sleep, StackError } from './proc';
 import { provisionMinioAppUser } from './minio-app-user';
-import { temporalServerService } from './temporal-server';
+import { installTemporalServer, temporalServerInstalled, temporalServerService } from './temporal-server';
 
 export const VERSIONS = {
   temporalCli: 'v1.5.1',
@@ -152,14 +152,19 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
     name: 'temporal',
     ports: [cfg.TEMPORAL_PORT, cfg.TEMPORAL_UI_PORT, cfg.TEMPORAL_HTTP_PORT, cfg.TEMPORAL_METRICS_PORT],
     startTimeoutS: 90,
-    installed: () => fs.existsSync(p.temporalBin),
+    // The server backend's binaries come with the CLI whichever backend runs: its integration test
+    // (test/int/temporal-server.int.test.ts) starts one on ports of its own.
+    installed: () => fs.existsSync(p.temporalBin) && temporalServerInstalled(p),
     async install() {
       requireTool('go', 'temporal', 'install Go >= 1.25 from the Debian packages or go.dev');
-      await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${VERSIONS.temporalCli}`], {
-        env: goEnv(p, path.dirname(p.temporalBin)),
-        logFile: path.join(p.logs, 'temporal-install.log'),
-        service: 'temporal',
-      });
+      if (!fs.existsSync(p.temporalBin)) {
+        await run('go', ['install', `github.com/temporalio/cli/cmd/temporal@${VERSIONS.temporalCli}`], {
+          env: goEnv(p, path.dirname(p.temporalBin)),
+          logFile: path.join(p.logs, 'temporal-install.log'),
+          service: 'temporal',
+        });
+      }
+      if (!temporalServerInstalled(p)) await installTemporalServer(p);
     },
     async prepare() {
       const dir = path.join(p.data, 'temporal');
@@ -393,7 +398,7 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
 
   // Start order: the stores first, Temporal last (its start is the slowest to answer).
   // The server keeps its state in PostgreSQL and is driven through the CLI (health, namespace, search attributes).
-  const temporalBackend = cfg.TEMPORAL_BACKEND === 'server' ? temporalServerService(cfg, p, { bin: p.temporalBin, installed: temporal.installed, install: temporal.install }) : temporal;
+  const temporalBackend = cfg.TEMPORAL_BACKEND === 'server' ? { ...temporalServerService(cfg, p, p.temporalBin), installed: temporal.installed, install: temporal.install } : temporal;
   return [postgres, minio, kafka, ...(cfg.SEARCH_ENGINE === 'opensearch' ? [openSearchService(cfg, p)] : []), temporalBackend];
 }
 
