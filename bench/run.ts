@@ -24,7 +24,7 @@ import { Kafka, logLevel } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import { loadConfig, Config } from '../src/app/config';
 import { createS3Client } from '../src/adapters/s3/s3-client';
-import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, TEMPORAL_BACKENDS, WARMUP_S, WORKER, base } from './lib/options';
+import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, S3_ROOT, TEMPORAL_BACKENDS, WARMUP_S, WORKER, base } from './lib/options';
 import { runPath } from './lib/paths';
 import { ProcMonitor } from './lib/procstats';
 import type { Report } from './lib/records';
@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const admin = new Pool({ connectionString: base.databaseUrl, max: 1 });
   await admin.query(`CREATE DATABASE ${PG_DB}`);
   await admin.end();
-  const runConfig: Config = loadConfig({ ...process.env, PG_DATABASE: PG_DB, S3_BUCKET: BUCKET });
+  const runConfig: Config = loadConfig({ ...process.env, PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, ...S3_ROOT });
   const pool = new Pool({ connectionString: runConfig.databaseUrl, max: 4 });
   const s3 = createS3Client(runConfig);
   const kafkaClient = new Kafka({ clientId: 'spice-bench', brokers: runConfig.kafkaBrokers, logLevel: logLevel.NOTHING });

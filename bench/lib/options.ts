@@ -47,6 +47,8 @@ export const base = loadConfig();
 export const SERVER_TEMPORAL = loadConfig(temporalServerEnv(Number(opt('server-port') ?? 17233)));
 export const PG_DB = `spice_bench_${RUN}`;
 export const BUCKET = `spice-bench-${RUN}`;
+/** A bucket per run is outside the application user's policy (its one bucket only, README "Least privilege"): the run's processes use MinIO's root. */
+export const S3_ROOT = { S3_ACCESS_KEY: base.MINIO_ROOT_USER, S3_SECRET_KEY: base.MINIO_ROOT_PASSWORD };
 export const ONTO_DB = 'bench';
 /** A workflow path on another backend stores in a database and bucket of its own: the shipped API's schemas and prefix are fixed. */
 export const storeOf = (pathName: string) => (pathName.startsWith('workflow-') ? { pgDb: `${PG_DB}_${pathName.slice(9)}`, bucket: `${BUCKET}-${pathName.slice(9)}` } : { pgDb: PG_DB, bucket: BUCKET });

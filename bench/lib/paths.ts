@@ -9,7 +9,7 @@ import { runBulk } from './bulk';
 import { inlineClient, restClient, type PathEnv } from './clients';
 import { checkInvariants } from './invariants';
 import { KafkaTracker, ReadModelWatcher } from './observers';
-import { BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, SERVER_TEMPORAL, WORKER, WORKFLOW_PATHS, base, opt, sleep, storeOf } from './options';
+import { BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, S3_ROOT, SERVER_TEMPORAL, WORKER, WORKFLOW_PATHS, base, opt, sleep, storeOf } from './options';
 import { freePort, startChild, stopChild, waitHttp, type Child } from './processes';
 import { ProcMonitor, sample, stackPids } from './procstats';
 import { profileWorkflows } from './profile';
@@ -34,7 +34,7 @@ export async function runPath(
   const logDir = path.join(RESULTS, RUN, 'logs');
   const topic = `bench-${RUN}-${pathName}`;
   const store = storeOf(pathName);
-  const common = { PG_DATABASE: store.pgDb, S3_BUCKET: store.bucket, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
+  const common = { PG_DATABASE: store.pgDb, S3_BUCKET: store.bucket, ...S3_ROOT, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
   const ownPool = store.pgDb === PG_DB ? undefined : await createDatabase(runPool, store.pgDb);
   const pool = ownPool ?? runPool;
   let env: PathEnv;
