@@ -153,12 +153,22 @@ export function createMigrationActivities(d: MigrationDeps) {
 
   /** Copies each stream's tail from one store to the other; returns the events copied. */
   async function copyStreams(from: StoreName, streams: StreamId[], progress: unknown, inFlight = concurrency): Promise<number> {
+    // A failed stream fails the chunk only once the streams in flight have settled: its retry must
+    // not run beside them (they hold stream locks and connections the retry would wait for).
+    let failure: { error: unknown } | undefined;
     const counts = await beating(progress, (stopped) =>
       mapLimit(streams, inFlight, async (stream) => {
-        if (stopped()) throw new CancelledFailure('the chunk was cancelled (heartbeat timeout or cancel): its retry copies the rest');
-        return d.stores.copyStream(from, stream);
+        if (failure || stopped()) return 0;
+        try {
+          return await d.stores.copyStream(from, stream);
+        } catch (error) {
+          failure ??= { error };
+          return 0;
+        }
       }),
     );
+    if (failure) throw failure.error;
+    if (activityContext()?.cancellationSignal.aborted) throw new CancelledFailure('the chunk was cancelled (heartbeat timeout or cancel): its retry copies the rest');
     return counts.reduce((a, b) => a + b, 0);
   }
 

@@ -73,3 +73,20 @@ test('a chunk heartbeats on a timer while streams are in flight, and a cancelled
   expect(started).toBe(5);
   expect(beats.length).toBeGreaterThanOrEqual(2); // at the start and at least one from the timer during the first stream
 }, 15_000);
+
+test('a failed stream stops the chunk from starting others, and the chunk fails once the streams in flight have settled', async () => {
+  const { stores } = fakeStores();
+  let started = 0;
+  let settled = 0;
+  stores.copyStream = async () => {
+    const me = ++started;
+    await new Promise((r) => setTimeout(r, me === 1 ? 5 : 50));
+    settled += 1;
+    if (me === 1) throw new Error('timeout exceeded when trying to connect');
+    return 1;
+  };
+  const acts = createMigrationActivities({ stores, modes, concurrency: 4 });
+  await expect(acts.backfillChunk({ limit: 100 })).rejects.toThrow('timeout exceeded when trying to connect');
+  expect(started).toBe(4); // the first wave only
+  expect(settled).toBe(4); // none still running when the chunk failed
+});
