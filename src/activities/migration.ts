@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { CancelledFailure, Context } from '@temporalio/activity';
 import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
 import type { MigrationRun, StorageModeState, VerifyTarget } from '../contracts/storage-mode';
-import type { StreamId } from '../ports/event-store';
+import { EventStoreError, type StreamId } from '../ports/event-store';
 import type { MigrationKind, MigrationStores, StorageModeRecord, StoreName } from '../ports/migration';
 import { mapLimit } from '../lib/map-limit';
 import { withFailureMapping } from './failures';
@@ -148,8 +148,26 @@ async function beating<T>(details: unknown, fn: (stopped: () => boolean) => Prom
   }
 }
 
+/**
+ * Attempts of one stream's copy inside a chunk. A connect timeout or an S3 hiccup on a loaded
+ * machine is retried here, where the chunk's other streams keep their work, instead of failing the
+ * chunk into Temporal's retry backoff (the copy is idempotent). A store's verdict is final.
+ */
+const STREAM_ATTEMPTS = 3;
+
 export function createMigrationActivities(d: MigrationDeps) {
   const concurrency = d.concurrency ?? 16;
+
+  async function copyOne(from: StoreName, stream: StreamId): Promise<number> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await d.stores.copyStream(from, stream);
+      } catch (error) {
+        if (error instanceof EventStoreError || attempt >= STREAM_ATTEMPTS) throw error;
+        await new Promise((r) => setTimeout(r, 500 * attempt));
+      }
+    }
+  }
 
   /** Copies each stream's tail from one store to the other; returns the events copied. */
   async function copyStreams(from: StoreName, streams: StreamId[], progress: unknown, inFlight = concurrency): Promise<number> {
@@ -160,7 +178,7 @@ export function createMigrationActivities(d: MigrationDeps) {
       mapLimit(streams, inFlight, async (stream) => {
         if (failure || stopped()) return 0;
         try {
-          return await d.stores.copyStream(from, stream);
+          return await copyOne(from, stream);
         } catch (error) {
           failure ??= { error };
           return 0;

@@ -8,7 +8,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createMigrationActivities } from '../../src/activities/migration';
 import type { MigrationStores, StorageModeRecord } from '../../src/ports/migration';
-import type { StreamId } from '../../src/ports/event-store';
+import { StoreCorruptedError, type StreamId } from '../../src/ports/event-store';
 
 const streams: StreamId[] = Array.from({ length: 20 }, (_, i) => ({ aggregate_type: 'instance', aggregate_id: `i${i}` }));
 
@@ -76,17 +76,42 @@ test('a chunk heartbeats on a timer while streams are in flight, and a cancelled
 
 test('a failed stream stops the chunk from starting others, and the chunk fails once the streams in flight have settled', async () => {
   const { stores } = fakeStores();
-  let started = 0;
-  let settled = 0;
-  stores.copyStream = async () => {
-    const me = ++started;
-    await new Promise((r) => setTimeout(r, me === 1 ? 5 : 50));
-    settled += 1;
-    if (me === 1) throw new Error('timeout exceeded when trying to connect');
+  const started = new Set<string>();
+  let inFlight = 0;
+  stores.copyStream = async (_from, stream) => {
+    started.add(stream.aggregate_id);
+    inFlight += 1;
+    await new Promise((r) => setTimeout(r, stream.aggregate_id === 'i0' ? 5 : 2_500));
+    inFlight -= 1;
+    if (stream.aggregate_id === 'i0') throw new Error('timeout exceeded when trying to connect');
     return 1;
   };
   const acts = createMigrationActivities({ stores, modes, concurrency: 4 });
   await expect(acts.backfillChunk({ limit: 100 })).rejects.toThrow('timeout exceeded when trying to connect');
-  expect(started).toBe(4); // the first wave only
-  expect(settled).toBe(4); // none still running when the chunk failed
+  expect(started.size).toBe(4); // i0's three attempts (0.5 s + 1 s apart) end before the first wave: no other stream started
+  expect(inFlight).toBe(0); // none still running when the chunk failed
+});
+
+test('a stream whose copy fails for an infrastructure reason is copied again in place; a store verdict is not retried', async () => {
+  const { stores } = fakeStores();
+  const calls = new Map<string, number>();
+  stores.copyStream = async (_from, stream) => {
+    const n = (calls.get(stream.aggregate_id) ?? 0) + 1;
+    calls.set(stream.aggregate_id, n);
+    if (stream.aggregate_id === 'i3' && n === 1) throw new Error('Connection terminated due to connection timeout');
+    if (stream.aggregate_id === 'i7') throw new StoreCorruptedError('the event stores hold different events at instance/i7 v2');
+    return 1;
+  };
+  const acts = createMigrationActivities({ stores, modes, concurrency: 2 });
+  await expect(acts.backfillChunk({ limit: 100 })).rejects.toThrow(/different events/);
+  expect(calls.get('i3')).toBe(2);
+  expect(calls.get('i7')).toBe(1);
+  calls.clear();
+  stores.copyStream = async (_from, stream) => {
+    const n = (calls.get(stream.aggregate_id) ?? 0) + 1;
+    calls.set(stream.aggregate_id, n);
+    if (n === 1 && stream.aggregate_id === 'i5') throw new Error('socket hang up');
+    return 1;
+  };
+  expect(await acts.backfillChunk({ limit: 100 })).toMatchObject({ copied: 20 });
 });
