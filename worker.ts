@@ -40,7 +40,7 @@ async function main(): Promise<void> {
   const telemetry = startProcessTelemetry(config, 'spice-oms-worker', infra, log);
   await infra.relay.start();
   const connection = await reachService(config, 'temporal', () => NativeConnection.connect(temporalConnectionOptions(config)));
-  const workflowBundle = config.WORKER_WORKFLOW_BUNDLE !== undefined ? prebuiltBundle(config.WORKER_WORKFLOW_BUNDLE) : await bundleInChildProcess();
+  const workflowBundle = config.WORKER_WORKFLOW_BUNDLE !== undefined ? prebuiltBundle(config.WORKER_WORKFLOW_BUNDLE) : await bundleInChildProcess(config.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined);
   const processOptions = workerProcessOptions(config);
   worker = await createCommandWorker({
     connection,

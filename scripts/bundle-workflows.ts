@@ -1,15 +1,19 @@
 /**
- * Bundles the workflow code into one file (argv[2]). Workers run this in a short-lived child
- * process: webpack's memory then never stays in the long-running worker.
+ * Bundles the workflow code into one file (argv[2]); `--untraced` leaves out the OpenTelemetry
+ * workflow interceptors (workflowBundleOptions). Workers run this in a short-lived child process:
+ * webpack's memory then never stays in the long-running worker.
  */
 import fs from 'node:fs';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOW_BUNDLE_OPTIONS } from '../src/app/workflows-path';
+import { workflowBundleOptions } from '../src/app/workflows-path';
 
 async function main(): Promise<void> {
   const out = process.argv[2];
   if (!out) throw new Error('usage: bundle-workflows <output file>');
-  const { code } = await bundleWorkflowCode({ ...WORKFLOW_BUNDLE_OPTIONS, logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  const { code } = await bundleWorkflowCode({
+    ...workflowBundleOptions(!process.argv.includes('--untraced')),
+    logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never,
+  });
   fs.writeFileSync(out, code);
 }
 

@@ -64,12 +64,16 @@ export function restClient(api: string): Pick<PathEnv, 'exec' | 'setup'> {
   }
   return {
     async setup() {
-      // The worker may still be starting (it bundles its workflow code first): the first command waits for it.
-      const created: Rec = { scenario: 'setup', kind: 'create', instance: ONTO_DB, tSubmit: now() };
-      await untilDone(await fetch(`${v1}/databases`, { method: 'POST', headers: wait, body: JSON.stringify({ name: ONTO_DB }) }), created);
-      if (created.error) throw new Error(`create database: ${created.error}`);
-      const r2 = await fetch(`${v1}/databases/${ONTO_DB}/classes`, { method: 'POST', headers: wait, body: JSON.stringify(itemClass) });
-      if (r2.status !== 201) throw new Error(`create class: ${r2.status} ${await r2.text()}`);
+      // The worker may still be starting (it bundles its workflow code first), or a busy machine may
+      // outlast the wait: then the setup polls like any command (untilDone).
+      for (const [what, url, body] of [
+        ['create database', `${v1}/databases`, { name: ONTO_DB }],
+        ['create class', `${v1}/databases/${ONTO_DB}/classes`, itemClass],
+      ] as const) {
+        const rec: Rec = { scenario: 'setup', kind: 'create', instance: '', tSubmit: now() };
+        await untilDone(await fetch(url, { method: 'POST', headers: wait, body: JSON.stringify(body) }), rec);
+        if (rec.error) throw new Error(`${what}: ${rec.error}`);
+      }
     },
     async exec(kind, instance, n, rec) {
       const res =

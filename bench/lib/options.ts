@@ -18,7 +18,22 @@ const ALL_PATHS = ['workflow', 'direct', 'poll-5000', 'poll-100'];
 const BACKENDS = ['dev', 'server'] as const;
 export const TEMPORAL_BACKENDS = (opt('temporal') ?? 'dev').split(',');
 for (const b of TEMPORAL_BACKENDS) if (!(BACKENDS as readonly string[]).includes(b)) throw new Error(`unknown --temporal backend ${b} (dev, server)`);
-export const WORKFLOW_PATHS = TEMPORAL_BACKENDS.map((b) => (b === 'dev' ? 'workflow' : `workflow-${b}`));
+/**
+ * Scale-out (`--workers 1,2,4,embedded`): on the dev server, the workflow path also once per worker
+ * count other than 1 (`workflow-w2`, `workflow-w4`: that many worker processes on its queue) and with
+ * the worker inside the API process (`workflow-embedded`); `workflow` itself is the one-worker case.
+ */
+const WORKER_VARIANTS = (opt('workers') ?? '1')
+  .split(',')
+  .filter((w) => w !== '1')
+  .map((w) => (w === 'embedded' ? 'workflow-embedded' : `workflow-w${w}`));
+for (const v of WORKER_VARIANTS) if (!/^workflow-(w[1-9]\d*|embedded)$/.test(v)) throw new Error(`unknown --workers variant ${v.slice(9)} (a count, or embedded)`);
+export const WORKFLOW_PATHS = [...TEMPORAL_BACKENDS.map((b) => (b === 'dev' ? 'workflow' : `workflow-${b}`)), ...WORKER_VARIANTS];
+/** A workflow path's worker processes (0: the worker is embedded in the API). */
+export function workerProcesses(pathName: string): number {
+  if (pathName === 'workflow-embedded') return 0;
+  return pathName.startsWith('workflow-w') ? Number(pathName.slice('workflow-w'.length)) : 1;
+}
 export const PATHS = (opt('paths')?.split(',') ?? ALL_PATHS).flatMap((p) =>
   p === 'workflow' ? WORKFLOW_PATHS : p === 'poll' ? ['poll-5000', 'poll-100'] : p.startsWith('poll') && !p.includes('-') ? [] : [p],
 );
@@ -31,6 +46,11 @@ export const HOT_CLIENTS = 16;
 export const WORKER = opt('worker') ?? 'shipped';
 /** bench/latest-chart.svg is tracked: rewritten only when asked (--chart), every run has its own chart in bench/results. */
 export const CHART = flag('chart');
+/**
+ * `--cpu-prof`: the API and worker processes run with node's --cpu-prof, and `perf record` samples the
+ * Temporal server while the path runs; bench/profile-summary.ts reads both (bench/results/<run>/prof/<path>/).
+ */
+export const CPU_PROF = flag('cpu-prof');
 export const PROFILE_SAMPLES = QUICK ? 10 : 40;
 for (const p of PATHS) if (!ALL_PATHS.includes(p) && !WORKFLOW_PATHS.includes(p) && !/^poll-\d+$/.test(p)) throw new Error(`unknown path ${p}`);
 
@@ -50,7 +70,7 @@ export const BUCKET = `spice-bench-${RUN}`;
 /** A bucket per run is outside the application user's policy (its one bucket only, README "Least privilege"): the run's processes use MinIO's root. */
 export const S3_ROOT = { S3_ACCESS_KEY: base.MINIO_ROOT_USER, S3_SECRET_KEY: base.MINIO_ROOT_PASSWORD };
 export const ONTO_DB = 'bench';
-/** A workflow path on another backend stores in a database and bucket of its own: the shipped API's schemas and prefix are fixed. */
+/** A workflow path on another backend or with another worker layout stores in a database and bucket of its own: the shipped API's schemas and prefix are fixed. */
 export const storeOf = (pathName: string) => (pathName.startsWith('workflow-') ? { pgDb: `${PG_DB}_${pathName.slice(9)}`, bucket: `${BUCKET}-${pathName.slice(9)}` } : { pgDb: PG_DB, bucket: BUCKET });
 export const CLASS = 'Item';
 export const now = () => performance.timeOrigin + performance.now();

@@ -1,4 +1,5 @@
 /** One path end to end: start its processes, set up the ontology, run every scenario (and the bulk), check invariants, stop. */
+import fs from 'node:fs';
 import path from 'node:path';
 import type cliProgress from 'cli-progress';
 import type { Kafka } from 'kafkajs';
@@ -9,7 +10,8 @@ import { runBulk } from './bulk';
 import { inlineClient, restClient, type PathEnv } from './clients';
 import { checkInvariants } from './invariants';
 import { KafkaTracker, ReadModelWatcher } from './observers';
-import { BULK, CLASS, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, S3_ROOT, SERVER_TEMPORAL, WORKER, WORKFLOW_PATHS, base, opt, sleep, storeOf } from './options';
+import { BULK, CLASS, CPU_PROF, HOT, HOT_CLIENTS, LEVELS, ONTO_DB, PG_DB, RESULTS, RUN, S3_ROOT, SERVER_TEMPORAL, WORKER, WORKFLOW_PATHS, base, opt, sleep, storeOf, workerProcesses } from './options';
+import { perfRecord } from './server-profile';
 import { freePort, startChild, stopChild, waitHttp, type Child } from './processes';
 import { ProcMonitor, sample, stackPids } from './procstats';
 import { profileWorkflows } from './profile';
@@ -18,6 +20,7 @@ import { runScenario } from './scenario';
 import { loadConfig } from '../../src/app/config';
 import { temporalConnectionOptions } from '../../src/app/temporal-connection';
 import { deleteReconcileSchedule } from '../../src/app/reconcile-schedule';
+import { bundleInChildProcess } from '../../src/app/command-worker';
 import { ensureTemporalServer, type RunningTemporalServer } from '../../scripts/stack/temporal-server';
 
 export async function runPath(
@@ -31,7 +34,8 @@ export async function runPath(
   s3: ReturnType<typeof createS3Client>,
   kafkaClient: Kafka,
 ): Promise<void> {
-  const logDir = path.join(RESULTS, RUN, 'logs');
+  const logDir = path.join(RESULTS, RUN, 'logs', pathName);
+  fs.mkdirSync(logDir, { recursive: true });
   const topic = `bench-${RUN}-${pathName}`;
   const store = storeOf(pathName);
   const common = { PG_DATABASE: store.pgDb, S3_BUCKET: store.bucket, ...S3_ROOT, KAFKA_TOPIC: topic, LOG_LEVEL: 'warn' };
@@ -41,11 +45,14 @@ export async function runPath(
   const children: Child[] = [];
   let temporal: { client: Client; connection: Connection } | undefined;
   bar.update(barBase, { phase: `${pathName}: starting processes` });
-  const taskQueue = `bench-${RUN}`;
+  const taskQueue = `bench-${RUN}-${pathName}`;
   let kafka: KafkaTracker | undefined;
   let rm: ReadModelWatcher | undefined;
   const isWorkflow = WORKFLOW_PATHS.includes(pathName);
   let server: RunningTemporalServer | undefined;
+  const profDir = path.join(RESULTS, RUN, 'prof', pathName);
+  const nodeArgs = CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${profDir}`] : [];
+  let serverProfile: ReturnType<typeof perfRecord> | undefined;
   try {
     if (isWorkflow) {
       const port = await freePort();
@@ -72,8 +79,13 @@ export async function runPath(
         API_BULK_RATE_LIMIT: '100000',
         API_MAX_INFLIGHT_COMMANDS: '1000000',
       };
-      children.push(await startChild('worker', [WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], e, null, logDir));
-      children.push(await startChild('api', ['src/app/api-server.ts'], e, null, logDir));
+      const workers = workerProcesses(pathName);
+      // Several workers share one bundle built once, instead of each bundling the same code at start.
+      const bundle: Record<string, string> = workers > 1 && WORKER === 'shipped' ? { WORKER_WORKFLOW_BUNDLE: (await workflowBundle()).codePath } : {};
+      for (let w = 1; w <= workers; w++) {
+        children.push(await startChild(w === 1 ? 'worker' : `worker-${w}`, [...nodeArgs, WORKER === 'bench' ? 'bench/worker.ts' : 'worker.ts'], { ...e, ...bundle }, null, logDir));
+      }
+      children.push(await startChild('api', [...nodeArgs, 'src/app/api-server.ts'], workers === 0 ? { ...e, API_EMBEDDED_WORKER: 'true' } : e, null, logDir));
       await waitHttp(`http://127.0.0.1:${port}/health`);
       env = {
         name: pathName,
@@ -99,10 +111,10 @@ export async function runPath(
       }
       env = { name: pathName, ...inlineClient(`http://127.0.0.1:${port}`), bucket: store.bucket, schema, rmSchema: `${schema}_rm`, prefix: `${schema}/`, topic, children };
     }
-    const names = isWorkflow ? ['api', 'worker'] : pathName === 'direct' ? ['app'] : ['app', 'relay'];
     // On the server backend, "temporal" is the server this path runs on, not the stack's dev server.
     const stack = server ? [...stackPids().filter((t) => t.name !== 'temporal'), ...(server.pid ? [{ name: 'temporal', pid: server.pid }] : [])] : stackPids();
-    mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })).filter((t) => names.includes(t.name)), { name: 'bench', pid: process.pid }, ...stack];
+    mon.tracked = [...children.map((c) => ({ name: c.name, pid: c.proc.pid! })), { name: 'bench', pid: process.pid }, ...stack];
+    if (CPU_PROF) serverProfile = perfRecord(mon.tracked.find((t) => t.name === 'temporal')?.pid, profDir);
     kafka = new KafkaTracker(kafkaClient, topic);
     rm = new ReadModelWatcher(pool, env.rmSchema);
     const allRecs: Rec[] = [];
@@ -144,6 +156,7 @@ export async function runPath(
       for (const r of report.results) if (r.path === pathName && prof[r.scenario]) r.profile = prof[r.scenario];
     }
   } finally {
+    await serverProfile?.stop();
     rm?.stop();
     await kafka?.stop();
     for (const c of [...children].reverse()) {
@@ -166,3 +179,7 @@ async function createDatabase(runPool: Pool, db: string): Promise<Pool> {
   await runPool.query(`CREATE DATABASE ${db}`);
   return new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseUrl, max: 4 });
 }
+
+let bundled: Promise<{ codePath: string }> | undefined;
+// Traced or not as the shipped worker would bundle it (worker.ts).
+const workflowBundle = () => (bundled ??= bundleInChildProcess(base.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined));

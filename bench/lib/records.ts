@@ -29,6 +29,8 @@ export interface ScenarioResult {
   submitToReadModel: Pct | null;
   cpuSeconds: Record<string, number>;
   peakRssMb: Record<string, number>;
+  /** The machine's 1-minute load average at the end of the window (the machine is shared: context for every figure). */
+  load1?: number;
   profile?: Record<string, number>;
 }
 

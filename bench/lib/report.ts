@@ -8,6 +8,9 @@ import type { Report } from './records';
 import type { Pct } from './stats';
 
 const fmtP = (p: Pct | null, k: keyof Pct) => (p ? String(Math.round(p[k] as number)) : '-');
+const STACK = ['temporal', 'minio', 'kafka', 'postgres'];
+/** The path's own processes (api, worker, worker-2, app, relay...): everything but the stack and the load generator. */
+const isApp = (k: string) => k !== 'bench' && !STACK.includes(k);
 
 export function markdown(report: Report, meta: Record<string, unknown>): string {
   const { results, violations, notes, bulk: bulkResult } = report;
@@ -20,9 +23,9 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
   lines.push('|---|---|---:|---:|---|---|---|---|---|---|');
   for (const r of results) {
     const q = (p: Pct | null) => `${fmtP(p, 'p50')}/${fmtP(p, 'p90')}/${fmtP(p, 'p99')}/${fmtP(p, 'max')}`;
-    const app = Object.entries(r.cpuSeconds).filter(([k]) => ['api', 'worker', 'app', 'relay', 'bench'].includes(k));
-    const stack = ['temporal', 'minio', 'kafka', 'postgres'].map((k) => r.cpuSeconds[k] ?? '-').join('/');
-    const rss = Object.entries(r.peakRssMb).filter(([k]) => ['api', 'worker', 'app', 'relay'].includes(k));
+    const app = Object.entries(r.cpuSeconds).filter(([k]) => !STACK.includes(k));
+    const stack = STACK.map((k) => r.cpuSeconds[k] ?? '-').join('/');
+    const rss = Object.entries(r.peakRssMb).filter(([k]) => isApp(k));
     lines.push(
       `| ${r.path} | ${r.hot ? `hot, ${r.concurrency}` : r.concurrency} | ${r.throughput} | ${r.errors} | ${q(r.submitToCompleted)} | ${q(r.submitToKafka)} | ${q(r.submitToReadModel)} | ${app.map(([k, v]) => `${k} ${v}`).join(', ')} | ${stack} | ${rss.map(([k, v]) => `${k} ${v}`).join(', ')} |`,
     );
@@ -41,6 +44,8 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
         .join(', ')}.`,
     );
   }
+  const variants = [...new Set(results.filter((r) => r.path.startsWith('workflow')).map((r) => r.path))];
+  if (variants.length > 1) lines.push('', ...scaleOut(results.filter((r) => variants.includes(r.path))));
   const profiled = results.filter((r) => r.profile);
   if (profiled.length) {
     lines.push('');
@@ -65,7 +70,7 @@ export function markdown(report: Report, meta: Record<string, unknown>): string 
 
 /** --temporal dev,server: the workflow path's figures per level, one backend beside the other in each cell. */
 function backendsSideBySide(results: Report['results']): string[] {
-  const paths = [...new Set(results.map((r) => r.path))].filter((p) => p === 'workflow' || p.startsWith('workflow-'));
+  const paths = [...new Set(results.map((r) => r.path))].filter((p) => ['workflow', 'workflow-server'].includes(p));
   if (paths.length < 2) return [];
   const levels = [...new Set(results.filter((r) => paths.includes(r.path)).map((r) => (r.hot ? `hot, ${r.concurrency}` : String(r.concurrency))))];
   const cell = (level: string, f: (r: Report['results'][number]) => unknown) =>
@@ -84,6 +89,28 @@ function backendsSideBySide(results: Report['results']): string[] {
         `| ${l} | ${cell(l, (r) => r.throughput)} | ${cell(l, (r) => fmtP(r.submitToCompleted, 'p50'))} | ${cell(l, (r) => fmtP(r.submitToCompleted, 'p99'))} | ${cell(l, (r) => fmtP(r.submitToKafka, 'p50'))} | ${cell(l, (r) => r.cpuSeconds.temporal)} | ${cell(l, (r) => r.cpuSeconds.postgres)} | ${cell(l, (r) => r.cpuSeconds.worker)} | ${cell(l, (r) => r.cpuSeconds.api)} |`,
     ),
   ];
+}
+
+/**
+ * The scale-out table: per workflow variant and level, throughput, latency, CPU per command summed
+ * over the path's processes and over the stack's, peak RSS, and the machine's load while it ran.
+ */
+export function scaleOut(results: Report['results']): string[] {
+  const perCmd = (r: Report['results'][number], keys: string[]) => (r.commands ? Math.round((keys.reduce((a, k) => a + (r.cpuSeconds[k] ?? 0), 0) * 1000) / r.commands) : '-');
+  const lines = [
+    'Scale-out (workflow path; CPU ms per command completed in the window):',
+    '',
+    '| variant | level | cmd/s | COMPLETED p50/p99 | CPU ms/cmd: api + workers | Temporal | MinIO + Kafka + PG | all | peak RSS MB | load avg (1 min) |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---|---:|',
+  ];
+  for (const r of results) {
+    const app = Object.keys(r.cpuSeconds).filter(isApp);
+    const rss = Object.entries(r.peakRssMb).filter(([k]) => isApp(k));
+    lines.push(
+      `| ${r.path} | ${r.hot ? `hot, ${r.concurrency}` : r.concurrency} | ${r.throughput} | ${fmtP(r.submitToCompleted, 'p50')}/${fmtP(r.submitToCompleted, 'p99')} | ${perCmd(r, app)} | ${perCmd(r, ['temporal'])} | ${perCmd(r, ['minio', 'kafka', 'postgres'])} | ${perCmd(r, [...app, ...STACK])} | ${rss.map(([k, v]) => `${k} ${v}`).join(', ')} | ${r.load1 ?? '-'} |`,
+    );
+  }
+  return lines;
 }
 
 export function targets(report: Report): string[] {

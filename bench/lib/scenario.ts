@@ -1,4 +1,5 @@
 /** Load generation: one scenario (a concurrency level, or the hot-stream case) against one path, then its drain and figures. */
+import os from 'node:os';
 import type cliProgress from 'cli-progress';
 import type { PathEnv } from './clients';
 import type { KafkaTracker, ReadModelWatcher } from './observers';
@@ -74,6 +75,7 @@ export async function runScenario(
   clearTimeout(marker);
   const cpuEnd = mon.cpu();
   const peaks = mon.peaksMb();
+  const load1 = Math.round(os.loadavg()[0] * 10) / 10;
   clearInterval(progress);
 
   // Drain: every stored event must reach Kafka and the read model.
@@ -112,6 +114,7 @@ export async function runScenario(
     submitToReadModel: pct(good.filter((r) => r.tRm).map((r) => r.tRm! - r.tSubmit)),
     cpuSeconds: cpu,
     peakRssMb: peaks,
+    load1,
   };
   if (env.commandIdsForProfile) {
     const ids = good.map((r) => r.commandId!).filter(Boolean);

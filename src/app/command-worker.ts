@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NativeConnection, Worker, WorkerOptions } from '@temporalio/worker';
-import { WORKFLOWS_PATH, WORKFLOW_BUNDLE_OPTIONS } from './workflows-path';
+import { WORKFLOWS_PATH, workflowBundleOptions } from './workflows-path';
 import type { Config } from './config';
 import { workerDeploymentOptions } from './worker-versioning';
 import type { Logger } from './logger';
@@ -57,13 +57,15 @@ export function workerProcessOptions(config: Config): Partial<WorkerOptions> {
 /**
  * Bundles the workflow code in a child process and returns the bundle's path. Bundling in the
  * worker itself would leave webpack's ~100+ MB in the worker's resident memory for its lifetime.
+ * `traced`: with the OpenTelemetry workflow interceptors (workflowBundleOptions), for a process
+ * that exports traces.
  */
-export async function bundleInChildProcess(): Promise<{ codePath: string }> {
+export async function bundleInChildProcess(traced = true): Promise<{ codePath: string }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-oms-bundle-'));
   const codePath = path.join(dir, 'workflow-bundle.js');
   const script = path.join(__dirname, '..', '..', 'scripts', 'bundle-workflows.ts');
   await new Promise<void>((resolve, reject) => {
-    execFile(process.execPath, [...process.execArgv, script, codePath], { env: process.env }, (err, _out, stderr) =>
+    execFile(process.execPath, [...process.execArgv, script, codePath, ...(traced ? [] : ['--untraced'])], { env: process.env }, (err, _out, stderr) =>
       err ? reject(new Error(`bundling the workflow code failed: ${stderr || err.message}`)) : resolve(),
     );
   });
@@ -71,8 +73,8 @@ export async function bundleInChildProcess(): Promise<{ codePath: string }> {
 }
 
 /**
- * The sinks the workflow code reports through: it always carries the tracing interceptors
- * (WORKFLOW_BUNDLE_OPTIONS), so every worker, replay workers included, injects them, tracing on or off.
+ * The sinks the workflow code reports through: a traced bundle calls the span exporter sink, so
+ * every worker, replay workers included, injects it, tracing on or off.
  */
 export function workflowSinks() {
   return { ...workerTracing(activeTracing()).sinks, ...commandSinks() };
@@ -93,7 +95,8 @@ export function createCommandWorker(o: CommandWorkerOptions): Promise<Worker> {
       ...(o.migration ? createMigrationActivities(o.migration) : {}),
     },
     interceptors: {
-      ...(o.workflowBundle ? {} : { workflowModules: WORKFLOW_BUNDLE_OPTIONS.workflowInterceptorModules }),
+      // Bundled here: the workflow interceptors only when this process exports traces.
+      ...(o.workflowBundle ? {} : { workflowModules: workflowBundleOptions(activeTracing().enabled).workflowInterceptorModules }),
       activity: [...tracing.activity, activityTelemetry(o.log, retryTracker)],
     },
     sinks: workflowSinks(),

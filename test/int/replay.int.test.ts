@@ -5,7 +5,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { Worker } from '@temporalio/worker';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import { workflowBundleOptions } from '../../src/app/workflows-path';
 import { workflowBundle } from '../support/pipeline';
 import { workflowSinks } from '../../src/app/command-worker';
 
@@ -23,6 +24,17 @@ test('there are recorded histories to replay', () => {
 test.each(files)('%s replays against the current workflow code', async (file) => {
   const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
   await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle(), sinks: workflowSinks() }, history, file)).resolves.toBeUndefined();
+});
+
+let untraced: Promise<{ code: string }> | undefined;
+// A worker that exports no traces bundles without the OpenTelemetry workflow interceptors: the
+// histories recorded with them (all of these) must replay there too.
+test.each(files)('%s replays against the bundle without the tracing interceptors', async (file) => {
+  const history = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
+  untraced ??= bundleWorkflowCode({ ...workflowBundleOptions(false), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error } as never });
+  const bundle = await untraced;
+  expect(bundle.code).not.toContain('interceptors-opentelemetry/lib/workflow-interceptors');
+  await expect(Worker.runReplayHistory({ workflowBundle: bundle, sinks: workflowSinks() }, history, file)).resolves.toBeUndefined();
 });
 
 test('a change to the workflow code that reorders its commands is caught', async () => {
