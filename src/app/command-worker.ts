@@ -49,6 +49,7 @@ export function prebuiltBundle(codePath: string): { codePath: string } {
 export function workerProcessOptions(config: Config): Partial<WorkerOptions> {
   return {
     workerDeploymentOptions: workerDeploymentOptions(config),
+    nonStickyToStickyPollRatio: config.WORKER_NON_STICKY_POLL_RATIO,
     shutdownGraceTime: config.workerShutdown.graceMs,
     shutdownForceTime: config.workerShutdown.forceAfterMs,
   };

@@ -262,6 +262,13 @@ export const configSchema = z.object({
   /** Workflows kept in the worker's cache: commands are short, a small cache keeps the worker's memory flat. */
   WORKER_MAX_CACHED_WORKFLOWS: z.coerce.number().int().min(0).max(100_000).default(500),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).max(10_000).default(200),
+  /**
+   * Share of the workflow task pollers on the task queue itself rather than the worker's sticky
+   * queue. A command is one workflow task, always its run's first, so it always comes through the
+   * task queue, whose partitions (4 by default) each need a poller for a task to be handed over at
+   * once (the SDK's default of 0.2 leaves 2 pollers there).
+   */
+  WORKER_NON_STICKY_POLL_RATIO: z.coerce.number().min(0.05).max(1).default(0.5),
   /** Serve the worker's metrics at http://WORKER_METRICS_BIND_HOST:<port>/metrics; unset, the worker serves none. */
   WORKER_METRICS_PORT: port.optional(),
   /** Loopback unless set, like every other listener: a scraper in another container or pod needs 0.0.0.0 (the image sets it). */
