@@ -13,7 +13,7 @@ import { createKafka, ensureTopic } from '../src/adapters/kafka/kafka';
 import { KafkaRelay } from '../src/adapters/kafka/kafka-relay';
 import { DeliveryLedger } from '../src/adapters/postgres/ledger';
 import { dropSchema, migrate } from '../src/adapters/postgres/migrations';
-import { createPool } from '../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../src/adapters/postgres/postgres';
 import { loadConfig } from '../src/app/config';
 
 const { values: args } = parseArgs({
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const run = `bench-${Date.now().toString(36)}`;
   const schema = run;
   const topic = run;
-  const pool = createPool(config, { max: WORKERS + 4 });
+  const pool = createOwnerPool(config, { max: WORKERS + 4 });
   const kafka = createKafka(config);
   const admin = kafka.admin();
   await admin.connect();

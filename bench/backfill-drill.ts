@@ -77,7 +77,7 @@ async function dropDrillData(
   infra: Infrastructure,
   spec: { schema: string; readModelSchema: string; s3Prefix: string; topic: string },
 ): Promise<{ deleted: number; left: BackfillDrillFigures['left_behind'] }> {
-  await infra.pool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`);
+  await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`);
   const root = createS3Client({ ...config, S3_ACCESS_KEY: config.MINIO_ROOT_USER, S3_SECRET_KEY: config.MINIO_ROOT_PASSWORD });
   let deleted = 0;
   try {

@@ -10,7 +10,7 @@
 import { logLevel } from 'kafkajs';
 import { loadConfig } from '../src/app/config';
 import { createKafka, ensureTopic } from '../src/adapters/kafka/kafka';
-import { createPool } from '../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../src/adapters/postgres/postgres';
 import { createS3Client, S3EventStore } from '../src/adapters/s3/s3-event-store';
 import { envelopeOf, type EventEnvelope, type S3Reference } from '../src/contracts/event-envelope';
 import { encodeEventMessage, HEADER_EVENT_ID } from '../src/contracts/kafka-message';
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   const run = `bench-consumer-${Date.now().toString(36)}`;
   const schema = run.replace(/-/g, '_');
   const kafka = createKafka(config, { logLevel: logLevel.NOTHING });
-  const pool = createPool(config, { max: 20 });
+  const pool = createOwnerPool(config, { max: 20 });
   const s3 = createS3Client(config);
   const store = new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix: `${run}/` });
   const admin = kafka.admin();

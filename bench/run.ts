@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     machine: machine(),
   };
   // Isolation: a database and a bucket of this run; topics, schemas and prefixes per path.
-  const admin = new Pool({ connectionString: base.databaseUrl, max: 1 });
+  const admin = new Pool({ connectionString: base.databaseOwnerUrl, max: 1 });
   await admin.query(`CREATE DATABASE ${PG_DB}`);
   await admin.end();
   const runConfig: Config = loadConfig({ ...process.env, PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, ...S3_ROOT });

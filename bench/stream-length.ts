@@ -112,7 +112,7 @@ async function main(): Promise<void> {
     }
   } finally {
     load.end = os.loadavg().map((x) => Math.round(x * 100) / 100);
-    await infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+    await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
     await infra.close();
   }
   const p50At = (len: number) => rows.find((r) => r.length === len && r.snapshots)?.latency?.p50;

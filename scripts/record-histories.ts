@@ -46,7 +46,7 @@ async function startIsolated() {
       worker.shutdown();
       await running.catch(() => undefined);
       await connection.close();
-      await api.infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+      await api.infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
       await api.close();
     },
   };

@@ -274,7 +274,7 @@ export async function runChaos(plan: ChaosPlan, say: (line: string) => void = (l
     await pool?.stop();
     await connection?.close();
     if (api) {
-      await api.infra.pool.query(`DROP SCHEMA IF EXISTS ${names.schema} CASCADE; DROP SCHEMA IF EXISTS ${names.readModelSchema} CASCADE`).catch(() => undefined);
+      await api.infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${names.schema} CASCADE; DROP SCHEMA IF EXISTS ${names.readModelSchema} CASCADE`).catch(() => undefined);
       await api.close();
     }
     await stack.destroy();

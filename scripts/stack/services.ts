@@ -378,22 +378,28 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
     },
     async afterStart() {
       const bin = pgBin()!;
-      // SQL on stdin: a password in -c would be on psql's command line, visible in `ps`.
+      // SQL on stdin: a password in -c would be on psql's command line, visible in `ps`. Terse errors: a
+      // verbose one quotes the statement, password included.
       const psql = (sql: string, db = 'postgres') =>
-        runQuiet(path.join(bin, 'psql'), ['-h', p.pgSocketDir, '-p', String(cfg.PG_PORT), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-tA'], 5000, { input: sql });
+        runQuiet(path.join(bin, 'psql'), ['-h', p.pgSocketDir, '-p', String(cfg.PG_PORT), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=terse', '-tA'], 5000, { input: sql });
+      // Created, or brought back to its attributes and password (a data directory kept from an earlier run).
+      const ensureRole = async (user: string, password: string, attributes: string) => {
+        const exists = await psql(`SELECT 1 FROM pg_roles WHERE rolname = '${user.replace(/'/g, "''")}'`);
+        const r = await psql(`${exists.output.trim() === '1' ? 'ALTER' : 'CREATE'} ROLE "${user.replace(/"/g, '""')}" WITH ${attributes} PASSWORD '${password.replace(/'/g, "''")}'`);
+        if (!r.ok) throw new Error(`postgres: cannot create role ${user}: ${r.output.trim()}`);
+      };
+      // The owner migrates (README "Least privilege"); the app role owns nothing, so it changes no schema. The
+      // owner's processes grant it the rows (src/adapters/postgres/runtime-role.ts).
+      await ensureRole(cfg.PG_USER, cfg.PG_PASSWORD, 'LOGIN CREATEDB');
+      await ensureRole(cfg.PG_APP_USER, cfg.PG_APP_PASSWORD, 'LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE');
       const role = cfg.PG_USER.replace(/"/g, '""');
-      const pw = cfg.PG_PASSWORD.replace(/'/g, "''");
-      const exists = await psql(`SELECT 1 FROM pg_roles WHERE rolname = '${cfg.PG_USER.replace(/'/g, "''")}'`);
-      const sql = exists.output.trim() === '1' ? `ALTER ROLE "${role}" WITH LOGIN PASSWORD '${pw}'` : `CREATE ROLE "${role}" WITH LOGIN CREATEDB PASSWORD '${pw}'`;
-      const r1 = await psql(sql);
-      if (!r1.ok) throw new Error(`postgres: cannot create role ${cfg.PG_USER}: ${r1.output.trim()}`);
       const db = await psql(`SELECT 1 FROM pg_database WHERE datname = '${cfg.PG_DATABASE}'`);
       if (db.output.trim() !== '1') {
         const r2 = await psql(`CREATE DATABASE "${cfg.PG_DATABASE}" OWNER "${role}"`);
         if (!r2.ok) throw new Error(`postgres: cannot create database ${cfg.PG_DATABASE}: ${r2.output.trim()}`);
       }
     },
-    endpoints: () => [`postgres://${cfg.PG_USER}:***@${host}:${cfg.PG_PORT}/${cfg.PG_DATABASE}`],
+    endpoints: () => [`postgres://${cfg.PG_USER}:***@${host}:${cfg.PG_PORT}/${cfg.PG_DATABASE} (owner)`, `postgres://${cfg.PG_APP_USER}:***@${host}:${cfg.PG_PORT}/${cfg.PG_DATABASE} (app)`],
   };
 
   // Start order: the stores first, Temporal last (its start is the slowest to answer).

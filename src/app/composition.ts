@@ -8,7 +8,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { Kafka } from 'kafkajs';
 import type { Config } from './config';
 import type { StorageMode } from '../contracts/storage-mode';
-import { createPool, quoteIdent, START_CURSOR, type GlobalCursor } from '../adapters/postgres/postgres';
+import { createOwnerPool, createPool, quoteIdent, START_CURSOR, type GlobalCursor } from '../adapters/postgres/postgres';
 import { migrate, DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
 import { migrateApiKeys, PgApiKeyStore } from '../adapters/postgres/api-keys';
 import { createS3Client, ensureBucket, S3EventStore } from '../adapters/s3/s3-event-store';
@@ -44,6 +44,7 @@ import type { SubjectPurge } from '../ports/personal-data';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
 import { reachService } from './startup';
+import { grantToRuntimeRole } from '../adapters/postgres/runtime-role';
 
 export interface InfraOptions {
   /** PostgreSQL schema of the ledger and the legacy event table. */
@@ -63,7 +64,10 @@ const LOCK_POOL_MAX = 16;
 
 export interface Infrastructure {
   config: Config;
+  /** The runtime pool: the app role (DATABASE_URL), which reads and writes rows and changes no schema. */
   pool: Pool;
+  /** The schemas' owner (DATABASE_OWNER_URL): migrations, and a read-model rebuild's scratch schemas and switch. */
+  ownerPool: Pool;
   s3: S3Client;
   s3Store: S3EventStore;
   legacyStore: LegacyPgEventStore;
@@ -106,20 +110,22 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
 
   const pool = createPool(config, o.poolMax ? { max: o.poolMax } : {});
   const lockPool = createPool(config, { max: Math.max(LOCK_POOL_MAX, config.MIGRATION_CONCURRENCY) });
+  const ownerPool = createOwnerPool(config);
   const s3 = createS3Client(config);
   const kafka = createKafka(config);
   try {
     const admin = kafka.admin();
     await Promise.all([
-      reachService(config, 'postgres', () =>
-        Promise.all([
-          migrate(pool, schema)
-            .then(() => migrateApiKeys(pool, schema))
-            .then(() => migrateAuditLog(pool, schema))
-            .then(() => migrateSubjectKeys(pool, schema)),
-          migrateReadModels(pool, readModelSchema),
-        ]),
-      ),
+      reachService(config, 'postgres', async () => {
+        await grantToRuntimeRole(ownerPool, pool, [schema, readModelSchema]);
+        await Promise.all([
+          migrate(ownerPool, schema)
+            .then(() => migrateApiKeys(ownerPool, schema))
+            .then(() => migrateAuditLog(ownerPool, schema))
+            .then(() => migrateSubjectKeys(ownerPool, schema)),
+          migrateReadModels(ownerPool, readModelSchema),
+        ]);
+      }),
       reachService(config, 's3', () => ensureBucket(s3, config.S3_BUCKET)),
       reachService(config, 'kafka', () =>
         admin
@@ -130,13 +136,12 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     ]);
   } catch (err) {
     // Not awaited: a pool still connecting to a silent server would hold the failure until its connect gave up.
-    void pool.end().catch(() => undefined);
-    void lockPool.end().catch(() => undefined);
+    for (const p of [pool, lockPool, ownerPool]) void p.end().catch(() => undefined);
     s3.destroy();
     throw err;
   }
   const modes = new PgStorageModeRepository(pool, schema);
-  await modes.init(config.storageMode);
+  await modes.init(config.storageMode, ownerPool);
   const modeCache = new StorageModeCache(modes, config.STORAGE_MODE_REFRESH_MS, (state) => setStorageMode(state.mode));
   const locks = new PgStreamLocker(lockPool);
 
@@ -215,6 +220,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   return {
     config,
     pool,
+    ownerPool,
     s3,
     s3Store,
     legacyStore,
@@ -250,7 +256,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
     }),
     rebuildDeps: () => ({
       eventStore: currentStore,
-      readModels: new PgReadModelRebuild(pool, readModelSchema, history),
+      readModels: new PgReadModelRebuild({ pool, ownerPool }, readModelSchema, history),
       liveSchema: readModelSchema,
       personalData: cipher,
       ...(search ? { searchProjectorFor: (targets: readonly string[]) => search.rebuildProjector(targets) } : {}),
@@ -281,6 +287,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       await pool.end().catch(() => undefined);
       await search?.close();
       await lockPool.end().catch(() => undefined);
+      await ownerPool.end().catch(() => undefined);
       s3.destroy();
     },
   };

@@ -141,14 +141,21 @@ export const configSchema = z.object({
   KAFKA_REPLICATION_FACTOR: z.coerce.number().int().min(1).max(10).default(1),
 
   PG_PORT: port.default(55432),
+  /** The owner of the database's schemas: runs the migrations (README "Least privilege"). */
   PG_USER: z.string().min(1).default('spice'),
   PG_PASSWORD: z.string().min(1).default(DEV_CREDENTIALS.PG_PASSWORD),
+  /** The role the processes read and write rows with: no DDL, no DROP, no TRUNCATE. */
+  PG_APP_USER: z.string().min(1).default('spice_app'),
+  PG_APP_PASSWORD: z.string().min(1).default(DEV_CREDENTIALS.PG_APP_PASSWORD),
   PG_DATABASE: z
     .string()
     .regex(/^[a-z_][a-z0-9_]*$/)
     .default('spice_oms'),
   PG_POOL_MAX: z.coerce.number().int().min(1).max(200).default(20),
+  /** The runtime connection (the app role); default built from SPICE_HOST, PG_PORT, PG_APP_USER, PG_APP_PASSWORD, PG_DATABASE. */
   DATABASE_URL: z.string().optional(),
+  /** The owner's connection, for migrations and the read-model rebuild's schemas; default DATABASE_URL when that is set (one role does both), else built from PG_USER, PG_PASSWORD. */
+  DATABASE_OWNER_URL: z.string().optional(),
 
   API_PORT: port.default(8080),
   /**
@@ -317,7 +324,10 @@ export interface Config extends RawConfig {
   temporalUiUrl: string;
   s3Endpoint: string;
   kafkaBrokers: string[];
+  /** The runtime connection: the app role, which reads and writes rows only. */
   databaseUrl: string;
+  /** The owner's connection: migrations and other DDL. */
+  databaseOwnerUrl: string;
   apiUrl: string;
   opensearchUrl: string;
   personalDataMasterKey: Buffer;
@@ -354,6 +364,10 @@ function devCredentialExposures(c: RawConfig): string[] {
     ['MINIO_BIND_HOST', c.MINIO_BIND_HOST],
     ['S3_ENDPOINT', c.S3_ENDPOINT && hostOfUrl(c.S3_ENDPOINT)],
   ]);
+  const pgEndpoints = off([
+    ['PG_BIND_HOST', c.PG_BIND_HOST],
+    ['SPICE_HOST', c.SPICE_HOST],
+  ]);
   const guards: Array<[boolean, string, Array<[string, string | undefined]>]> = [
     [
       dev('MINIO_ROOT_PASSWORD'),
@@ -364,14 +378,8 @@ function devCredentialExposures(c: RawConfig): string[] {
       ]),
     ],
     [dev('S3_SECRET_KEY') && c.S3_CREDENTIALS === 'static', 'S3_SECRET_KEY', s3Endpoints],
-    [
-      dev('PG_PASSWORD') && c.DATABASE_URL === undefined,
-      'PG_PASSWORD',
-      off([
-        ['PG_BIND_HOST', c.PG_BIND_HOST],
-        ['SPICE_HOST', c.SPICE_HOST],
-      ]),
-    ],
+    [dev('PG_PASSWORD') && c.DATABASE_OWNER_URL === undefined && c.DATABASE_URL === undefined, 'PG_PASSWORD', pgEndpoints],
+    [dev('PG_APP_PASSWORD') && c.DATABASE_URL === undefined, 'PG_APP_PASSWORD', pgEndpoints],
     [dev('API_KEY_SECRET'), 'API_KEY_SECRET', off([['API_BIND_HOST', c.API_BIND_HOST]])],
     // The wrapped data keys live in PostgreSQL: the dev master key is no secret once it can be reached.
     [
@@ -381,6 +389,7 @@ function devCredentialExposures(c: RawConfig): string[] {
         ['PG_BIND_HOST', c.PG_BIND_HOST],
         ['SPICE_HOST', c.SPICE_HOST],
         ['DATABASE_URL', c.DATABASE_URL && hostOfUrl(c.DATABASE_URL)],
+        ['DATABASE_OWNER_URL', c.DATABASE_OWNER_URL && hostOfUrl(c.DATABASE_OWNER_URL)],
       ]),
     ],
     [dev('API_DEV_KEY'), 'API_DEV_KEY (set it empty)', off([['API_BIND_HOST', c.API_BIND_HOST]])],
@@ -401,6 +410,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`refusing to start: built-in development credentials on a non-loopback endpoint: ${exposed.join('; ')}; set your own (README "Exposure")`);
   }
   const h = c.SPICE_HOST;
+  const pgUrl = (user: string, password: string) => `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`;
   return {
     ...c,
     storageMode: storageModeOf(c.ENABLE_S3_EVENT_STORE, c.ENABLE_DUAL_WRITE),
@@ -417,7 +427,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     temporalUiUrl: `http://${h}:${c.TEMPORAL_UI_PORT}`,
     s3Endpoint: c.S3_ENDPOINT ?? `http://${h}:${c.MINIO_PORT}`,
     kafkaBrokers: (c.KAFKA_BROKERS ?? `${h}:${c.KAFKA_PORT}`).split(',').map((b) => b.trim()),
-    databaseUrl: c.DATABASE_URL ?? `postgres://${encodeURIComponent(c.PG_USER)}:${encodeURIComponent(c.PG_PASSWORD)}@${h}:${c.PG_PORT}/${c.PG_DATABASE}`,
+    databaseUrl: c.DATABASE_URL ?? pgUrl(c.PG_APP_USER, c.PG_APP_PASSWORD),
+    databaseOwnerUrl: c.DATABASE_OWNER_URL ?? c.DATABASE_URL ?? pgUrl(c.PG_USER, c.PG_PASSWORD),
     apiUrl: `http://${h}:${c.API_PORT}`,
     opensearchUrl: c.OPENSEARCH_URL ?? `http://${h}:${c.OPENSEARCH_PORT}`,
     personalDataMasterKey: Buffer.from(c.PERSONAL_DATA_MASTER_KEY, 'base64url'),

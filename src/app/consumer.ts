@@ -9,7 +9,7 @@ import { loadConfig, type Config } from './config';
 import { createLogger } from './logger';
 import { serveProcessMetrics } from './metrics-server';
 import { DEFAULT_SCHEMA } from '../adapters/postgres/migrations';
-import { createPool } from '../adapters/postgres/postgres';
+import { createOwnerPool } from '../adapters/postgres/postgres';
 import { createKafka } from '../adapters/kafka/kafka';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { ConsumerConfigError, ConsumerStore, migrateConsumerStore, replayDeadLetters, startConsumer, type DeadLetter, type StartedConsumer, type StartOptions } from '../consumer-kit';
@@ -23,8 +23,8 @@ export const CONSUMERS: Record<string, Definition> = {
     let log: PgAuditLog | undefined;
     return {
       group: 'spice-oms-audit',
-      setup: async (pool: Pool) => {
-        await migrateAuditLog(pool, schema);
+      setup: async (pool: Pool, ownerPool: Pool) => {
+        await migrateAuditLog(ownerPool, schema);
         log = new PgAuditLog(pool, schema);
       },
       handle: (event, tx) => log!.record(tx, event.envelope),
@@ -65,7 +65,8 @@ export async function startNamedConsumer(config: Config, name: string, o: Consum
 export async function deadLetterCommand(config: Config, name: string, o: { replay?: number[] | 'all'; schema?: string; topic?: string; group?: string }): Promise<DeadLetter[]> {
   const schema = o.schema ?? DEFAULT_SCHEMA;
   const group = o.group ?? definitionOf(name)(schema).group;
-  const pool = createPool(config, { max: 2 });
+  // An operator's command, like the ops CLI: as the owner, which may create the kit's tables.
+  const pool = createOwnerPool(config);
   try {
     await migrateConsumerStore(pool, schema);
     const store = new ConsumerStore(pool, schema);

@@ -26,6 +26,7 @@ import { HEADER_EVENT_ID, InvalidKafkaMessageError, parseEventMessage, type Kafk
 import { createEventReader, type EventReader, type ReadSource } from '../adapters/kafka/event-reader';
 import { createIdempotentProducer, ensureTopic } from '../adapters/kafka/kafka';
 import { withTransaction } from '../adapters/postgres/postgres';
+import { grantToRuntimeRole } from '../adapters/postgres/runtime-role';
 import { mapLimit } from '../lib/map-limit';
 import { ConsumerStore, migrateConsumerStore, DEFAULT_CONSUMER_SCHEMA } from './store';
 import { spiceMetrics } from '../contracts/metrics';
@@ -65,6 +66,11 @@ export interface ConsumerOptions {
   topic: string;
   kafka: Kafka;
   pool: Pool;
+  /**
+   * The schemas' owner: creates the kit's tables and grants `pool`'s role what it needs on them
+   * (README "Least privilege"). Default `pool`, when one role does both.
+   */
+  ownerPool?: Pool;
   handle: EventHandler;
   /** Reads an event from S3 by its reference (S3EventStore.readEvent); without it every event comes from its payload. */
   readEvent?: (ref: NonNullable<KafkaEventMessage['s3_reference']>) => Promise<EventEnvelope>;
@@ -146,7 +152,9 @@ export async function createConsumer(o: ConsumerOptions): Promise<RunningConsume
     onFallback: (err, m) => log.warn({ group, event_id: m.payload.event_id, err: String(err) }, 'S3 unreadable: event taken from the message payload'),
   });
 
-  await migrateConsumerStore(o.pool, store.schema);
+  const owner = o.ownerPool ?? o.pool;
+  await grantToRuntimeRole(owner, o.pool, [store.schema]);
+  await migrateConsumerStore(owner, store.schema);
   const admin = o.kafka.admin();
   await admin.connect();
   try {

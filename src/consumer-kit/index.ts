@@ -5,7 +5,8 @@
  */
 import type { Pool, PoolConfig } from 'pg';
 import { createKafka, type KafkaSettings } from '../adapters/kafka/kafka';
-import { createPool, type PoolSettings } from '../adapters/postgres/postgres';
+import { createOwnerPool, createPool, type PoolSettings } from '../adapters/postgres/postgres';
+import { grantToRuntimeRole } from '../adapters/postgres/runtime-role';
 import { createS3Client, S3EventStore } from '../adapters/s3/s3-event-store';
 import type { S3ClientConfig } from '../adapters/s3/s3-client';
 import { createConsumer, type ConsumerOptions, type RunningConsumer } from './consumer';
@@ -25,6 +26,8 @@ export type ConsumerSettings = KafkaSettings &
     KAFKA_TOPIC: string;
     KAFKA_PARTITIONS: number;
     KAFKA_REPLICATION_FACTOR: number;
+    /** The schemas' owner, for the kit's tables and the setup's (default: databaseUrl's role does both). */
+    databaseOwnerUrl?: string;
   };
 
 export interface StartOptions extends Omit<ConsumerOptions, 'kafka' | 'pool' | 'topic' | 'readEvent'> {
@@ -33,8 +36,8 @@ export interface StartOptions extends Omit<ConsumerOptions, 'kafka' | 'pool' | '
   /** Key prefix of the event store in the bucket (tests; '' in a deployment). */
   s3Prefix?: string;
   pool?: PoolConfig;
-  /** Runs once before consuming, e.g. to create the handler's own tables. */
-  setup?: (pool: Pool) => Promise<void>;
+  /** Runs once before consuming, e.g. to create the handler's own tables (with `ownerPool`; `pool` is the handler's). */
+  setup?: (pool: Pool, ownerPool: Pool) => Promise<void>;
 }
 
 export interface StartedConsumer extends RunningConsumer {
@@ -46,12 +49,16 @@ export interface StartedConsumer extends RunningConsumer {
 export async function startConsumer(settings: ConsumerSettings, o: StartOptions): Promise<StartedConsumer> {
   const { s3Prefix, pool: poolConfig, topic, setup, ...rest } = o;
   const pool = createPool(settings, { application_name: `spice-oms-consumer-${o.group}`.slice(0, 63), ...poolConfig });
+  const ownerPool = settings.databaseOwnerUrl === undefined ? pool : createOwnerPool({ ...settings, databaseOwnerUrl: settings.databaseOwnerUrl }, { max: 1 });
   const s3 = createS3Client(settings, { maxSockets: 16 });
   const events = new S3EventStore({ client: s3, bucket: settings.S3_BUCKET, endpoint: settings.s3Endpoint, prefix: s3Prefix ?? '' });
   try {
-    await setup?.(pool);
+    // The owner's default privileges first: what the setup creates is the handler's to write.
+    await grantToRuntimeRole(ownerPool, pool, []);
+    await setup?.(pool, ownerPool);
     const running = await createConsumer({
       ...rest,
+      ownerPool,
       topic: topic ?? settings.KAFKA_TOPIC,
       kafka: createKafka(settings, { clientId: `spice-oms-consumer-${o.group}` }),
       pool,
@@ -72,5 +79,7 @@ export async function startConsumer(settings: ConsumerSettings, o: StartOptions)
     await pool.end().catch(() => undefined);
     s3.destroy();
     throw err;
+  } finally {
+    if (ownerPool !== pool) await ownerPool.end().catch(() => undefined);
   }
 }

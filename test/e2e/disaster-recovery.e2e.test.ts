@@ -26,7 +26,7 @@ let p: Pipeline | undefined;
 
 /** DDL on the server, from its maintenance database. */
 async function server(sql: string): Promise<void> {
-  const c = new PgClient({ connectionString: testConfig.databaseUrl.replace(/\/[^/]*$/, '/postgres') });
+  const c = new PgClient({ connectionString: testConfig.databaseOwnerUrl.replace(/\/[^/]*$/, '/postgres') });
   await c.connect();
   try {
     await c.query(sql);

@@ -80,7 +80,7 @@ test('a v1 event stored in S3 is read at v2 by the history API and by a rebuild;
   expect(projected.find((e) => e.event_id === v1.event_id)).toMatchObject({ schema_version: 2, payload: { force: true } });
   const pool = p.api.infra.pool;
   expect((await pool.query(`SELECT count(*)::int AS n FROM ${target}.classes WHERE db_name = $1 AND class_id = 'Old'`, [db])).rows[0].n).toBe(0);
-  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 
   // Reads never wrote anything back.
   expect(await getText(p.api.infra.s3, p.api.infra.config.S3_BUCKET, indexKey)).toBe(storedBefore);

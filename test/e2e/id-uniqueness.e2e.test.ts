@@ -83,7 +83,7 @@ async function expectRebuildEqualsLive(): Promise<void> {
   const target = `${p.api.infra.readModelSchema}_rebuild`;
   const outcome = await p.client.workflow.execute('rebuildReadModels', { taskQueue: p.taskQueue, workflowId: `rebuild-${target}-${Date.now()}`, args: [{ target_schema: target }] });
   expect(outcome).toMatchObject({ equal: true, differences: [] });
-  await p.api.infra.pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 }
 
 test('two concurrent bulks sharing 200 ids: one completes, the other fails with INSTANCE_EXISTS and creates nothing', async () => {

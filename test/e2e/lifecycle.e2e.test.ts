@@ -173,7 +173,7 @@ describe('a deleted and re-created database', () => {
     const pool = p.api.infra.pool;
     const { rows } = await pool.query(`SELECT instance_id, properties, version FROM ${target}.instances WHERE db_name = $1`, [db]);
     expect(rows).toEqual([{ instance_id: 'ada', properties: { name: 'Ada II' }, version: 1 }]);
-    await pool.query(`DROP SCHEMA ${target} CASCADE`);
+    await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
   });
 });
 

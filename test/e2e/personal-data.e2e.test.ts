@@ -116,7 +116,7 @@ test('personal values are sealed everywhere they are stored, readable until forg
     { instance_id: 'alice', properties: { ...erased, age: 31 } },
     { instance_id: 'bob', properties: { name: 'Bob', email: BOB_EMAIL, age: 40 } },
   ]);
-  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 
   // A second FORGET_SUBJECT finds no key and changes nothing.
   expect((await asAdmin('/admin/forget-subject', { command_type: 'FORGET_SUBJECT', db_name: db, instance_id: 'alice' })).body).toMatchObject({ key_deleted: false });

@@ -268,7 +268,7 @@ describe('graceful shutdown', () => {
       await running.catch(() => undefined);
       await nativeConnection.close();
       await temporal.close();
-      await infra.pool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`).catch(() => undefined);
+      await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${spec.schema} CASCADE; DROP SCHEMA IF EXISTS ${spec.readModelSchema} CASCADE`).catch(() => undefined);
       await infra.close();
     }
   }, 240_000);

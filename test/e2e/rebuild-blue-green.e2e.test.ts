@@ -120,5 +120,5 @@ test('a rebuild that differs from the live models is not switched with if_equal,
   expect(outcome).toMatchObject({ equal: false, switched: false, differences: [{ table: 'instances', different: 1 }] });
   expect((await pool.query(`SELECT oid::text FROM pg_namespace WHERE nspname = $1`, [live])).rows[0].oid).toBe(liveBefore);
   expect((await pool.query(`SELECT properties FROM ${live}.instances WHERE db_name = $1 AND instance_id = 'b1'`, [db])).rows[0].properties).toEqual({ n: 4242 });
-  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 });

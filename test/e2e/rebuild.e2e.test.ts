@@ -55,7 +55,7 @@ test('a rebuild from S3 equals the live read models', async () => {
   const count = async (schema: string) => (await pool.query(`SELECT count(*)::int AS n FROM ${schema}.instances WHERE NOT deleted`)).rows[0].n;
   expect(await count(target)).toBe(1504);
   expect(await count(p.api.infra.readModelSchema)).toBe(1504);
-  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 });
 
 test('an event the projector cannot read is set aside by the rebuild as by the live models, and counted in its outcome', async () => {
@@ -72,5 +72,5 @@ test('an event the projector cannot read is set aside by the rebuild as by the l
   expect(outcome).toMatchObject({ equal: true, set_aside: 1, set_aside_by: { 'project:INVALID_EVENT': 1 } });
   const pool = p.api.infra.pool;
   expect((await pool.query(`SELECT count(*)::int AS n FROM ${target}.instances WHERE instance_id = 'broken'`)).rows[0].n).toBe(0);
-  await pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
 });

@@ -42,7 +42,7 @@ test('a command retried on a PostgreSQL error shows RETRYING with its activity a
   const ledger = p.api.infra.ledger.table;
   const schema = p.api.infra.schema;
   // PostgreSQL refuses every ledger insert, wording its error as an unreachable host would.
-  await p.api.infra.pool.query(`
+  await p.api.infra.ownerPool.query(`
     CREATE FUNCTION ${schema}.refuse_insert() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'INSERT INTO ${schema}.delivery_ledger refused: could not reach 10.20.30.40:55432'; END $$;
     CREATE TRIGGER refuse_insert BEFORE INSERT ON ${ledger} FOR EACH ROW EXECUTE FUNCTION ${schema}.refuse_insert()`);
@@ -70,7 +70,7 @@ test('a command retried on a PostgreSQL error shows RETRYING with its activity a
     expect(withoutS3Refs(waited.text)).not.toMatch(internals);
     expect(loggedFor(waited.requestId)).toContain('could not reach 10.20.30.40:55432');
   } finally {
-    await p.api.infra.pool.query(`DROP TRIGGER refuse_insert ON ${ledger}; DROP FUNCTION ${schema}.refuse_insert()`);
+    await p.api.infra.ownerPool.query(`DROP TRIGGER refuse_insert ON ${ledger}; DROP FUNCTION ${schema}.refuse_insert()`);
   }
   // Once PostgreSQL takes the row again, the same command completes.
   const done = await send('POST', `/databases/${db}/classes/K/instances`, { id: 'stuck', properties: { v: 'x' } }, { prefer: 'wait=30', 'idempotency-key': key });

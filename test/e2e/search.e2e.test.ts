@@ -152,7 +152,7 @@ test('deletes leave the index; the rebuild from S3 rebuilds it and equals the li
     args: [{ target_schema: target, chunk_size: 50, search: {} }],
   });
   expect(outcome).toMatchObject({ equal: true, search: [{ db, equal: true, switched: true, live_count: 302, rebuilt_count: 302 }] });
-  await p.api.infra.pool.query(`DROP SCHEMA ${target} CASCADE`);
+  await p.api.infra.ownerPool.query(`DROP SCHEMA ${target} CASCADE`);
   expect(ids(await search('q=grace'))).toEqual(['grace']);
 
   expect((await send('DELETE', `/databases/${db}`)).status).toBe(200);

@@ -8,7 +8,7 @@ import { logLevel, type Kafka, type Producer } from 'kafkajs';
 import type { Pool } from 'pg';
 import { register } from 'prom-client';
 import { createKafka, ensureTopic } from '../../src/adapters/kafka/kafka';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { createS3Client, S3EventStore } from '../../src/adapters/s3/s3-event-store';
 import { createConsumer, DLT_HEADERS, replayDeadLetters, type ConsumerOptions, type RunningConsumer } from '../../src/consumer-kit';
 import { eventually, testConfig, uniqueName } from '../support/env';
@@ -63,7 +63,7 @@ async function manyEvents(aggregates: string[], perAggregate: number): Promise<S
 const interleave = (streams: StoredTestEvent[][]): StoredTestEvent[] => streams[0].flatMap((_, v) => streams.map((s) => s[v]).filter(Boolean));
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 10 });
+  pool = createOwnerPool(testConfig, { max: 10 });
   kafka = createKafka(testConfig, { logLevel: logLevel.NOTHING }); // rebalances make kafkajs log every refused heartbeat
   producer = kafka.producer();
   await producer.connect();

@@ -38,6 +38,7 @@ function containerEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
     S3_SECRET_KEY: testConfig.S3_SECRET_KEY,
     KAFKA_BROKERS: testConfig.kafkaBrokers.join(','),
     DATABASE_URL: testConfig.databaseUrl,
+    DATABASE_OWNER_URL: testConfig.databaseOwnerUrl,
     // A deployment's own secret (from spice-oms-secrets in Kubernetes, SPICE_API_KEY_SECRET in compose).
     API_KEY_SECRET: 'container-commands-test-secret',
     PERSONAL_DATA_MASTER_KEY: Buffer.alloc(32, 2).toString('base64'),

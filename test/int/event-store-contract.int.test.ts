@@ -12,7 +12,7 @@ import { ModeEventStore } from '../../src/adapters/mode-event-store';
 import { PgStreamLocker } from '../../src/adapters/postgres/stream-locks';
 import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
 import { InMemoryEventStore } from '../support/in-memory-activity-ports';
@@ -24,8 +24,8 @@ let pool: Pool;
 let lockPool: Pool;
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 8 });
-  lockPool = createPool(testConfig, { max: 4 });
+  pool = createOwnerPool(testConfig, { max: 8 });
+  lockPool = createOwnerPool(testConfig, { max: 4 });
   await Promise.all([migrate(pool, schema).then(() => migrate(pool, dualSchema)), s3.storeAt('setup').ensureBucket()]);
 });
 afterAll(async () => {

@@ -4,7 +4,7 @@ import { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
 import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
 import { LedgerStreamConflictError } from '../../src/ports/ledger';
 import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/postgres/migrations';
-import { createPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
 
@@ -17,7 +17,7 @@ const envelope = (aggregateId: string, version: number, commandId?: string): Eve
 const ref = (e: EventEnvelope): S3Reference => ({ bucket: 'b', key: `events/${e.event_id}.json`, endpoint: 'http://x', event_id: e.event_id });
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 5 });
+  pool = createOwnerPool(testConfig, { max: 5 });
   ledger = new DeliveryLedger(pool, { schema, topic: 't', maxMessageBytes: testConfig.KAFKA_MAX_MESSAGE_BYTES });
 });
 
@@ -27,7 +27,7 @@ afterAll(async () => {
 });
 
 test('migrations run concurrently by several processes apply once and are idempotent', async () => {
-  const pools = [createPool(testConfig, { max: 2 }), createPool(testConfig, { max: 2 }), createPool(testConfig, { max: 2 })];
+  const pools = [createOwnerPool(testConfig, { max: 2 }), createOwnerPool(testConfig, { max: 2 }), createOwnerPool(testConfig, { max: 2 })];
   try {
     const results = await Promise.all(pools.map((p) => migrate(p, schema)));
     const all = MIGRATIONS.map((m) => m.version);

@@ -4,7 +4,7 @@ import { eventIdFor, EventEnvelope } from '../../src/contracts/event-envelope';
 import { EventIdReusedError, InvalidEventError, StreamId, VersionConflictError } from '../../src/ports/event-store';
 import { LegacyPgEventStore } from '../../src/adapters/postgres/legacy-event-store';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 
 const schema = uniqueName('legacy');
@@ -31,7 +31,7 @@ function event(id: string, commandId: string, n = 0, payload: unknown = { comman
 }
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 12 });
+  pool = createOwnerPool(testConfig, { max: 12 });
   await migrate(pool, schema);
   store = new LegacyPgEventStore(pool, schema);
 });

@@ -10,7 +10,7 @@ import { createKafka, ensureTopic } from '../../src/adapters/kafka/kafka';
 import { KafkaRelay } from '../../src/adapters/kafka/kafka-relay';
 import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { dropReadModels, migrateReadModels, ReadModelProjector } from '../../src/adapters/postgres/read-models';
 import { pauseService, resumeAll } from '../support/outage';
 import { testConfig, uniqueName } from '../support/env';
@@ -53,7 +53,7 @@ const instance = (id: string, version: number, n: number) =>
   event(version === 1 ? 'INSTANCE_CREATED' : 'INSTANCE_UPDATED', 'instance', `${db}:${id}`, version, { db_name: db, instance: { id, class_id: 'K', properties: { n }, relationships: {} } });
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 2 });
+  pool = createOwnerPool(testConfig, { max: 2 });
   await migrate(pool, schema);
   await migrateReadModels(pool, rm);
   admin = createKafka(testConfig).admin();

@@ -8,7 +8,7 @@ import type { Pool } from 'pg';
 import { ApiKeys } from '../../src/api/api-keys';
 import { PgApiKeyStore } from '../../src/adapters/postgres/api-keys';
 import { dropSchema } from '../../src/adapters/postgres/migrations';
-import { createPool, quoteIdent } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool, quoteIdent } from '../../src/adapters/postgres/postgres';
 import type { ApiKeyRecord } from '../../src/ports/api-keys';
 import { testConfig, uniqueName } from '../support/env';
 import { runOps } from '../support/ops';
@@ -19,7 +19,7 @@ const ops = (...args: string[]) => runOps(['--schema', schema, '--actor', 'cli:t
 const KEY = /spk_[0-9a-f]{12}_[A-Za-z0-9_-]{43}/;
 
 beforeAll(() => {
-  pool = createPool(testConfig, { max: 2 });
+  pool = createOwnerPool(testConfig, { max: 2 });
 });
 afterAll(async () => {
   await dropSchema(pool, schema);

@@ -3,7 +3,7 @@
  * domain's default batch size), projected one event per call as the command workflow does.
  */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { envelopeOf } from '../../src/contracts/event-envelope';
 import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/postgres/read-models';
 import { CommandInput, decide } from '../../src/domain';
@@ -17,7 +17,7 @@ describe('read models: bulk throughput', () => {
   const schema = uniqueName('rm-bulk');
 
   beforeAll(async () => {
-    pool = createPool(testConfig, { max: 4 });
+    pool = createOwnerPool(testConfig, { max: 4 });
     await migrateReadModels(pool, schema);
   });
 

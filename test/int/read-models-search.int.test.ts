@@ -3,7 +3,7 @@
  * text (SEARCH_INDEX_MAX_CHARS) so that a very long string property is projected, kept whole in
  * the read model and found by its first words, instead of failing its projection forever.
  */
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { PgReadModelQueries, ReadModelProjector } from '../../src/adapters/postgres/read-models';
 import { testConfig, uniqueName } from '../support/env';
 import { eventFactory, ReadModelsFixture, startReadModels } from '../support/read-models';
@@ -88,7 +88,7 @@ describe('read models: the search index of very long text', () => {
   });
 
   test('SEARCH_INDEX_MAX_CHARS sets the prefix, per connection pool', async () => {
-    const small = createPool({ ...testConfig, SEARCH_INDEX_MAX_CHARS: 1000 }, { max: 1 });
+    const small = createOwnerPool({ ...testConfig, SEARCH_INDEX_MAX_CHARS: 1000 }, { max: 1 });
     try {
       const body = words.slice(0, 400).join(' '); // about 2,000 characters
       const instance = { id: 'capped', class_id: 'Doc', properties: { body }, relationships: {} };

@@ -4,7 +4,7 @@
  * with a context loaded from the read models themselves, the way the command workflow does it.
  */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { EventEnvelope, envelopeOf } from '../../src/contracts/event-envelope';
 import {
   PgReadModelQueries,
@@ -125,7 +125,7 @@ describe('read models (PostgreSQL)', () => {
   const rows = async <T = Record<string, unknown>>(sql: string, params: unknown[] = []): Promise<T[]> => (await pool.query(sql, params)).rows as T[];
 
   beforeAll(async () => {
-    pool = createPool(testConfig, { max: 8 });
+    pool = createOwnerPool(testConfig, { max: 8 });
     await migrateReadModels(pool, schema);
     projector = new ReadModelProjector(pool, schema);
     queries = new PgReadModelQueries(pool, schema);
@@ -447,6 +447,7 @@ describe('read models (PostgreSQL)', () => {
     async function* replay(): AsyncIterable<EventEnvelope> {
       yield* h.events;
     }
+    await migrateReadModels(pool, rebuilt);
     const result = await rebuildReadModels(pool, rebuilt, replay(), { chunkEvents: 7 });
     expect(result).toMatchObject({ schema: rebuilt, events: h.events.length, applied: h.events.length, skipped: 0 });
     expect(result.chunks).toBeGreaterThan(1);

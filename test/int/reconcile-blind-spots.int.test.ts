@@ -75,7 +75,7 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await infra?.pool.query(`DROP SCHEMA IF EXISTS ${names.schema} CASCADE; DROP SCHEMA IF EXISTS ${names.readModelSchema} CASCADE`).catch(() => undefined);
+  await infra?.ownerPool.query(`DROP SCHEMA IF EXISTS ${names.schema} CASCADE; DROP SCHEMA IF EXISTS ${names.readModelSchema} CASCADE`).catch(() => undefined);
   await infra?.close();
 });
 

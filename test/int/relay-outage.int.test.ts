@@ -12,7 +12,7 @@ import { KafkaRelay } from '../../src/adapters/kafka/kafka-relay';
 import { KafkaPublishError, PredecessorNotDelivered } from '../../src/ports/relay';
 import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { pauseService, resumeAll } from '../support/outage';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
@@ -34,7 +34,7 @@ let ledger: DeliveryLedger;
 let relay: KafkaRelay;
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 5 });
+  pool = createOwnerPool(testConfig, { max: 5 });
   await migrate(pool, schema);
   admin = createKafka(testConfig).admin();
   await admin.connect();

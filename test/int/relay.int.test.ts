@@ -10,7 +10,7 @@ import { KafkaRelay } from '../../src/adapters/kafka/kafka-relay';
 import { PredecessorNotDelivered } from '../../src/ports/relay';
 import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
 import { dropSchema, migrate } from '../../src/adapters/postgres/migrations';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
 
@@ -78,7 +78,7 @@ async function consumeAll(count: number, timeoutMs = 60_000): Promise<Array<Kafk
 }
 
 beforeAll(async () => {
-  pool = createPool(testConfig, { max: 12 });
+  pool = createOwnerPool(testConfig, { max: 12 });
   await migrate(pool, schema);
   kafka = createKafka(testConfig);
   admin = kafka.admin();

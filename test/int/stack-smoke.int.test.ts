@@ -24,7 +24,7 @@ const bucket = 'spice-smoke';
 const schema = uniqueName('smoke').replace(/-/g, '_');
 const table = `${schema}.smoke`;
 const topic = uniqueName('smoke');
-const pool = new Pool({ connectionString: cfg.databaseUrl, max: 2 });
+const pool = new Pool({ connectionString: cfg.databaseOwnerUrl, max: 2 });
 const kafka = new Kafka({ brokers: cfg.kafkaBrokers, logLevel: logLevel.NOTHING, clientId: 'smoke-test' });
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
 

@@ -23,7 +23,7 @@ let infra: Infrastructure;
 beforeAll(async () => {
   infra = await connectInfrastructure(testConfig, { schema, readModelSchema: `${schema}_rm`, s3Prefix: `${name}/`, topic: name, poolMax: 8 });
   await infra.relay.start();
-  await infra.pool.query(`
+  await infra.ownerPool.query(`
     CREATE TABLE ${schema}.fault (on_insert boolean NOT NULL);
     CREATE FUNCTION ${schema}.legacy_fault() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN
@@ -34,7 +34,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await infra?.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+  await infra?.ownerPool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
   await infra?.close();
 });
 

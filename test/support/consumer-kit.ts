@@ -12,7 +12,7 @@ import type { Pool } from 'pg';
 import type { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
 import { encodeEventMessage, HEADER_AGGREGATE_VERSION, HEADER_EVENT_ID, HEADER_EVENT_TYPE } from '../../src/contracts/kafka-message';
 import { createKafka } from '../../src/adapters/kafka/kafka';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { createConsumer } from '../../src/consumer-kit';
 import { s3StoreFixture, versionedEnvelope } from './events';
 import { testConfig } from './env';
@@ -91,7 +91,7 @@ export function startKitProcess(spec: KitProcessSpec): KitProcess {
 
 async function main(spec: KitProcessSpec): Promise<void> {
   const kafka: Kafka = createKafka(testConfig, { logLevel: logLevel.NOTHING });
-  const pool = createPool(testConfig, { max: 4 });
+  const pool = createOwnerPool(testConfig, { max: 4 });
   const { S3EventStore, createS3Client } = await import('../../src/adapters/s3/s3-event-store');
   const store = new S3EventStore({ client: createS3Client(testConfig), bucket: testConfig.S3_BUCKET, endpoint: testConfig.s3Endpoint, prefix: spec.s3Prefix });
   let handled = 0;

@@ -97,13 +97,13 @@ export async function checkInvariants(s: InvariantScope): Promise<InvariantRepor
   };
   if (s.rebuild) {
     const target = `${infra.readModelSchema}_check`;
-    await infra.pool.query(`DROP SCHEMA IF EXISTS ${target} CASCADE`);
+    await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${target} CASCADE`);
     const outcome = (await s.client.workflow.execute('rebuildReadModels', {
       taskQueue: s.taskQueue,
       workflowId: `rebuild-${target}-${Date.now()}`,
       args: [{ target_schema: target }],
     })) as RebuildOutcome;
-    await infra.pool.query(`DROP SCHEMA IF EXISTS ${target} CASCADE`);
+    await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${target} CASCADE`);
     report.readModelsEqual = outcome.equal;
     report.readModelDifferences = outcome.differences;
   }

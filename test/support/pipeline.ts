@@ -167,7 +167,7 @@ export async function startPipeline(name: string, config: Config = testConfig, o
       await nativeConnection.close();
       await connection.close();
       if (!keep) {
-        await infra.pool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
+        await infra.ownerPool.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE; DROP SCHEMA IF EXISTS ${schema}_rm CASCADE`).catch(() => undefined);
         await infra.search?.dropAll().catch(() => undefined);
       }
       await api.close();

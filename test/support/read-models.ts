@@ -1,6 +1,6 @@
 /** Read models in a schema of their own, with a database and one class projected, for int tests of the projector. */
 import type { Pool } from 'pg';
-import { createPool } from '../../src/adapters/postgres/postgres';
+import { createOwnerPool } from '../../src/adapters/postgres/postgres';
 import { envelopeOf, EventEnvelope } from '../../src/contracts/event-envelope';
 import { PgReadModelQueries, ReadModelProjector, dropReadModels, migrateReadModels } from '../../src/adapters/postgres/read-models';
 import { testConfig } from './env';
@@ -26,7 +26,7 @@ export interface ReadModelsFixture {
 
 /** Migrates `schema` and projects DATABASE_CREATED for `db` and ONTOLOGY_CLASS_CREATED for `definition`. */
 export async function startReadModels(schema: string, db: string, definition: { id: string }, event: EventFactory): Promise<ReadModelsFixture> {
-  const pool = createPool(testConfig, { max: 4 });
+  const pool = createOwnerPool(testConfig, { max: 4 });
   await migrateReadModels(pool, schema);
   const projector = new ReadModelProjector(pool, schema);
   const queries = new PgReadModelQueries(pool, schema);

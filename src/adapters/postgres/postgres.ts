@@ -17,6 +17,14 @@ export interface PoolSettings {
   SEARCH_INDEX_MAX_CHARS?: number;
 }
 
+/**
+ * The pool of the schemas' owner: migrations and the other DDL (a rebuild's new schema, its switch).
+ * Small: it runs a few statements at start and during a rebuild, while the runtime pool serves.
+ */
+export function createOwnerPool(config: PoolSettings & { databaseOwnerUrl: string }, overrides: PoolConfig = {}): Pool {
+  return createPool({ ...config, databaseUrl: config.databaseOwnerUrl }, { max: 2, ...overrides });
+}
+
 export function createPool(config: PoolSettings, overrides: PoolConfig = {}): Pool {
   const pool = new Pool({
     connectionString: config.databaseUrl,

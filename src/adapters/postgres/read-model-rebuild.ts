@@ -31,13 +31,12 @@ export interface RebuildResult extends ApplyResult {
 
 /**
  * Applies `events` (each stream in version order, streams in any interleaving: the event store's
- * readAll in time order) to `targetSchema`. Idempotent like every projection, so re-running with
- * `resume` after a crash picks up where the positions stand.
+ * readAll in time order) to `targetSchema`, migrated by its owner beforehand. Idempotent like every
+ * projection, so re-running with `resume` after a crash picks up where the positions stand.
  */
 export async function rebuildReadModels(pool: Pool, targetSchema: string, events: AsyncIterable<EventEnvelope> | Iterable<EventEnvelope>, options: RebuildOptions = {}): Promise<RebuildResult> {
   const chunkEvents = options.chunkEvents ?? 500;
   const chunkInstances = options.chunkInstances ?? 20_000;
-  await migrateReadModels(pool, targetSchema);
   if (!options.resume) {
     const { rows } = await pool.query<{ used: boolean }>(`SELECT EXISTS (SELECT 1 FROM ${quoteIdent(targetSchema)}.stream_positions) AS used`);
     if (rows[0].used) {
@@ -106,16 +105,25 @@ export async function compareReadModels(pool: Pick<Pool, 'query'>, schemaA: stri
   return { equal: tables.every((t) => t.missing_in_a + t.missing_in_b + t.different === 0), tables };
 }
 
-/** The rebuild port over PostgreSQL: scratch schemas next to the live read models of `liveSchema`. */
+/**
+ * The rebuild port over PostgreSQL: scratch schemas next to the live read models of `liveSchema`.
+ * The schemas' owner creates, renames and drops them; the runtime role fills and compares them.
+ */
 export class PgReadModelRebuild implements ReadModelRebuild {
+  private readonly pool: Pool;
+  private readonly ownerPool: Pool;
+
   constructor(
-    private readonly pool: Pool,
+    pools: { pool: Pool; ownerPool: Pool },
     private readonly liveSchema: string,
     private readonly history: EventHistory,
-  ) {}
+  ) {
+    this.pool = pools.pool;
+    this.ownerPool = pools.ownerPool;
+  }
 
   async prepare(schema: string): Promise<void> {
-    await migrateReadModels(this.pool, schema);
+    await migrateReadModels(this.ownerPool, schema);
   }
 
   projectorFor(schema: string): ReadModelProjector {
@@ -155,7 +163,7 @@ export class PgReadModelRebuild implements ReadModelRebuild {
   async switchLive(schema: string, o: { retiredSchema: string; requireEqual: boolean }): Promise<SwitchResult> {
     this.notLive(schema);
     this.notLive(o.retiredSchema);
-    return withTransaction(this.pool, async (client) => {
+    return withTransaction(this.ownerPool, async (client) => {
       // Every projection of the live schema holds this lock shared: taking it waits for those in flight and holds back new
       // ones, which after the commit find the live name on the rebuilt tables. Readers are not held back.
       await client.query(switchLockSql('exclusive'), [this.liveSchema]);
@@ -175,7 +183,7 @@ export class PgReadModelRebuild implements ReadModelRebuild {
 
   async drop(schema: string): Promise<void> {
     this.notLive(schema);
-    await this.pool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    await this.ownerPool.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
   }
 
   private notLive(schema: string): void {

@@ -102,10 +102,10 @@ export class PgStorageModeRepository implements StorageModeRecord {
   /**
    * Creates the tables and seeds the mode on first start. The table leads S3 when seeded legacy or
    * when it holds events (S3 catches up on touch until a clean backfill); S3 leads the table when
-   * seeded s3_only.
+   * seeded s3_only. `owner` runs the migrations (the runtime role may not create tables).
    */
-  async init(seed: StorageMode): Promise<StorageModeState> {
-    await runMigrations(this.pool, this.schema, { table: 'storage_mode_migrations', lockName: 'spice-oms:storage-mode:', migrations: MODE_MIGRATIONS });
+  async init(seed: StorageMode, owner: Pool = this.pool): Promise<StorageModeState> {
+    await runMigrations(owner, this.schema, { table: 'storage_mode_migrations', lockName: 'spice-oms:storage-mode:', migrations: MODE_MIGRATIONS });
     await this.pool.query(
       `INSERT INTO ${this.table} (mode, changed_by, reason, legacy_may_lead, s3_may_lead)
        SELECT $1, 'config', 'seeded from ENABLE_S3_EVENT_STORE / ENABLE_DUAL_WRITE', $1 = 'legacy' OR EXISTS (SELECT 1 FROM ${this.legacyEvents}), $1 = 's3_only'

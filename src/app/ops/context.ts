@@ -8,7 +8,7 @@ import { Client, Connection } from '@temporalio/client';
 import cliProgress from 'cli-progress';
 import type { Pool } from 'pg';
 import { Config, loadConfig } from '../config';
-import { createPool } from '../../adapters/postgres/postgres';
+import { createOwnerPool } from '../../adapters/postgres/postgres';
 import { migrate } from '../../adapters/postgres/migrations';
 import { PgStorageModeRepository } from '../../adapters/postgres/storage-mode-repository';
 import { MigrationOps } from '../migration-ops';
@@ -23,6 +23,7 @@ export interface OpsContext {
   json(): boolean;
   actor(): string;
   client(): Promise<Client>;
+  /** The schemas' owner (DATABASE_OWNER_URL): a command migrates the tables it uses before it runs, like a process start. */
   pool(): Pool;
   ops(): Promise<MigrationOps>;
   /** Prints `data` as JSON with --json, else the text. */
@@ -54,7 +55,7 @@ export function createOpsContext(globals: () => GlobalOptions, config: Config = 
       return new Client({ connection: await connection, namespace: config.TEMPORAL_NAMESPACE });
     },
     pool() {
-      pool ??= createPool(config, { max: 2 });
+      pool ??= createOwnerPool(config);
       return pool;
     },
     ops() {
