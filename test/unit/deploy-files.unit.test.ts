@@ -88,7 +88,9 @@ describe('docker-compose.yml', () => {
       expect(config.temporalAddress).toBe('temporal:7233');
       expect(config.s3Endpoint).toBe('http://minio:9000');
       expect(config.kafkaBrokers).toEqual(['kafka:9092']);
-      expect(config.databaseUrl).toMatch(/^postgres:\/\/spice:[^@]+@postgres:5432\/spice_oms$/);
+      // Rows as the app role; migrations as the owner (README "Least privilege").
+      expect(config.databaseUrl).toMatch(/^postgres:\/\/spice_app:[^@]+@postgres:5432\/spice_oms$/);
+      expect(config.databaseOwnerUrl).toMatch(/^postgres:\/\/spice:[^@]+@postgres:5432\/spice_oms$/);
     }
   });
 

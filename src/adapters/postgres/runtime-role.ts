@@ -13,7 +13,7 @@ const TABLE_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE';
 const SEQUENCE_PRIVILEGES = 'USAGE, SELECT';
 
 /** The SQL the owner runs: database-wide default privileges, then the objects of `schemas` that exist already. */
-export function runtimeGrantsSql(runtimeRole: string, schemas: readonly string[]): string[] {
+function runtimeGrantsSql(runtimeRole: string, schemas: readonly string[]): string[] {
   const to = quoteIdent(runtimeRole);
   return [
     `ALTER DEFAULT PRIVILEGES GRANT USAGE ON SCHEMAS TO ${to}`,
@@ -38,8 +38,11 @@ export async function grantToRuntimeRole(owner: Pool, runtime: Queryable, schema
   await withTransaction(owner, async (client) => {
     if ((await client.query<{ role: string }>('SELECT current_user AS role')).rows[0].role === role) return;
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:runtime-grants'))`);
-    const existing = (await client.query<{ nspname: string }>('SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[])', [schemas])).rows.map((r) => r.nspname);
-    for (const sql of runtimeGrantsSql(role, existing)) await client.query(sql);
+    // A schema the role may use already was granted with its tables, or made under the default privileges: left
+    // alone, so a start never rewrites the catalog rows of tables another process's migration may be altering.
+    const { rows } = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[]) AND NOT has_schema_privilege($2, oid, 'USAGE')`, [schemas, role]);
+    const ungranted = rows.map((r) => r.nspname);
+    for (const sql of runtimeGrantsSql(role, ungranted)) await client.query(sql);
   });
   return role;
 }
