@@ -153,7 +153,7 @@ async function measure(v1: string, read: Read, clients: number, mon: ProcMonitor
 async function main(): Promise<void> {
   const logDir = path.join(RESULTS, `${RUN}-read`, 'logs');
   fs.mkdirSync(logDir, { recursive: true });
-  const admin = new Pool({ connectionString: base.databaseUrl, max: 1 });
+  const admin = new Pool({ connectionString: base.databaseOwnerUrl, max: 1 });
   await admin.query(`CREATE DATABASE ${PG_DB}`);
   const taskQueue = `bench-${RUN}`;
   const port = await freePort();

@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   await admin.query(`CREATE DATABASE ${PG_DB}`);
   await admin.end();
   const runConfig: Config = loadConfig({ ...process.env, PG_DATABASE: PG_DB, S3_BUCKET: BUCKET, ...S3_ROOT });
-  const pool = new Pool({ connectionString: runConfig.databaseUrl, max: 4 });
+  const pool = new Pool({ connectionString: runConfig.databaseOwnerUrl, max: 4 });
   const s3 = createS3Client(runConfig);
   const kafkaClient = new Kafka({ clientId: 'spice-bench', brokers: runConfig.kafkaBrokers, logLevel: logLevel.NOTHING });
   const report: Report = { results: [], violations: [], notes: [] };

@@ -55,7 +55,7 @@ async function main(): Promise<void> {
   const load = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const rows: string[] = [];
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'temporal-start-'));
-  const admin = new Pool({ connectionString: loadConfig().databaseUrl, max: 1 });
+  const admin = new Pool({ connectionString: loadConfig().databaseOwnerUrl, max: 1 });
   try {
     const start = { dev: (state: string) => devServerSeconds(PORT, state), server: () => serverSeconds(PORT) };
     for (const backend of ['dev', 'server'] as const) {

@@ -177,7 +177,7 @@ export async function runPath(
 /** A database of the run beside its main one, and a pool on it. */
 async function createDatabase(runPool: Pool, db: string): Promise<Pool> {
   await runPool.query(`CREATE DATABASE ${db}`);
-  return new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseUrl, max: 4 });
+  return new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseOwnerUrl, max: 4 });
 }
 
 let bundled: Promise<{ codePath: string }> | undefined;

@@ -15,7 +15,7 @@ import { sendJson } from '../support/http';
 // Frontend 17333 (history 17334, matching 17336, worker 17339, membership ports 300 below, metrics 17335, HTTP 17343).
 const PORT = 17333;
 const config = loadConfig({ ...TEST_LIMITS, ...temporalServerEnv(PORT) });
-const serverDb = (db: string) => new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseUrl, max: 1 });
+const serverDb = (db: string) => new Pool({ connectionString: loadConfig({ ...process.env, PG_DATABASE: db }).databaseOwnerUrl, max: 1 });
 
 let server: RunningTemporalServer | undefined;
 let p: Pipeline | undefined;
