@@ -34,10 +34,7 @@
  * time per stream), so concurrent commands of one worker do not race each other on S3; other
  * processes are arbitrated by the conditional PUT. After a lost race, the loser's own orphans are
  * rewritten with `If-Match: <its ETag>` (one request, and safe: a changed ETag falls back to the
- * guarded path above). Group commit (appendCommands): the events of several commands are one
- * such append, each command's marker written in the same first round; versions are still
- * committed in order, because a version committed past one another writer took would hold an event
- * decided without that writer's.
+ * guarded path above).
  *
  * LIMITS (documented, by design of S3 without transactions):
  *   - a multi-event append commits versions one after another; if a concurrent writer takes a
@@ -64,7 +61,6 @@ import {
   type AppendOptions,
   type AppendResult,
   type ClaimDecision,
-  type CommandEvents,
   type CommandMark,
   type CommandRecord,
   CLAIM_VOIDED,
@@ -128,10 +124,6 @@ export interface S3ReadAllOptions extends ReadAllOptions {
 export interface S3ReadAllResult extends ReadAllResult {
   events: S3StoredEvent[];
 }
-
-/** The commands of an append and which of its events (from first, count of them) each one owns. */
-type CommandMarks = Array<{ command: CommandMark; first: number; count: number }>;
-const marksOf = (events: EventEnvelope[], command: CommandMark | undefined): CommandMarks => (command ? [{ command, first: 0, count: events.length }] : []);
 
 /** The date index entry: a pointer checked against the stream index before use. */
 const streamKeyOf = (s: StreamId) => streamKey(s.aggregate_type, s.aggregate_id);
@@ -418,11 +410,11 @@ export class S3EventStore implements EventStore {
       // The hint is never above the real version: a stream known to be past `base` conflicts,
       // unless this is a retry of events stored there (checked below, outside the queue).
       if (hint !== undefined && hint > base) return { stale: base, placed: undefined };
-      return { stale: base, placed: await this.appendAt(stream, base, events, expected, marksOf(events, command)) };
+      return { stale: base, placed: await this.appendAt(stream, base, events, expected, command) };
     });
     if (r.placed) return r.placed;
     const envs = events.map((e, i) => ({ ...e, aggregate_version: r.stale + 1 + i }));
-    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected, marksOf(events, command));
+    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected, command);
     if (command) {
       // A retry of a command stored at a later version than this attempt's stale base.
       const record = await this.findCommand(command.command_id);
@@ -431,41 +423,14 @@ export class S3EventStore implements EventStore {
     throw new RaceLost(0, [], this.versionHint(stream));
   }
 
-  /**
-   * Group commit: the commands' events as one append, each command's marker written beside the
-   * bodies in the same round, then the versions committed one after another (OCC as in append).
-   * Fails fast without writing when this process knows the stream is past `expected`.
-   */
-  async appendCommands(stream: StreamId, expected: number, commands: CommandEvents[]): Promise<AppendResult<S3AppendedEvent>> {
-    const events = commands.flatMap((c) => c.events);
-    this.validate(stream, events);
-    let first = 0;
-    const marks = commands.map((c) => ({ command: c.command, first: (first += c.events.length) - c.events.length, count: c.events.length }));
-    try {
-      const placed = await this.exclusive(stream, async () => {
-        const hint = this.versionHint(stream);
-        if (hint !== undefined && hint > expected) throw new RaceLost(0, [], hint);
-        return this.appendAt(stream, expected, events, expected, marks);
-      });
-      const next = Math.max(...placed.map((p) => p.version));
-      this.noteVersion(stream, next);
-      return { events: placed, nextExpectedVersion: next };
-    } catch (e) {
-      if (!(e instanceof RaceLost)) throw e;
-      const err = new VersionConflictError(stream, expected, e.knownVersion ?? (await this.currentVersion(stream)));
-      if (e.committedBefore > 0) err.message += ` (the first ${e.committedBefore} event(s) of this append were stored)`;
-      throw err;
-    }
-  }
-
-  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion, marks: CommandMarks): Promise<S3AppendedEvent[]> {
+  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion, command?: CommandMark): Promise<S3AppendedEvent[]> {
     const reads = new IndexReads((v) => this.readIndex(stream, v));
     const envs = events.map((e, i) => ({ ...e, aggregate_version: base + 1 + i }));
     const hint = this.versionHint(stream);
     const [preparedR, baseExistsR, markedR] = await Promise.allSettled([
       Promise.all(envs.map((env) => this.prepareEvent(env, reads))),
       base === 0 || (hint !== undefined && hint >= base) ? Promise.resolve(true) : this.versionExists(stream, base),
-      Promise.all(marks.map((m) => this.markCommand(envs.slice(m.first, m.first + m.count), m.command))),
+      command ? this.markCommand(envs, command) : Promise.resolve(),
     ]);
     // The marker speaks first: an earlier attempt's stored events explain any "already stored" below.
     if (markedR.status === 'rejected') throw markedR.reason;
