@@ -6,7 +6,7 @@ import type { EventEnvelope } from '../contracts/event-envelope';
 import type { AppendedEvents, EventStore } from '../ports/event-store';
 import type { LedgerInput } from '../ports/ledger';
 import type { SnapshotStore } from '../ports/snapshots';
-import type { PersonalDataCipher, SubjectKeyStore, SubjectPurge } from '../ports/personal-data';
+import type { CommandBodySeal, PersonalDataCipher, SubjectKeyStore, SubjectPurge } from '../ports/personal-data';
 
 export interface ActivityDeps {
   /**
@@ -23,9 +23,10 @@ export interface ActivityDeps {
   context: DecisionContext;
   /**
    * Crypto-shredding (README "Personal data"): seals personal values after decide, opens them
-   * for decide. Absent (unit tests of other concerns): values are stored as they are.
+   * for decide; `bodies` opens command bodies kept in S3 and forgets them when their command ends.
+   * Absent (unit tests of other concerns): values are stored as they are.
    */
-  personalData?: { cipher: PersonalDataCipher; keys: SubjectKeyStore; purge: SubjectPurge };
+  personalData?: { cipher: PersonalDataCipher; keys: SubjectKeyStore; purge: SubjectPurge; bodies: CommandBodySeal };
   bulkBatchSize?: number;
   /** How long a command waits for an older command's undecided claim before voiding it (default 30 s). */
   claimPatienceMs?: number;

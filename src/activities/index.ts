@@ -131,9 +131,11 @@ export function createActivities(deps: ActivityDeps) {
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
   const stateKey = (mode: StorageMode, stream: StreamId) => `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
 
+  const openBody = (commandId: string, stored: unknown) => (deps.personalData ? deps.personalData.bodies.open(commandId, stored) : stored);
+
   async function loadCommand(input: ProcessCommandInput): Promise<Command> {
-    const raw = input.command ?? (input.command_ref ? await deps.blobs.getJson(input.command_ref) : undefined);
-    if (raw === undefined) throw refusal({ code: 'INVALID_COMMAND', message: 'the command has no body', status: 400, details: [] });
+    const raw = input.command ?? (input.command_ref ? await openBody(input.command_id, await deps.blobs.getJson(input.command_ref)) : undefined);
+    if (raw === undefined) throw refusal({ code: 'INVALID_COMMAND', message: 'the command has no body (or its body was forgotten when an earlier run ended)', status: 400, details: [] });
     return raw as Command;
   }
 
@@ -597,6 +599,11 @@ export function createActivities(deps: ActivityDeps) {
     async project(refs: AppendedEventRef[]): Promise<void> {
       const events = await loadEvents(refs);
       await deps.projector.apply(events);
+    },
+
+    /** A command whose body waited in S3 has ended: the body's key goes, and with it every way to read the body. */
+    async forgetCommandBody(commandId: string): Promise<void> {
+      await deps.personalData?.bodies.forget(commandId);
     },
 
     /** FORGET_SUBJECT, step 1: the subject's data key is deleted; from then on its values read as erased everywhere. */

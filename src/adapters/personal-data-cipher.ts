@@ -9,7 +9,7 @@ import { ERASED, isSealed, mapPersonalValues, sealablePick, subjectsWhere, type 
 import type { ClassCatalog } from '../domain/ontology-class';
 import { splitAggregateId } from '../domain/identifiers';
 import type { AggregateState } from '../domain/state';
-import type { PersonalDataCipher, SubjectKeyStore } from '../ports/personal-data';
+import type { CommandBodySeal, PersonalDataCipher, SubjectKeyStore } from '../ports/personal-data';
 
 const FORMAT = 'v1.';
 const IV_BYTES = 12;
@@ -61,6 +61,29 @@ export class AesPersonalDataCipher implements PersonalDataCipher {
     const { incarnation } = splitAggregateId(aggregateId);
     const [e] = await this.open([{ event_type: 'INSTANCE_CREATED', payload: { db_name: state.db_name, db_incarnation: incarnation, instance: state.instance } }]);
     return { ...state, instance: (e.payload as { instance: unknown }).instance };
+  }
+}
+
+/** A database name cannot contain '@', so no instance subject can ever name a command body's key. */
+export const commandBodySubject = (commandId: string): string => `@command-body:${commandId}`;
+
+export class CommandBodyCipher implements CommandBodySeal {
+  constructor(private readonly keys: SubjectKeyStore) {}
+
+  async seal(commandId: string, body: unknown): Promise<SealedValue> {
+    const subject = commandBodySubject(commandId);
+    return sealValue(keyOf(await this.keys.dataKeys([subject], { create: true }), subject), subject, 'body', body);
+  }
+
+  async open(commandId: string, stored: unknown): Promise<unknown> {
+    if (!isSealed(stored)) return stored;
+    const subject = commandBodySubject(commandId);
+    const body = openValue((await this.keys.dataKeys([subject], { create: false })).get(subject), subject, 'body', stored);
+    return body === ERASED ? undefined : body;
+  }
+
+  forget(commandId: string): Promise<boolean> {
+    return this.keys.forget(commandBodySubject(commandId));
   }
 }
 

@@ -86,6 +86,7 @@ export async function startApi(config: Config, o: InfraOptions & { port?: number
       storageMode: () => infra.modeCache.modeForNewCommand(),
       eagerStart: embedded !== undefined,
       blobs: infra.blobs,
+      bodies: infra.personalData.bodies,
       ledger: infra.ledger,
     }),
     readModels: infra.readModels,

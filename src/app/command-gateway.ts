@@ -11,6 +11,7 @@ import { requestHashOf } from '../contracts/request-hash';
 import { nameBasedUuid } from '../lib/name-based-uuid';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
 import type { LedgerRow } from '../ports/ledger';
+import type { CommandBodySeal } from '../ports/personal-data';
 import { CommandProgress, ProcessCommandInput, ProcessCommandResult, SearchAttributes, progressQuery, workflowIdOf } from '../contracts/workflows';
 import { processCommand } from '../workflows/process-command';
 import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from '../api/failure-view';
@@ -34,6 +35,8 @@ export interface GatewayOptions {
   /** The storage mode a command submitted now runs in (captured in its input; live, see StorageModeCache). */
   storageMode: StorageMode | (() => Promise<StorageMode>);
   blobs: { bodyOf(commandId: string, hash: string): { bucket: string; key: string; endpoint: string; event_id: string }; putJson(ref: { bucket: string; key: string }, body: unknown): Promise<void> };
+  /** Seals a body kept in S3 under its command's own key (its personal values are not sealed yet). */
+  bodies: Pick<CommandBodySeal, 'seal'>;
   ledger: { byEventIds(ids: string[]): Promise<LedgerRow[]> };
   /** Ask the server to hand the first workflow task to this process's own worker. */
   eagerStart?: boolean;
@@ -87,7 +90,7 @@ export class TemporalCommandGateway implements CommandGateway {
     if (Buffer.byteLength(json) > this.inlineLimit) {
       // Keyed by the request hash: a resubmission with another body can never overwrite the first one's.
       const ref = this.o.blobs.bodyOf(commandId, requestHash.slice(0, 16));
-      await this.o.blobs.putJson(ref, command);
+      await this.o.blobs.putJson(ref, await this.o.bodies.seal(commandId, command));
       input.command_ref = ref;
     } else {
       input.command = command;
@@ -118,7 +121,7 @@ export class TemporalCommandGateway implements CommandGateway {
           `- command: \`${commandId}\``,
           `- aggregate: \`${stream.aggregate_type}/${stream.aggregate_id.slice(0, 200)}\``,
           `- actor: \`${cmd.actor}\``,
-          `- storage mode: \`${this.o.storageMode}\``,
+          `- storage mode: \`${storageMode}\``,
           `- submitted: ${submittedAt}`,
           ...(traceId ? [`- trace: \`${traceId}\``] : []),
         ].join('\n'),

@@ -39,7 +39,7 @@ import type { SearchMaintenanceDeps } from '../activities/search';
 import type { EventEnvelope } from '../contracts/event-envelope';
 import { PgInstanceStates } from '../adapters/postgres/instance-states';
 import { migrateSubjectKeys, PgSubjectKeyStore } from '../adapters/postgres/subject-keys';
-import { AesPersonalDataCipher } from '../adapters/personal-data-cipher';
+import { AesPersonalDataCipher, CommandBodyCipher } from '../adapters/personal-data-cipher';
 import type { SubjectPurge } from '../ports/personal-data';
 import { migrateAuditLog, PgAuditLog } from '../adapters/postgres/audit-log';
 import { createSearchClient, SearchEngine } from '../adapters/opensearch/engine';
@@ -213,7 +213,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
       return { read_model: true, search: search !== undefined && (await search.projector.replace(row)) };
     },
   };
-  const personalData = { cipher, keys: subjectKeys, purge };
+  const personalData = { cipher, keys: subjectKeys, purge, bodies: new CommandBodyCipher(subjectKeys) };
   const blobs = new CommandBlobStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix });
 
   return {

@@ -26,6 +26,20 @@ export interface PersonalDataCipher {
   openState<S extends AggregateState>(state: S, aggregateId: string): Promise<S>;
 }
 
+/**
+ * A command body too large for a Temporal payload waits in S3 before decide could seal its personal
+ * values: it is sealed whole under a key of its own command, and that key is deleted when the
+ * command ends, so the stored body can never be read again (S3 objects of the event store are
+ * never deleted).
+ */
+export interface CommandBodySeal {
+  seal(commandId: string, body: unknown): Promise<unknown>;
+  /** The body; undefined once its key is gone. A body stored unsealed (before sealing existed) is returned as it is. */
+  open(commandId: string, stored: unknown): Promise<unknown>;
+  /** Deletes the body's key for good; true when there was one. */
+  forget(commandId: string): Promise<boolean>;
+}
+
 /** An instance whose personal values were erased, as the read models and the search index must show it now. */
 export interface ErasedInstance {
   db: string;

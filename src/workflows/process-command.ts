@@ -15,6 +15,7 @@ import {
   setHandler,
   ApplicationFailure,
   ActivityFailure,
+  CancellationScope,
   RetryPolicy,
   type ActivityOptions,
   type LocalActivityOptions,
@@ -54,6 +55,11 @@ const { deliver, project } = proxyActivities<Activities>(deliveryOptions);
 // as RETRYING and backs off properly.
 const fastOptions: LocalActivityOptions = { startToCloseTimeout: '15 seconds', retry: { ...infraRetry, maximumAttempts: 1 } };
 const fast = proxyLocalActivities<Activities>(fastOptions);
+
+// A command's last step must not fail it: retried like any infrastructure failure.
+const { forgetCommandBody } = proxyLocalActivities<Activities>({ startToCloseTimeout: '15 seconds', retry: infraRetry });
+/** Histories recorded before command bodies in S3 were sealed end without forgetting the body's key. */
+const FORGET_COMMAND_BODY = 'forget-command-body';
 
 /** Histories recorded before the local fast path replay through the old branch. */
 const LOCAL_FAST_PATH = 'local-activities-fast-path';
@@ -115,16 +121,25 @@ export async function processCommand(input: ProcessCommandInput): Promise<Proces
   const progress: CommandProgress = { phase: 'PENDING', events: [] };
   setHandler(progressQuery, () => progress);
 
+  let result: ProcessCommandResult;
   try {
-    const result = input.command_type === 'BULK_CREATE_INSTANCES' ? await processBulk(input, progress) : await processSingle(input, progress);
-    // A sink call leaves no trace in the history: counting bulk commands too needs no patch.
-    commandMetrics.finished(input.command_type, 'COMPLETED');
-    return result;
+    result = input.command_type === 'BULK_CREATE_INSTANCES' ? await processBulk(input, progress) : await processSingle(input, progress);
   } catch (err) {
     progress.phase = 'FAILED';
+    // Also when the run was cancelled: the body must not outlive its command.
+    await CancellationScope.nonCancellable(() => forgetBody(input));
     commandMetrics.finished(input.command_type, 'FAILED');
     throw unwrapRefusal(err);
   }
+  await forgetBody(input);
+  // A sink call leaves no trace in the history: counting bulk commands too needs no patch.
+  commandMetrics.finished(input.command_type, 'COMPLETED');
+  return result;
+}
+
+/** A body kept in S3 is read by decide only: once the command has ended (either way) nothing reads it again. */
+async function forgetBody(input: ProcessCommandInput): Promise<void> {
+  if (input.command_ref !== undefined && patched(FORGET_COMMAND_BODY)) await forgetCommandBody(input.command_id);
 }
 
 async function processSingle(input: ProcessCommandInput, progress: CommandProgress): Promise<ProcessCommandResult> {

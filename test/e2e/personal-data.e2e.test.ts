@@ -121,3 +121,40 @@ test('personal values are sealed everywhere they are stored, readable until forg
   // A second FORGET_SUBJECT finds no key and changes nothing.
   expect((await asAdmin('/admin/forget-subject', { command_type: 'FORGET_SUBJECT', db_name: db, instance_id: 'alice' })).body).toMatchObject({ key_deleted: false });
 });
+
+test('a bulk too large for a Temporal payload: its body in S3 holds no personal value in plain text, and the key that opens it is gone once the command ends', async () => {
+  const bulkDb = 'people_bulk';
+  expect((await send('POST', '/databases', { name: bulkDb })).status).toBe(201);
+  const cls = {
+    id: 'Person',
+    label: 'Person',
+    properties: [
+      { name: 'email', type: 'string', personal: true },
+      { name: 'note', type: 'string' },
+    ],
+  };
+  expect((await send('POST', `/databases/${bulkDb}/classes`, cls)).status).toBe(201);
+  const emailOf = (i: number) => `carol-${i}.private@example.com`;
+  // Past the 128 KiB a Temporal payload takes inline: the body goes to S3 and travels by reference.
+  const instances = Array.from({ length: 600 }, (_, i) => ({ id: `carol-${i}`, properties: { email: emailOf(i), note: 'n'.repeat(250) } }));
+  const bulk = await send('POST', `/databases/${bulkDb}/classes/Person/instances:bulk`, { instances });
+  expect(bulk.status).toBe(201);
+  const commandId = bulk.body.command_id as string;
+
+  const bodyKeys = (await p.s3Keys()).filter((k) => k.startsWith(`commands/${commandId}/body-`));
+  expect(bodyKeys).toHaveLength(1);
+  const stored = await storedText();
+  for (const i of [0, 7, 599]) {
+    expect(stored.s3).not.toContain(emailOf(i));
+    expect(stored.ledger).not.toContain(emailOf(i));
+    expect(stored.kafka).not.toContain(emailOf(i));
+  }
+  const body = await getText(p.api.infra.s3, p.api.infra.config.S3_BUCKET, p.prefix + bodyKeys[0]);
+  expect(body).toContain('$sealed');
+  expect(body).not.toContain('carol-');
+
+  // The instances read in plain text; the body's own key was deleted when the command ended.
+  expect((await send('GET', `/databases/${bulkDb}/instances/carol-7`)).body.properties).toEqual({ email: emailOf(7), note: 'n'.repeat(250) });
+  const keys = await p.api.infra.pool.query(`SELECT subject FROM ${p.id.replace(/-/g, '_')}.subject_keys WHERE subject LIKE '%' || $1`, [commandId]);
+  expect(keys.rows).toEqual([]);
+});

@@ -86,7 +86,10 @@ test("the run's page tells the story: a summary, and the fast path's steps with 
     500,
   );
   const handle = p.client.workflow.getHandle(`command-${res.body.command_id}`);
-  expect(await (await handle.describe()).staticSummary()).toBe('CREATE_DATABASE storied');
+  const description = await handle.describe();
+  expect(await description.staticSummary()).toBe('CREATE_DATABASE storied');
+  // The mode the command runs in, as captured in its input (once the text of a function instead).
+  expect(await description.staticDetails()).toMatch(/^- storage mode: `(legacy|dual_write|s3_only)`$/m);
   // The local activity's result is recorded in its marker; the Web UI shows it on the run's page.
   const history = await handle.fetchHistory();
   const marker = history.events!.find((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')!.markerRecordedEventAttributes!;

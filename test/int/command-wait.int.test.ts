@@ -22,7 +22,14 @@ beforeAll(async () => {
   const unused = () => {
     throw new Error('not used by wait()');
   };
-  gateway = new TemporalCommandGateway({ client, taskQueue: 'unused', storageMode: 's3_only', blobs: { bodyOf: unused, putJson: unused }, ledger: { byEventIds: async () => [] } });
+  gateway = new TemporalCommandGateway({
+    client,
+    taskQueue: 'unused',
+    storageMode: 's3_only',
+    blobs: { bodyOf: unused, putJson: unused },
+    bodies: { seal: unused },
+    ledger: { byEventIds: async () => [] },
+  });
   // A run no worker will ever take: every wait on it ends by its time or its signal.
   await client.workflow.start('processCommand', { taskQueue: uniqueName('no-worker'), workflowId: workflowIdOf(commandId), args: [] });
 }, 60_000);

@@ -13,6 +13,8 @@ import { progressQuery, workflowIdOf, WORKFLOW_TYPE, type CommandProgress, type 
 import { eventually, uniqueName } from '../support/env';
 import { inMemoryDeps } from '../support/in-memory-activity-ports';
 import { WorkflowTestBed } from '../support/workflow-env';
+import { MemorySubjectKeys } from '../support/memory-subject-keys';
+import { AesPersonalDataCipher, CommandBodyCipher, commandBodySubject } from '../../src/adapters/personal-data-cipher';
 
 let bed: WorkflowTestBed;
 beforeAll(async () => {
@@ -244,5 +246,53 @@ describe('progress query', () => {
     expect(['PENDING', 'DECIDING']).toContain(pending.phase);
     expect(delivering.events).toEqual([expect.objectContaining({ event_type: 'DATABASE_CREATED', aggregate_id: db, version: 1 })]);
     expect(completed).toMatchObject({ phase: 'COMPLETED', events: delivering.events });
+  });
+});
+
+describe('command bodies kept in S3', () => {
+  /** Activities whose command bodies are sealed under per-command keys held in memory. */
+  function withBodyKeys() {
+    const keys = new MemorySubjectKeys();
+    const bodies = new CommandBodyCipher(keys);
+    const purge = { purgeInstance: async () => ({ read_model: false, search: false }) };
+    const ports = inMemoryDeps({ personalData: { cipher: new AesPersonalDataCipher(keys), keys, purge, bodies } });
+    return { ...ports, keys, bodies };
+  }
+
+  /** The input the API builds for a body too large to travel inline: sealed in the blob store, passed by reference. */
+  async function byReference(ports: ReturnType<typeof withBodyKeys>, command: CommandInput): Promise<ProcessCommandInput> {
+    const input = inputOf(command);
+    const ref = { ...ports.blobs.planOf(input.command_id), key: `commands/${input.command_id}/body.json` };
+    await ports.blobs.putJson(ref, await ports.bodies.seal(input.command_id, command));
+    return { ...input, command: undefined, command_ref: ref };
+  }
+
+  test("a command read from a sealed body completes, and its body's key is forgotten as its last step", async () => {
+    const ports = withBodyKeys();
+    const calls: string[] = [];
+    const db = uniqueName('db').replace(/-/g, '_');
+    const input = await byReference(ports, createDatabase(db));
+    const inline = inputOf(createDatabase(`${db}_inline`));
+    await withWorker(traced(createActivities(ports.deps), calls), async (client, tq) => {
+      await (await start(client, tq, input)).result();
+      expect(calls).toEqual(['runCommand (local)', 'forgetCommandBody (local)']);
+      calls.length = 0;
+      await (await start(client, tq, inline)).result();
+      expect(calls).toEqual(['runCommand (local)']);
+    });
+    expect(await ports.store.currentVersion({ aggregate_type: 'database', aggregate_id: db })).toBe(1);
+    expect(ports.keys.keys.has(commandBodySubject(input.command_id))).toBe(false);
+  });
+
+  test("a refused command's body is forgotten too, and a later run of its id finds no body to read", async () => {
+    const ports = withBodyKeys();
+    const db = uniqueName('db').replace(/-/g, '_');
+    const refused = await byReference(ports, { command_type: 'DELETE_DATABASE', payload: { name: db } });
+    await withWorker(createActivities(ports.deps), async (client, tq) => {
+      expect(await failureOf((await start(client, tq, refused)).result())).toMatchObject({ type: 'DATABASE_NOT_FOUND' });
+      expect(ports.keys.keys.has(commandBodySubject(refused.command_id))).toBe(false);
+      const again = await client.workflow.start(WORKFLOW_TYPE, { taskQueue: tq, workflowId: `${workflowIdOf(refused.command_id)}-again`, args: [refused] });
+      expect(await failureOf(again.result())).toMatchObject({ type: 'INVALID_COMMAND' });
+    });
   });
 });

@@ -1,24 +1,7 @@
 /** Crypto-shredding without services: which values are sealed, how they open, and erasure once a key is gone. */
-import { AesPersonalDataCipher } from '../../../src/adapters/personal-data-cipher';
+import { AesPersonalDataCipher, CommandBodyCipher, commandBodySubject } from '../../../src/adapters/personal-data-cipher';
 import { ERASED, isSealed, type ClassCatalog } from '../../../src/domain';
-import type { SubjectKeyStore } from '../../../src/ports/personal-data';
-import { randomBytes } from 'node:crypto';
-
-class MemoryKeys implements SubjectKeyStore {
-  readonly keys = new Map<string, Buffer>();
-  async dataKeys(subjects: readonly string[], o: { create: boolean }) {
-    const out = new Map<string, Buffer>();
-    for (const s of subjects) {
-      if (o.create && !this.keys.has(s)) this.keys.set(s, randomBytes(32));
-      const k = this.keys.get(s);
-      if (k) out.set(s, k);
-    }
-    return out;
-  }
-  async forget(subject: string) {
-    return this.keys.delete(subject);
-  }
-}
+import { MemorySubjectKeys as MemoryKeys } from '../../support/memory-subject-keys';
 
 const classes: ClassCatalog = {
   Base: { id: 'Base', label: 'Base', abstract: true, properties: [{ name: 'email', type: 'string', required: false, personal: true }], relationships: [] },
@@ -71,5 +54,29 @@ describe('the personal-data cipher', () => {
     expect(await cipher.seal([event], classes)).toEqual([event]);
     expect(keys.keys.size).toBe(0);
     expect((await cipher.open([event]))[0]).toBe(event);
+  });
+});
+
+describe('command bodies kept in S3', () => {
+  const body = { command_type: 'BULK_CREATE_INSTANCES', db_name: 'shop', payload: { class_id: 'Person', instances: [{ id: 'p1', properties: { email: 'p1@example.com' } }] } };
+
+  test('a body is sealed whole under its own command key, opens back, and reads as gone once the key is forgotten', async () => {
+    const keys = new MemoryKeys();
+    const bodies = new CommandBodyCipher(keys);
+    const sealed = await bodies.seal('cmd-1', body);
+    expect(isSealed(sealed)).toBe(true);
+    expect(JSON.stringify(sealed)).not.toContain('p1@example.com');
+    expect([...keys.keys.keys()]).toEqual([commandBodySubject('cmd-1')]);
+    expect(await bodies.open('cmd-1', sealed)).toEqual(body);
+    // The command id is the associated data: a body copied under another command does not open.
+    await bodies.seal('cmd-2', {});
+    expect(await bodies.open('cmd-2', sealed)).toBeUndefined();
+    expect(await bodies.forget('cmd-1')).toBe(true);
+    expect(await bodies.open('cmd-1', sealed)).toBeUndefined();
+    expect(await bodies.forget('cmd-1')).toBe(false);
+  });
+
+  test('a body stored before sealing existed is read as it is', async () => {
+    expect(await new CommandBodyCipher(new MemoryKeys()).open('cmd-1', body)).toEqual(body);
   });
 });
