@@ -21,7 +21,8 @@ export function appPolicy(bucket: string): object {
     Statement: [
       // Versioning is the stack's to enable (below); the application only checks it.
       { Effect: 'Allow', Action: ['s3:ListBucket', 's3:GetBucketLocation', 's3:GetBucketVersioning', 's3:CreateBucket'], Resource: [arn] },
-      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [`${arn}/*`] },
+      // Aborting a multipart upload discards parts that were never readable: a refused bulk body leaves nothing.
+      { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:AbortMultipartUpload'], Resource: [`${arn}/*`] },
       // Explicit, so no other policy attached later can grant it by accident.
       {
         Effect: 'Deny',

@@ -18,9 +18,14 @@ const TAG_BYTES = 16;
 const aad = (subject: string, name: string) => Buffer.from(`${subject}\u0000${name}`);
 
 export function sealValue(key: Buffer, subject: string, name: string, value: unknown): SealedValue {
+  return sealJson(key, subject, name, JSON.stringify(value));
+}
+
+/** sealValue for a value already written as JSON. */
+function sealJson(key: Buffer, subject: string, name: string, json: string): SealedValue {
   const iv = randomBytes(IV_BYTES);
   const c = createCipheriv('aes-256-gcm', key, iv).setAAD(aad(subject, name));
-  const ct = Buffer.concat([c.update(JSON.stringify(value), 'utf8'), c.final()]);
+  const ct = Buffer.concat([c.update(json, 'utf8'), c.final()]);
   return { $sealed: FORMAT + Buffer.concat([iv, c.getAuthTag(), ct]).toString('base64url') };
 }
 
@@ -67,6 +72,8 @@ export class AesPersonalDataCipher implements PersonalDataCipher {
 /** A database name cannot contain '@', so no instance subject can ever name a command body's key. */
 export const commandBodySubject = (commandId: string): string => `@command-body:${commandId}`;
 
+const itemName = (index: number) => `instances/${index}`;
+
 export class CommandBodyCipher implements CommandBodySeal {
   constructor(private readonly keys: SubjectKeyStore) {}
 
@@ -75,11 +82,24 @@ export class CommandBodyCipher implements CommandBodySeal {
     return sealValue(keyOf(await this.keys.dataKeys([subject], { create: true }), subject), subject, 'body', body);
   }
 
-  async open(commandId: string, stored: unknown): Promise<unknown> {
-    if (!isSealed(stored)) return stored;
+  async itemSealer(commandId: string): Promise<(index: number, itemJson: string) => SealedValue> {
     const subject = commandBodySubject(commandId);
-    const body = openValue((await this.keys.dataKeys([subject], { create: false })).get(subject), subject, 'body', stored);
-    return body === ERASED ? undefined : body;
+    const key = keyOf(await this.keys.dataKeys([subject], { create: true }), subject);
+    return (index, itemJson) => sealJson(key, subject, itemName(index), itemJson);
+  }
+
+  async open(commandId: string, stored: unknown): Promise<unknown> {
+    const payload = (stored as { payload?: { instances?: unknown } } | undefined)?.payload;
+    const items = Array.isArray(payload?.instances) && payload.instances.length > 0 && isSealed(payload.instances[0]) ? payload.instances : undefined;
+    if (!isSealed(stored) && items === undefined) return stored;
+    const subject = commandBodySubject(commandId);
+    const key = (await this.keys.dataKeys([subject], { create: false })).get(subject);
+    if (items === undefined) {
+      const body = openValue(key, subject, 'body', stored as SealedValue);
+      return body === ERASED ? undefined : body;
+    }
+    const opened = items.map((item, i) => (isSealed(item) ? openValue(key, subject, itemName(i), item) : ERASED));
+    return opened.includes(ERASED) ? undefined : { ...(stored as object), payload: { ...payload, instances: opened } };
   }
 
   forget(commandId: string): Promise<boolean> {

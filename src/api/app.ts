@@ -63,6 +63,23 @@ function requireUtf8(_req: Request, _res: Response, raw: Buffer): void {
   if (!isUtf8(raw)) throw problem('MALFORMED_JSON', 'the body is not valid UTF-8');
 }
 
+/** Requests of routes whose handlers read the body themselves, as a stream (RouteSpec body.streamed). */
+function streamedBodyRoutes(specs: readonly RouteSpec[]): (req: Request) => boolean {
+  const patterns = specs
+    .filter((s) => s.body?.streamed)
+    .map((s) => ({
+      method: s.method.toUpperCase(),
+      // Express path -> RegExp: ":name" is one segment, "\\:" a literal colon.
+      path: new RegExp(
+        `^${s.path
+          .split('\\:')
+          .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/:\w+/g, '[^/]+'))
+          .join(':')}/?$`,
+      ),
+    }));
+  return (req) => patterns.some((p) => p.method === req.method && p.path.test(req.path));
+}
+
 interface ParserError {
   type?: string;
   status?: number;
@@ -141,12 +158,14 @@ export function createApp(ports: ApiPorts, logger: Logger = pino({ name: 'spice-
   mount(root, health, authorize);
   app.use(root);
 
+  const streamed = streamedBodyRoutes(apiSpecs);
   const api = express.Router();
   api.use(requireJson);
   api.use(
     express.json({
       limit: ports.bodyLimitBytes,
       type: (req) =>
+        !streamed(req as Request) &&
         JSON_MEDIA_TYPE.test(
           String(req.headers['content-type'] ?? '')
             .split(';')[0]

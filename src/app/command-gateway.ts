@@ -4,10 +4,12 @@
  */
 import { currentTraceId } from './tracing';
 import { commandSummary, commandTarget } from '../contracts/summaries';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
 import type { StorageMode } from '../contracts/storage-mode';
-import { requestHashOf } from '../contracts/request-hash';
+import { requestHasher, requestHashOf } from '../contracts/request-hash';
+import type { S3Reference } from '../contracts/event-envelope';
+import type { CommandBlobStore } from '../adapters/s3/command-blobs';
 import { nameBasedUuid } from '../lib/name-based-uuid';
 import { CommandInput, FIRST_INCARNATION, streamOf } from '../domain';
 import type { LedgerRow } from '../ports/ledger';
@@ -15,7 +17,7 @@ import type { CommandBodySeal } from '../ports/personal-data';
 import { CommandProgress, ProcessCommandInput, ProcessCommandResult, SearchAttributes, progressQuery, workflowIdOf } from '../contracts/workflows';
 import { processCommand } from '../workflows/process-command';
 import { rawTextOf, SAFE_DELIVERY_ERROR, safeFailureOf, safeRetryOf } from '../api/failure-view';
-import { FAILURE_DETAIL, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from '../ports/command-gateway';
+import { FAILURE_DETAIL, isStreamedItems, type StreamedItems, type CommandGateway, type CommandStatusView, type EventDelivery, type SubmitCommand, type SubmitOutcome } from '../ports/command-gateway';
 
 const PROGRESS_QUERY_TIMEOUT_MS = 2000;
 const UNTOUCHED_HISTORY_LENGTH = 2;
@@ -34,9 +36,9 @@ export interface GatewayOptions {
   taskQueue: string;
   /** The storage mode a command submitted now runs in (captured in its input; live, see StorageModeCache). */
   storageMode: StorageMode | (() => Promise<StorageMode>);
-  blobs: { bodyOf(commandId: string, hash: string): { bucket: string; key: string; endpoint: string; event_id: string }; putJson(ref: { bucket: string; key: string }, body: unknown): Promise<void> };
+  blobs: Pick<CommandBlobStore, 'bodyOf' | 'putJson' | 'openUpload'>;
   /** Seals a body kept in S3 under its command's own key (its personal values are not sealed yet). */
-  bodies: Pick<CommandBodySeal, 'seal'>;
+  bodies: Pick<CommandBodySeal, 'seal' | 'itemSealer'>;
   ledger: { byEventIds(ids: string[]): Promise<LedgerRow[]> };
   /** Ask the server to hand the first workflow task to this process's own worker. */
   eagerStart?: boolean;
@@ -68,14 +70,16 @@ export class TemporalCommandGateway implements CommandGateway {
 
   async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
     const commandId = cmd.idempotency_key ? commandIdForKey(cmd.idempotency_key) : randomUUID();
+    const streamed = isStreamedItems(cmd.payload) ? await this.storeStreamed(commandId, cmd, cmd.payload) : undefined;
+    // A streamed bulk is named by its class and count: its items are in S3 only.
     const command = {
       command_type: cmd.command_type,
       ...(cmd.db_name !== undefined ? { db_name: cmd.db_name } : {}),
       ...(cmd.command_type === 'BULK_CREATE_INSTANCES' ? { batch_id: commandId } : {}),
-      payload: cmd.payload,
+      payload: streamed ? { class_id: streamed.class_id } : cmd.payload,
     } as CommandInput;
-    const json = JSON.stringify(command);
-    const requestHash = requestHashOf(json, cmd.expected_version);
+    const json = streamed ? undefined : JSON.stringify(command);
+    const requestHash = streamed?.request_hash ?? requestHashOf(json!, cmd.expected_version);
     const submittedAt = new Date().toISOString();
     const storageMode = typeof this.o.storageMode === 'function' ? await this.o.storageMode() : this.o.storageMode;
     const input: ProcessCommandInput = {
@@ -87,7 +91,9 @@ export class TemporalCommandGateway implements CommandGateway {
       request_hash: requestHash,
       ...(cmd.expected_version !== undefined ? { expected_version: cmd.expected_version } : {}),
     };
-    if (Buffer.byteLength(json) > this.inlineLimit) {
+    if (streamed) {
+      input.command_ref = streamed.ref;
+    } else if (Buffer.byteLength(json!) > this.inlineLimit) {
       // Keyed by the request hash: a resubmission with another body can never overwrite the first one's.
       const ref = this.o.blobs.bodyOf(commandId, requestHash.slice(0, 16));
       await this.o.blobs.putJson(ref, await this.o.bodies.seal(commandId, command));
@@ -101,7 +107,7 @@ export class TemporalCommandGateway implements CommandGateway {
     const stream = streamOf(command, FIRST_INCARNATION);
     const traceId = currentTraceId();
     const memo: CommandMemo = { request_hash: requestHash, submitted_at: submittedAt, command_type: cmd.command_type, nonce: randomUUID(), ...(traceId ? { trace_id: traceId } : {}) };
-    const target = commandTarget(command);
+    const target = commandTarget(command, streamed?.count);
     const workflowId = workflowIdOf(commandId);
     try {
       const handle = await this.o.client.workflow.start(processCommand, {
@@ -141,6 +147,40 @@ export class TemporalCommandGateway implements CommandGateway {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       const existing = (await this.o.client.workflow.getHandle(workflowId).describe()).memo as unknown as CommandMemo;
       return this.resubmission(commandId, existing, requestHash);
+    }
+  }
+
+  /**
+   * Writes the command's JSON to S3 as its items are read and validated, exactly as JSON.stringify
+   * writes the whole command (so its request hash is the one the same bulk would get unstreamed).
+   * A bad item aborts the upload: nothing is readable at the key and no run is started.
+   */
+  private async storeStreamed(commandId: string, cmd: SubmitCommand, items: StreamedItems): Promise<{ ref: S3Reference; request_hash: string; class_id: string; count: number }> {
+    // The request hash is known only once the body is read: a nonce keeps a resubmission with another body off the first one's key.
+    const ref = this.o.blobs.bodyOf(commandId, randomBytes(8).toString('hex'));
+    const sealItem = await this.o.bodies.itemSealer(commandId);
+    const upload = this.o.blobs.openUpload(ref);
+    // The hash is the plain command's (a resubmission compares requests); S3 gets each item sealed.
+    const hasher = requestHasher();
+    const write = (piece: string, stored = piece) => {
+      hasher.update(piece);
+      return upload.write(stored);
+    };
+    try {
+      const head = { command_type: cmd.command_type, ...(cmd.db_name !== undefined ? { db_name: cmd.db_name } : {}), batch_id: commandId };
+      await write(`${JSON.stringify(head).slice(0, -1)},"payload":{"class_id":${JSON.stringify(items.class_id)},"instances":[`);
+      let index = 0;
+      const count = await items.writeItems((item) => {
+        const comma = index === 0 ? '' : ',';
+        const sealed = JSON.stringify(sealItem(index++, item));
+        return write(`${comma}${item}`, `${comma}${sealed}`);
+      });
+      await write(']}}');
+      await upload.complete();
+      return { ref, request_hash: hasher.digest(cmd.expected_version), class_id: items.class_id, count };
+    } catch (err) {
+      await upload.abort();
+      throw err;
     }
   }
 

@@ -5,9 +5,17 @@
  */
 import { createHash } from 'node:crypto';
 
+/** The same hash fed piece by piece, for a command whose JSON is written as it is read (a streamed bulk). */
+export function requestHasher(): { update(commandJsonPiece: string): void; digest(expectedVersion: number | undefined): string } {
+  const hash = createHash('sha256');
+  return {
+    update: (piece) => void hash.update(piece),
+    digest: (expectedVersion) => hash.update(`|${expectedVersion ?? ''}`).digest('hex'),
+  };
+}
+
 export function requestHashOf(commandJson: string, expectedVersion: number | undefined): string {
-  return createHash('sha256')
-    .update(commandJson)
-    .update(`|${expectedVersion ?? ''}`)
-    .digest('hex');
+  const hasher = requestHasher();
+  hasher.update(commandJson);
+  return hasher.digest(expectedVersion);
 }

@@ -10,11 +10,12 @@ const MAX_SUMMARY_BYTES = 200;
 const bytes = (s: string): number => new TextEncoder().encode(s).length;
 
 /** `database/local id` of the command's target (the database alone for database commands). */
-export function commandTarget(command: Pick<CommandInput, 'command_type'> & { db_name?: string; batch_id?: string; payload?: unknown }): string {
+export function commandTarget(command: Pick<CommandInput, 'command_type'> & { db_name?: string; batch_id?: string; payload?: unknown }, instanceCount?: number): string {
   const payload = (command.payload ?? {}) as { name?: unknown; id?: unknown; class_id?: unknown; instances?: unknown[] };
   if (command.db_name === undefined) return typeof payload.name === 'string' ? payload.name : '';
   if (command.command_type === 'BULK_CREATE_INSTANCES') {
-    const n = Array.isArray(payload.instances) ? `${payload.instances.length} instances of ` : '';
+    const count = instanceCount ?? (Array.isArray(payload.instances) ? payload.instances.length : undefined);
+    const n = count !== undefined ? `${count} instances of ` : '';
     return `${command.db_name}/${n}${typeof payload.class_id === 'string' ? payload.class_id : ''}`.replace(/\/$/, '');
   }
   return typeof payload.id === 'string' ? `${command.db_name}/${payload.id}` : command.db_name;

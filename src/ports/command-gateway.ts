@@ -2,10 +2,24 @@
 import type { CommandType, ErrorDetail } from '../domain';
 import type { AppendedEventRef, CommandProgress, ProcessCommandResult } from '../contracts/workflows';
 
+/**
+ * A bulk's payload read from the request as it arrives, never held whole: the gateway calls
+ * writeItems once, which hands over each item's JSON as soon as it is validated (ids assigned,
+ * defaults applied) and resolves with their count; it rejects at the first bad item, and then
+ * nothing of the command may be kept.
+ */
+export interface StreamedItems {
+  readonly streamed: true;
+  class_id: string;
+  writeItems(write: (itemJson: string) => Promise<void>): Promise<number>;
+}
+
+export const isStreamedItems = (payload: unknown): payload is StreamedItems => (payload as Partial<StreamedItems> | null)?.streamed === true;
+
 export interface SubmitCommand {
   command_type: CommandType;
   db_name?: string;
-  /** The validated payload (instance ids already assigned). */
+  /** The validated payload (instance ids already assigned), or a bulk's items as they are read. */
   payload: unknown;
   /** Client Idempotency-Key header; the command id is derived from it, so a resubmission meets the first run. */
   idempotency_key?: string;

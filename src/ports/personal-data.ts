@@ -34,7 +34,12 @@ export interface PersonalDataCipher {
  */
 export interface CommandBodySeal {
   seal(commandId: string, body: unknown): Promise<unknown>;
-  /** The body; undefined once its key is gone. A body stored unsealed (before sealing existed) is returned as it is. */
+  /**
+   * For a body written as it is read (a streamed bulk): seals the JSON of `payload.instances[index]`
+   * on its own, bound to its place, so no item is ever written in plain text.
+   */
+  itemSealer(commandId: string): Promise<(index: number, itemJson: string) => unknown>;
+  /** The body, whole or with its items sealed; undefined once its key is gone. A body stored unsealed (before sealing existed) is returned as it is. */
   open(commandId: string, stored: unknown): Promise<unknown>;
   /** Deletes the body's key for good; true when there was one. */
   forget(commandId: string): Promise<boolean>;

@@ -2,7 +2,12 @@
  * Concurrency and size through the real pipeline: no lost update under 100 concurrent writers of
  * one instance, and bulk commands far above Temporal's payload limit.
  */
-import { startPipeline, Pipeline } from '../support/pipeline';
+import { startPipeline, storedCounts, Pipeline } from '../support/pipeline';
+import { getText } from '../../src/adapters/s3/s3-client';
+import { requestHashOf } from '../../src/contracts/request-hash';
+import { MAX_BULK_INSTANCES } from '../../src/domain/commands';
+import { commandIdForKey } from '../../src/app/command-gateway';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { eventually, scaled, testConfig } from '../support/env';
 import { commandFinished, sendJson, seedDatabase } from '../support/http';
 
@@ -122,5 +127,35 @@ test('a 20 MB bulk command travels by reference, never as a Temporal payload', a
   const history = await p.client.workflow.getHandle(`command-${command_id}`).fetchHistory();
   const size = Buffer.byteLength(JSON.stringify(history));
   expect(size).toBeLessThan(2_000_000);
-  expect(await p.s3Keys(`commands/${command_id}/`)).toEqual(expect.arrayContaining([expect.stringMatching(/body-.*\.json$/)]));
+  // Streamed to S3 as it was read, the body is the command exactly as JSON.stringify writes it whole,
+  // and the request hash in the run's memo is that text's.
+  const [key] = (await p.s3Keys(`commands/${command_id}/`)).filter((k) => /body-.*\.json$/.test(k));
+  const stored = await getText(p.api.infra.s3, testConfig.S3_BUCKET, `${p.prefix}${key}`);
+  const command = { command_type: 'BULK_CREATE_INSTANCES', db_name: db, batch_id: command_id, payload: { class_id: 'Item', instances: instances.map((i) => ({ ...i, relationships: {} })) } };
+  expect(stored === JSON.stringify(command)).toBe(true);
+  const memo = (await p.client.workflow.getHandle(`command-${command_id}`).describe()).memo as { request_hash: string };
+  expect(memo.request_hash).toBe(requestHashOf(stored!, undefined));
+}, 300_000);
+
+test('a bulk of 100,000 whose 90,001st item is bad is refused with its path, and nothing of it is stored or started', async () => {
+  const instances: Array<{ id: string; properties: { n: number } }> = Array.from({ length: MAX_BULK_INSTANCES }, (_, i) => ({ id: `late-${i}`, properties: { n: i } }));
+  instances[90_000].id = 'Not An Id';
+  const before = await storedCounts(p);
+  const key = `late-bad-item-${Date.now()}`;
+  // Far over one 5 MiB part: the first parts are uploaded before the bad item is read.
+  const body = JSON.stringify({ instances: instances.map((i) => ({ ...i, properties: { ...i.properties, note: 'n'.repeat(100) } })) });
+  expect(Buffer.byteLength(body)).toBeGreaterThan(12_000_000);
+  const res = await fetch(`${p.url}/databases/${db}/classes/Item/instances:bulk`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': key, ...p.auth }, body });
+  const problem = (await res.json()) as { code: string; errors: Array<{ path: string }> };
+  expect([res.status, res.headers.get('content-type'), problem.code, problem.errors.map((e) => e.path)]).toEqual([
+    422,
+    'application/problem+json; charset=utf-8',
+    'VALIDATION_FAILED',
+    ['instances[90000].id'],
+  ]);
+  expect(await storedCounts(p)).toEqual(before);
+  // The key's command has no run, no body object (an aborted upload leaves nothing readable) and no instance.
+  await expect(p.client.workflow.getHandle(`command-${commandIdForKey(key)}`).describe()).rejects.toThrow(WorkflowNotFoundError);
+  expect(await p.s3Keys(`commands/${commandIdForKey(key)}/`)).toEqual([]);
+  expect((await send('GET', `/databases/${db}/instances/late-0`)).status).toBe(404);
 }, 300_000);

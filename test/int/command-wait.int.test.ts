@@ -26,8 +26,8 @@ beforeAll(async () => {
     client,
     taskQueue: 'unused',
     storageMode: 's3_only',
-    blobs: { bodyOf: unused, putJson: unused },
-    bodies: { seal: unused },
+    blobs: { bodyOf: unused, putJson: unused, openUpload: unused },
+    bodies: { seal: unused, itemSealer: unused },
     ledger: { byEventIds: async () => [] },
   });
   // A run no worker will ever take: every wait on it ends by its time or its signal.

@@ -9,7 +9,7 @@ import { ReadModelError } from '../../src/ports/read-model-errors';
 import { cursorKey, pageOf } from '../../src/domain/paging';
 import type { ApiPorts } from '../../src/api/ports';
 import type { ClassView, DatabaseView, EdgeView, InstanceQuery, InstanceView, Page, PageQuery, ReadModelQueries } from '../../src/ports/read-models';
-import type { CommandGateway, CommandStatusView, SubmitCommand, SubmitOutcome } from '../../src/ports/command-gateway';
+import { isStreamedItems, type CommandGateway, type CommandStatusView, type SubmitCommand, type SubmitOutcome } from '../../src/ports/command-gateway';
 import type { EventHistory } from '../../src/ports/event-history';
 import type { HealthCheck } from '../../src/ports/health';
 import type { ApiKeyRecord, ApiKeyStore } from '../../src/ports/api-keys';
@@ -27,6 +27,13 @@ export class RecordingGateway implements CommandGateway {
   onWait: (commandId: string, timeoutMs: number, signal?: AbortSignal) => CommandStatusView | null | Promise<CommandStatusView | null> = (id) => this.views.get(id) ?? null;
 
   async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
+    if (isStreamedItems(cmd.payload)) {
+      // Read the bulk as the real gateway does; tests look at the payload it would have stored.
+      const instances: unknown[] = [];
+      const { class_id } = cmd.payload;
+      await cmd.payload.writeItems(async (item) => void instances.push(JSON.parse(item)));
+      cmd = { ...cmd, payload: { class_id, instances } };
+    }
     this.submitted.push(cmd);
     if (cmd.idempotency_key !== undefined) {
       const first = this.byKey.get(cmd.idempotency_key);

@@ -2,7 +2,10 @@
  * Command bodies too large for a Temporal payload (bulk), and the batches a bulk command is split
  * into, kept in S3 and passed to workflows and activities by reference.
  */
-import type { BlobStore } from '../../ports/blobs';
+import { PassThrough } from 'node:stream';
+import { once } from 'node:events';
+import { Upload } from '@aws-sdk/lib-storage';
+import type { BlobStore, BlobUpload } from '../../ports/blobs';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { S3Reference } from '../../contracts/event-envelope';
 import { getText, putObject } from './s3-client';
@@ -18,6 +21,37 @@ export class CommandBlobStore implements BlobStore {
   /** Command ids are validated by the API (UUIDs); nothing else reaches these keys. */
   bodyOf(commandId: string, requestHash: string): S3Reference {
     return this.ref(`commands/${commandId}/body-${requestHash}.json`);
+  }
+
+  /**
+   * A body written piece by piece, sent in parts of 5 MiB as it comes (a multipart upload; one
+   * PUT at the end when it stays smaller). Until `complete` nothing is readable at the key, and
+   * `abort` leaves nothing readable there either: the parts already sent are discarded.
+   */
+  openUpload(ref: S3Reference): BlobUpload {
+    const body = new PassThrough();
+    const upload = new Upload({ client: this.o.client, params: { Bucket: ref.bucket, Key: ref.key, Body: body, ContentType: 'application/json' }, queueSize: 2, leavePartsOnError: false });
+    const done = upload.done();
+    // A failed part must not surface as an unhandled rejection before complete() or abort() awaits it.
+    done.catch(() => undefined);
+    let failed: unknown;
+    body.on('error', (err) => (failed ??= err));
+    return {
+      write: async (piece) => {
+        if (failed !== undefined) throw failed;
+        // Back-pressure: the reader of the request waits while the parts in flight are full.
+        if (!body.write(piece)) await Promise.race([once(body, 'drain'), done]);
+      },
+      complete: async () => {
+        body.end();
+        await done;
+      },
+      abort: async () => {
+        await upload.abort().catch(() => undefined);
+        body.destroy();
+        await done.catch(() => undefined);
+      },
+    };
   }
 
   planOf(commandId: string): S3Reference {

@@ -8,6 +8,7 @@ import { nameBasedUuid } from '../../lib/name-based-uuid';
 import type { Request, Response } from 'express';
 import { z } from 'zod';
 import { assignInstanceIds, commandSchemas, requestSchemas, type CommandType } from '../../domain/commands';
+import { streamedBulkItems } from '../bulk-body';
 import type { Logger } from 'pino';
 import { type ApiPorts } from '../ports';
 import { FAILURE_DETAIL, type CommandStatusView } from '../../ports/command-gateway';
@@ -290,15 +291,14 @@ export function commandRoutes(ports: ApiPorts, guard: AccessGuard): RouteSpec[] 
       access: 'writer',
       limit: 'bulk',
       command: { type: 'BULK_CREATE_INSTANCES', creates: true },
-      body: { schema: requestSchemas.BULK_CREATE_INSTANCES, fromPath: ['class_id'], description: '`class_id`, when present, must equal the path' },
+      body: { schema: requestSchemas.BULK_CREATE_INSTANCES, fromPath: ['class_id'], description: '`class_id`, when present, must equal the path', streamed: true },
       query: writeQuery,
       responses: { ...doneCreate, ...accepted },
       handler: write(true, (req, newId) => {
         const db = p(req, 'db');
         const classId = p(req, 'classId');
-        const request = parseBody(requestSchemas.BULK_CREATE_INSTANCES, withPathField(req.body, 'class_id', classId));
-        // The command schema also refuses duplicate ids, which the request schema cannot see before ids are assigned.
-        const payload = parseBody(commandSchemas.BULK_CREATE_INSTANCES, assignInstanceIds(request, newId(`${db}:${classId}:bulk`)));
+        // Read and checked item by item while the gateway writes it to S3 (bulk-body.ts).
+        const payload = streamedBulkItems(req, { classId, limits: ports.limits, bodyLimitBytes: ports.bodyLimitBytes, newId: newId(`${db}:${classId}:bulk`) });
         return { command_type: 'BULK_CREATE_INSTANCES', db_name: db, payload };
       }),
     },

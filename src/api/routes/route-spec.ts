@@ -38,6 +38,8 @@ export interface RouteSpec {
     /** Fields the schema requires but the route fills in from the path (documented as optional). */
     fromPath?: string[];
     description?: string;
+    /** The handler reads the body as a stream (a bulk): the JSON body parser leaves it alone. */
+    streamed?: boolean;
   };
   query?: z.ZodObject;
   /** Parameters a zod object cannot describe (e.g. deepObject filters). */

@@ -76,6 +76,20 @@ describe('command bodies kept in S3', () => {
     expect(await bodies.forget('cmd-1')).toBe(false);
   });
 
+  test('a streamed body has each item sealed on its own, bound to its place; it opens whole, and not at all once the key is gone or an item moved', async () => {
+    const keys = new MemoryKeys();
+    const bodies = new CommandBodyCipher(keys);
+    const seal = await bodies.itemSealer('cmd-1');
+    const items = [{ id: 'p1', properties: { email: 'p1@example.com' } }, { id: 'p2', properties: { email: 'p2@example.com' } }];
+    const stored = { ...body, payload: { class_id: 'Person', instances: items.map((item, i) => seal(i, JSON.stringify(item))) } };
+    expect(JSON.stringify(stored)).not.toMatch(/p[12]@example\.com/);
+    expect(await bodies.open('cmd-1', stored)).toEqual({ ...body, payload: { class_id: 'Person', instances: items } });
+    const swapped = { ...stored, payload: { ...stored.payload, instances: [...stored.payload.instances].reverse() } };
+    expect(await bodies.open('cmd-1', swapped)).toBeUndefined();
+    await bodies.forget('cmd-1');
+    expect(await bodies.open('cmd-1', stored)).toBeUndefined();
+  });
+
   test('a body stored before sealing existed is read as it is', async () => {
     expect(await new CommandBodyCipher(new MemoryKeys()).open('cmd-1', body)).toEqual(body);
   });
