@@ -150,7 +150,9 @@ async function readItems(req: Request, o: BulkBodyOptions, write: (itemJson: str
       throw problem('MALFORMED_JSON', 'the body is not valid JSON');
     }
   } catch (err) {
-    // What is left of the body is read and dropped, so the client gets the answer, not a reset.
+    // What is left of the body is read and dropped, so the client gets the answer, not a reset;
+    // the connection is not reused after a body left half read.
+    if (!req.complete) req.res?.setHeader('Connection', 'close');
     req.resume();
     if (err instanceof ProblemError) throw err;
     throw problem('MALFORMED_JSON', 'the body could not be read');
