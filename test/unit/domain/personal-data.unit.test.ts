@@ -80,7 +80,10 @@ describe('command bodies kept in S3', () => {
     const keys = new MemoryKeys();
     const bodies = new CommandBodyCipher(keys);
     const seal = await bodies.itemSealer('cmd-1');
-    const items = [{ id: 'p1', properties: { email: 'p1@example.com' } }, { id: 'p2', properties: { email: 'p2@example.com' } }];
+    const items = [
+      { id: 'p1', properties: { email: 'p1@example.com' } },
+      { id: 'p2', properties: { email: 'p2@example.com' } },
+    ];
     const stored = { ...body, payload: { class_id: 'Person', instances: items.map((item, i) => seal(i, JSON.stringify(item))) } };
     expect(JSON.stringify(stored)).not.toMatch(/p[12]@example\.com/);
     expect(await bodies.open('cmd-1', stored)).toEqual({ ...body, payload: { class_id: 'Person', instances: items } });
