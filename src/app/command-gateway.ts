@@ -38,7 +38,7 @@ export interface GatewayOptions {
   storageMode: StorageMode | (() => Promise<StorageMode>);
   blobs: Pick<CommandBlobStore, 'bodyOf' | 'putJson' | 'openUpload'>;
   /** Seals a body kept in S3 under its command's own key (its personal values are not sealed yet). */
-  bodies: Pick<CommandBodySeal, 'seal' | 'itemSealer'>;
+  bodies: Pick<CommandBodySeal, 'seal' | 'itemSealer' | 'forget'>;
   ledger: { byEventIds(ids: string[]): Promise<LedgerRow[]> };
   /** Ask the server to hand the first workflow task to this process's own worker. */
   eagerStart?: boolean;
@@ -145,8 +145,11 @@ export class TemporalCommandGateway implements CommandGateway {
       return this.resubmission(commandId, existing, requestHash);
     } catch (err) {
       if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      const existing = (await this.o.client.workflow.getHandle(workflowId).describe()).memo as unknown as CommandMemo;
-      return this.resubmission(commandId, existing, requestHash);
+      const described = await this.o.client.workflow.getHandle(workflowId).describe();
+      // The command ended before this resubmission stored its body again: no run will read that copy
+      // (the id is never run again), so its key, made anew by the seal, goes at once.
+      if (input.command_ref !== undefined) await this.o.bodies.forget(commandId);
+      return this.resubmission(commandId, described.memo as unknown as CommandMemo, requestHash);
     }
   }
 

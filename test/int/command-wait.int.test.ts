@@ -27,7 +27,7 @@ beforeAll(async () => {
     taskQueue: 'unused',
     storageMode: 's3_only',
     blobs: { bodyOf: unused, putJson: unused, openUpload: unused },
-    bodies: { seal: unused, itemSealer: unused },
+    bodies: { seal: unused, itemSealer: unused, forget: unused },
     ledger: { byEventIds: async () => [] },
   });
   // A run no worker will ever take: every wait on it ends by its time or its signal.
