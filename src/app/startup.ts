@@ -66,7 +66,7 @@ export function requiredServices(config: Config) {
     }
   };
   return {
-    postgres: { service: `PostgreSQL at ${hostOf(config.databaseUrl)}`, settings: 'DATABASE_URL (or SPICE_HOST, PG_PORT)' },
+    postgres: { service: `PostgreSQL at ${hostOf(config.databaseUrl)}`, settings: 'DATABASE_URL, DATABASE_OWNER_URL (or SPICE_HOST, PG_PORT)' },
     s3: { service: `S3 at ${hostOf(config.s3Endpoint)}`, settings: 'S3_ENDPOINT (or SPICE_HOST, MINIO_PORT)' },
     kafka: { service: `Kafka at ${config.kafkaBrokers.join(',')}`, settings: 'KAFKA_BROKERS (or SPICE_HOST, KAFKA_PORT)' },
     temporal: { service: `Temporal at ${config.temporalAddress}`, settings: 'TEMPORAL_ADDRESS (or SPICE_HOST, TEMPORAL_PORT)' },
