@@ -88,7 +88,9 @@ describe('start-up', () => {
     expect(await api.exited(30_000)).toBe(1);
     // The process's own start (tsx, imports) takes seconds on a loaded machine; without the bound it never ended.
     expect(Date.now() - started).toBeLessThan(20_000);
-    expect(lines(api.stderr())).toEqual([`api: cannot reach PostgreSQL at 127.0.0.1:${silent} within 2000 ms; check DATABASE_URL, DATABASE_OWNER_URL (or SPICE_HOST, PG_PORT) (STARTUP_TIMEOUT_S sets the bound)`]);
+    expect(lines(api.stderr())).toEqual([
+      `api: cannot reach PostgreSQL at 127.0.0.1:${silent} within 2000 ms; check DATABASE_URL, DATABASE_OWNER_URL (or SPICE_HOST, PG_PORT) (STARTUP_TIMEOUT_S sets the bound)`,
+    ]);
   });
 
   it('npm start with the API port taken exits non-zero and leaves none of its children behind', async () => {
