@@ -7,8 +7,8 @@
  * stream order, and the same API and worker processes served it all (no restart).
  *
  * DRILL_SECONDS_PER_STEP (default 3) sets how long the load runs between steps; DRILL_LOADERS
- * (default 3) how many clients send commands at once. The long drill: DRILL_SECONDS_PER_STEP=60
- * DRILL_LOADERS=8 (figures in the closing note and BENCHMARKS.md).
+ * (default 3) how many clients send commands at once. The long drill: DRILL_SECONDS_PER_STEP=30
+ * DRILL_LOADERS=8 with --testTimeout=1800000 (figures in BENCHMARKS.md).
  */
 import { loadConfig } from '../../src/app/config';
 import type { StorageMode } from '../../src/contracts/storage-mode';
