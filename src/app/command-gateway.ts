@@ -154,9 +154,9 @@ export class TemporalCommandGateway implements CommandGateway {
   }
 
   /**
-   * Writes the command's JSON to S3 as its items are read and validated, exactly as JSON.stringify
-   * writes the whole command (so its request hash is the one the same bulk would get unstreamed).
-   * A bad item aborts the upload: nothing is readable at the key and no run is started.
+   * Writes the command's JSON to S3 as its items are read and validated, each item sealed; the request
+   * hash is taken over the plain command as JSON.stringify writes it whole (the one the same bulk would
+   * get unstreamed). A bad item aborts the upload: nothing is readable at the key and no run is started.
    */
   private async storeStreamed(commandId: string, cmd: SubmitCommand, items: StreamedItems): Promise<{ ref: S3Reference; request_hash: string; class_id: string; count: number }> {
     // The request hash is known only once the body is read: a nonce keeps a resubmission with another body off the first one's key.
