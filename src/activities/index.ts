@@ -51,7 +51,8 @@ import type { SnapshotStore } from '../ports/snapshots';
 import type { ActivityDeps } from './deps';
 import { EventCache } from './event-cache';
 import { StreamStateCache, type CachedStream } from './state-cache';
-import { KeyedLock } from '../lib/keyed-lock';
+import { GroupCommit, type Settled } from '../lib/group-commit';
+import { spiceMetrics } from '../contracts/metrics';
 import { FailureData, toActivityFailure, withFailureMapping } from './failures';
 
 export type { ActivityDeps } from './deps';
@@ -118,15 +119,34 @@ function instanceStreamOf(batchStream: StreamId, instanceId: string): string {
   return `${batchStream.aggregate_id.slice(0, batchStream.aggregate_id.indexOf(':'))}:${instanceId}`;
 }
 
+/** A command waiting for its stream's turn (see appendTurn). */
+interface Turn {
+  input: ProcessCommandInput;
+  command: Command;
+  store: EventStore;
+  stream: StreamId;
+  database?: DatabaseState;
+  mark: CommandMark;
+}
+
+async function settle<R>(fn: () => Promise<R>): Promise<Settled<R>> {
+  try {
+    return { ok: true, value: await fn() };
+  } catch (error) {
+    return { ok: false, error };
+  }
+}
+
 /** Without an expected version from the client, a lost race is re-read and re-decided this often. */
 const MAX_CONFLICT_RETRIES = 100;
 
 export function createActivities(deps: ActivityDeps) {
   const cache = new EventCache(deps.cacheSize ?? 2000);
   const states = new StreamStateCache(deps.cacheSize ?? 2000);
-  // Commands on one stream that reach this worker take turns: one append each instead of a storm of
-  // conditional PUTs that lose. Writers on other workers still meet at the conditional write.
-  const locks = new KeyedLock();
+  // Commands on one stream that reach this worker take turns instead of racing on conditional PUTs
+  // that lose; the commands that wait while a turn is in flight take the next one together (group
+  // commit). Writers on other workers still meet at the stream lock and the conditional write.
+  const turns = new GroupCommit<Turn, AppendOutcome>((_key, batch) => appendTurn(batch));
   const now = deps.clock ?? (() => new Date());
   const storeFor = (mode: StorageMode): EventStore => deps.eventStores[mode];
   const stateKey = (mode: StorageMode, stream: StreamId) => `${mode}\u0000${streamKey(stream.aggregate_type, stream.aggregate_id)}`;
@@ -446,6 +466,115 @@ export function createActivities(deps: ActivityDeps) {
     return withRefs.map((e) => refOf(e.envelope, e.s3));
   }
 
+  /**
+   * One turn of a stream: the commands that waited for it decided one after another on the folded
+   * state and appended in one commit, each with its own events, marker and outcome. Anything the
+   * group cannot settle (a pending claim, a store without group append, a lost race) goes through
+   * the one-command path, command by command, which finds through the markers what is stored.
+   */
+  async function appendTurn(batch: Turn[]): Promise<Settled<AppendOutcome>[]> {
+    const grouped = batch.length > 1 && batch[0].store.appendCommands !== undefined ? await appendGroup(batch) : [];
+    const out: Settled<AppendOutcome>[] = [];
+    for (const [i, turn] of batch.entries()) out.push(grouped[i] ?? (await settle(() => appendOne(turn))));
+    return out;
+  }
+
+  async function appendGroup(batch: Turn[]): Promise<Array<Settled<AppendOutcome> | undefined>> {
+    const { store, stream, input: first } = batch[0];
+    const mode = first.storage_mode;
+    const out: Array<Settled<AppendOutcome> | undefined> = batch.map(() => undefined);
+    // Classes, targets and counts come from the read models, not from this stream: loaded side by side.
+    const [loaded, contexts] = await Promise.all([loadStream(mode, stream), Promise.allSettled(batch.map((t) => loadContext(t.command, t.database)))]);
+    if (loaded.pendingClaim) return out;
+    const decidedAt = now().toISOString();
+    const decided: Array<{ i: number; drafts: EventEnvelope[] }> = [];
+    let state = loaded.state;
+    for (const [i, turn] of batch.entries()) {
+      const context = contexts[i];
+      const refuse = (failure: ApplicationFailure) => settle(() => refusedUnlessStored(store, turn.mark, failure));
+      if (context.status === 'rejected') out[i] = { ok: false, error: context.reason };
+      else if (turn.input.expected_version !== undefined && turn.input.expected_version !== state.version) out[i] = await refuse(versionConflict(turn.input.expected_version, state.version));
+      else {
+        const decision = decide(turn.command, state, context.value);
+        if (!decision.ok) out[i] = await refuse(refusal(decision.error));
+        else if (decision.events.length > 0) {
+          const from = state.version + 1;
+          decided.push({ i, drafts: envelopes(turn.input, await sealed(decision.events, context.value), from, decidedAt) });
+          // The next command decides on this one's events as decide() made them (personal values open); the stores get them sealed.
+          state = envelopes(turn.input, decision.events, from, decidedAt).reduce((st, e) => evolve(st, e), state);
+        }
+      }
+    }
+    if (decided.length === 0) return out;
+    let appended;
+    try {
+      appended = await store.appendCommands!(
+        stream,
+        loaded.state.version,
+        decided.map((d) => ({ command: batch[d.i].mark, events: d.drafts })),
+      );
+    } catch {
+      return out; // the undecided rest goes one by one
+    }
+    const drafts = decided.flatMap((d) => d.drafts);
+    const recorded = await settle(async () => {
+      crashPoint('after-s3-commit', [stream.aggregate_id]);
+      remember(mode, stream, loaded, drafts);
+      const refs = await recordAndRemember(drafts, appended.events, loaded.claimBefore);
+      crashPoint('after-ledger-record', [stream.aggregate_id]);
+      return refs;
+    });
+    spiceMetrics().streamCommitCommands.observe(decided.length);
+    let at = 0;
+    for (const d of decided) {
+      const n = d.drafts.length;
+      out[d.i] = recorded.ok ? { ok: true, value: { ...stream, version: recorded.value[at + n - 1].version, events: recorded.value.slice(at, at + n) } } : recorded;
+      at += n;
+    }
+    return out;
+  }
+
+  /** One command alone in its turn: decided, appended and recorded, re-decided after a lost race. */
+  async function appendOne(turn: Turn): Promise<AppendOutcome> {
+    const { input, command, store, stream, database, mark } = turn;
+    const claimWait: ClaimWaits = new Map();
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await loadStream(input.storage_mode, stream);
+      const { state, pendingClaim, claimBefore } = loaded;
+      if (pendingClaim) {
+        await awaitClaimDecision(store, pendingClaim, input.command_id, claimWait);
+        continue;
+      }
+      const refuse = (failure: ApplicationFailure) => refusedUnlessStored(store, mark, failure);
+      if (input.expected_version !== undefined && input.expected_version !== state.version) {
+        return refuse(versionConflict(input.expected_version, state.version));
+      }
+      const context = await loadContext(command, database);
+      const decision = decide(command, state, context);
+      if (!decision.ok) return refuse(refusal(decision.error));
+
+      const drafts = envelopes(input, await sealed(decision.events, context), state.version + 1, now().toISOString());
+      const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
+      try {
+        const appended = await store.append(stream, expected, drafts, { command: mark });
+        crashPoint('after-s3-commit', [stream.aggregate_id]);
+        remember(input.storage_mode, stream, loaded, drafts);
+        const refs = await recordAndRemember(drafts, appended.events, claimBefore);
+        crashPoint('after-ledger-record', [stream.aggregate_id]);
+        if (drafts.length > 0) spiceMetrics().streamCommitCommands.observe(1);
+        return { ...stream, version: appended.nextExpectedVersion, events: refs };
+      } catch (err) {
+        if (err instanceof CommandAppendedError) return outcomeOf(err.record);
+        if (err instanceof CommandReusedError) throw keyReused(mark.command_id);
+        if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
+        if (input.expected_version !== undefined) return refuse(versionConflict(input.expected_version, err.actual));
+        if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
+        heartbeat({ conflicts: attempt + 1 });
+        await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
+      }
+    }
+  }
+
   const activities = {
     /**
      * Loads the aggregate and its context, decides, appends with optimistic concurrency and
@@ -462,44 +591,7 @@ export function createActivities(deps: ActivityDeps) {
         const stored = await storedOutcome(store, mark);
         if (stored) return stored;
       }
-      const claimWait: ClaimWaits = new Map();
-      return locks.run(stateKey(input.storage_mode, stream), async () => {
-        for (let attempt = 0; ; attempt++) {
-          const loaded = await loadStream(input.storage_mode, stream);
-          const { state, pendingClaim, claimBefore } = loaded;
-          if (pendingClaim) {
-            await awaitClaimDecision(store, pendingClaim, input.command_id, claimWait);
-            continue;
-          }
-          const refuse = (failure: ApplicationFailure) => refusedUnlessStored(store, mark, failure);
-          if (input.expected_version !== undefined && input.expected_version !== state.version) {
-            return refuse(versionConflict(input.expected_version, state.version));
-          }
-          const context = await loadContext(command, database);
-          const decision = decide(command, state, context);
-          if (!decision.ok) return refuse(refusal(decision.error));
-
-          const drafts = envelopes(input, await sealed(decision.events, context), state.version + 1, now().toISOString());
-          const expected: ExpectedVersion = state.version === 0 ? 'no_stream' : state.version;
-          try {
-            const appended = await store.append(stream, expected, drafts, { command: mark });
-            crashPoint('after-s3-commit', [stream.aggregate_id]);
-            remember(input.storage_mode, stream, loaded, drafts);
-            const refs = await recordAndRemember(drafts, appended.events, claimBefore);
-            crashPoint('after-ledger-record', [stream.aggregate_id]);
-            return { ...stream, version: appended.nextExpectedVersion, events: refs };
-          } catch (err) {
-            if (err instanceof CommandAppendedError) return outcomeOf(err.record);
-            if (err instanceof CommandReusedError) throw keyReused(mark.command_id);
-            if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
-            if (input.expected_version !== undefined) return refuse(versionConflict(input.expected_version, err.actual));
-            if (attempt >= MAX_CONFLICT_RETRIES) throw err; // retryable: Temporal backs off and tries again
-            const ctx = Context.current();
-            if (!ctx.info.isLocal) ctx.heartbeat({ conflicts: attempt + 1 });
-            await sleep(Math.random() * Math.min(200, 5 * 2 ** Math.min(attempt, 6)));
-          }
-        }
-      });
+      return turns.submit(stateKey(input.storage_mode, stream), { input, command, store, stream, database, mark });
     },
 
     /**

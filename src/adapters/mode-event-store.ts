@@ -17,7 +17,7 @@
  */
 import type { StorageMode } from '../contracts/storage-mode';
 import type { EventEnvelope, StoredEvent } from '../contracts/event-envelope';
-import type { AppendOptions, AppendResult, ClaimDecision, CommandRecord, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StreamId } from '../ports/event-store';
+import type { AppendOptions, AppendResult, ClaimDecision, CommandEvents, CommandRecord, EventStore, ExpectedVersion, ReadAllOptions, ReadStreamOptions, StreamId } from '../ports/event-store';
 import { CommandAppendedError } from '../ports/event-store';
 import { copyTail, StreamLocker } from './stream-sync';
 import { spiceMetrics } from '../contracts/metrics';
@@ -100,6 +100,34 @@ export class ModeEventStore implements EventStore {
         if (err instanceof CommandAppendedError) await this.mirrorRecord(err.record);
         throw err;
       }
+    });
+  }
+
+  /**
+   * Group commit under one turn of the stream's lock: the primary's own group append when it has
+   * one (S3), else one append per command; each command's events are mirrored with its marker.
+   */
+  async appendCommands(stream: StreamId, expectedVersion: number, commands: CommandEvents[]): Promise<AppendResult> {
+    return this.o.locks.run(stream, async () => {
+      await this.catchUp(stream);
+      const results: AppendResult[] = [];
+      if (this.o.primary.appendCommands) {
+        const all = await this.o.primary.appendCommands(stream, expectedVersion, commands);
+        let at = 0;
+        for (const c of commands) {
+          const events = all.events.slice(at, (at += c.events.length));
+          results.push({ events, nextExpectedVersion: events[events.length - 1]?.version ?? expectedVersion });
+        }
+      } else {
+        let expected = expectedVersion;
+        for (const c of commands) {
+          const result = await this.o.primary.append(stream, expected, c.events, { command: c.command });
+          results.push(result);
+          expected = result.nextExpectedVersion;
+        }
+      }
+      for (const [i, c] of commands.entries()) await this.mirrorAppended(stream, c.events, results[i], { command: c.command });
+      return { events: results.flatMap((r) => r.events), nextExpectedVersion: results[results.length - 1]?.nextExpectedVersion ?? expectedVersion };
     });
   }
 

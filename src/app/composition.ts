@@ -148,6 +148,7 @@ export async function connectInfrastructure(config: Config, o: InfraOptions = {}
   // Every step of the pipeline is timed (and traced) at the adapter, whoever calls it.
   const s3Store = instrument(new S3EventStore({ client: s3, bucket: config.S3_BUCKET, endpoint: config.s3Endpoint, prefix }), {
     append: { step: 's3_append', outcomeOf: appendOutcome },
+    appendCommands: { step: 's3_append', outcomeOf: appendOutcome },
     readStream: 's3_read',
     readEvent: 's3_read',
   });

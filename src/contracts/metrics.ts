@@ -122,6 +122,17 @@ function createMetrics(registry: Registry) {
           registers,
         }),
     ),
+    streamCommitCommands: getOrCreate(
+      registry,
+      'spice_stream_commit_commands',
+      () =>
+        new Histogram({
+          name: 'spice_stream_commit_commands',
+          help: 'Commands per commit on one stream (group commit: the commands that waited for a hot stream are appended together); _count is the number of commits',
+          buckets: [1, 2, 4, 8, 16, 32, 64],
+          registers,
+        }),
+    ),
     reconcileRepairs: getOrCreate(registry, 'spice_reconcile_repairs_total', () => {
       const c = new Counter({
         name: 'spice_reconcile_repairs_total',

@@ -82,6 +82,12 @@ export interface AppendOptions {
   command?: CommandMark;
 }
 
+/** One command's events in a group append. */
+export interface CommandEvents {
+  command: CommandMark;
+  events: EventEnvelope[];
+}
+
 /** Where a command's events were stored: what a retry of the command answers with. */
 export interface CommandRecord {
   command_id: string;
@@ -131,6 +137,13 @@ export interface EventStore {
    * them instead of storing them again; another request hash under that id throws CommandReusedError.
    */
   append(stream: StreamId, expectedVersion: ExpectedVersion, events: EventEnvelope[], options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Optional group commit: several commands' events appended at once, in order, at the versions
+   * after `expectedVersion`, each command recorded with its own marker (as append with
+   * options.command). On any error a prefix may be stored (as with a multi-event append): callers
+   * then append the commands one by one, which finds what is stored through the markers.
+   */
+  appendCommands?(stream: StreamId, expectedVersion: number, commands: CommandEvents[]): Promise<AppendResult>;
   /** The stored events of a command appended with options.command, or undefined when none are stored. */
   findCommand(commandId: string): Promise<CommandRecord | undefined>;
   readStream(stream: StreamId, options?: ReadStreamOptions): Promise<StoredEvent[]>;

@@ -61,6 +61,7 @@ import {
   type AppendOptions,
   type AppendResult,
   type ClaimDecision,
+  type CommandEvents,
   type CommandMark,
   type CommandRecord,
   CLAIM_VOIDED,
@@ -124,6 +125,10 @@ export interface S3ReadAllOptions extends ReadAllOptions {
 export interface S3ReadAllResult extends ReadAllResult {
   events: S3StoredEvent[];
 }
+
+/** The commands of an append and which of its events (from first, count of them) each one owns. */
+type CommandMarks = Array<{ command: CommandMark; first: number; count: number }>;
+const marksOf = (events: EventEnvelope[], command: CommandMark | undefined): CommandMarks => (command ? [{ command, first: 0, count: events.length }] : []);
 
 /** The date index entry: a pointer checked against the stream index before use. */
 const streamKeyOf = (s: StreamId) => streamKey(s.aggregate_type, s.aggregate_id);
@@ -410,11 +415,11 @@ export class S3EventStore implements EventStore {
       // The hint is never above the real version: a stream known to be past `base` conflicts,
       // unless this is a retry of events stored there (checked below, outside the queue).
       if (hint !== undefined && hint > base) return { stale: base, placed: undefined };
-      return { stale: base, placed: await this.appendAt(stream, base, events, expected, command) };
+      return { stale: base, placed: await this.appendAt(stream, base, events, expected, marksOf(events, command)) };
     });
     if (r.placed) return r.placed;
     const envs = events.map((e, i) => ({ ...e, aggregate_version: r.stale + 1 + i }));
-    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected, command);
+    if (await this.storedAtPositions(stream, envs)) return this.appendAt(stream, r.stale, events, expected, marksOf(events, command));
     if (command) {
       // A retry of a command stored at a later version than this attempt's stale base.
       const record = await this.findCommand(command.command_id);
@@ -423,14 +428,41 @@ export class S3EventStore implements EventStore {
     throw new RaceLost(0, [], this.versionHint(stream));
   }
 
-  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion, command?: CommandMark): Promise<S3AppendedEvent[]> {
+  /**
+   * Group commit: the commands' events as one append, each command's marker written beside the
+   * bodies in the same round, then the versions committed one after another (OCC as in append).
+   * Fails fast without writing when this process knows the stream is past `expected`.
+   */
+  async appendCommands(stream: StreamId, expected: number, commands: CommandEvents[]): Promise<AppendResult<S3AppendedEvent>> {
+    const events = commands.flatMap((c) => c.events);
+    this.validate(stream, events);
+    let first = 0;
+    const marks = commands.map((c) => ({ command: c.command, first: (first += c.events.length) - c.events.length, count: c.events.length }));
+    try {
+      const placed = await this.exclusive(stream, async () => {
+        const hint = this.versionHint(stream);
+        if (hint !== undefined && hint > expected) throw new RaceLost(0, [], hint);
+        return this.appendAt(stream, expected, events, expected, marks);
+      });
+      const next = Math.max(...placed.map((p) => p.version));
+      this.noteVersion(stream, next);
+      return { events: placed, nextExpectedVersion: next };
+    } catch (e) {
+      if (!(e instanceof RaceLost)) throw e;
+      const err = new VersionConflictError(stream, expected, e.knownVersion ?? (await this.currentVersion(stream)));
+      if (e.committedBefore > 0) err.message += ` (the first ${e.committedBefore} event(s) of this append were stored)`;
+      throw err;
+    }
+  }
+
+  private async appendAt(stream: StreamId, base: number, events: EventEnvelope[], expected: ExpectedVersion, marks: CommandMarks): Promise<S3AppendedEvent[]> {
     const reads = new IndexReads((v) => this.readIndex(stream, v));
     const envs = events.map((e, i) => ({ ...e, aggregate_version: base + 1 + i }));
     const hint = this.versionHint(stream);
     const [preparedR, baseExistsR, markedR] = await Promise.allSettled([
       Promise.all(envs.map((env) => this.prepareEvent(env, reads))),
       base === 0 || (hint !== undefined && hint >= base) ? Promise.resolve(true) : this.versionExists(stream, base),
-      command ? this.markCommand(envs, command) : Promise.resolve(),
+      Promise.all(marks.map((m) => this.markCommand(envs.slice(m.first, m.first + m.count), m.command))),
     ]);
     // The marker speaks first: an earlier attempt's stored events explain any "already stored" below.
     if (markedR.status === 'rejected') throw markedR.reason;
