@@ -34,7 +34,9 @@ test(`${WRITERS} concurrent updates of one instance: one event each, versions wi
   const before = await commitCounts();
   // Two of them are refused by decide (the class says n is an integer): inside a group, alone.
   const refused = new Set([5, 11]);
-  const accepted = await Promise.all(Array.from({ length: WRITERS }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: refused.has(i) ? `not a number ${i}` : i + 1 } })));
+  const accepted = await Promise.all(
+    Array.from({ length: WRITERS }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: refused.has(i) ? `not a number ${i}` : i + 1 } })),
+  );
   expect(accepted.map((r) => r.status)).toEqual(Array(WRITERS).fill(202));
   const results = await Promise.all(
     accepted.map((a) =>
