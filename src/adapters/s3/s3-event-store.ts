@@ -34,7 +34,10 @@
  * time per stream), so concurrent commands of one worker do not race each other on S3; other
  * processes are arbitrated by the conditional PUT. After a lost race, the loser's own orphans are
  * rewritten with `If-Match: <its ETag>` (one request, and safe: a changed ETag falls back to the
- * guarded path above).
+ * guarded path above). Group commit (appendCommands): the events of several commands are one
+ * such append, each command's marker written in the same first round; versions are still
+ * committed in order, because a version committed past one another writer took would hold an event
+ * decided without that writer's.
  *
  * LIMITS (documented, by design of S3 without transactions):
  *   - a multi-event append commits versions one after another; if a concurrent writer takes a
