@@ -97,8 +97,11 @@ interface LoadedStream {
   /** As folded from the stored events, values sealed (what the caches keep). */
   stored: AggregateState;
   pendingClaim?: string;
-  /** The stream's last entry when it is a claim: the next event's predecessor. */
-  claimBefore?: EventEnvelope;
+  /**
+   * The claims the stream ends with, oldest first (bulk claims, or versions a command took to get
+   * past a dead attempt's marker): the next event's predecessors, recorded with it.
+   */
+  claimsBefore: EventEnvelope[];
 }
 
 type BulkBatchDraft = DomainEventOf<'INSTANCES_BULK_CREATED'>;
@@ -169,19 +172,20 @@ export function createActivities(deps: ActivityDeps) {
     const key = stateKey(mode, stream);
     const cached = states.get(key) ?? (await fromSnapshot(mode, stream));
     let entry: CachedStream;
-    let last: EventEnvelope | undefined;
+    let read: EventEnvelope[];
     if (cached) {
-      const tail = (await store.readStream(stream, { fromVersion: cached.state.version + 1 })).map((e) => e.envelope);
-      last = tail[tail.length - 1];
-      entry = { state: tail.reduce((st, e) => evolve(st, e), cached.state), as_of: last?.occurred_at ?? cached.as_of, snapshotAt: cached.snapshotAt };
+      read = (await store.readStream(stream, { fromVersion: cached.state.version + 1 })).map((e) => e.envelope);
+      entry = { state: read.reduce((st, e) => evolve(st, e), cached.state), as_of: read[read.length - 1]?.occurred_at ?? cached.as_of, snapshotAt: cached.snapshotAt };
     } else {
-      const envelopes = (await store.readStream(stream)).map((e) => e.envelope);
-      const seed = await bulkSeed(store, stream, envelopes);
-      last = envelopes[envelopes.length - 1];
+      read = (await store.readStream(stream)).map((e) => e.envelope);
+      const seed = await bulkSeed(store, stream, read);
       // A state seeded from a batch is not what its events alone fold to (time travel folds those): never snapshotted.
-      entry = { state: aggregateStateFrom(envelopes, stream.aggregate_type as 'instance', seed as never), as_of: last?.occurred_at ?? null, snapshotAt: seed ? Infinity : 0 };
+      entry = { state: aggregateStateFrom(read, stream.aggregate_type as 'instance', seed as never), as_of: read[read.length - 1]?.occurred_at ?? null, snapshotAt: seed ? Infinity : 0 };
     }
-    const claim = last !== undefined && claimedBy(last) !== undefined ? last : undefined;
+    let trailing = read.length;
+    while (trailing > 0 && claimedBy(read[trailing - 1]) !== undefined) trailing--;
+    const claimsBefore = read.slice(trailing);
+    const claim = claimsBefore[claimsBefore.length - 1];
     const pendingClaim = claim?.event_type === CLAIM_PENDING ? claimedBy(claim) : undefined;
     // A pending claim changes meaning when its command decides, and the next event after a claim
     // records the claim's ledger row (see recordAndRemember): such states are never cached, nor snapshotted.
@@ -190,7 +194,7 @@ export function createActivities(deps: ActivityDeps) {
       states.set(key, entry);
       snapshotIfDue(mode, stream, entry);
     }
-    return { state: await opened(entry.state, stream), stored: entry.state, snapshotAt: entry.snapshotAt, pendingClaim, claimBefore: claim };
+    return { state: await opened(entry.state, stream), stored: entry.state, snapshotAt: entry.snapshotAt, pendingClaim, claimsBefore };
   }
 
   /**
@@ -454,14 +458,15 @@ export function createActivities(deps: ActivityDeps) {
   }
 
   /**
-   * Records the events in the ledger. `claimBefore`: the claim the first event follows, recorded
+   * Records the events in the ledger. `claimsBefore`: the claims the first event follows, recorded
    * too (a no-op when its bulk command recorded it), so the relay finds the predecessor even when
    * that bulk never got to it.
    */
-  async function recordAndRemember(stored: EventEnvelope[], refs: { event_id: string; version: number; s3?: S3Reference }[], claimBefore?: EventEnvelope): Promise<AppendedEventRef[]> {
+  async function recordAndRemember(stored: EventEnvelope[], refs: { event_id: string; version: number; s3?: S3Reference }[], claimsBefore: EventEnvelope[] = []): Promise<AppendedEventRef[]> {
     const withRefs = stored.map((e, i) => ({ envelope: { ...e, aggregate_version: refs[i].version }, s3: refs[i].s3 }));
-    const claimRow: LedgerInput[] = claimBefore && claimBefore.aggregate_version === withRefs[0]?.envelope.aggregate_version - 1 ? [{ envelope: claimBefore, s3: null, claim: true }] : [];
-    await deps.ledger.record([...claimRow, ...withRefs.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null }))]);
+    const lastClaim = claimsBefore[claimsBefore.length - 1];
+    const claimRows: LedgerInput[] = lastClaim && lastClaim.aggregate_version === withRefs[0]?.envelope.aggregate_version - 1 ? claimsBefore.map((c) => ({ envelope: c, s3: null, claim: true })) : [];
+    await deps.ledger.record([...claimRows, ...withRefs.map((e) => ({ envelope: e.envelope, s3: e.s3 ?? null }))]);
     for (const e of withRefs) cache.put(e.envelope);
     return withRefs.map((e) => refOf(e.envelope, e.s3));
   }
@@ -520,7 +525,7 @@ export function createActivities(deps: ActivityDeps) {
     const recorded = await settle(async () => {
       crashPoint('after-s3-commit', [stream.aggregate_id]);
       remember(mode, stream, loaded, drafts);
-      const refs = await recordAndRemember(drafts, appended.events, loaded.claimBefore);
+      const refs = await recordAndRemember(drafts, appended.events, loaded.claimsBefore);
       crashPoint('after-ledger-record', [stream.aggregate_id]);
       return refs;
     });
@@ -540,7 +545,7 @@ export function createActivities(deps: ActivityDeps) {
     const claimWait: ClaimWaits = new Map();
     for (let attempt = 0; ; attempt++) {
       const loaded = await loadStream(input.storage_mode, stream);
-      const { state, pendingClaim, claimBefore } = loaded;
+      const { state, pendingClaim, claimsBefore } = loaded;
       if (pendingClaim) {
         await awaitClaimDecision(store, pendingClaim, input.command_id, claimWait);
         continue;
@@ -559,7 +564,7 @@ export function createActivities(deps: ActivityDeps) {
         const appended = await store.append(stream, expected, drafts, { command: mark });
         crashPoint('after-s3-commit', [stream.aggregate_id]);
         remember(input.storage_mode, stream, loaded, drafts);
-        const refs = await recordAndRemember(drafts, appended.events, claimBefore);
+        const refs = await recordAndRemember(drafts, appended.events, claimsBefore);
         crashPoint('after-ledger-record', [stream.aggregate_id]);
         if (drafts.length > 0) spiceMetrics().streamCommitCommands.observe(1);
         return { ...stream, version: appended.nextExpectedVersion, events: refs };

@@ -10,7 +10,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export const CRASH_POINTS = ['after-s3-commit', 'after-ledger-record', 'after-kafka-ack', 'inside-projection'] as const;
-export type CrashPoint = (typeof CRASH_POINTS)[number];
+/** Inside the S3 store's group commit: every command's marker, body and date entry written, no version yet. */
+export const GROUP_CRASH_POINT = 'between-group-marks-and-commits';
+export type CrashPoint = (typeof CRASH_POINTS)[number] | typeof GROUP_CRASH_POINT;
 
 /** The marker file an entry leaves when it fires (tests wait for it to know the crash happened). */
 export function crashMarker(stateDir: string, point: CrashPoint, subject?: string): string {

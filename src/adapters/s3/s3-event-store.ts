@@ -51,6 +51,7 @@ import { createHash } from 'node:crypto';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { currentEnvelope, streamKey, type EventEnvelope, type S3Reference } from '../../contracts/event-envelope';
 import { KeyedLock } from '../../lib/keyed-lock';
+import { crashPoint, GROUP_CRASH_POINT } from '../../lib/crash-points';
 import {
   CommandAppendedError,
   CommandReusedError,
@@ -483,6 +484,7 @@ export class S3EventStore implements EventStore {
       throw new RaceLost(0, typeof expected === 'number' || expected === 'no_stream' ? [] : stored);
     }
     if (!baseExists) throw new RaceLost(0);
+    if (marks.length > 1) crashPoint(GROUP_CRASH_POINT, [stream.aggregate_id]);
     const out: S3AppendedEvent[] = [];
     for (let i = 0; i < envs.length; i++) {
       const c = await this.commitEvent(envs[i]);
@@ -519,8 +521,9 @@ export class S3EventStore implements EventStore {
   /**
    * Makes the marker of `command` name these versions (see CommandMarker). Throws
    * CommandAppendedError when the command's events are committed elsewhere, CommandReusedError for
-   * another request under the same id, and RaceLost while the marked version is still free (this
-   * attempt's base is stale, or another attempt of the command is about to commit there).
+   * another request under the same id, and RaceLost while the marked version is the stream's next
+   * one (this attempt's base is stale, or another attempt of the command is about to commit there).
+   * A marked version further on belongs to a dead group writer: the next version is fenced first.
    */
   private async markCommand(envs: EventEnvelope[], command: CommandMark): Promise<void> {
     const key = this.guard(() => this.keys.commandKey(command.command_id));
@@ -533,6 +536,7 @@ export class S3EventStore implements EventStore {
       event_ids: envs.map((e) => e.event_id),
     };
     const body = JSON.stringify(mark);
+    let deadMarker: string | undefined; // the ETag of a marker proven dead by a fence below it
     for (let attempt = 0; attempt < 20; attempt++) {
       if ((await putIfAbsent(this.client, this.bucket, key, body)).created) return;
       const found = await getWithEtag(this.client, this.bucket, key);
@@ -544,9 +548,21 @@ export class S3EventStore implements EventStore {
       const record = await this.recordOf(marked);
       if (record) throw new CommandAppendedError(record);
       const markedStream = { aggregate_type: marked.aggregate_type, aggregate_id: marked.aggregate_id };
-      const holder = await this.readIndex(markedStream, marked.first_version);
-      if (holder === undefined) {
-        if (streamKeyOf(markedStream) === streamKeyOf(envs[0])) throw new RaceLost(0);
+      const holder = found.etag === deadMarker ? undefined : await this.readIndex(markedStream, marked.first_version);
+      if (holder === undefined && found.etag !== deadMarker) {
+        if (streamKeyOf(markedStream) === streamKeyOf(envs[0])) {
+          // The marked version is still free. Is it the stream's next one, an attempt of this
+          // command may be about to commit there: this one waits its turn. Beyond the next one (a
+          // group whose writer died between its marker round and its commits, or a base that was
+          // never stored), only that attempt's own earlier commits could fill the versions before
+          // it, and it may never come back: the next version is taken with an entry that changes
+          // nothing. An attempt commits its versions in order and stops at the first one taken, so
+          // the marked version is out of its reach and the marker is this attempt's to rewrite.
+          const current = await this.currentVersion(markedStream);
+          if (marked.first_version <= current + 1) throw new RaceLost(0);
+          if ((await this.fence(markedStream, marked, current + 1)) === 'claimed') deadMarker = found.etag;
+          continue;
+        }
         // Another stream of the same command: its database's life ended (a retry locates the
         // current one), so nothing else will ever take the marked version and the marker would hold
         // forever. Take it with a voided entry; if the dead attempt committed first, the next
@@ -560,15 +576,15 @@ export class S3EventStore implements EventStore {
     throw new RaceLost(0);
   }
 
-  /** Holds the marker's first version with an entry that changes nothing: a claim voided before it is written. */
-  private async fence(stream: StreamId, m: CommandMarker): Promise<void> {
-    const fenceId = `${m.command_id}#fence@${m.first_version}`;
+  /** Holds a version (the marker's first one by default) with an entry that changes nothing: a claim voided before it is written. */
+  private async fence(stream: StreamId, m: CommandMarker, version = m.first_version): Promise<'claimed' | 'taken'> {
+    const fenceId = `${m.command_id}#fence@${version}`;
     await this.decideClaims(fenceId, 'void', { request_hash: '', stream });
-    await this.claim({
+    return this.claim({
       event_id: fenceId,
       event_type: CLAIM_VOIDED,
       ...stream,
-      aggregate_version: m.first_version,
+      aggregate_version: version,
       occurred_at: new Date().toISOString(),
       actor: 'event-store',
       command_id: fenceId,
