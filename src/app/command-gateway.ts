@@ -6,6 +6,8 @@ import { currentTraceId } from './tracing';
 import { commandSummary, commandTarget } from '../contracts/summaries';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Client, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type WorkflowHandle } from '@temporalio/client';
+import { decodeFromPayloadsAtIndex } from '@temporalio/common/lib/internal-non-workflow';
+import type { temporal } from '@temporalio/proto';
 import type { StorageMode } from '../contracts/storage-mode';
 import { requestHasher, requestHashOf } from '../contracts/request-hash';
 import type { S3Reference } from '../contracts/event-envelope';
@@ -287,7 +289,7 @@ export class TemporalCommandGateway implements CommandGateway {
     // A signal aborted before the wait began fires no event (a request that reached its wait after SIGTERM).
     if (signal?.aborted) stop.abort();
     const timer = setTimeout(onAbort, timeoutMs);
-    let closed = false;
+    let closed: temporal.api.history.v1.IHistoryEvent | undefined;
     try {
       closed = await this.closed(workflowId, stop.signal, Date.now() + timeoutMs);
     } catch {
@@ -298,20 +300,18 @@ export class TemporalCommandGateway implements CommandGateway {
       stop.abort();
     }
     if (signal?.aborted) return null;
-    if (closed) {
-      try {
-        // The run has closed, so its result is at hand: answered without a second describe.
-        const result = (await this.o.client.workflow.getHandle(workflowId).result()) as ProcessCommandResult;
-        return { command_id: commandId, command_type: result.command_type, status: 'COMPLETED', result, events: await this.deliveries(result.events) };
-      } catch {
-        // Failed, terminated or timed out: the status carries the code.
-      }
+    const completed = closed?.workflowExecutionCompletedEventAttributes;
+    if (completed) {
+      // The close event the wait ended on carries the result: no second call to the server.
+      const result = await decodeFromPayloadsAtIndex<ProcessCommandResult>(this.o.client.options.loadedDataConverter, 0, completed.result?.payloads);
+      return { command_id: commandId, command_type: result.command_type, status: 'COMPLETED', result, events: await this.deliveries(result.events) };
     }
+    // Failed, terminated or timed out (the status carries the code), or still running.
     return this.status(commandId);
   }
 
   /**
-   * Long-polls the run's history until it closes (true) or `signal` aborts (false). This is the
+   * Long-polls the run's history until it closes (its close event) or `signal` aborts (undefined). This is the
    * loop of handle.result(), which cannot be stopped: raced against a timer it went on polling for
    * as long as the command stayed open, one poll per timed-out wait. Here the abort cancels the
    * call in flight, and the check before each call keeps a poll from starting after it.
@@ -319,7 +319,7 @@ export class TemporalCommandGateway implements CommandGateway {
    * to `deadline` at most, and the race answers the abort at once instead of at the server's
    * long-poll expiry (20 s), which outlived SHUTDOWN_GRACE_MS.
    */
-  private async closed(workflowId: string, signal: AbortSignal, deadline: number): Promise<boolean> {
+  private async closed(workflowId: string, signal: AbortSignal, deadline: number): Promise<temporal.api.history.v1.IHistoryEvent | undefined> {
     const { client } = this.o;
     let nextPageToken: Uint8Array | undefined;
     while (!signal.aborted) {
@@ -336,10 +336,11 @@ export class TemporalCommandGateway implements CommandGateway {
         ),
       );
       const res = await untilAborted(call, signal);
-      if ((res.history?.events?.length ?? 0) > 0) return true;
+      const close = res.history?.events?.[0];
+      if (close) return close;
       nextPageToken = res.nextPageToken ?? undefined;
     }
-    return false;
+    return undefined;
   }
 
   private async progress(handle: WorkflowHandle): Promise<CommandProgress | undefined> {
