@@ -197,6 +197,12 @@ export function buildServices(cfg: Config, p: StackPaths): ServiceSpec[] {
         'system.enableActivityEagerExecution=true',
         '--dynamic-config-value',
         'frontend.enableUpdateWorkflowExecution=true',
+        // One partition per task queue: every poller waits where every task lands, so a command's
+        // one workflow task is matched at once instead of being forwarded between partitions.
+        '--dynamic-config-value',
+        'matching.numTaskqueueReadPartitions=1',
+        '--dynamic-config-value',
+        'matching.numTaskqueueWritePartitions=1',
         '--log-level',
         'warn',
       ];

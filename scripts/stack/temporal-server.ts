@@ -112,6 +112,10 @@ const DYNAMIC_CONFIG = `system.enableActivityEagerExecution:
   - value: true
 frontend.enableUpdateWorkflowExecution:
   - value: true
+matching.numTaskqueueReadPartitions:
+  - value: 1
+matching.numTaskqueueWritePartitions:
+  - value: 1
 system.forceSearchAttributesCacheRefreshOnRead:
   - value: true
 frontend.persistenceMaxQPS:
