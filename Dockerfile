@@ -24,7 +24,7 @@ COPY src ./src
 COPY scripts ./scripts
 # The workflow code is bundled here once, so a worker starts polling in seconds instead of running
 # webpack (and holding its memory) at every start.
-RUN mkdir -p dist && node --import tsx scripts/bundle-workflows.ts dist/workflow-bundle.js
+RUN mkdir -p dist && node --require tsx/cjs scripts/bundle-workflows.ts dist/workflow-bundle.js
 
 # --- runtime ---------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -51,4 +51,4 @@ EXPOSE 8080 9464
 # The API's liveness route; the worker's container overrides it with `healthcheck.cjs worker`
 # (its /metrics server), see docker-compose.yml.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 CMD ["node", "scripts/healthcheck.cjs"]
-CMD ["node", "--import", "tsx", "src/app/api-server.ts"]
+CMD ["node", "--require", "tsx/cjs", "src/app/api-server.ts"]

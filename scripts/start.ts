@@ -20,7 +20,7 @@ const children: ChildProcess[] = [];
 const stopBoundMs = Math.max(cfg.workerShutdown.forceAfterMs, cfg.SHUTDOWN_GRACE_MS) + 5000;
 
 function launch(name: string, args: string[]): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: process.env });
   for (const stream of [child.stdout!, child.stderr!]) {
     readline.createInterface({ input: stream }).on('line', (l) => process.stdout.write(`${name.padEnd(6)}| ${l}\n`));
   }

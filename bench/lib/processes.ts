@@ -23,7 +23,7 @@ export interface Child {
 
 export function startChild(name: string, args: string[], env: Record<string, string>, ready: RegExp | null, logDir: string): Promise<Child> {
   const out = fs.openSync(path.join(logDir, `${name}.log`), 'a');
-  const proc = spawn(process.execPath, ['--import', 'tsx', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', out] });
+  const proc = spawn(process.execPath, ['--require', 'tsx/cjs', ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', out] });
   return new Promise((resolve, reject) => {
     let buf = '';
     const timer = setTimeout(() => reject(new Error(`${name} did not become ready (see ${logDir}/${name}.log)`)), 120_000);

@@ -28,7 +28,7 @@ afterAll(async () => {
 
 /** The consumer CLI as an operator runs it. */
 function cli(...args: string[]): string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/app/consumer.ts', 'audit', ...args, '--schema', p.api.infra.schema, '--topic', p.api.infra.topic, '--group', group], {
+  const r = spawnSync(process.execPath, ['--require', 'tsx/cjs', 'src/app/consumer.ts', 'audit', ...args, '--schema', p.api.infra.schema, '--topic', p.api.infra.topic, '--group', group], {
     cwd: path.join(__dirname, '..', '..'),
     encoding: 'utf8',
     timeout: 60_000,

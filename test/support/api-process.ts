@@ -31,9 +31,9 @@ export interface SpawnedProcess {
 
 const ROOT = path.join(__dirname, '..', '..');
 
-/** Runs `node --import tsx <file> [args]` from the repository root, as scripts/start.ts does. */
+/** Runs `node --require tsx/cjs <file> [args]` from the repository root, as scripts/start.ts does. */
 export function spawnTs(file: string, env: Record<string, string | undefined>, args: string[] = []): SpawnedProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));

@@ -62,7 +62,7 @@ export function dockerStages(text: string): DockerStage[] {
   return stages;
 }
 
-/** The words of an npm script, e.g. "node --import tsx worker.ts" -> ['node', '--import', 'tsx', 'worker.ts']. */
+/** The words of an npm script, e.g. "node --require tsx/cjs worker.ts" -> ['node', '--require', 'tsx/cjs', 'worker.ts']. */
 export function npmScript(name: string): string[] {
   const scripts = (JSON.parse(read('package.json')) as { scripts: Record<string, string> }).scripts;
   if (!scripts[name]) throw new Error(`package.json has no script '${name}'`);

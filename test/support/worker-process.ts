@@ -40,7 +40,7 @@ const STOP_GRACE_MS = 10_000;
 /** Spawns the worker and resolves once it polls the task queue. */
 export function startWorkerProcess(spec: WorkerProcessSpec, timeoutMs = 120_000, env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
   // One process (no tsx wrapper in front): a signal reaches the worker itself, and a SIGKILL leaves no orphan.
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', __filename], {
+  const child: ChildProcess = spawn(process.execPath, ['--require', 'tsx/cjs', __filename], {
     env: { ...process.env, ...env, SPICE_TEST_WORKER: JSON.stringify(spec) },
     stdio: ['ignore', 'pipe', 'inherit'],
     cwd: path.join(__dirname, '..', '..'),
