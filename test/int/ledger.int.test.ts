@@ -4,6 +4,9 @@ import { EventEnvelope, S3Reference } from '../../src/contracts/event-envelope';
 import { DeliveryLedger } from '../../src/adapters/postgres/ledger';
 import { LedgerStreamConflictError } from '../../src/ports/ledger';
 import { dropSchema, migrate, MIGRATIONS } from '../../src/adapters/postgres/migrations';
+import { migrateApiKeys } from '../../src/adapters/postgres/api-keys';
+import { migrateAuditLog } from '../../src/adapters/postgres/audit-log';
+import { migrateSubjectKeys } from '../../src/adapters/postgres/subject-keys';
 import { createOwnerPool, quoteIdent, START_CURSOR } from '../../src/adapters/postgres/postgres';
 import { testConfig, uniqueName } from '../support/env';
 import { versionedEnvelope } from '../support/events';
@@ -39,6 +42,24 @@ test('migrations run concurrently by several processes apply once and are idempo
     expect(rows.map((r) => r.version)).toEqual(all);
   } finally {
     await Promise.all(pools.map((p) => p.end()));
+  }
+});
+
+test('different migration sets on one new schema, started by several processes at once, all apply (none loses the CREATE SCHEMA race)', async () => {
+  const pools = [createOwnerPool(testConfig, { max: 4 }), createOwnerPool(testConfig, { max: 4 })];
+  const fresh = Array.from({ length: 6 }, () => uniqueName('mig_race').replace(/-/g, '_'));
+  try {
+    // What an API and a worker starting together run: each its own sets on the same schema.
+    const sets = [migrate, migrateApiKeys, migrateAuditLog, migrateSubjectKeys];
+    const outcomes = await Promise.allSettled(fresh.flatMap((s) => pools.flatMap((p) => sets.map((run) => run(p, s)))));
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+    for (const s of fresh) {
+      const { rows } = await pool.query(`SELECT version FROM ${quoteIdent(s)}.schema_migrations ORDER BY version`);
+      expect(rows.map((r) => r.version)).toEqual(MIGRATIONS.map((m) => m.version));
+    }
+  } finally {
+    await Promise.all(pools.map((p) => p.end()));
+    for (const s of fresh) await dropSchema(pool, s);
   }
 });
 

@@ -3,7 +3,7 @@
  * process. All objects live in one configurable schema, so tests (and tenants) do not collide.
  */
 import type { Pool } from 'pg';
-import { quoteIdent, withTransaction } from './postgres';
+import { quoteIdent, withTransaction, type Queryable } from './postgres';
 
 export const DEFAULT_SCHEMA = 'spice';
 
@@ -115,15 +115,26 @@ export interface MigrateResult {
 }
 
 /**
+ * The transaction-scoped lock every change to a schema's catalog takes first: migrations of any set
+ * and the runtime role's grants. Two sets on one schema under their own locks alone both ran
+ * CREATE SCHEMA IF NOT EXISTS at once, and one of the processes starting together failed on the
+ * catalog's unique index.
+ */
+export async function lockSchemaCatalog(client: Queryable, schema: string): Promise<void> {
+  await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:schema:' || $1))`, [schema]);
+}
+
+/**
  * Applies the missing migrations of one set in one transaction. The transaction-scoped advisory
- * lock serialises processes starting together (CREATE SCHEMA IF NOT EXISTS alone races on the
- * catalog); whoever waits re-reads the migration table after the winner committed and finds
- * nothing to do. Each set keeps its own table, so sets may share a schema without their versions colliding.
+ * locks (the schema's, then the set's) serialise processes starting together; whoever waits
+ * re-reads the migration table after the winner committed and finds nothing to do. Each set keeps
+ * its own table, so sets may share a schema without their versions colliding.
  */
 export async function runMigrations(pool: Pool, schema: string, set: { table: string; lockName: string; migrations: readonly Migration[] }): Promise<MigrateResult> {
   const s = quoteIdent(schema);
   const table = `${s}.${quoteIdent(set.table)}`;
   return withTransaction(pool, async (client) => {
+    await lockSchemaCatalog(client, schema);
     await client.query(`SELECT pg_advisory_xact_lock(hashtext($1 || $2))`, [set.lockName, schema]);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${s}`);
     await client.query(

@@ -8,6 +8,7 @@
  */
 import type { Pool } from 'pg';
 import { quoteIdent, withTransaction, type Queryable } from './postgres';
+import { lockSchemaCatalog } from './migrations';
 
 const TABLE_PRIVILEGES = 'SELECT, INSERT, UPDATE, DELETE';
 const SEQUENCE_PRIVILEGES = 'USAGE, SELECT';
@@ -38,6 +39,8 @@ export async function grantToRuntimeRole(owner: Pool, runtime: Queryable, schema
   await withTransaction(owner, async (client) => {
     if ((await client.query<{ role: string }>('SELECT current_user AS role')).rows[0].role === role) return;
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('spice-oms:runtime-grants'))`);
+    // Not while a migration changes the same schema's catalog (another process's start: "tuple concurrently updated").
+    for (const schema of [...new Set(schemas)].sort()) await lockSchemaCatalog(client, schema);
     // A schema the role may use already was granted with its tables, or made under the default privileges: left
     // alone, so a start never rewrites the catalog rows of tables another process's migration may be altering.
     const { rows } = await client.query<{ nspname: string }>(`SELECT nspname FROM pg_namespace WHERE nspname = ANY($1::text[]) AND NOT has_schema_privilege($2, oid, 'USAGE')`, [schemas, role]);
