@@ -62,7 +62,8 @@ export async function checkInvariants(violations: string[], env: PathEnv, recs: 
     const claims = new Set<number>(l.claims);
     const sent = sv.filter((x) => !claims.has(x));
     const kv = kafka.order.get(l.aggregate_id) ?? [];
-    if (kv.length !== sent.length || !kv.every((x, i) => x === sent[i])) v.push(`Kafka order of ${id}: [${kv.slice(0, 12).join(',')}${kv.length > 12 ? ',...' : ''}] (${kv.length}), expected ${sent.length} version(s) ${sent.slice(0, 12).join(',')}`);
+    if (kv.length !== sent.length || !kv.every((x, i) => x === sent[i]))
+      v.push(`Kafka order of ${id}: [${kv.slice(0, 12).join(',')}${kv.length > 12 ? ',...' : ''}] (${kv.length}), expected ${sent.length} version(s) ${sent.slice(0, 12).join(',')}`);
     if (l.aggregate_type === 'instance') {
       const ok = okPerStream.get(l.aggregate_id) ?? 0;
       const commanded = sent.length;

@@ -66,7 +66,11 @@ test(`a worker killed between a group's markers and its commits: all ${WRITERS} 
     expect(sent.map((r) => r.status)).toEqual(Array(WRITERS).fill(202));
     sent.forEach((r, i) => sentN.set(r.body.command_id, round * 100 + i + 1));
     accepted.push(...sent.map((r) => r.body.command_id as string));
-    await eventually(async () => crashed(), (c) => c, 5_000).catch(() => undefined);
+    await eventually(
+      async () => crashed(),
+      (c) => c,
+      5_000,
+    ).catch(() => undefined);
   }
   expect(crashed()).toBe(true);
 
@@ -80,7 +84,12 @@ test(`a worker killed between a group's markers and its commits: all ${WRITERS} 
   const events = (await p.api.infra.s3Store.readStream({ aggregate_type: 'instance', aggregate_id: hot })).map((e) => e.envelope);
   expect(events.map((e) => e.aggregate_version)).toEqual(events.map((_, i) => i + 1));
   const stored = events.filter((e) => e.event_type !== CLAIM_VOIDED);
-  expect(stored.slice(1).map((e) => e.event_id).sort()).toEqual([...eventIds].sort());
+  expect(
+    stored
+      .slice(1)
+      .map((e) => e.event_id)
+      .sort(),
+  ).toEqual([...eventIds].sort());
   for (const r of results) expect(stored.find((e) => e.event_id === r.result.events[0].event_id)?.aggregate_version).toBe(r.result.version);
 
   // Ledger, Kafka, read models: every version recorded and delivered, in order, once after dedupe; the projection equals a rebuild.
