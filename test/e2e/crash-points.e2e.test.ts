@@ -11,14 +11,11 @@
  * (earlier cases being retried), which must converge as well.
  */
 import { execFile } from 'node:child_process';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { CRASH_POINTS, CrashPoint, crashMarker } from '../../src/lib/crash-points';
+import { CRASH_POINTS, CrashPoint } from '../../src/lib/crash-points';
 import { stackPaths } from '../../scripts/stack/services';
-import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
-import { startWorkerPool, WorkerPool, WorkerProcessSpec } from '../support/worker-process';
+import { startPipeline, Pipeline } from '../support/pipeline';
+import { startCrashWorkers, type CrashWorkers } from '../support/crash-workers';
 import { eventually, testConfig, uniqueName } from '../support/env';
 import { commandFinished, sendJson, seedDatabase } from '../support/http';
 import { checkInvariants, problems } from '../support/invariants';
@@ -34,8 +31,7 @@ const unprojected = cases.find((c) => c.point === 'inside-projection' && c.termi
 const subject = (id: string) => `${db}:${id}`;
 
 let p: Pipeline;
-let stateDir: string;
-let workers: WorkerPool;
+let crash: CrashWorkers;
 /**
  * Each crash costs the runs that worker held one workflow task timeout (10 s) before another
  * worker takes them: the cases start one after the other, each once the previous one's crash fired, so a crash
@@ -48,35 +44,25 @@ const finished = (commandId: string) => commandFinished(p.url, commandId, 240_00
 
 beforeAll(async () => {
   p = await startPipeline('e2e-crash', testConfig, { worker: false });
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-crash-'));
-  const codePath = path.join(stateDir, 'workflow-bundle.js');
-  fs.writeFileSync(codePath, (await workflowBundle()).code);
-  const infra = p.api.infra;
-  const spec: WorkerProcessSpec = {
-    schema: infra.schema,
-    readModelSchema: infra.readModelSchema,
-    s3Prefix: p.prefix,
-    topic: infra.topic,
-    taskQueue: p.taskQueue,
-    identity: 'crash-worker',
-    workflowBundle: codePath,
-  };
-  const env = { SPICE_CRASH_POINTS: cases.map((c) => `${c.point}@${subject(c.id)}`).join(','), SPICE_CRASH_STATE_DIR: stateDir };
-  workers = await startWorkerPool(WORKERS, spec, env);
+  crash = await startCrashWorkers(
+    p,
+    WORKERS,
+    'crash-worker',
+    cases.map((c) => `${c.point}@${subject(c.id)}`),
+  );
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 }, 600_000);
 
 afterAll(async () => {
-  await workers?.stop();
+  await crash?.stop();
   await p?.close();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 }, 120_000);
 
 /** The crash point fired: its marker is written just before the SIGKILL. */
 async function crashed(point: CrashPoint, id: string): Promise<void> {
   // A worker restart takes seconds on a quiet machine, more than a minute on a loaded one.
   await eventually(
-    async () => fs.existsSync(crashMarker(stateDir, point, subject(id))),
+    async () => crash.fired(point, subject(id)),
     (fired) => fired,
     240_000,
     50,
@@ -156,6 +142,6 @@ async function crashAndConverge(chosen: typeof cases): Promise<void> {
     ]);
   }
   console.log(
-    `crash points: ${commands.length} crashes, ${workers.started() - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `crash points: ${commands.length} crashes, ${crash.workers.started() - WORKERS} worker restarts so far, ${report.duplicates} duplicate message(s), ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
 }

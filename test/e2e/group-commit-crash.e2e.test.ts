@@ -8,13 +8,10 @@
  * versions a command takes to get past a dead marker (voided claim entries) are recorded, so
  * delivery never waits for them.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { CLAIM_VOIDED } from '../../src/ports/event-store';
-import { crashMarker, GROUP_CRASH_POINT } from '../../src/lib/crash-points';
-import { startPipeline, Pipeline, workflowBundle } from '../support/pipeline';
-import { startWorkerPool, WorkerPool, WorkerProcessSpec } from '../support/worker-process';
+import { GROUP_CRASH_POINT } from '../../src/lib/crash-points';
+import { startPipeline, Pipeline } from '../support/pipeline';
+import { startCrashWorkers, type CrashWorkers } from '../support/crash-workers';
 import { eventually, testConfig } from '../support/env';
 import { commandFinished, sendJson, seedDatabase } from '../support/http';
 import { checkInvariants, problems } from '../support/invariants';
@@ -25,34 +22,19 @@ const WORKERS = 2;
 const hot = `${db}:hot`;
 
 let p: Pipeline;
-let stateDir: string;
-let workers: WorkerPool;
+let crash: CrashWorkers;
 
 const send = (method: string, route: string, body?: unknown, headers: Record<string, string> = {}) => sendJson(p.url, method, route, body, headers);
 
 beforeAll(async () => {
   p = await startPipeline('e2e-group-crash', testConfig, { worker: false });
-  stateDir = fs.mkdtempSync(path.join(os.tmpdir(), 'spice-group-crash-'));
-  const codePath = path.join(stateDir, 'workflow-bundle.js');
-  fs.writeFileSync(codePath, (await workflowBundle()).code);
-  const infra = p.api.infra;
-  const spec: WorkerProcessSpec = {
-    schema: infra.schema,
-    readModelSchema: infra.readModelSchema,
-    s3Prefix: p.prefix,
-    topic: infra.topic,
-    taskQueue: p.taskQueue,
-    identity: 'group-crash-worker',
-    workflowBundle: codePath,
-  };
-  workers = await startWorkerPool(WORKERS, spec, { SPICE_CRASH_POINTS: `${GROUP_CRASH_POINT}@${hot}`, SPICE_CRASH_STATE_DIR: stateDir });
+  crash = await startCrashWorkers(p, WORKERS, 'group-crash-worker', [`${GROUP_CRASH_POINT}@${hot}`]);
   await seedDatabase(p.url, db, { id: 'Item', label: 'Item', properties: [{ name: 'n', type: 'integer', required: true }], relationships: [] });
 }, 600_000);
 
 afterAll(async () => {
-  await workers?.stop();
+  await crash?.stop();
   await p?.close();
-  if (stateDir) fs.rmSync(stateDir, { recursive: true, force: true });
 }, 120_000);
 
 test(`a worker killed between a group's markers and its commits: all ${WRITERS} commands stored once, recorded, delivered in order, projected`, async () => {
@@ -60,7 +42,7 @@ test(`a worker killed between a group's markers and its commits: all ${WRITERS} 
   // Until a group forms (commands wait for the stream while one is in flight) and its writer dies.
   const accepted: string[] = [];
   const sentN = new Map<string, number>();
-  const crashed = () => fs.existsSync(crashMarker(stateDir, GROUP_CRASH_POINT, hot));
+  const crashed = () => crash.fired(GROUP_CRASH_POINT, hot);
   for (let round = 0; round < 10 && !crashed(); round++) {
     const sent = await Promise.all(Array.from({ length: WRITERS }, (_, i) => send('PUT', `/databases/${db}/classes/Item/instances/hot`, { properties: { n: round * 100 + i + 1 } })));
     expect(sent.map((r) => r.status)).toEqual(Array(WRITERS).fill(202));

@@ -45,6 +45,8 @@ export interface Pipeline {
   s3Keys(sub?: string): Promise<string[]>;
   ledgerRows(where?: string, params?: unknown[]): Promise<any[]>;
   messagesFor(aggregateId: string): ConsumedMessage[];
+  /** The stream's versions in the order Kafka delivered them, each event id counted at its first delivery. */
+  versionsDelivered(aggregateId: string): number[];
   waitForMessages(n: number, timeoutMs?: number): Promise<void>;
   /** `keep`: leave the schemas and search indices in place (a later pipeline with this `id` goes on with them). */
   close(o?: { keep?: boolean }): Promise<void>;
@@ -150,6 +152,10 @@ export async function startPipeline(name: string, config: Config = testConfig, o
     },
     messagesFor(aggregateId: string) {
       return messages.filter((m) => m.key === aggregateId);
+    },
+    versionsDelivered(aggregateId: string) {
+      const seen = new Set<string>();
+      return messages.filter((m) => m.key === aggregateId && !seen.has(m.headers['event-id']) && seen.add(m.headers['event-id'])).map((m) => Number(m.headers['aggregate-version']));
     },
     async waitForMessages(n: number, timeoutMs = 30_000) {
       await eventually(
