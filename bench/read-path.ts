@@ -17,6 +17,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { Pool } from 'pg';
 import { Client, Connection } from '@temporalio/client';
+import { Kafka, logLevel } from 'kafkajs';
+import { createS3Client } from '../src/adapters/s3/s3-client';
+import { dropRunResources } from './lib/cleanup';
 import { benchAuth, json } from './lib/clients';
 import { BUCKET, S3_ROOT, PG_DB, QUICK, RESULTS, RUN, base, now, opt, sleep } from './lib/options';
 import { freePort, startChild, stopChild, waitHttp, type Child } from './lib/processes';
@@ -203,8 +206,16 @@ async function main(): Promise<void> {
     const client = new Client({ connection, namespace: base.TEMPORAL_NAMESPACE });
     await deleteReconcileSchedule(client, taskQueue).catch(() => undefined);
     await connection.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${PG_DB} WITH (FORCE)`).catch(() => undefined);
     await admin.end();
+    const s3 = createS3Client({ ...base, ...S3_ROOT });
+    const kafka = new Kafka({ clientId: 'spice-bench-read', brokers: base.kafkaBrokers, logLevel: logLevel.NOTHING });
+    const left = await dropRunResources(s3, kafka);
+    s3.destroy();
+    // The search indexes of the run's prefix (bench-<run>-...).
+    await fetch(`${base.opensearchUrl}/bench-${RUN.toLowerCase()}*`, { method: 'DELETE' })
+      .then(async (r) => (r.ok ? undefined : left.push(`search indexes: HTTP ${r.status} ${await r.text()}`)))
+      .catch((err: Error) => left.push(`search indexes: ${err.message}`));
+    if (left.length) process.stdout.write(`not removed: ${left.join('; ')}\n`);
   }
   const header = `Read path, ${new Date().toISOString()}, ${MEASURE_S} s per row after as long a warm-up, load average ${loadBefore} (1/5/15 min) at start, ${load()} at end, ${os.cpus().length} cores`;
   const md = [

@@ -1,7 +1,7 @@
 /**
  * End-to-end benchmark (not a test): `npm run bench [-- --quick] [--paths workflow,direct,poll-5000,poll-100]
  * [--levels 1,8,32,128] [--no-hot] [--no-bulk] [--bulk 100000] [--measure 25] [--warmup 5] [--worker shipped|bench] [--chart]
- * [--temporal dev,server] [--server-port 17233]`.
+ * [--temporal dev,server] [--server-port 17233] [--keep]`.
  *
  * Runs one workload through three paths against the local stack, each in its own processes:
  *   workflow   the shipped API (src/app/api-server.ts) and worker (worker.ts): REST -> Temporal -> S3 -> ledger -> Kafka + read models;
@@ -13,7 +13,8 @@
  *              published to Kafka; a Kafka consumer projects): the design being replaced
  * Every run checks what it wrote (S3 index keys, ledger rows, Kafka order, read models) and exits 1 on a violation.
  * Results: bench/results/<run>.json, .md and .svg (git-ignored); --chart also copies the chart to the tracked
- * bench/latest-chart.svg. The run leaves no schedule behind (its worker's reconciliation schedule is deleted).
+ * bench/latest-chart.svg. The run leaves no schedule behind (its worker's reconciliation schedule is deleted),
+ * and, unless --keep, none of its databases, buckets and topics (bench/lib/cleanup.ts).
  * The parts live in bench/lib/: options (command line), processes, clients (each path's client),
  * observers (Kafka, read models), scenario (load generation), bulk, invariants, profile, paths, report.
  */
@@ -24,8 +25,9 @@ import { Kafka, logLevel } from 'kafkajs';
 import cliProgress from 'cli-progress';
 import { loadConfig, Config } from '../src/app/config';
 import { createS3Client } from '../src/adapters/s3/s3-client';
-import { BUCKET, BULK, CHART, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, S3_ROOT, TEMPORAL_BACKENDS, WARMUP_S, WORKER, base } from './lib/options';
+import { BUCKET, BULK, CHART, KEEP, LEVELS, MEASURE_S, PATHS, PG_DB, QUICK, RESULTS, ROOT, RUN, S3_ROOT, TEMPORAL_BACKENDS, WARMUP_S, WORKER, base } from './lib/options';
 import { runPath } from './lib/paths';
+import { dropRunResources } from './lib/cleanup';
 import { ProcMonitor } from './lib/procstats';
 import type { Report } from './lib/records';
 import { chart, machine, markdown, targets } from './lib/report';
@@ -78,8 +80,10 @@ async function main(): Promise<void> {
     if (CHART) fs.writeFileSync(path.join(ROOT, 'bench', 'latest-chart.svg'), svg);
   }
   await pool.end();
+  const leftBehind = await dropRunResources(s3, kafkaClient);
   s3.destroy();
   process.stdout.write(`\n${md}\n\n${notes.join('\n')}\n\nresults: bench/results/${RUN}.json, .md, .svg${CHART ? '; chart bench/latest-chart.svg' : ''}\n`);
+  process.stdout.write(KEEP ? `kept: database ${PG_DB}*, bucket ${BUCKET}*, topics bench-${RUN}-*\n` : leftBehind.length ? `not removed: ${leftBehind.join('; ')}\n` : '');
   if (failed) {
     process.stderr.write(`bench failed: ${(failed as Error).stack ?? failed}\n`);
     process.exit(2);

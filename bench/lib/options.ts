@@ -46,6 +46,8 @@ export const HOT_CLIENTS = 16;
 export const WORKER = opt('worker') ?? 'shipped';
 /** bench/latest-chart.svg is tracked: rewritten only when asked (--chart), every run has its own chart in bench/results. */
 export const CHART = flag('chart');
+/** Keep the run's databases, buckets and topics for inspection (by default the run removes them at the end). */
+export const KEEP = flag('keep');
 /**
  * `--cpu-prof`: the API and worker processes run with node's --cpu-prof, and `perf record` samples the
  * Temporal server while the path runs; bench/profile-summary.ts reads both (bench/results/<run>/prof/<path>/).
