@@ -527,6 +527,7 @@ export function createActivities(deps: ActivityDeps) {
       remember(mode, stream, loaded, drafts);
       const refs = await recordAndRemember(drafts, appended.events, loaded.claimsBefore);
       crashPoint('after-ledger-record', [stream.aggregate_id]);
+      cache.putGroup(refs.map((r) => r.event_id));
       return refs;
     });
     spiceMetrics().streamCommitCommands.observe(decided.length);
@@ -694,8 +695,10 @@ export function createActivities(deps: ActivityDeps) {
 
     /** Applies the events to the read models (idempotent by stream version). */
     async project(refs: AppendedEventRef[]): Promise<void> {
-      const events = await loadEvents(refs);
-      await deps.projector.apply(events);
+      const own = await loadEvents(refs);
+      const ids = new Set(own.map((e) => e.event_id));
+      const before = refs.flatMap((r) => cache.before(r.event_id)).filter((e) => !ids.has(e.event_id) && ids.add(e.event_id));
+      await deps.projector.apply(before.length ? inStreamOrder([...before, ...own]) : own);
     },
 
     /** A command whose body waited in S3 has ended: the body's key goes, and with it every way to read the body. */
@@ -741,9 +744,13 @@ export function createActivities(deps: ActivityDeps) {
       const loaded = await Promise.all(missing.map((r) => deps.appendedEvents.read(r)));
       out.push(...loaded);
     }
-    // The projector applies in stream order.
-    return out.sort((a, b) => (a.aggregate_id === b.aggregate_id ? a.aggregate_version - b.aggregate_version : 0));
+    return inStreamOrder(out);
   }
+}
+
+/** The projector applies each stream's events in version order. */
+function inStreamOrder(events: EventEnvelope[]): EventEnvelope[] {
+  return events.sort((a, b) => (a.aggregate_id === b.aggregate_id ? a.aggregate_version - b.aggregate_version : 0));
 }
 
 export type Activities = ReturnType<typeof createActivities>;
