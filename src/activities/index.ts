@@ -108,6 +108,8 @@ type BulkBatchDraft = DomainEventOf<'INSTANCES_BULK_CREATED'>;
 
 /** Parallel claim writes of one bulk command. */
 const CLAIM_CONCURRENCY = 64;
+/** How many versions before a recovered event are read at a time looking for the claims it follows. */
+const CLAIM_LOOKBACK = 16;
 /** Claim ledger rows per statement. */
 const CLAIM_ROWS_PER_RECORD = 1000;
 /** The decision record of a command voided by another one: no request of its own to name. */
@@ -250,7 +252,7 @@ export function createActivities(deps: ActivityDeps) {
     const record = await store.findCommand(mark.command_id);
     if (!record) return undefined;
     if (record.request_hash !== mark.request_hash) throw keyReused(mark.command_id);
-    return outcomeOf(record);
+    return outcomeOf(store, record);
   }
 
   /** A refusal may only be the state after this very command, stored by an earlier attempt: then that is the answer. */
@@ -260,12 +262,34 @@ export function createActivities(deps: ActivityDeps) {
     throw failure;
   }
 
-  async function outcomeOf(record: CommandRecord): Promise<AppendOutcome> {
+  async function outcomeOf(store: EventStore, record: CommandRecord): Promise<AppendOutcome> {
+    const first = record.events[0].envelope.aggregate_version;
     const refs = await recordAndRemember(
       record.events.map((e) => e.envelope),
       record.events.map((e) => ({ event_id: e.envelope.event_id, version: e.envelope.aggregate_version, s3: e.s3 })),
+      await claimsEndingAt(store, record.stream, first - 1),
     );
     return { ...record.stream, version: refs[refs.length - 1].version, events: refs };
+  }
+
+  /**
+   * The claims (bulk claims, or versions voided to get past a dead attempt's marker) a stream holds
+   * right up to `version`, oldest first. The attempt that stored the event after them may have died
+   * before its ledger rows: recorded again from here, their rows keep the stream's versions contiguous
+   * for the relay, whose next event otherwise waits for its predecessor for good.
+   */
+  async function claimsEndingAt(store: EventStore, stream: StreamId, version: number): Promise<EventEnvelope[]> {
+    const claims: EventEnvelope[] = [];
+    // Mostly the version before is an event: one read says so. Claims are read back a window at a time.
+    for (let to = version, window = 1; to >= 1; to -= window, window = CLAIM_LOOKBACK) {
+      const entries = (await store.readStream(stream, { fromVersion: Math.max(1, to - window + 1), toVersion: to })).map((e) => e.envelope);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        if (claimedBy(entries[i]) === undefined) return claims;
+        claims.unshift(entries[i]);
+      }
+      if (entries.length === 0) return claims;
+    }
+    return claims;
   }
 
   /**
@@ -570,7 +594,7 @@ export function createActivities(deps: ActivityDeps) {
         if (drafts.length > 0) spiceMetrics().streamCommitCommands.observe(1);
         return { ...stream, version: appended.nextExpectedVersion, events: refs };
       } catch (err) {
-        if (err instanceof CommandAppendedError) return outcomeOf(err.record);
+        if (err instanceof CommandAppendedError) return outcomeOf(store, err.record);
         if (err instanceof CommandReusedError) throw keyReused(mark.command_id);
         if (!(err instanceof VersionConflictError)) throw toActivityFailure(err);
         if (input.expected_version !== undefined) return refuse(versionConflict(input.expected_version, err.actual));

@@ -6,6 +6,7 @@
 import { S3EventStore } from '../../src/adapters/s3/s3-event-store';
 import { createS3Client } from '../../src/adapters/s3/s3-client';
 import type { EventEnvelope } from '../../src/contracts/event-envelope';
+import { S3KeyLayout } from '../../src/adapters/s3/s3-keys';
 import { CLAIM_VOIDED, CommandAppendedError, VersionConflictError, type CommandMark, type StreamId } from '../../src/ports/event-store';
 import { testConfig, uniqueName } from '../support/env';
 import { s3StoreFixture } from '../support/events';
@@ -100,4 +101,49 @@ test('a group whose writer died between the marker round and the commits blocks 
   }
   // A version given up to unblock a dead group changes nothing: at most one per command of the group.
   expect(read.length - 1 - commands.length).toBeLessThanOrEqual(commands.length);
+});
+
+test('a dead group marker adopted by another attempt of the same command while one attempt fences: the command is stored once', async () => {
+  const stream = { aggregate_type: 'Counter', aggregate_id: uniqueName('adopt') };
+  await storeAt('adopt').append(stream, 'no_stream', [event(stream)]);
+  const [a, c] = [0, 1].map((i) => ({ command: mark(i), events: [event(stream, { i })] }));
+  const deadWriter = new S3EventStore({ client: dying, bucket: testConfig.S3_BUCKET, endpoint: testConfig.s3Endpoint, prefix: `${runPrefix}/adopt` });
+  await expect(deadWriter.appendCommands(stream, 1, [a, c])).rejects.toThrow('died before its commit');
+  // Markers: a at 2, c at 3. Attempt R of c finds its marker beyond the next version and fences version 2; then,
+  // once R has looked for c's events again (its next LIST) and before it acts on what it saw, attempt R2 of c
+  // (state 2 now, so its target is 3: the marker's own, adopted as is) commits c at 3.
+  const fencedAt2 = new S3KeyLayout(`${runPrefix}/adopt`).streamIndexKey(stream, 2);
+  const adopter = storeAt('adopt');
+  let fenced = false;
+  let adopted: Promise<unknown> | undefined;
+  const pausing = createS3Client(testConfig);
+  pausing.middlewareStack.add(
+    (next, context) => async (args) => {
+      const out = await next(args);
+      const key = (args.input as { Key?: string }).Key ?? '';
+      if (context.commandName === 'PutObjectCommand' && key === fencedAt2) fenced = true;
+      else if (context.commandName === 'ListObjectsV2Command' && fenced && adopted === undefined) {
+        adopted = adopter.append(stream, 2, c.events, { command: c.command }).catch((err: unknown) => err);
+        await adopted;
+      }
+      return out;
+    },
+    { step: 'initialize', name: 'adoptAfterFence' },
+  );
+  try {
+    const retrier = new S3EventStore({ client: pausing, bucket: testConfig.S3_BUCKET, endpoint: testConfig.s3Endpoint, prefix: `${runPrefix}/adopt` });
+    const versionOfC = await retryCommand(retrier, stream, c.command, c.events);
+    expect(adopted).toBeDefined();
+    const versionOfA = await retryCommand(storeAt('adopt'), stream, a.command, a.events);
+    const read = await storeAt('adopt').readStream(stream);
+    expect(read.map((e) => e.envelope.aggregate_version)).toEqual(read.map((_, i) => i + 1));
+    const stored = read.filter((e) => e.envelope.event_type !== CLAIM_VOIDED).map((e) => e.envelope.event_id);
+    expect(stored.filter((id) => id === c.events[0].event_id)).toHaveLength(1); // c once, not again after the adopter's commit
+    expect(stored.filter((id) => id === a.events[0].event_id)).toHaveLength(1);
+    const recordOfC = await storeAt('adopt').findCommand(c.command.command_id);
+    expect(recordOfC?.events[0].envelope.aggregate_version).toBe(versionOfC);
+    expect((await storeAt('adopt').findCommand(a.command.command_id))?.events[0].envelope.aggregate_version).toBe(versionOfA);
+  } finally {
+    pausing.destroy();
+  }
 });

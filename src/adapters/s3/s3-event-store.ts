@@ -536,7 +536,6 @@ export class S3EventStore implements EventStore {
       event_ids: envs.map((e) => e.event_id),
     };
     const body = JSON.stringify(mark);
-    let deadMarker: string | undefined; // the ETag of a marker proven dead by a fence below it
     for (let attempt = 0; attempt < 20; attempt++) {
       if ((await putIfAbsent(this.client, this.bucket, key, body)).created) return;
       const found = await getWithEtag(this.client, this.bucket, key);
@@ -548,19 +547,22 @@ export class S3EventStore implements EventStore {
       const record = await this.recordOf(marked);
       if (record) throw new CommandAppendedError(record);
       const markedStream = { aggregate_type: marked.aggregate_type, aggregate_id: marked.aggregate_id };
-      const holder = found.etag === deadMarker ? undefined : await this.readIndex(markedStream, marked.first_version);
-      if (holder === undefined && found.etag !== deadMarker) {
+      const holder = await this.readIndex(markedStream, marked.first_version);
+      // An attempt of this very command committed its one event there since recordOf looked: the next round finds it.
+      if (holder !== undefined && marked.event_ids.length === 1 && holder.event_id === marked.event_ids[0]) continue;
+      if (holder === undefined) {
         if (streamKeyOf(markedStream) === streamKeyOf(envs[0])) {
           // The marked version is still free. Is it the stream's next one, an attempt of this
           // command may be about to commit there: this one waits its turn. Beyond the next one (a
           // group whose writer died between its marker round and its commits, or a base that was
           // never stored), only that attempt's own earlier commits could fill the versions before
-          // it, and it may never come back: the next version is taken with an entry that changes
-          // nothing. An attempt commits its versions in order and stops at the first one taken, so
-          // the marked version is out of its reach and the marker is this attempt's to rewrite.
+          // it, and it may never come back: every version up to the marked one is taken with an
+          // entry that changes nothing, in order. Then no attempt can commit at the marked version
+          // (not the marker's writer, nor another attempt adopting the same marker), and the next
+          // round takes the marker over, or finds the command's events if an attempt got there first.
           const current = await this.currentVersion(markedStream);
           if (marked.first_version <= current + 1) throw new RaceLost(0);
-          if ((await this.fence(markedStream, marked, current + 1)) === 'claimed') deadMarker = found.etag;
+          for (let v = current + 1; v <= marked.first_version; v++) if ((await this.fence(markedStream, marked, v)) === 'taken') break;
           continue;
         }
         // Another stream of the same command: its database's life ended (a retry locates the
