@@ -73,6 +73,7 @@ export class TemporalCommandGateway implements CommandGateway {
   async submit(cmd: SubmitCommand): Promise<SubmitOutcome> {
     const commandId = cmd.idempotency_key ? commandIdForKey(cmd.idempotency_key) : randomUUID();
     const streamed = isStreamedItems(cmd.payload) ? await this.storeStreamed(commandId, cmd, cmd.payload) : undefined;
+    if (streamed?.resubmitted) return streamed.resubmitted;
     // A streamed bulk is named by its class and count: its items are in S3 only.
     const command = {
       command_type: cmd.command_type,
@@ -160,7 +161,11 @@ export class TemporalCommandGateway implements CommandGateway {
    * hash is taken over the plain command as JSON.stringify writes it whole (the one the same bulk would
    * get unstreamed). A bad item aborts the upload: nothing is readable at the key and no run is started.
    */
-  private async storeStreamed(commandId: string, cmd: SubmitCommand, items: StreamedItems): Promise<{ ref: S3Reference; request_hash: string; class_id: string; count: number }> {
+  private async storeStreamed(
+    commandId: string,
+    cmd: SubmitCommand,
+    items: StreamedItems,
+  ): Promise<{ ref: S3Reference; request_hash: string; class_id: string; count: number; resubmitted?: SubmitOutcome }> {
     // The request hash is known only once the body is read: a nonce keeps a resubmission with another body off the first one's key.
     const ref = this.o.blobs.bodyOf(commandId, randomBytes(8).toString('hex'));
     const sealItem = await this.o.bodies.itemSealer(commandId);
@@ -181,10 +186,31 @@ export class TemporalCommandGateway implements CommandGateway {
         return write(`${comma}${item}`, `${comma}${sealed}`);
       });
       await write(']}}');
+      const requestHash = hasher.digest(cmd.expected_version);
+      // Under a key already used the body is not kept: the API may not delete what it stored, and a body
+      // completed for a resubmission (or for a refused reuse of the key) would stay in S3 with no run to read it.
+      const existing = cmd.idempotency_key ? await this.runOf(commandId) : undefined;
+      if (existing) {
+        await upload.abort();
+        // A run that has ended forgot its body's key; the seal above made a new one, which nothing will read.
+        if (!existing.running) await this.o.bodies.forget(commandId);
+        return { ref, request_hash: requestHash, class_id: items.class_id, count, resubmitted: this.resubmission(commandId, existing.memo, requestHash) };
+      }
       await upload.complete();
-      return { ref, request_hash: hasher.digest(cmd.expected_version), class_id: items.class_id, count };
+      return { ref, request_hash: requestHash, class_id: items.class_id, count };
     } catch (err) {
       await upload.abort();
+      throw err;
+    }
+  }
+
+  /** The command's run, when one was started under its id. */
+  private async runOf(commandId: string): Promise<{ memo: CommandMemo; running: boolean } | undefined> {
+    try {
+      const d = await this.o.client.workflow.getHandle(workflowIdOf(commandId)).describe();
+      return { memo: d.memo as unknown as CommandMemo, running: d.status.name === 'RUNNING' };
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) return undefined;
       throw err;
     }
   }
